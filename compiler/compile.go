@@ -1,0 +1,353 @@
+package compiler
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+
+	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+// Result is what Compile found: the configuration when it is valid, and
+// every diagnostic (errors and warnings) either way.
+type Result struct {
+	// Config is nil when Diagnostics holds an error.
+	Config      *model.Config
+	Diagnostics diag.List
+	// Files are the .cue files that were read.
+	Files []string
+}
+
+// Valid reports whether the configuration has no errors.
+func (r *Result) Valid() bool { return r.Config != nil && !r.Diagnostics.HasErrors() }
+
+// Compile loads every .cue file under dir, validates the whole
+// configuration against the schema and the LVS rules, and returns the typed
+// model. Problems in the configuration are diagnostics in the Result; the
+// error is for problems reading dir itself.
+func Compile(dir string) (*Result, error) {
+	files, err := findFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Files: files}
+	if len(files) == 0 {
+		res.Diagnostics = diag.List{{Rule: "syntax", Pos: diag.Pos{File: dir}, Message: "no .cue files found", Hint: "point lvsgen at the directory that holds your .cue files"}}
+		return res, nil
+	}
+	srcs, diags := parseFiles(files, os.ReadFile)
+	if len(diags) > 0 {
+		res.Diagnostics = diags
+		res.Diagnostics.Sort()
+		return res, nil
+	}
+	c := &compilation{ctx: cuecontext.New()}
+	c.schema, err = loadSchema(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	user, diags := buildInstance(c.ctx, dir, srcs)
+	if len(diags) > 0 {
+		res.Diagnostics = diags
+		res.Diagnostics.Sort()
+		return res, nil
+	}
+	if err := user.Err(); err != nil {
+		c.addCUEErrors(err, user, cue.Path{}, nil)
+		res.Diagnostics = c.diags
+		res.Diagnostics.Sort()
+		return res, nil
+	}
+	c.user = user
+	cfg := c.compile()
+	res.Diagnostics = c.diags
+	res.Diagnostics.Sort()
+	if !res.Diagnostics.HasErrors() {
+		res.Config = cfg
+	}
+	return res, nil
+}
+
+// compilation carries the state of one Compile.
+type compilation struct {
+	ctx    *cue.Context
+	schema cue.Value
+	user   cue.Value
+	diags  diag.List
+}
+
+var (
+	pathHosts    = cue.MakePath(cue.Str("hosts"))
+	pathClusters = cue.MakePath(cue.Str("clusters"))
+	pathServices = cue.MakePath(cue.Str("services"))
+)
+
+func (c *compilation) compile() *model.Config {
+	cfgDef := c.schema.LookupPath(cue.ParsePath("#Config"))
+	top := cfgDef.Unify(c.user)
+	// Services are checked one at a time below; here only the shape of
+	// the top level, hosts and clusters.
+	if err := top.Validate(cue.Concrete(true)); err != nil {
+		c.addCUEErrors(err, c.user, cue.Path{}, func(path []string) bool {
+			// services.NAME... belongs to the per-service check, but a
+			// bad service name is reported here.
+			return len(path) > 2 && path[0] == "services"
+		})
+	}
+	cfg := &model.Config{Hosts: map[string]*model.Host{}, Clusters: map[string]*model.Cluster{}}
+	c.decodeHosts(top, cfg)
+	c.decodeClusters(top, cfg)
+	c.checkClusters(cfg)
+
+	check := c.schema.LookupPath(cue.ParsePath("#ServiceCheck"))
+	svcs := c.user.LookupPath(pathServices)
+	if svcs.Exists() {
+		it, err := svcs.Fields()
+		if err != nil {
+			c.addCUEErrors(err, c.user, pathServices, nil)
+			return cfg
+		}
+		for it.Next() {
+			name := it.Selector().Unquoted()
+			if s := c.compileService(check, name, it.Value(), cfg); s != nil {
+				cfg.Services = append(cfg.Services, s)
+			}
+		}
+	}
+	slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
+	c.checkUnique(cfg)
+	return cfg
+}
+
+// addCUEErrors turns CUE errors into diagnostics. root is the user value
+// the error paths are relative to after base; skip drops errors by path.
+func (c *compilation) addCUEErrors(err error, root cue.Value, base cue.Path, skip func([]string) bool) (paths [][]string) {
+	type group struct {
+		path []string
+		errs []errors.Error
+	}
+	var groups []*group
+	byPath := map[string]*group{}
+	for _, e := range errors.Errors(err) {
+		p := e.Path()
+		// Errors under a definition (#Config..., #ServiceCheck.service...)
+		// are re-rooted at the user's value.
+		for len(p) > 0 && strings.HasPrefix(p[0], "#") {
+			p = p[1:]
+		}
+		if len(base.Selectors()) > 0 && len(p) > 0 && p[0] == "service" {
+			p = p[1:]
+		}
+		if skip != nil && skip(p) {
+			continue
+		}
+		k := strings.Join(p, "\x00")
+		g := byPath[k]
+		if g == nil {
+			g = &group{path: p}
+			byPath[k] = g
+			groups = append(groups, g)
+		}
+		g.errs = append(g.errs, e)
+	}
+	for _, g := range groups {
+		paths = append(paths, g.path)
+		msg, pos := bestMessage(g.errs)
+		sel, uv := resolveUserPath(root, base, g.path)
+		if !isUserPos(pos) {
+			pos = valuePos(uv)
+		}
+		c.diags = append(c.diags, diag.Diagnostic{
+			Rule:    "schema",
+			Pos:     toPos(pos),
+			Path:    sel.String(),
+			Message: msg,
+			Hint:    c.hintFor(sel, msg),
+		})
+	}
+	return paths
+}
+
+// bestMessage picks, among the errors CUE reports for one field, the one a
+// person can act on. A disjunction with a default (`*1 | int & >=0`) fails
+// with one error per branch plus a summary; the summary and the
+// "conflicting values" of the default branch are noise next to the real
+// bound violation or the schema's own error("...") message.
+func bestMessage(errs []errors.Error) (string, token.Pos) {
+	score := func(e errors.Error) int {
+		m := cleanMessage(e)
+		switch {
+		case strings.Contains(m, "errors in empty disjunction"):
+			return 0
+		case strings.HasPrefix(m, "conflicting values"):
+			return 1
+		case strings.HasPrefix(m, "invalid value") || strings.Contains(m, "not allowed"):
+			return 3
+		case !isUserPos(e.Position()) && e.Position().IsValid():
+			return 4 // a custom error("...") from the schema
+		}
+		return 2
+	}
+	best := errs[0]
+	for _, e := range errs[1:] {
+		if score(e) > score(best) {
+			best = e
+		}
+	}
+	pos := best.Position()
+	if !isUserPos(pos) {
+		for _, p := range best.InputPositions() {
+			if isUserPos(p) {
+				pos = p
+				break
+			}
+		}
+	}
+	if !isUserPos(pos) {
+		for _, e := range errs {
+			for _, p := range errors.Positions(e) {
+				if isUserPos(p) {
+					pos = p
+					break
+				}
+			}
+		}
+	}
+	msg := cleanMessage(best)
+	// CUE's own phrasing names the schema's internals; say it in the
+	// user's terms.
+	msg = strings.ReplaceAll(msg, "(does not satisfy net.IP)", "(not an IP address)")
+	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPv4)", "(not an IPv4 address)")
+	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPv6)", "(not an IPv6 address)")
+	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPCIDR)", "(not an address/prefix)")
+	return msg, pos
+}
+
+// resolveUserPath walks path (CUE error path elements) from base in root,
+// returning the path as selectors and the deepest user value that exists
+// along it, so a missing field reports at its parent.
+func resolveUserPath(root cue.Value, base cue.Path, path []string) (cue.Path, cue.Value) {
+	sels := slices.Clone(base.Selectors())
+	cur := root.LookupPath(base)
+	found := cur
+	for _, el := range path {
+		var sel cue.Selector
+		if n, err := strconv.Atoi(el); err == nil && cur.Exists() && cur.IncompleteKind() == cue.ListKind {
+			sel = cue.Index(n)
+		} else if strings.HasPrefix(el, "#") {
+			sel = cue.Def(el)
+		} else {
+			sel = cue.Str(strings.Trim(el, `"`))
+		}
+		sels = append(sels, sel)
+		cur = cur.LookupPath(cue.MakePath(sel))
+		if cur.Exists() {
+			found = cur
+		}
+	}
+	return cue.MakePath(sels...), found
+}
+
+// valuePos returns the first user-file position of v.
+func valuePos(v cue.Value) token.Pos {
+	if p := v.Pos(); isUserPos(p) {
+		return p
+	}
+	// A field defined in several places: any of the user's will do.
+	_, args := v.Expr()
+	for _, x := range args {
+		if p := x.Pos(); isUserPos(p) {
+			return p
+		}
+	}
+	return v.Pos()
+}
+
+// hintFor finds the @hint attribute of the schema field at path, following
+// a reference to a definition (port: #Port) when the field has none.
+func (c *compilation) hintFor(path cue.Path, msg string) string {
+	if strings.Contains(msg, "not allowed") {
+		return "the schema does not know this field: check its spelling against docs/CONFIG.md"
+	}
+	sels := path.Selectors()
+	var def cue.Value
+	switch {
+	case len(sels) >= 2 && sels[0].String() == "services":
+		def = c.schema.LookupPath(cue.ParsePath("#Service"))
+		sels = sels[2:]
+	default:
+		def = c.schema.LookupPath(cue.ParsePath("#Config"))
+	}
+	for _, s := range sels {
+		next := def.LookupPath(cue.MakePath(s))
+		if !next.Exists() && s.Type() == cue.IndexLabel {
+			next = def.LookupPath(cue.MakePath(cue.AnyIndex))
+		}
+		if !next.Exists() && s.Type() == cue.StringLabel {
+			next = def.LookupPath(cue.MakePath(s.Optional()))
+		}
+		if !next.Exists() {
+			next = def.LookupPath(cue.MakePath(cue.AnyString))
+		}
+		if !next.Exists() {
+			return ""
+		}
+		def = next
+	}
+	if a := def.Attribute("hint"); a.Err() == nil {
+		if s, err := a.String(0); err == nil {
+			return s
+		}
+	}
+	if _, ref := def.ReferencePath(); len(ref.Selectors()) > 0 {
+		if a := c.schema.LookupPath(ref).Attribute("hint"); a.Err() == nil {
+			if s, err := a.String(0); err == nil {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// addIssue records a Go-side or rule diagnostic at a user path.
+func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, rel string, msg, hint string) {
+	path := base
+	if rel != "" {
+		path = cue.MakePath(append(slices.Clone(base.Selectors()), cue.ParsePath(rel).Selectors()...)...)
+	}
+	// Walk to the deepest value that exists for the position.
+	v := c.user.LookupPath(path)
+	for s := path.Selectors(); !v.Exists() && len(s) > 0; s = s[:len(s)-1] {
+		v = c.user.LookupPath(cue.MakePath(s[:len(s)-1]...))
+	}
+	c.diags = append(c.diags, diag.Diagnostic{
+		Severity: sev,
+		Rule:     rule,
+		Pos:      toPos(valuePos(v)),
+		Path:     path.String(),
+		Message:  msg,
+		Hint:     hint,
+	})
+}
+
+func mustAddr(s string) netip.Addr {
+	a, _ := netip.ParseAddr(s)
+	return a
+}
+
+func familyName(f ipvs.Family) string { return f.String() }
+
+// errorf is shorthand for an error diagnostic.
+func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format string, args ...any) {
+	c.addIssue(diag.Error, rule, base, rel, fmt.Sprintf(format, args...), hint)
+}

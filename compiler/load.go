@@ -1,0 +1,165 @@
+package compiler
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/schema"
+)
+
+// schemaPrefix marks positions inside the embedded schema, so that they can
+// be told apart from the user's files.
+const schemaPrefix = "<lvsgen-schema>/"
+
+// findFiles lists the .cue files under dir, sorted. Hidden directories and
+// cue.mod are skipped: they hold tooling, not configuration.
+func findFiles(dir string) ([]string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading config directory: %w", err)
+	}
+	if !st.IsDir() {
+		if strings.HasSuffix(dir, ".cue") {
+			return []string{dir}, nil
+		}
+		return nil, fmt.Errorf("reading config directory: %s is not a directory", dir)
+	}
+	var files []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "cue.mod") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".cue") && !strings.HasPrefix(d.Name(), ".") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading config directory: %w", err)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// source is a parsed file with its original bytes.
+type source struct {
+	name string
+	file *ast.File
+}
+
+// parseFiles parses every file, reporting each syntax error as a
+// diagnostic. Files that parse are returned even when others do not.
+func parseFiles(names []string, read func(string) ([]byte, error)) ([]source, diag.List) {
+	var srcs []source
+	var diags diag.List
+	for _, name := range names {
+		b, err := read(name)
+		if err != nil {
+			diags = append(diags, diag.Diagnostic{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()})
+			continue
+		}
+		f, err := parser.ParseFile(name, b, parser.ParseComments)
+		if err != nil {
+			for _, e := range errors.Errors(err) {
+				diags = append(diags, diag.Diagnostic{
+					Rule:    "syntax",
+					Pos:     toPos(e.Position()),
+					Message: cleanMessage(e),
+					Hint:    "fix the CUE syntax; `cue fmt` points at the same place",
+				})
+			}
+			continue
+		}
+		srcs = append(srcs, source{name: name, file: f})
+	}
+	return srcs, diags
+}
+
+// buildInstance unifies files into one CUE value, as one package: files may
+// refer to each other's fields.
+func buildInstance(ctx *cue.Context, dir string, srcs []source) (cue.Value, diag.List) {
+	inst := build.NewContext().NewInstance(dir, nil)
+	var diags diag.List
+	for _, s := range srcs {
+		if err := inst.AddSyntax(s.file); err != nil {
+			for _, e := range errors.Errors(err) {
+				diags = append(diags, diag.Diagnostic{
+					Rule:    "syntax",
+					Pos:     toPos(e.Position()),
+					Message: cleanMessage(e),
+					Hint:    "every file of a config directory must have the same package clause (or none)",
+				})
+			}
+		}
+	}
+	if len(diags) > 0 {
+		return cue.Value{}, diags
+	}
+	v := ctx.BuildInstance(inst)
+	return v, nil
+}
+
+// loadSchema compiles the embedded schema into ctx.
+func loadSchema(ctx *cue.Context) (cue.Value, error) {
+	entries, err := fs.ReadDir(schema.Files, ".")
+	if err != nil {
+		return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
+	}
+	var srcs []source
+	for _, e := range entries {
+		b, err := fs.ReadFile(schema.Files, e.Name())
+		if err != nil {
+			return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
+		}
+		f, err := parser.ParseFile(schemaPrefix+e.Name(), b, parser.ParseComments)
+		if err != nil {
+			return cue.Value{}, fmt.Errorf("parsing embedded schema: %w", err)
+		}
+		srcs = append(srcs, source{name: e.Name(), file: f})
+	}
+	v, diags := buildInstance(ctx, "schema", srcs)
+	if len(diags) > 0 {
+		return cue.Value{}, fmt.Errorf("building embedded schema: %s", diags[0])
+	}
+	// v.Err() is not checked: definitions evaluated without data report
+	// incomplete values that are no fault of the schema.
+	return v, nil
+}
+
+// toPos converts a CUE position.
+func toPos(p token.Pos) diag.Pos {
+	if !p.IsValid() {
+		return diag.Pos{}
+	}
+	return diag.Pos{File: p.Filename(), Line: p.Line(), Column: p.Column()}
+}
+
+// isUserPos reports whether p lies in a user's file (not the schema).
+func isUserPos(p token.Pos) bool {
+	return p.IsValid() && p.Filename() != "" && !strings.HasPrefix(p.Filename(), schemaPrefix)
+}
+
+// cleanMessage returns a CUE error's message without its path prefix, which
+// the diagnostic carries separately.
+func cleanMessage(e errors.Error) string {
+	format, args := e.Msg()
+	return fmt.Sprintf(format, args...)
+}

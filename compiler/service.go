@@ -1,0 +1,441 @@
+package compiler
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+
+	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+type rawService struct {
+	Cluster    string `json:"cluster"`
+	VIP        string `json:"vip"`
+	Protocol   string `json:"protocol"`
+	Port       *int   `json:"port"`
+	FWMark     uint32 `json:"fwmark"`
+	Family     string `json:"family"`
+	Forwarding string `json:"forwarding"`
+	Tunnel     *struct {
+		Type     string `json:"type"`
+		Port     uint16 `json:"port"`
+		Checksum string `json:"checksum"`
+	} `json:"tunnel"`
+	Scheduler   string   `json:"scheduler"`
+	Flags       []string `json:"flags"`
+	Persistence *struct {
+		Timeout uint32 `json:"timeout"`
+		Netmask *int   `json:"netmask"`
+		Engine  string `json:"engine"`
+	} `json:"persistence"`
+	OnePacket bool      `json:"onePacket"`
+	Reals     []rawReal `json:"reals"`
+}
+
+type rawReal struct {
+	Host           string `json:"host"`
+	Address        string `json:"address"`
+	Port           *int   `json:"port"`
+	Weight         int32  `json:"weight"`
+	UpperThreshold uint32 `json:"upperThreshold"`
+	LowerThreshold uint32 `json:"lowerThreshold"`
+}
+
+type rawIssue struct {
+	Path     string `json:"path"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint"`
+	Severity string `json:"severity"`
+}
+
+// realRef is a real server as far as it could be resolved before
+// validation: the address it is reached at and its host, if declared.
+type realRef struct {
+	addr netip.Addr
+	host *model.Host
+	ok   bool
+}
+
+var realIndex = regexp.MustCompile(`^reals\[(\d+)\]`)
+
+// compileService validates one service on its own — its shape against
+// #Service and the LVS rules in #ServiceCheck, with the facts about its
+// directors and real servers that the rules need — and returns its model,
+// or nil when it has errors.
+func (c *compilation) compileService(check cue.Value, name string, user cue.Value, cfg *model.Config) *model.Service {
+	base := cue.MakePath(cue.Str("services"), cue.Str(name))
+	before := len(c.diags)
+
+	// What the rules need is read leniently from the user's value: a
+	// wrong field is the schema's to report, not this lookup's.
+	family := ipvs.IPv4
+	if vip, err := user.LookupPath(cue.ParsePath("vip")).String(); err == nil {
+		if a, err := netip.ParseAddr(vip); err == nil {
+			family = ipvs.FamilyOf(a)
+		}
+	} else if f, _ := user.LookupPath(cue.ParsePath("family")).String(); f == "ipv6" {
+		family = ipvs.IPv6
+	}
+	var cl *model.Cluster
+	if cn, err := user.LookupPath(cue.ParsePath("cluster")).String(); err == nil {
+		cl = cfg.Clusters[cn]
+		if cl == nil && !c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(cn))).Exists() {
+			c.errorf("unknown-cluster", base, "cluster", "declare the cluster under clusters: or fix the name", "cluster %q is not declared", cn)
+		}
+	}
+	var directors []*model.Host
+	if cl != nil {
+		for _, d := range cl.Directors {
+			if h := cfg.Hosts[d]; h != nil {
+				directors = append(directors, h)
+			}
+		}
+	}
+	refs := c.resolveReals(base, user, family, directors, cfg)
+
+	ctx := map[string]any{
+		"directors":      hostFactsList(directors),
+		"clientNetworks": []string{},
+		"reals":          realFactsList(refs, family),
+	}
+	if cl != nil {
+		if cl.NATGateway.IsValid() {
+			ctx["natGateway"] = cl.NATGateway.String()
+		}
+		if cl.NATGateway6.IsValid() {
+			ctx["natGateway6"] = cl.NATGateway6.String()
+		}
+		if cl.PathMTU > 0 {
+			ctx["pathMTU"] = cl.PathMTU
+		}
+		var nets []string
+		for _, p := range cl.ClientNetworks {
+			nets = append(nets, p.String())
+		}
+		if nets != nil {
+			ctx["clientNetworks"] = nets
+		}
+	}
+	shape := check.LookupPath(cue.ParsePath("service")).Unify(user)
+	shapeErr := shape.Validate(cue.Concrete(true))
+	var dropped []string
+	if shapeErr != nil {
+		for _, p := range c.addCUEErrors(shapeErr, c.user, base, nil) {
+			dropped = append(dropped, strings.Join(p, "."))
+		}
+		// The rules still run, on the service without its wrong
+		// fields, so that one run reports every independent problem:
+		// a CUE value with an error anywhere inside reads as an error
+		// everywhere.
+		user = c.without(user, "", dropped)
+	}
+	chk := check.FillPath(cue.ParsePath("service"), user).FillPath(cue.ParsePath("ctx"), ctx)
+	forEachField(chk.LookupPath(cue.ParsePath("rules")), func(rule string, v cue.Value) {
+		var issues []rawIssue
+		if err := v.Decode(&issues); err != nil {
+			// A rule that cannot evaluate reads a field the schema has
+			// already reported as wrong; its verdict would be noise.
+			// On a well-formed service it is a bug in the rule.
+			if shapeErr == nil {
+				c.errorf("internal", base, "", "this is a bug in lvsgen's schema; please report it with the config", "rule %s could not be evaluated: %v", rule, err)
+			}
+			return
+		}
+		for _, is := range issues {
+			if m := realIndex.FindStringSubmatch(is.Path); m != nil && rule != "real-ref" {
+				if i, _ := strconv.Atoi(m[1]); i < len(refs) && !refs[i].ok {
+					continue
+				}
+			}
+			if related(is.Path, dropped) {
+				continue
+			}
+			sev := diag.Error
+			if is.Severity == "warning" {
+				sev = diag.Warning
+			}
+			c.addIssue(sev, rule, base, is.Path, is.Message, is.Hint)
+		}
+	})
+	if diag.List(c.diags[before:]).HasErrors() {
+		return nil
+	}
+	var r rawService
+	if err := shape.Decode(&r); err != nil {
+		c.errorf("schema", base, "", "", "decoding service: %v", err)
+		return nil
+	}
+	return buildService(name, r, family, refs)
+}
+
+// without rebuilds v leaving out the fields at the dropped paths (dotted,
+// list indices as numbers). A dropped list element becomes {} so that
+// indices stay aligned with the context's reals.
+func (c *compilation) without(v cue.Value, at string, dropped []string) cue.Value {
+	join := func(p string) string {
+		if at == "" {
+			return p
+		}
+		return at + "." + p
+	}
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		out := c.ctx.CompileString("{}")
+		forEachField(v, func(name string, f cue.Value) {
+			p := join(name)
+			if !slices.Contains(dropped, p) {
+				out = out.FillPath(cue.MakePath(cue.Str(name)), c.without(f, p, dropped))
+			}
+		})
+		return out
+	case cue.ListKind:
+		var elems []cue.Value
+		it, _ := v.List()
+		for i := 0; it.Next(); i++ {
+			p := join(strconv.Itoa(i))
+			if slices.Contains(dropped, p) {
+				elems = append(elems, c.ctx.CompileString("{}"))
+				continue
+			}
+			elems = append(elems, c.without(it.Value(), p, dropped))
+		}
+		return c.ctx.NewList(elems...)
+	}
+	return v
+}
+
+// related reports whether a rule's issue path ("reals[1].port") touches a
+// dropped path: the same field, one inside it, or one containing it. A
+// service-level issue (empty path) is related to everything dropped.
+func related(issuePath string, dropped []string) bool {
+	if len(dropped) == 0 {
+		return false
+	}
+	if issuePath == "" {
+		return true
+	}
+	p := strings.NewReplacer("[", ".", "]", "").Replace(issuePath)
+	for _, d := range dropped {
+		if d == p || strings.HasPrefix(d, p+".") || strings.HasPrefix(p, d+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveReals finds the address of every real server. A declared host
+// without an explicit address is reached at its address of the service's
+// family that lies on a subnet of the first director (the one DR and NAT
+// need), else at its first address of that family, else (tun only may
+// cross families) at its first address.
+func (c *compilation) resolveReals(base cue.Path, user cue.Value, family ipvs.Family, directors []*model.Host, cfg *model.Config) []realRef {
+	var refs []realRef
+	list, err := user.LookupPath(cue.ParsePath("reals")).List()
+	if err != nil {
+		return nil
+	}
+	for i := 0; list.Next(); i++ {
+		v := list.Value()
+		var ref realRef
+		hostName, herr := v.LookupPath(cue.ParsePath("host")).String()
+		addrStr, aerr := v.LookupPath(cue.ParsePath("address")).String()
+		if aerr == nil {
+			ref.addr, _ = netip.ParseAddr(addrStr)
+		}
+		if herr == nil {
+			ref.host = cfg.Hosts[hostName]
+			if ref.host == nil {
+				if !c.user.LookupPath(cue.MakePath(cue.Str("hosts"), cue.Str(hostName))).Exists() {
+					c.errorf("unknown-host", base, fmt.Sprintf("reals[%d].host", i), "declare the host under hosts:, fix the name, or give its address: instead", "host %q is not declared", hostName)
+				}
+			} else if !ref.addr.IsValid() && aerr != nil {
+				ref.addr = pickAddress(ref.host, family, directors)
+				if !ref.addr.IsValid() {
+					c.errorf("real-address", base, fmt.Sprintf("reals[%d].host", i), "declare an address on one of the host's interfaces", "host %q has no address", hostName)
+				}
+			}
+		}
+		ref.ok = ref.addr.IsValid() && (herr != nil || ref.host != nil)
+		refs = append(refs, ref)
+	}
+	return refs
+}
+
+func pickAddress(h *model.Host, family ipvs.Family, directors []*model.Host) netip.Addr {
+	if len(directors) > 0 {
+		for _, ifc := range h.Interfaces {
+			for _, p := range ifc.Addresses {
+				if ipvs.FamilyOf(p.Addr()) != family {
+					continue
+				}
+				if _, _, ok := directors[0].InterfaceFor(p.Addr()); ok {
+					return p.Addr()
+				}
+			}
+		}
+	}
+	var any netip.Addr
+	for _, ifc := range h.Interfaces {
+		for _, p := range ifc.Addresses {
+			if ipvs.FamilyOf(p.Addr()) == family {
+				return p.Addr()
+			}
+			if !any.IsValid() {
+				any = p.Addr()
+			}
+		}
+	}
+	return any
+}
+
+func hostFacts(h *model.Host) map[string]any {
+	prefixes := []string{}
+	ifnames := []string{}
+	mtu := 0
+	for _, ifc := range h.Interfaces {
+		ifnames = append(ifnames, ifc.Name)
+		for _, p := range ifc.Addresses {
+			prefixes = append(prefixes, p.String())
+		}
+		if ifc.MTU > 0 && (mtu == 0 || ifc.MTU < mtu) {
+			mtu = ifc.MTU
+		}
+	}
+	f := map[string]any{"name": h.Name, "managed": h.Managed, "prefixes": prefixes, "interfaces": ifnames}
+	if h.Gateway.IsValid() {
+		f["gateway"] = h.Gateway.String()
+	}
+	if h.Gateway6.IsValid() {
+		f["gateway6"] = h.Gateway6.String()
+	}
+	if mtu > 0 {
+		f["mtu"] = mtu
+	}
+	return f
+}
+
+func hostFactsList(hs []*model.Host) []any {
+	out := []any{}
+	for _, h := range hs {
+		out = append(out, hostFacts(h))
+	}
+	return out
+}
+
+func realFactsList(refs []realRef, family ipvs.Family) []any {
+	out := []any{}
+	for _, r := range refs {
+		addr := r.addr
+		if !r.ok {
+			// A placeholder keeps the list aligned with service.reals;
+			// issues about it are dropped (its own error is reported).
+			addr = netip.IPv4Unspecified()
+			if family == ipvs.IPv6 {
+				addr = netip.IPv6Unspecified()
+			}
+		}
+		f := map[string]any{"address": addr.String(), "family": ipvs.FamilyOf(addr).String()}
+		if r.ok && r.host != nil {
+			f["host"] = hostFacts(r.host)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// buildService turns a validated service into its model, with defaults the
+// schema leaves to the compiler (protocol, netmask, real ports) filled in.
+func buildService(name string, r rawService, family ipvs.Family, refs []realRef) *model.Service {
+	s := &model.Service{
+		Name:       name,
+		Cluster:    r.Cluster,
+		VIP:        mustAddr(r.VIP),
+		Protocol:   r.Protocol,
+		FWMark:     r.FWMark,
+		Family:     family,
+		FamilyName: family.String(),
+		Forwarding: r.Forwarding,
+		Scheduler:  r.Scheduler,
+		Flags:      r.Flags,
+		OnePacket:  r.OnePacket,
+	}
+	if s.Flags == nil {
+		s.Flags = []string{}
+	}
+	if r.Port != nil {
+		s.Port = uint16(*r.Port)
+	}
+	if s.FWMark == 0 && s.Protocol == "" {
+		s.Protocol = "tcp"
+	}
+	if s.Forwarding == "tun" {
+		s.Tunnel = &model.Tunnel{Type: "ipip", Checksum: "none"}
+		if r.Tunnel != nil {
+			s.Tunnel = &model.Tunnel{Type: r.Tunnel.Type, Port: r.Tunnel.Port, Checksum: r.Tunnel.Checksum}
+		}
+	}
+	if r.Persistence != nil {
+		p := &model.Persistence{Timeout: r.Persistence.Timeout, Engine: r.Persistence.Engine, Netmask: 32}
+		if family == ipvs.IPv6 {
+			p.Netmask = 128
+		}
+		if r.Persistence.Netmask != nil {
+			p.Netmask = *r.Persistence.Netmask
+		}
+		s.Persistence = p
+	}
+	for i, rr := range r.Reals {
+		real := model.Real{
+			Host:           rr.Host,
+			Address:        refs[i].addr,
+			Port:           s.Port,
+			Weight:         rr.Weight,
+			UpperThreshold: rr.UpperThreshold,
+			LowerThreshold: rr.LowerThreshold,
+		}
+		if rr.Port != nil {
+			real.Port = uint16(*rr.Port)
+		}
+		s.Reals = append(s.Reals, real)
+	}
+	if s.Reals == nil {
+		s.Reals = []model.Real{}
+	}
+	return s
+}
+
+// checkUnique reports two services that would be the same IPVS service on
+// one director: the kernel keys services by (protocol, address, port) or
+// (fwmark, family), whatever lvsgen calls them.
+func (c *compilation) checkUnique(cfg *model.Config) {
+	seen := map[string]string{}
+	for _, s := range cfg.Services {
+		cl := cfg.Clusters[s.Cluster]
+		if cl == nil {
+			continue
+		}
+		key := fmt.Sprintf("%s:%s", s.Protocol, netip.AddrPortFrom(s.VIP, s.Port))
+		field := "vip"
+		if s.FWMark != 0 {
+			key = fmt.Sprintf("fwmark %d (%s)", s.FWMark, s.Family)
+			field = "fwmark"
+		}
+		for _, d := range cl.Directors {
+			k := d + "|" + key
+			if other, ok := seen[k]; ok {
+				c.errorf("duplicate-service", cue.MakePath(cue.Str("services"), cue.Str(s.Name)), field,
+					"give one of them another address, port or mark, or merge their real servers",
+					"service %s is %s on director %s, like service %s", s.Name, key, d, other)
+				break
+			}
+			seen[k] = s.Name
+		}
+	}
+}
