@@ -14,6 +14,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
 )
@@ -22,7 +23,10 @@ import (
 // every diagnostic (errors and warnings) either way.
 type Result struct {
 	// Config is nil when Diagnostics holds an error.
-	Config      *model.Config
+	Config *model.Config
+	// Hosts is the desired state of every managed host, by name; nil
+	// when Diagnostics holds an error.
+	Hosts       map[string]*hoststate.Host
 	Diagnostics diag.List
 	// Files are the .cue files that were read.
 	Files []string
@@ -70,10 +74,20 @@ func Compile(dir string) (*Result, error) {
 	}
 	c.user = user
 	cfg := c.compile()
+	var hosts map[string]*hoststate.Host
+	if !c.diags.HasErrors() {
+		var conflicts []Conflict
+		hosts, conflicts = HostStates(cfg)
+		for _, cf := range conflicts {
+			c.errorf("host-conflict", cue.MakePath(cue.Str("hosts"), cue.Str(cf.Host)), "",
+				"a host can hold one value per setting: split the services across hosts or make them agree", "%s", cf.Message)
+		}
+	}
 	res.Diagnostics = c.diags
 	res.Diagnostics.Sort()
 	if !res.Diagnostics.HasErrors() {
 		res.Config = cfg
+		res.Hosts = hosts
 	}
 	return res, nil
 }

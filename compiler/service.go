@@ -16,13 +16,14 @@ import (
 )
 
 type rawService struct {
-	Cluster    string `json:"cluster"`
-	VIP        string `json:"vip"`
-	Protocol   string `json:"protocol"`
-	Port       *int   `json:"port"`
-	FWMark     uint32 `json:"fwmark"`
-	Family     string `json:"family"`
-	Forwarding string `json:"forwarding"`
+	Cluster    string   `json:"cluster"`
+	VIP        string   `json:"vip"`
+	Protocol   string   `json:"protocol"`
+	Port       *int     `json:"port"`
+	FWMark     uint32   `json:"fwmark"`
+	Addresses  []string `json:"addresses"`
+	Family     string   `json:"family"`
+	Forwarding string   `json:"forwarding"`
 	Tunnel     *struct {
 		Type     string `json:"type"`
 		Port     uint16 `json:"port"`
@@ -368,6 +369,9 @@ func buildService(name string, r rawService, family ipvs.Family, refs []realRef)
 	}
 	if s.Flags == nil {
 		s.Flags = []string{}
+	}
+	for _, a := range r.Addresses {
+		s.Addresses = append(s.Addresses, mustAddr(a))
 	}
 	if r.Port != nil {
 		s.Port = uint16(*r.Port)

@@ -90,11 +90,13 @@ type Service struct {
 	// VIP is invalid for a fwmark service.
 	VIP netip.Addr `json:"vip,omitzero"`
 	// Protocol is "tcp", "udp" or "sctp"; empty for fwmark services.
-	Protocol   string      `json:"protocol,omitempty"`
-	Port       uint16      `json:"port"`
-	FWMark     uint32      `json:"fwmark,omitempty"`
-	Family     ipvs.Family `json:"-"`
-	FamilyName string      `json:"family"`
+	Protocol string `json:"protocol,omitempty"`
+	Port     uint16 `json:"port"`
+	FWMark   uint32 `json:"fwmark,omitempty"`
+	// Addresses are the addresses a fwmark service's mark covers.
+	Addresses  []netip.Addr `json:"addresses,omitempty"`
+	Family     ipvs.Family  `json:"-"`
+	FamilyName string       `json:"family"`
 	// Forwarding is "dr", "nat" or "tun".
 	Forwarding string `json:"forwarding"`
 	// Tunnel is set for tun services.
@@ -104,6 +106,15 @@ type Service struct {
 	Persistence *Persistence `json:"persistence,omitempty"`
 	OnePacket   bool         `json:"onePacket"`
 	Reals       []Real       `json:"reals"`
+}
+
+// BoundAddresses are the addresses directors and dr/tun real servers bind
+// for s: its VIP, or the addresses its mark covers.
+func (s *Service) BoundAddresses() []netip.Addr {
+	if s.FWMark != 0 {
+		return s.Addresses
+	}
+	return []netip.Addr{s.VIP}
 }
 
 // Tunnel is the encapsulation of a tun service.

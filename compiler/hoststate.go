@@ -1,0 +1,431 @@
+package compiler
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+// HostStates computes the desired state of every managed host. It fails
+// when two services need contradicting settings on one host (a sysctl with
+// two values, two gateways for one route): such a config cannot be applied.
+func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
+	b := map[string]*builder{}
+	get := func(name string) *builder {
+		if b[name] == nil {
+			b[name] = newBuilder(name)
+		}
+		return b[name]
+	}
+	for _, cl := range sortedValues(cfg.Clusters) {
+		for _, d := range cl.Directors {
+			if h := cfg.Hosts[d]; h != nil && h.Managed {
+				get(d).director(cl, h)
+			}
+		}
+	}
+	for _, s := range cfg.Services {
+		cl := cfg.Clusters[s.Cluster]
+		for _, d := range cl.Directors {
+			if h := cfg.Hosts[d]; h != nil && h.Managed {
+				get(d).directorService(cl, h, s)
+			}
+		}
+		for _, r := range s.Reals {
+			if h := cfg.Hosts[r.Host]; h != nil && h.Managed {
+				get(r.Host).realService(cfg, cl, h, s, r)
+			}
+		}
+	}
+	out := map[string]*hoststate.Host{}
+	var errs []Conflict
+	for name, h := range cfg.Hosts {
+		if !h.Managed {
+			continue
+		}
+		bl := get(name)
+		errs = append(errs, bl.errs...)
+		out[name] = bl.finish()
+	}
+	slices.SortFunc(errs, func(a, b Conflict) int { return cmp.Compare(a.Host+a.Message, b.Host+b.Message) })
+	return out, errs
+}
+
+// Conflict is a setting two services need with different values on one
+// host.
+type Conflict struct {
+	Host    string
+	Message string
+}
+
+// builder accumulates one host's state. Items needed by several services
+// are merged, their reasons joined.
+type builder struct {
+	h        hoststate.Host
+	services map[ipvs.ServiceKey]*hoststate.Service
+	sysctls  map[string]*hoststate.Sysctl
+	links    map[string]*hoststate.Link
+	addrs    map[string]*hoststate.Address
+	fou      map[string]*hoststate.FOU
+	routes   map[netip.Prefix]*hoststate.Route
+	errs     []Conflict
+}
+
+func newBuilder(name string) *builder {
+	return &builder{
+		h:        hoststate.Host{Version: hoststate.FormatVersion, Name: name},
+		services: map[ipvs.ServiceKey]*hoststate.Service{},
+		sysctls:  map[string]*hoststate.Sysctl{},
+		links:    map[string]*hoststate.Link{},
+		addrs:    map[string]*hoststate.Address{},
+		fou:      map[string]*hoststate.FOU{},
+		routes:   map[netip.Prefix]*hoststate.Route{},
+	}
+}
+
+func (b *builder) conflict(format string, args ...any) Conflict {
+	return Conflict{Host: b.h.Name, Message: fmt.Sprintf(format, args...)}
+}
+
+func (b *builder) role(r string) {
+	if !slices.Contains(b.h.Roles, r) {
+		b.h.Roles = append(b.h.Roles, r)
+	}
+}
+
+func addReason(rs []string, r string) []string {
+	if !slices.Contains(rs, r) {
+		rs = append(rs, r)
+		slices.Sort(rs)
+	}
+	return rs
+}
+
+func (b *builder) sysctl(key string, value int, reason string) {
+	v := strconv.Itoa(value)
+	if s, ok := b.sysctls[key]; ok {
+		if s.Value != v {
+			b.errs = append(b.errs, b.conflict("%s must be %s for %s but %s for %s", key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
+			return
+		}
+		s.Reasons = addReason(s.Reasons, reason)
+		return
+	}
+	b.sysctls[key] = &hoststate.Sysctl{Key: key, Value: v, Reasons: []string{reason}}
+}
+
+func (b *builder) link(name, kind, reason string) {
+	if l, ok := b.links[name]; ok {
+		l.Reasons = addReason(l.Reasons, reason)
+		return
+	}
+	b.links[name] = &hoststate.Link{Name: name, Kind: kind, Reasons: []string{reason}}
+}
+
+func (b *builder) addr(dev string, a netip.Addr, reason string) {
+	p := netip.PrefixFrom(a, a.BitLen())
+	k := dev + "|" + p.String()
+	if x, ok := b.addrs[k]; ok {
+		x.Reasons = addReason(x.Reasons, reason)
+		return
+	}
+	b.addrs[k] = &hoststate.Address{Device: dev, Prefix: p, Reasons: []string{reason}}
+}
+
+func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
+	if r, ok := b.routes[dst]; ok {
+		if r.Gateway != gw {
+			b.errs = append(b.errs, b.conflict("route %s must go via %s for %s but via %s for %s", dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
+			return
+		}
+		r.Reasons = addReason(r.Reasons, reason)
+		return
+	}
+	b.routes[dst] = &hoststate.Route{Dst: dst, Gateway: gw, Reasons: []string{reason}}
+}
+
+// director records what every director of a cluster needs whatever its
+// services: IPVS timeouts and the cluster's net.ipv4.vs.* sysctls.
+func (b *builder) director(cl *model.Cluster, h *model.Host) {
+	b.role("director")
+	reason := "cluster " + cl.Name
+	t := &hoststate.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP, Reason: []string{reason}}
+	if b.h.Timeouts != nil && (b.h.Timeouts.TCP != t.TCP || b.h.Timeouts.TCPFin != t.TCPFin || b.h.Timeouts.UDP != t.UDP) {
+		b.errs = append(b.errs, b.conflict("IPVS timeouts differ between %s and %s; a kernel has one set", strings.Join(b.h.Timeouts.Reason, ", "), reason))
+	} else if b.h.Timeouts != nil {
+		b.h.Timeouts.Reason = addReason(b.h.Timeouts.Reason, reason)
+	} else {
+		b.h.Timeouts = t
+	}
+	for _, k := range sortedKeys(cl.Sysctl) {
+		b.sysctl("net.ipv4.vs."+k, cl.Sysctl[k], reason)
+	}
+	if cl.VIPBind == "dummy" {
+		b.link(cl.VIPDevice, "dummy", reason)
+	}
+}
+
+func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service) {
+	reason := "service " + s.Name
+	svc := IPVSService(s)
+	b.services[svc.ServiceKey] = &hoststate.Service{Name: s.Name, Service: svc}
+	switch cl.VIPBind {
+	case "dummy", "interface":
+		for _, a := range s.BoundAddresses() {
+			b.addr(cl.VIPDevice, a, reason)
+		}
+	}
+	if s.Forwarding == "nat" {
+		// NAT replies come back through the director and are forwarded
+		// (de-NATed) to the client: routing must be on.
+		if s.Family == ipvs.IPv4 {
+			b.sysctl("net.ipv4.ip_forward", 1, reason)
+		} else {
+			b.sysctl("net.ipv6.conf.all.forwarding", 1, reason)
+		}
+		// A director that forwards out the interface a packet came in on
+		// sends ICMP redirects; for NAT they would point clients or real
+		// servers past the director. The kernel ORs all and the device.
+		if s.Family == ipvs.IPv4 {
+			b.sysctl("net.ipv4.conf.all.send_redirects", 0, reason)
+			for _, r := range s.Reals {
+				if ifc, _, ok := h.InterfaceFor(r.Address); ok {
+					b.sysctl("net.ipv4.conf."+ifc.Name+".send_redirects", 0, reason)
+				}
+			}
+		}
+	}
+}
+
+// realService records what a managed real server needs to accept the
+// packets a director forwards to it and to answer them correctly.
+func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Host, s *model.Service, r model.Real) {
+	b.role("real")
+	reason := "service " + s.Name
+	switch s.Forwarding {
+	case "dr":
+		// The packet still carries the VIP: it must be local, but the
+		// real server must neither answer ARP for it nor use it as an ARP
+		// source, or it would steal the VIP from the director. The kernel
+		// takes the larger of all and the device for both settings.
+		for _, a := range s.BoundAddresses() {
+			b.addr("lo", a, reason)
+		}
+		if s.Family == ipvs.IPv4 {
+			b.arpSettings(h, r.Address, reason)
+		}
+	case "nat":
+		gw := natGateway(cfg, cl, s.Family, r.Address)
+		if !gw.IsValid() {
+			return
+		}
+		if len(cl.ClientNetworks) == 0 {
+			def := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+			if s.Family == ipvs.IPv6 {
+				def = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+			}
+			b.route(def, gw, reason)
+		}
+		for _, c := range cl.ClientNetworks {
+			if ipvs.FamilyOf(c.Addr()) == s.Family {
+				b.route(c.Masked(), gw, reason)
+			}
+		}
+	case "tun":
+		outer := ipvs.FamilyOf(r.Address)
+		dev, kind := "tunl0", "ipip"
+		switch {
+		case s.Tunnel.Type == "gre" && outer == ipvs.IPv4:
+			dev, kind = "gre0", "gre"
+		case s.Tunnel.Type == "gre":
+			dev, kind = "ip6gre0", "ip6gre"
+		case outer == ipvs.IPv6:
+			dev, kind = "ip6tnl0", "ip6tnl"
+		}
+		if s.Tunnel.Type == "gue" {
+			k := fmt.Sprintf("%d/%s", s.Tunnel.Port, outer)
+			if f, ok := b.fou[k]; ok {
+				f.Reasons = addReason(f.Reasons, reason)
+			} else {
+				b.fou[k] = &hoststate.FOU{Port: s.Tunnel.Port, Family: outer, IPv6: outer == ipvs.IPv6, Reasons: []string{reason}}
+			}
+		}
+		b.link(dev, kind, reason)
+		for _, a := range s.BoundAddresses() {
+			b.addr(dev, a, reason)
+		}
+		// Decapsulated packets arrive on the tunnel device with the
+		// client's source address, which the reverse-path filter would
+		// drop: the kernel uses the larger of all and the device.
+		if outer == ipvs.IPv4 || s.Family == ipvs.IPv4 {
+			b.sysctl("net.ipv4.conf.all.rp_filter", 0, reason)
+			b.sysctl("net.ipv4.conf."+dev+".rp_filter", 0, reason)
+		}
+		if s.Family == ipvs.IPv4 {
+			b.arpSettings(h, r.Address, reason)
+		}
+	}
+}
+
+// arpSettings keeps a real server from answering ARP for, or announcing, a
+// VIP it holds on lo or a tunnel device.
+func (b *builder) arpSettings(h *model.Host, addr netip.Addr, reason string) {
+	b.sysctl("net.ipv4.conf.all.arp_ignore", 1, reason)
+	b.sysctl("net.ipv4.conf.all.arp_announce", 2, reason)
+	if ifc, _, ok := h.InterfaceFor(addr); ok {
+		b.sysctl("net.ipv4.conf."+ifc.Name+".arp_ignore", 1, reason)
+		b.sysctl("net.ipv4.conf."+ifc.Name+".arp_announce", 2, reason)
+	}
+}
+
+// natGateway is the address a NAT real server at a routes back through:
+// the cluster's floating natGateway, else the director's own address on
+// the real server's subnet.
+func natGateway(cfg *model.Config, cl *model.Cluster, f ipvs.Family, a netip.Addr) netip.Addr {
+	if f == ipvs.IPv4 && cl.NATGateway.IsValid() {
+		return cl.NATGateway
+	}
+	if f == ipvs.IPv6 && cl.NATGateway6.IsValid() {
+		return cl.NATGateway6
+	}
+	for _, d := range cl.Directors {
+		if h := cfg.Hosts[d]; h != nil {
+			if _, p, ok := h.InterfaceFor(a); ok {
+				return p.Addr()
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// IPVSService converts a validated service into the IPVS service its
+// directors carry.
+func IPVSService(s *model.Service) ipvs.Service {
+	svc := ipvs.Service{
+		ServiceKey: ipvs.ServiceKey{FWMark: s.FWMark, Family: s.Family},
+		Scheduler:  s.Scheduler,
+	}
+	if s.FWMark == 0 {
+		svc.Addr = s.VIP
+		svc.Port = s.Port
+		svc.Protocol, _ = ipvs.ParseProtocol(s.Protocol)
+	}
+	if p := s.Persistence; p != nil {
+		svc.Flags |= ipvs.FlagPersistent
+		svc.Timeout = p.Timeout
+		svc.NetmaskBits = p.Netmask
+		svc.PE = p.Engine
+	} else {
+		// The kernel stores a full mask for a non-persistent service.
+		svc.NetmaskBits = 32
+		if s.Family == ipvs.IPv6 {
+			svc.NetmaskBits = 128
+		}
+	}
+	if s.OnePacket {
+		svc.Flags |= ipvs.FlagOnePacket
+	}
+	for _, f := range s.Flags {
+		switch f {
+		case "sh-fallback", "mh-fallback", "flag-1":
+			svc.Flags |= ipvs.FlagSched1
+		case "sh-port", "mh-port", "flag-2":
+			svc.Flags |= ipvs.FlagSched2
+		case "flag-3":
+			svc.Flags |= ipvs.FlagSched3
+		}
+	}
+	for _, r := range s.Reals {
+		d := ipvs.Destination{
+			Addr:           r.Address,
+			Port:           r.Port,
+			Weight:         r.Weight,
+			UpperThreshold: r.UpperThreshold,
+			LowerThreshold: r.LowerThreshold,
+		}
+		switch s.Forwarding {
+		case "dr":
+			d.Forward = ipvs.Route
+		case "nat":
+			d.Forward = ipvs.Masq
+		case "tun":
+			d.Forward = ipvs.Tunnel
+			switch s.Tunnel.Type {
+			case "gue":
+				d.TunType = ipvs.TunGUE
+				d.TunPort = s.Tunnel.Port
+			case "gre":
+				d.TunType = ipvs.TunGRE
+			}
+			switch s.Tunnel.Checksum {
+			case "csum":
+				d.TunFlags = ipvs.TunFlagCsum
+			case "remcsum":
+				d.TunFlags = ipvs.TunFlagRemCsum
+			}
+		}
+		svc.Destinations = append(svc.Destinations, d)
+	}
+	return svc
+}
+
+// finish returns the host's state with every list in a stable order.
+func (b *builder) finish() *hoststate.Host {
+	h := b.h
+	slices.Sort(h.Roles)
+	h.Roles = nonNil(h.Roles)
+	var svcs []ipvs.Service
+	names := map[ipvs.ServiceKey]string{}
+	for k, s := range b.services {
+		svcs = append(svcs, s.Service)
+		names[k] = s.Name
+	}
+	ipvs.Sort(svcs)
+	h.Services = []hoststate.Service{}
+	for _, s := range svcs {
+		h.Services = append(h.Services, hoststate.Service{Name: names[s.ServiceKey], Service: s})
+	}
+	h.Sysctls = sortedDeref(b.sysctls, func(a, b hoststate.Sysctl) int { return cmp.Compare(a.Key, b.Key) })
+	h.Links = sortedDeref(b.links, func(a, b hoststate.Link) int { return cmp.Compare(a.Name, b.Name) })
+	h.Addresses = sortedDeref(b.addrs, func(a, b hoststate.Address) int {
+		return cmp.Or(cmp.Compare(a.Device, b.Device), a.Prefix.Addr().Compare(b.Prefix.Addr()))
+	})
+	h.FOU = sortedDeref(b.fou, func(a, b hoststate.FOU) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family))
+	})
+	h.Routes = sortedDeref(b.routes, func(a, b hoststate.Route) int {
+		return cmp.Or(a.Dst.Addr().Compare(b.Dst.Addr()), cmp.Compare(a.Dst.Bits(), b.Dst.Bits()))
+	})
+	return &h
+}
+
+func sortedDeref[K comparable, V any](m map[K]*V, cmpf func(a, b V) int) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, cmpf)
+	return out
+}
+
+func sortedValues[V any](m map[string]V) []V {
+	var out []V
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,92 @@
+// Package hoststate is the desired state of one host: everything lvsgen
+// wants its kernel to hold — IPVS services and destinations, IPVS timeouts,
+// sysctls, links, addresses, fou listeners and routes — each item with the
+// reasons (services) that need it.
+//
+// It is plain data: the compiler produces it, `lvsgen render` prints it, and
+// the applier diffs it against what it observes. Its JSON form is a stable,
+// versioned interface (see docs/CONFIG.md) that other tools may read.
+package hoststate
+
+import (
+	"net/netip"
+
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// FormatVersion is the version of the JSON form. It changes only when a
+// field is removed or changes meaning; new fields do not change it.
+const FormatVersion = 1
+
+// Host is the desired state of one host. Every slice is sorted so that two
+// compilations of the same config are equal and render identically.
+type Host struct {
+	Version int    `json:"version"`
+	Name    string `json:"host"`
+	// Roles says what the host is: "director" and/or "real".
+	Roles []string `json:"roles"`
+	// Services are the IPVS services a director carries, in ipvsadm's
+	// order.
+	Services []Service `json:"services"`
+	// Timeouts are the IPVS timeouts of a director; nil for other hosts.
+	Timeouts  *Timeouts `json:"timeouts,omitempty"`
+	Sysctls   []Sysctl  `json:"sysctls"`
+	Links     []Link    `json:"links"`
+	Addresses []Address `json:"addresses"`
+	FOU       []FOU     `json:"fou"`
+	Routes    []Route   `json:"routes"`
+}
+
+// Service is an IPVS service with the name of the lvsgen service it comes
+// from.
+type Service struct {
+	Name string `json:"name"`
+	ipvs.Service
+}
+
+// Timeouts are IPVS connection timeouts in seconds (ipvsadm --set).
+type Timeouts struct {
+	TCP    int      `json:"tcp"`
+	TCPFin int      `json:"tcpfin"`
+	UDP    int      `json:"udp"`
+	Reason []string `json:"reasons"`
+}
+
+// Sysctl is one /proc/sys setting, by its dotted name.
+type Sysctl struct {
+	Key     string   `json:"key"`
+	Value   string   `json:"value"`
+	Reasons []string `json:"reasons"`
+}
+
+// Link is a network device lvsgen makes sure exists and is up.
+type Link struct {
+	Name string `json:"name"`
+	// Kind is the rtnetlink kind: dummy, ipip (tunl0), gre (gre0),
+	// ip6tnl (ip6tnl0) or ip6gre (ip6gre0).
+	Kind    string   `json:"kind"`
+	Reasons []string `json:"reasons"`
+}
+
+// Address is an address to bind on a device.
+type Address struct {
+	Device  string       `json:"device"`
+	Prefix  netip.Prefix `json:"prefix"`
+	Reasons []string     `json:"reasons"`
+}
+
+// FOU is a foo-over-UDP receive port in GUE mode (`ip fou add port P gue`),
+// which decapsulates the GUE tunnels of IPVS tun destinations.
+type FOU struct {
+	Port    uint16      `json:"port"`
+	Family  ipvs.Family `json:"-"`
+	IPv6    bool        `json:"ipv6"`
+	Reasons []string    `json:"reasons"`
+}
+
+// Route is a route lvsgen installs: the return path of a NAT real server.
+type Route struct {
+	Dst     netip.Prefix `json:"dst"`
+	Gateway netip.Addr   `json:"gateway"`
+	Reasons []string     `json:"reasons"`
+}

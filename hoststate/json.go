@@ -1,0 +1,110 @@
+package hoststate
+
+import (
+	"encoding/json"
+	"net/netip"
+
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// jsonService is the documented JSON form of a Service: lowercase names,
+// enums as words, so readers need not know kernel numbers.
+type jsonService struct {
+	Name         string            `json:"name"`
+	FWMark       uint32            `json:"fwmark,omitempty"`
+	Family       string            `json:"family"`
+	Protocol     string            `json:"protocol,omitempty"`
+	Address      *netip.Addr       `json:"address,omitempty"`
+	Port         uint16            `json:"port"`
+	Scheduler    string            `json:"scheduler"`
+	Flags        []string          `json:"flags"`
+	Persistent   bool              `json:"persistent"`
+	Timeout      uint32            `json:"timeout,omitempty"`
+	NetmaskBits  int               `json:"netmaskBits,omitempty"`
+	PE           string            `json:"pe,omitempty"`
+	OnePacket    bool              `json:"onePacket"`
+	Destinations []jsonDestination `json:"destinations"`
+}
+
+type jsonDestination struct {
+	Address        netip.Addr `json:"address"`
+	Port           uint16     `json:"port"`
+	Forward        string     `json:"forward"`
+	Weight         int32      `json:"weight"`
+	UpperThreshold uint32     `json:"upperThreshold"`
+	LowerThreshold uint32     `json:"lowerThreshold"`
+	TunType        string     `json:"tunType,omitempty"`
+	TunPort        uint16     `json:"tunPort,omitempty"`
+	TunChecksum    string     `json:"tunChecksum,omitempty"`
+}
+
+// MarshalJSON renders the documented JSON form.
+func (s Service) MarshalJSON() ([]byte, error) {
+	j := jsonService{
+		Name:         s.Name,
+		FWMark:       s.FWMark,
+		Family:       s.Family.String(),
+		Scheduler:    s.Scheduler,
+		Flags:        SchedFlagNames(s.Scheduler, s.Flags),
+		Persistent:   s.Flags&ipvs.FlagPersistent != 0,
+		OnePacket:    s.Flags&ipvs.FlagOnePacket != 0,
+		PE:           s.PE,
+		Port:         s.Port,
+		Destinations: []jsonDestination{},
+	}
+	if s.FWMark == 0 {
+		a := s.Addr
+		j.Address = &a
+		j.Protocol = s.Protocol.String()
+	}
+	if j.Persistent {
+		j.Timeout = s.Timeout
+		j.NetmaskBits = s.NetmaskBits
+	}
+	for _, d := range s.Destinations {
+		jd := jsonDestination{
+			Address: d.Addr, Port: d.Port, Forward: d.Forward.String(), Weight: d.Weight,
+			UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
+		}
+		if d.Forward == ipvs.Tunnel {
+			jd.TunType = d.TunType.String()
+			if d.TunType == ipvs.TunGUE {
+				jd.TunPort = d.TunPort
+			}
+			jd.TunChecksum = checksumName(d.TunFlags)
+		}
+		j.Destinations = append(j.Destinations, jd)
+	}
+	return json.Marshal(j)
+}
+
+func checksumName(f uint16) string {
+	switch {
+	case f&ipvs.TunFlagRemCsum != 0:
+		return "remcsum"
+	case f&ipvs.TunFlagCsum != 0:
+		return "csum"
+	}
+	return "none"
+}
+
+// SchedFlagNames names the scheduler flag bits as ipvsadm does: sh and mh
+// have their own names for flags 1 and 2, other schedulers use flag-N.
+func SchedFlagNames(scheduler string, flags uint32) []string {
+	names := []string{}
+	bits := []uint32{ipvs.FlagSched1, ipvs.FlagSched2, ipvs.FlagSched3}
+	for i, b := range bits {
+		if flags&b == 0 {
+			continue
+		}
+		switch {
+		case (scheduler == "sh" || scheduler == "mh") && i == 0:
+			names = append(names, scheduler+"-fallback")
+		case (scheduler == "sh" || scheduler == "mh") && i == 1:
+			names = append(names, scheduler+"-port")
+		default:
+			names = append(names, "flag-"+string(rune('1'+i)))
+		}
+	}
+	return names
+}
