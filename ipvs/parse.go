@@ -68,6 +68,9 @@ func ParseSave(r io.Reader) ([]Service, error) {
 	br := bufio.NewReader(r)
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("read rules at line %d: %w", lineNo, err)
+		}
 		if line != "" {
 			if perr := p.line(lineNo, line); perr != nil {
 				return nil, perr
@@ -75,9 +78,6 @@ func ParseSave(r io.Reader) ([]Service, error) {
 		}
 		if err == io.EOF {
 			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read rules at line %d: %w", lineNo, err)
 		}
 	}
 	return p.services, nil
