@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
@@ -60,6 +61,9 @@ func Compile(dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.ruleIDs, err = ruleIDs(c.schema); err != nil {
+		return nil, err
+	}
 	user, diags := buildInstance(c.ctx, dir, srcs)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
@@ -79,7 +83,9 @@ func Compile(dir string) (*Result, error) {
 		var conflicts []Conflict
 		hosts, conflicts = HostStates(cfg)
 		for _, cf := range conflicts {
-			c.errorf("host-conflict", cue.MakePath(cue.Str("hosts"), cue.Str(cf.Host)), "",
+			// Reported where the second, contradicting need comes from.
+			kind, name, _ := strings.Cut(cf.Reason, " ")
+			c.errorf("host-conflict", cue.MakePath(cue.Str(kind+"s"), cue.Str(name)), "",
 				"a host can hold one value per setting: split the services across hosts or make them agree", "%s", cf.Message)
 		}
 	}
@@ -98,6 +104,23 @@ type compilation struct {
 	schema cue.Value
 	user   cue.Value
 	diags  diag.List
+	// ruleIDs are the rules of #ServiceCheck, read once from the schema
+	// so that a rule that fails to evaluate is noticed, not skipped.
+	ruleIDs []string
+}
+
+// ruleIDs lists the rule ids of #ServiceCheck.rules.
+func ruleIDs(schema cue.Value) ([]string, error) {
+	rules := schema.LookupPath(cue.ParsePath("#ServiceCheck.rules"))
+	it, err := rules.Fields()
+	if err != nil {
+		return nil, fmt.Errorf("listing schema rules: %w", err)
+	}
+	var ids []string
+	for it.Next() {
+		ids = append(ids, it.Selector().Unquoted())
+	}
+	return ids, nil
 }
 
 var (
@@ -272,8 +295,12 @@ func resolveUserPath(root cue.Value, base cue.Path, path []string) (cue.Path, cu
 	return cue.MakePath(sels...), found
 }
 
-// valuePos returns the first user-file position of v.
+// valuePos returns the first user-file position of v: the value itself
+// rather than its field's label, like CUE's own errors.
 func valuePos(v cue.Value) token.Pos {
+	if f, ok := v.Source().(*ast.Field); ok && isUserPos(f.Value.Pos()) {
+		return f.Value.Pos()
+	}
 	if p := v.Pos(); isUserPos(p) {
 		return p
 	}

@@ -63,6 +63,9 @@ func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
 type Conflict struct {
 	Host    string
 	Message string
+	// Reason is the item that found the conflict: "service NAME" or
+	// "cluster NAME".
+	Reason string
 }
 
 // builder accumulates one host's state. Items needed by several services
@@ -90,8 +93,8 @@ func newBuilder(name string) *builder {
 	}
 }
 
-func (b *builder) conflict(format string, args ...any) Conflict {
-	return Conflict{Host: b.h.Name, Message: fmt.Sprintf(format, args...)}
+func (b *builder) conflict(reason, format string, args ...any) Conflict {
+	return Conflict{Host: b.h.Name, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 func (b *builder) role(r string) {
@@ -112,7 +115,7 @@ func (b *builder) sysctl(key string, value int, reason string) {
 	v := strconv.Itoa(value)
 	if s, ok := b.sysctls[key]; ok {
 		if s.Value != v {
-			b.errs = append(b.errs, b.conflict("%s must be %s for %s but %s for %s", key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
+			b.errs = append(b.errs, b.conflict(reason, "host %s: %s must be %s for %s but %s for %s", b.h.Name, key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
 			return
 		}
 		s.Reasons = addReason(s.Reasons, reason)
@@ -142,7 +145,7 @@ func (b *builder) addr(dev string, a netip.Addr, reason string) {
 func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
 	if r, ok := b.routes[dst]; ok {
 		if r.Gateway != gw {
-			b.errs = append(b.errs, b.conflict("route %s must go via %s for %s but via %s for %s", dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
+			b.errs = append(b.errs, b.conflict(reason, "host %s: route %s must go via %s for %s but via %s for %s", b.h.Name, dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
 			return
 		}
 		r.Reasons = addReason(r.Reasons, reason)
@@ -158,7 +161,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	reason := "cluster " + cl.Name
 	t := &hoststate.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP, Reason: []string{reason}}
 	if b.h.Timeouts != nil && (b.h.Timeouts.TCP != t.TCP || b.h.Timeouts.TCPFin != t.TCPFin || b.h.Timeouts.UDP != t.UDP) {
-		b.errs = append(b.errs, b.conflict("IPVS timeouts differ between %s and %s; a kernel has one set", strings.Join(b.h.Timeouts.Reason, ", "), reason))
+		b.errs = append(b.errs, b.conflict(reason, "host %s: IPVS timeouts differ between %s and %s; a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), reason))
 	} else if b.h.Timeouts != nil {
 		b.h.Timeouts.Reason = addReason(b.h.Timeouts.Reason, reason)
 	} else {

@@ -138,7 +138,8 @@ func (c *compilation) compileService(check cue.Value, name string, user cue.Valu
 		user = c.without(user, "", dropped)
 	}
 	chk := check.FillPath(cue.ParsePath("service"), user).FillPath(cue.ParsePath("ctx"), ctx)
-	forEachField(chk.LookupPath(cue.ParsePath("rules")), func(rule string, v cue.Value) {
+	for _, rule := range c.ruleIDs {
+		v := chk.LookupPath(cue.MakePath(cue.Str("rules"), cue.Str(rule)))
 		var issues []rawIssue
 		if err := v.Decode(&issues); err != nil {
 			// A rule that cannot evaluate reads a field the schema has
@@ -147,7 +148,7 @@ func (c *compilation) compileService(check cue.Value, name string, user cue.Valu
 			if shapeErr == nil {
 				c.errorf("internal", base, "", "this is a bug in lvsgen's schema; please report it with the config", "rule %s could not be evaluated: %v", rule, err)
 			}
-			return
+			continue
 		}
 		for _, is := range issues {
 			if m := realIndex.FindStringSubmatch(is.Path); m != nil && rule != "real-ref" {
@@ -164,7 +165,7 @@ func (c *compilation) compileService(check cue.Value, name string, user cue.Valu
 			}
 			c.addIssue(sev, rule, base, is.Path, is.Message, is.Hint)
 		}
-	})
+	}
 	if diag.List(c.diags[before:]).HasErrors() {
 		return nil
 	}

@@ -1,0 +1,302 @@
+package compiler
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/cuecontext"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/diag"
+)
+
+// marker stands in a test case's source right before the token a
+// diagnostic must point at; the test removes it and computes the line and
+// column it marked, so each expected position is written where it belongs.
+const marker = "‸"
+
+// want is one expected diagnostic: its rule, field path and severity; its
+// position is the next marker in the case source.
+type want struct {
+	rule, path string
+	warning    bool
+}
+
+// invalidCases each add one mistake (or a few independent ones) to the
+// valid config in testdata/base.
+var invalidCases = []struct {
+	name string
+	src  string
+	want []want
+}{
+	{"unknown field", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", ‸wieght: 3}]}`,
+		[]want{{"schema", "services.s.reals[0].wieght", false}}},
+	{"unknown top-level field", `‸service: s: {}`,
+		[]want{{"schema", "service", false}}},
+	{"unknown scheduler", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: ‸"foo", reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.scheduler", false}}},
+	{"unknown protocol", `services: s: {cluster: "dr", vip: "192.0.2.9", protocol: ‸"icmp", port: 80, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.protocol", false}}},
+	{"unknown tunnel type", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", tunnel: type: ‸"vxlan", reals: [{host: "far1"}]}`,
+		[]want{{"schema", "services.s.tunnel.type", false}}},
+	{"fullnat", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: ‸"fullnat", reals: [{host: "app1"}]}`,
+		[]want{{"fullnat", "services.s.forwarding", false}}},
+	{"negative weight", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", weight: ‸-1}]}`,
+		[]want{{"schema", "services.s.reals[0].weight", false}}},
+	{"weight too large", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", weight: ‸2147483648}]}`,
+		[]want{{"schema", "services.s.reals[0].weight", false}}},
+	{"port too large", `services: s: {cluster: "dr", vip: "192.0.2.9", port: ‸70000, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.port", false}}},
+	{"bad vip", `services: s: {cluster: "dr", vip: ‸"300.1.1.1", port: 80, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.vip", false}}},
+	{"address without prefix", `hosts: h: interfaces: eth0: addresses: [‸"10.0.0.99"]`,
+		[]want{{"schema", "hosts.h.interfaces.eth0.addresses[0]", false}}},
+	{"persistence timeout zero", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: timeout: ‸0, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.persistence.timeout", false}}},
+	{"persistence timeout too long", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: timeout: ‸2678401, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.persistence.timeout", false}}},
+	{"threshold beyond u32", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", upperThreshold: ‸4294967296}]}`,
+		[]want{{"schema", "services.s.reals[0].upperThreshold", false}}},
+	{"no vip nor fwmark", `services: s: ‸{cluster: "dr", port: 80, reals: [{host: "web1"}]}`,
+		[]want{{"vip-or-fwmark", "services.s", false}}},
+	{"vip and fwmark", `services: s: {cluster: "dr", vip: "192.0.2.9", fwmark: ‸5, reals: [{host: "web1"}]}`,
+		[]want{{"vip-or-fwmark", "services.s.fwmark", false}}},
+	{"vip without port", `services: s: ‸{cluster: "dr", vip: "192.0.2.9", reals: [{host: "web1"}]}`,
+		[]want{{"port-required", "services.s.port", false}}},
+	{"fwmark with port", `services: s: {cluster: "dr", fwmark: 5, port: ‸80, addresses: ["192.0.2.9"], reals: [{host: "web1"}]}`,
+		[]want{{"fwmark-fields", "services.s.port", false}}},
+	{"fwmark with protocol", `services: s: {cluster: "dr", fwmark: 5, protocol: ‸"udp", addresses: ["192.0.2.9"], reals: [{host: "web1"}]}`,
+		[]want{{"fwmark-fields", "services.s.protocol", false}}},
+	{"family on vip service", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, family: ‸"ipv4", reals: [{host: "web1"}]}`,
+		[]want{{"fwmark-fields", "services.s.family", false}}},
+	{"addresses on vip service", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, addresses: ‸["192.0.2.10"], reals: [{host: "web1"}]}`,
+		[]want{{"fwmark-addresses", "services.s.addresses", false}}},
+	{"fwmark dr without addresses", `services: s: {cluster: "dr", fwmark: ‸5, reals: [{host: "web1"}]}`,
+		[]want{{"fwmark-addresses", "services.s.fwmark", true}}},
+	{"fwmark address of other family", `services: s: {cluster: "dr", fwmark: 5, addresses: [‸"2001:db8::9"], reals: [{host: "web1"}]}`,
+		[]want{{"fwmark-addresses", "services.s.addresses[0]", false}}},
+	{"port zero without persistence", `services: s: {cluster: "dr", vip: "192.0.2.9", port: ‸0, reals: [{host: "web1"}]}`,
+		[]want{{"port-zero", "services.s.port", false}}},
+	{"one-packet on tcp", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, onePacket: ‸true, reals: [{host: "web1"}]}`,
+		[]want{{"one-packet", "services.s.onePacket", false}}},
+	{"sh flag with wrr", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "wrr", flags: [‸"sh-port"], reals: [{host: "web1"}]}`,
+		[]want{{"sched-flags", "services.s.flags[0]", false}}},
+	{"mh flag with sh", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "sh", flags: ["sh-port", ‸"mh-fallback"], reals: [{host: "web1"}]}`,
+		[]want{{"sched-flags", "services.s.flags[1]", false}}},
+	{"generic flag with sh", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "sh", flags: [‸"flag-1"], reals: [{host: "web1"}]}`,
+		[]want{{"sched-flags", "services.s.flags[0]", false}}},
+	{"generic flag with rr warns", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "rr", flags: [‸"flag-3"], reals: [{host: "web1"}]}`,
+		[]want{{"sched-flags", "services.s.flags[0]", true}}},
+	{"duplicate flag", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "sh", flags: ["sh-port", ‸"sh-port"], reals: [{host: "web1"}]}`,
+		[]want{{"flags-unique", "services.s.flags[1]", false}}},
+	{"ipv4 netmask above 32", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: netmask: ‸33, reals: [{host: "web1"}]}`,
+		[]want{{"persistence-netmask", "services.s.persistence.netmask", false}}},
+	{"netmask zero", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: netmask: ‸0, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.persistence.netmask", false}}},
+	{"sip engine on tcp warns", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: engine: ‸"sip", reals: [{host: "web1"}]}`,
+		[]want{{"persistence-engine", "services.s.persistence.engine", true}}},
+	{"tunnel on dr", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, tunnel: ‸{type: "ipip"}, reals: [{host: "web1"}]}`,
+		[]want{{"tunnel-forwarding", "services.s.tunnel", false}}},
+	{"gue without port", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", tunnel: ‸{type: "gue"}, reals: [{host: "far1"}]}`,
+		[]want{{"tunnel-port", "services.s.tunnel", false}}},
+	{"gre with port", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", tunnel: {type: "gre", port: ‸6080}, reals: [{host: "far1"}]}`,
+		[]want{{"tunnel-port", "services.s.tunnel.port", false}}},
+	{"ipip with checksum", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", tunnel: {type: "ipip", checksum: ‸"csum"}, reals: [{host: "far1"}]}`,
+		[]want{{"tunnel-checksum", "services.s.tunnel.checksum", false}}},
+	{"gre with remcsum", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", tunnel: {type: "gre", checksum: ‸"remcsum"}, reals: [{host: "far1"}]}`,
+		[]want{{"tunnel-checksum", "services.s.tunnel.checksum", false}}},
+	{"tunnel overhead against path MTU warns", `clusters: small: {directors: ["lb1"], pathMTU: 1500}
+services: s: {cluster: "small", vip: "192.0.2.9", port: 80, forwarding: ‸"tun", reals: [{host: "far1"}]}`,
+		[]want{{"tunnel-mtu", "services.s.forwarding", true}}},
+	{"real without host or address", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{weight: 2}]}`,
+		[]want{{"real-ref", "services.s.reals[0]", false}}},
+	{"address not of host", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", address: ‸"10.0.0.12"}]}`,
+		[]want{{"real-address-host", "services.s.reals[0].address", false}}},
+	{"duplicate real", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1"}, ‸{address: "10.0.0.11"}]}`,
+		[]want{{"real-duplicate", "services.s.reals[1]", false}}},
+	{"lower threshold above upper", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", upperThreshold: 10, lowerThreshold: ‸20}]}`,
+		[]want{{"thresholds", "services.s.reals[0].lowerThreshold", false}}},
+	{"lower threshold without upper", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", lowerThreshold: ‸5}]}`,
+		[]want{{"thresholds", "services.s.reals[0].lowerThreshold", false}}},
+	{"all weights zero warns", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: ‸[{host: "web1", weight: 0}, {host: "web2", weight: 0}]}`,
+		[]want{{"weights-zero", "services.s.reals", true}}},
+	{"ipv6 real behind ipv4 vip in dr", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{address: "2001:db8::11"}]}`,
+		[]want{{"family", "services.s.reals[0]", false}}},
+	{"dr remaps port", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", port: ‸8080}]}`,
+		[]want{{"remap-port", "services.s.reals[0].port", false}}},
+	{"tun remaps port", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", reals: [{host: "far1", port: ‸8080}]}`,
+		[]want{{"remap-port", "services.s.reals[0].port", false}}},
+	{"dr real off the director subnet", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{host: "far1"}]}`,
+		[]want{{"same-subnet", "services.s.reals[0]", false}}},
+	{"nat real off the director subnet", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{address: "10.9.0.1"}]}`,
+		[]want{{"same-subnet", "services.s.reals[0]", false}}},
+	{"dr real routes through director", `hosts: web3: {interfaces: eth0: addresses: ["10.0.0.13/24"], gateway: "10.0.0.2"}
+services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{host: "web3"}]}`,
+		[]want{{"dr-gateway", "services.s.reals[0]", false}}},
+	{"nat pair without natGateway", `services: s: {cluster: "natpair", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app1"}]}`,
+		[]want{{"nat-gateway", "services.s.reals[0]", false}}},
+	{"nat real with another gateway", `hosts: app3: {interfaces: eth0: addresses: ["10.1.0.13/24"], gateway: "10.1.0.254"}
+services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app3"}]}`,
+		[]want{{"nat-gateway", "services.s.reals[0]", false}}},
+	{"natGateway off the real subnet", `clusters: np: {directors: ["nat1", "nat2"], vip: bind: "none", natGateway: "192.168.1.1"}
+services: s: {cluster: "np", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app1"}]}`,
+		[]want{{"nat-gateway", "services.s.reals[0]", false}}},
+	{"client network overlaps real subnet", `clusters: nc: {directors: ["nat1"], clientNetworks: ["10.0.0.0/8"]}
+services: s: {cluster: "nc", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app1"}]}`,
+		[]want{{"nat-clients", "services.s.reals[0]", false}}},
+	{"unknown cluster", `services: s: {cluster: ‸"nope", vip: "192.0.2.9", port: 80, reals: [{host: "web1"}]}`,
+		[]want{{"unknown-cluster", "services.s.cluster", false}}},
+	{"unknown real host", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: ‸"web9"}]}`,
+		[]want{{"unknown-host", "services.s.reals[0].host", false}}},
+	{"unknown director", `clusters: c: directors: [‸"lb9"]`,
+		[]want{{"unknown-host", "clusters.c.directors[0]", false}}},
+	{"no directors", `clusters: c: directors: ‸[]`,
+		[]want{{"directors", "clusters.c.directors", false}}},
+	{"duplicate service", `services: s: {cluster: "dr", vip: ‸"192.0.2.1", port: 80, reals: [{host: "web2"}]}`,
+		[]want{{"duplicate-service", "services.s.vip", false}}},
+	{"interface binding without device", `clusters: c: {directors: ["lb1"], vip: ‸{bind: "interface"}}`,
+		[]want{{"vip-device", "clusters.c.vip", false}}},
+	{"interface binding on a missing device", `clusters: c: {directors: ["lb1"], vip: {bind: "interface", device: ‸"eth7"}}`,
+		[]want{{"vip-device", "clusters.c.vip.device", false}}},
+	{"bad vip binding", `clusters: c: {directors: ["lb1"], vip: bind: ‸"vrrp"}`,
+		[]want{{"schema", "clusters.c.vip.bind", false}}},
+	{"sysctl out of range", `clusters: c: {directors: ["lb1"], sysctl: conntrack: ‸2}`,
+		[]want{{"schema", "clusters.c.sysctl.conntrack", false}}},
+	{"host needs two routes for one network", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [{host: "app1"}]}
+clusters: nat3: {directors: ["nat2"], clientNetworks: ["192.168.1.0/24"]}
+services: t: ‸{cluster: "nat3", vip: "192.168.1.8", port: 80, forwarding: "nat", reals: [{host: "app1"}]}`,
+		[]want{{"host-conflict", "services.t", false}}},
+	{"several independent mistakes at once", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: ‸"fullnat", reals: [{host: "web1", ‸wieght: 3}]}
+services: t: {cluster: "dr", vip: "192.0.2.8", port: ‸70000, scheduler: ‸"foo", reals: [{host: "web1", port: ‸8080}, {host: ‸"nope"}]}`,
+		[]want{
+			{"fullnat", "services.s.forwarding", false},
+			{"schema", "services.s.reals[0].wieght", false},
+			{"schema", "services.t.port", false},
+			{"schema", "services.t.scheduler", false},
+			{"remap-port", "services.t.reals[0].port", false},
+			{"unknown-host", "services.t.reals[1].host", false},
+		}},
+	{"syntax error", `services: s: {cluster: "dr" ‸vip: }`,
+		[]want{{"syntax", "", false}}},
+}
+
+func TestInvalidConfigs(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range invalidCases {
+		t.Run(tt.name, func(t *testing.T) {
+			src, positions := stripMarkers(tt.src)
+			if len(positions) != len(tt.want) {
+				t.Fatalf("test case has %d markers for %d expected diagnostics", len(positions), len(tt.want))
+			}
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "base.cue"), string(base))
+			writeFile(t, filepath.Join(dir, "case.cue"), "package lvs\n\n"+src+"\n")
+			res, err := Compile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type got struct {
+				Rule, Path, File string
+				Line, Column     int
+				Warning          bool
+			}
+			var wants, gots []got
+			for i, w := range tt.want {
+				wants = append(wants, got{w.rule, w.path, "case.cue", positions[i][0] + 2, positions[i][1], w.warning})
+			}
+			for _, d := range res.Diagnostics {
+				gots = append(gots, got{d.Rule, d.Path, filepath.Base(d.Pos.File), d.Pos.Line, d.Pos.Column, d.Severity == diag.Warning})
+				if d.Message == "" {
+					t.Errorf("diagnostic without message: %+v", d)
+				}
+				if d.Hint == "" && d.Rule != "syntax" {
+					t.Errorf("diagnostic without hint: %+v", d)
+				}
+			}
+			if diff := cmp.Diff(wants, gots); diff != "" {
+				t.Errorf("diagnostics (-want +got):\n%s\nall:\n%s", diff, res.Diagnostics)
+			}
+			onlyWarnings := true
+			for _, w := range tt.want {
+				onlyWarnings = onlyWarnings && w.warning
+			}
+			if res.Valid() != onlyWarnings {
+				t.Errorf("Valid() = %v, want %v", res.Valid(), onlyWarnings)
+			}
+		})
+	}
+}
+
+// stripMarkers removes every marker from src and returns the 1-based line
+// and column (in bytes, as CUE counts) that each marked.
+func stripMarkers(src string) (string, [][2]int) {
+	var out strings.Builder
+	var pos [][2]int
+	line, col := 1, 1
+	for len(src) > 0 {
+		if strings.HasPrefix(src, marker) {
+			pos = append(pos, [2]int{line, col})
+			src = src[len(marker):]
+			continue
+		}
+		c := src[0]
+		out.WriteByte(c)
+		src = src[1:]
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return out.String(), pos
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEveryRuleIsTested makes sure each rule of the schema has a case above
+// that triggers it: a rule without a failing case is a rule nobody checked.
+func TestEveryRuleIsTested(t *testing.T) {
+	ctx := cuecontext.New()
+	s, err := loadSchema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := ruleIDs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) < 20 {
+		t.Fatalf("only %d rules found in the schema: %v", len(ids), ids)
+	}
+	tested := map[string]bool{}
+	for _, tt := range invalidCases {
+		for _, w := range tt.want {
+			tested[w.rule] = true
+		}
+	}
+	for _, id := range ids {
+		if !tested[id] {
+			t.Errorf("rule %s has no invalid-config case", id)
+		}
+	}
+}
+
+func TestBaseIsValid(t *testing.T) {
+	res, err := Compile(filepath.Join("testdata", "base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid() || len(res.Diagnostics) > 0 {
+		t.Fatalf("base config: %v", res.Diagnostics)
+	}
+}
