@@ -1,0 +1,101 @@
+package compiler
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/golden")
+
+// TestRenderGolden compiles examples/ and compares every managed host's
+// desired state with testdata/golden/HOST.json, and each director's IPVS
+// rules with HOST.ipvsadm-save. The save files are checked byte for byte
+// against `ipvsadm-save -n` of a real kernel by the e2e save-format oracle
+// (e2e/), which loads each one with `ipvsadm -R` and reads it back; the
+// JSON files were read by hand against docs/CONFIG.md.
+func TestRenderGolden(t *testing.T) {
+	res, err := Compile(filepath.Join("..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid() {
+		t.Fatalf("examples/ is invalid:\n%v", res.Diagnostics)
+	}
+	if len(res.Diagnostics) > 0 {
+		t.Errorf("examples/ has warnings: %v", res.Diagnostics)
+	}
+	var names []string
+	for name := range res.Hosts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	wantHosts := []string{"app1", "app2", "cache1", "cache2", "lb1", "lb2", "nat1", "tun1", "web1", "web2"}
+	if diff := cmp.Diff(wantHosts, names); diff != "" {
+		t.Errorf("managed hosts (-want +got):\n%s", diff)
+	}
+	for _, name := range names {
+		h := res.Hosts[name]
+		t.Run(name, func(t *testing.T) {
+			js, err := json.MarshalIndent(h, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".json", append(js, '\n'))
+			if len(h.Services) > 0 {
+				var svcs []ipvs.Service
+				for _, s := range h.Services {
+					svcs = append(svcs, s.Service)
+				}
+				golden(t, name+".ipvsadm-save", []byte(ipvs.SaveString(svcs)))
+			}
+		})
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./compiler -update to create it)", err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s differs (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
+	}
+}
+
+// TestCompileDeterministic compiles the example twice: map iteration must
+// not leak into the output.
+func TestCompileDeterministic(t *testing.T) {
+	a, err := Compile(filepath.Join("..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Compile(filepath.Join("..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a.Hosts)
+	jb, _ := json.Marshal(b.Hosts)
+	if !bytes.Equal(ja, jb) {
+		t.Error("two compilations of examples/ differ")
+	}
+}
