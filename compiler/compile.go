@@ -16,7 +16,6 @@ import (
 
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
-	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -385,8 +384,6 @@ func mustAddr(s string) netip.Addr {
 	a, _ := netip.ParseAddr(s)
 	return a
 }
-
-func familyName(f ipvs.Family) string { return f.String() }
 
 // errorf is shorthand for an error diagnostic.
 func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format string, args ...any) {
