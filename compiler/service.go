@@ -214,8 +214,9 @@ func (c *compilation) without(v cue.Value, at string, dropped []string) cue.Valu
 }
 
 // related reports whether a rule's issue path ("reals[1].port") touches a
-// dropped path: the same field, one inside it, or one containing it. A
-// service-level issue (empty path) is related to everything dropped.
+// dropped path: the same field, one inside it, or one containing it, or
+// both are the service's own fields. A service-level issue (empty path) is
+// related to everything dropped.
 func related(issuePath string, dropped []string) bool {
 	if len(dropped) == 0 {
 		return false
@@ -225,6 +226,12 @@ func related(issuePath string, dropped []string) bool {
 	}
 	p := strings.NewReplacer("[", ".", "]", "").Replace(issuePath)
 	for _, d := range dropped {
+		// Without one of its own fields (vip, fwmark, port, ...) a
+		// service may look like another kind of service to the rules
+		// about its own fields; those wait until the field is fixed.
+		if !strings.Contains(d, ".") && !strings.Contains(p, ".") {
+			return true
+		}
 		if d == p || strings.HasPrefix(d, p+".") || strings.HasPrefix(p, d+".") {
 			return true
 		}
