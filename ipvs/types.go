@@ -186,6 +186,11 @@ type Destination struct {
 	TunType  TunType
 	TunPort  uint16
 	TunFlags uint16
+	// ActiveConns and InactiveConns are the kernel's connection counters
+	// as read back; writes ignore them and comparisons of desired and
+	// observed state leave them out.
+	ActiveConns   uint32
+	InactiveConns uint32
 }
 
 // AddrPort returns the destination's address and port.
