@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +33,12 @@ func TestGuest(t *testing.T) {
 		t.Fatalf("e2e: %v (CI is set: a missing prerequisite fails)", err)
 	}
 
+	root, err := vm.ModuleRoot(context.Background(), ".")
+	if err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	consultInputs(t, root)
+
 	timeout := 8 * time.Minute
 	if v := os.Getenv("LVSGEN_E2E_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -52,13 +60,14 @@ func TestGuest(t *testing.T) {
 
 	console := &lineLogger{t: t}
 	opts := vm.Options{
-		CacheDir: cache,
-		Keep:     os.Getenv("LVSGEN_E2E_KEEP") == "1",
-		Run:      os.Getenv("LVSGEN_E2E_RUN"),
-		Verbose:  true,
-		Timeout:  timeout,
-		Console:  console,
-		Logf:     t.Logf,
+		CacheDir:   cache,
+		ModuleRoot: root,
+		Keep:       os.Getenv("LVSGEN_E2E_KEEP") == "1",
+		Run:        os.Getenv("LVSGEN_E2E_RUN"),
+		Verbose:    true,
+		Timeout:    timeout,
+		Console:    console,
+		Logf:       t.Logf,
 	}
 	if os.Getenv("LVSGEN_E2E_SHELL") == "1" {
 		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
@@ -101,6 +110,34 @@ func TestGuest(t *testing.T) {
 			}
 		}
 		t.Fatalf("e2e: guest status %d; failures:\n%s", res.Status, strings.Join(fails, "\n"))
+	}
+}
+
+// consultInputs stats every file of the checkout (but .git), so that go
+// test's result cache counts them as inputs of TestGuest. The guest
+// binaries and lvsgen are built from them by subprocesses, which the cache
+// does not watch; without this a changed guest test could be answered with
+// a stale "(cached)" pass.
+func consultInputs(t *testing.T, root string) {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while we walk
+		}
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			if _, err := os.Stat(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("e2e: walk %s: %v", root, err)
 	}
 }
 

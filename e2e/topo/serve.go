@@ -222,34 +222,55 @@ func (n *Node) HTTPRequests(target string, count int) []string {
 // (a new source port, so a new IPVS connection) and returns the answer: the
 // answering server's name.
 func (n *Node) UDPRequest(target string) (string, error) {
+	name, c, err := n.udpRequest(target)
+	if c != nil {
+		c.Close()
+	}
+	return name, err
+}
+
+// udpRequest is UDPRequest leaving the socket open, so that its source port
+// is not handed out again while the caller holds it.
+func (n *Node) udpRequest(target string) (string, net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
 	defer cancel()
 	c, err := n.DialContext(ctx, "udp", target)
 	if err != nil {
-		return "", fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
+		return "", nil, fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
 	}
-	defer c.Close()
 	if err := c.SetDeadline(time.Now().Add(RequestTimeout)); err != nil {
-		return "", fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
+		return "", c, fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
 	}
 	if _, err := c.Write([]byte("who")); err != nil {
-		return "", fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
+		return "", c, fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
 	}
 	buf := make([]byte, 2048)
 	k, err := c.Read(buf)
 	if err != nil {
-		return "", fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
+		return "", c, fmt.Errorf("%s: udp %s: %w", n.Name, target, err)
 	}
-	return string(buf[:k]), nil
+	return string(buf[:k]), c, nil
 }
 
 // UDPRequests makes count sequential UDP requests to target from the node
 // and returns the answering server of each; the test fails on any error.
+// All sockets stay open until the last answer, so every request has its
+// own source port and is a new IPVS connection (a reused port would match
+// the previous request's connection entry and its real server).
 func (n *Node) UDPRequests(target string, count int) []string {
 	n.topo.t.Helper()
 	names := make([]string, 0, count)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	for i := 0; i < count; i++ {
-		name, err := n.UDPRequest(target)
+		name, c, err := n.udpRequest(target)
+		if c != nil {
+			conns = append(conns, c)
+		}
 		if err != nil {
 			n.topo.fatalf("udp request %d of %d: %v (answers so far: %v)", i+1, count, err, names)
 		}

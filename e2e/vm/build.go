@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,10 @@ type Package struct {
 	ImportPath string
 	// Dir is its directory, relative to the module root (slash-separated).
 	Dir string
+	// HostTests are the tests, examples and fuzz tests of the package's
+	// files without the guest tag. The guest skips them (-test.skip): they
+	// already ran on the host, and the VM's time is for the kernel.
+	HostTests []string
 }
 
 // binName is the file name of a package's guest test binary.
@@ -63,11 +70,18 @@ func GuestPackages(ctx context.Context, root string) ([]Package, error) {
 			continue
 		}
 		guest := false
+		var host []string
 		for _, f := range strings.Fields(parts[2]) {
-			if hasGuestTag(filepath.Join(parts[1], f)) {
+			path := filepath.Join(parts[1], f)
+			if hasGuestTag(path) {
 				guest = true
-				break
+				continue
 			}
+			names, err := testFuncs(path)
+			if err != nil {
+				return nil, err
+			}
+			host = append(host, names...)
 		}
 		if !guest {
 			continue
@@ -76,10 +90,44 @@ func GuestPackages(ctx context.Context, root string) ([]Package, error) {
 		if err != nil {
 			return nil, fmt.Errorf("guest package %s: %w", parts[0], err)
 		}
-		pkgs = append(pkgs, Package{ImportPath: parts[0], Dir: filepath.ToSlash(rel)})
+		sort.Strings(host)
+		pkgs = append(pkgs, Package{ImportPath: parts[0], Dir: filepath.ToSlash(rel), HostTests: host})
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].ImportPath < pkgs[j].ImportPath })
 	return pkgs, nil
+}
+
+// testFuncs lists the top-level Test, Example and Fuzz functions of a test
+// file.
+func testFuncs(path string) ([]string, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	var names []string
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil {
+			continue
+		}
+		n := fd.Name.Name
+		for _, prefix := range []string{"Test", "Example", "Fuzz"} {
+			if strings.HasPrefix(n, prefix) && n != "TestMain" {
+				names = append(names, n)
+				break
+			}
+		}
+	}
+	return names, nil
+}
+
+// skipRegexp is the -test.skip pattern for the package's host tests, or ""
+// when it has none.
+func (p Package) skipRegexp() string {
+	if len(p.HostTests) == 0 {
+		return ""
+	}
+	return "^(" + strings.Join(p.HostTests, "|") + ")$"
 }
 
 // hasGuestTag reports whether the file's //go:build line names the guest

@@ -29,12 +29,14 @@ echo "e2e: ready in $(cut -d' ' -f1 /proc/uptime)s"
 status=0
 if [ "$E2E_TESTS" = 1 ]; then
 	[ -n "$failed_mods" ] && status=1
-	while read -r name dir; do
+	while read -r name dir skip; do
 		[ -n "$name" ] || continue
 		echo "e2e: === guest package $name (cwd $dir)"
 		set -- -test.timeout="$E2E_TEST_TIMEOUT"
 		[ "$E2E_VERBOSE" = 1 ] && set -- "$@" -test.v
 		[ -n "$E2E_RUN" ] && set -- "$@" -test.run="$E2E_RUN"
+		# Tests of files without the e2eguest tag ran on the host already.
+		[ -n "$skip" ] && set -- "$@" -test.skip="$skip"
 		mkdir -p "$dir"
 		(cd "$dir" && exec "/e2e/bin/$name" "$@")
 		rc=$?

@@ -235,7 +235,7 @@ func buildInitrd(ctx context.Context, o Options, base *Base, work, initrd string
 			continue
 		}
 		logf("e2e: built guest tests %s (%.1fs)", p.ImportPath, time.Since(t0).Seconds())
-		fmt.Fprintf(&tests, "%s %s\n", p.binName(), path.Join(GuestSrcDir, p.Dir))
+		fmt.Fprintf(&tests, "%s %s %s\n", p.binName(), path.Join(GuestSrcDir, p.Dir), p.skipRegexp())
 		pkgs = append(pkgs, p)
 	}
 	var cmds []string
