@@ -81,6 +81,7 @@ type MissingError struct {
 	Hint string
 }
 
+// Error says what is missing and how to get it.
 func (e *MissingError) Error() string {
 	return fmt.Sprintf("%s not found; %s", e.What, e.Hint)
 }

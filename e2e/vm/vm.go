@@ -205,7 +205,7 @@ func Boot(ctx context.Context, o Options) (res *Result, err error) {
 	logf("e2e: prepared in %.1fs; booting %s", res.Prepare.Seconds(), base.Release)
 
 	bootStart := time.Now()
-	console, err := runQemu(ctx, o, qemu, base.Kernel, initrd, res.ConsoleFile)
+	console, err := runQemu(ctx, o, qemu, base.Kernel, initrd, res.ConsoleFile, nonce)
 	res.Boot = time.Since(bootStart)
 	res.Console = console
 	parseErr := parseConsole(console, nonce, res)
@@ -370,11 +370,17 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// powerOffGrace is how long qemu may take to exit after the guest printed
+// its result marker (without a shell) before it is killed.
+const powerOffGrace = 30 * time.Second
+
 // runQemu boots the VM and returns the console output. The console is
 // copied to consoleFile and o.Console as it arrives.
-func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile string) (string, error) {
+func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile, nonce string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	qctx, qcancel := context.WithCancel(ctx)
+	defer qcancel()
 	logFile, err := os.Create(consoleFile)
 	if err != nil {
 		return "", fmt.Errorf("console log: %w", err)
@@ -395,6 +401,9 @@ func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile s
 	}
 	var buf bytes.Buffer
 	var mu sync.Mutex
+	marker := []byte("LVSGEN-E2E-RESULT " + nonce)
+	markerSeen := make(chan struct{})
+	seen := false
 	sink := io.Writer(logFile)
 	if o.Console != nil {
 		sink = io.MultiWriter(logFile, o.Console)
@@ -404,8 +413,34 @@ func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile s
 		defer mu.Unlock()
 		buf.Write(p)
 		_, _ = sink.Write(p) // a failing log sink must not stop the VM
+		if !seen {
+			tail := buf.Bytes()[max(0, buf.Len()-len(p)-len(marker)):]
+			if bytes.Contains(tail, marker) {
+				seen = true
+				close(markerSeen)
+			}
+		}
 		return len(p), nil
 	})
+	graceKilled := false
+	go func() {
+		select {
+		case <-markerSeen:
+		case <-qctx.Done():
+			return
+		}
+		if o.Shell {
+			return
+		}
+		select {
+		case <-time.After(powerOffGrace):
+			mu.Lock()
+			graceKilled = true
+			mu.Unlock()
+			qcancel()
+		case <-qctx.Done():
+		}
+	}()
 
 	// Start and wait on one locked thread: Pdeathsig fires when the
 	// starting thread exits, so qemu dies with the test process.
@@ -413,7 +448,7 @@ func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile s
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		cmd := exec.CommandContext(ctx, qemu, args...)
+		cmd := exec.CommandContext(qctx, qemu, args...)
 		cmd.Stdin = o.Stdin
 		cmd.Stdout = out
 		cmd.Stderr = out
@@ -424,7 +459,12 @@ func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile s
 	err = <-errc
 	mu.Lock()
 	console := strings.ReplaceAll(buf.String(), "\r\n", "\n")
+	killed := graceKilled
 	mu.Unlock()
+	if killed {
+		// The guest reported; it only failed to power off.
+		return console, nil
+	}
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return console, fmt.Errorf("qemu killed after the %s timeout", o.Timeout)
 	}
@@ -436,6 +476,7 @@ func runQemu(ctx context.Context, o Options, qemu, kernel, initrd, consoleFile s
 
 type writerFunc func([]byte) (int, error)
 
+// Write calls f.
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // ErrNoMarker is returned when the guest never printed its result marker:
