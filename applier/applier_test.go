@@ -1,0 +1,529 @@
+package applier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+// site is a small config; tests vary its services.
+const site = `package t
+hosts: {
+	lb1: {interfaces: eth0: addresses: ["10.0.0.2/24"], gateway: "10.0.0.1"}
+	web1: {interfaces: eth0: addresses: ["10.0.0.11/24"], gateway: "10.0.0.1"}
+	web2: {interfaces: eth0: addresses: ["10.0.0.12/24"], gateway: "10.0.0.1"}
+	web3: {interfaces: eth0: addresses: ["10.0.0.13/24"], gateway: "10.0.0.1"}
+	nat1: {interfaces: {eth0: addresses: ["192.168.1.2/24"], eth1: addresses: ["10.1.0.1/24"]}, gateway: "192.168.1.1"}
+	app1: {interfaces: eth0: addresses: ["10.1.0.11/24"]}
+}
+clusters: {
+	dr: directors: ["lb1"]
+	nat: directors: ["nat1"]
+}
+`
+
+// compile compiles site plus services and returns the desired state of
+// every managed host and the model.
+func compile(t *testing.T, services string) (map[string]*hoststate.Host, *model.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "site.cue"), []byte(site+services), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid() {
+		t.Fatalf("config invalid: %v", res.Diagnostics)
+	}
+	return res.Hosts, res.Config
+}
+
+// hostKernel returns an in-memory kernel that looks like h before lvsgen
+// touched it: its interfaces, addresses and default route.
+func hostKernel(t *testing.T, h *model.Host) *memory.Kernel {
+	t.Helper()
+	k := memory.New()
+	ctx := context.Background()
+	for _, ifc := range h.Interfaces {
+		k.AddDevice(ifc.Name)
+		for _, p := range ifc.Addresses {
+			if err := k.AddAddress(ctx, kernel.Address{Device: ifc.Name, Prefix: p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if h.Gateway.IsValid() {
+		if err := k.AddRoute(ctx, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: h.Gateway}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k.Writes = 0
+	return k
+}
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// step plans and applies want on k with state st, returning the plan.
+func step(t *testing.T, k kernel.Kernel, want *hoststate.Host, st **State, opt Options) *Plan {
+	t.Helper()
+	ctx := context.Background()
+	obs, err := Observe(ctx, k, want, *st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Diff(want, obs, *st, opt)
+	if _, err := Apply(ctx, k, p); err != nil {
+		t.Fatalf("apply: %v\nplan:\n%s", err, planText(p))
+	}
+	*st = p.State
+	return p
+}
+
+func planText(p *Plan) string {
+	var b strings.Builder
+	p.WriteText(&b, false)
+	return b.String()
+}
+
+func replan(t *testing.T, k kernel.Kernel, want *hoststate.Host, st *State, opt Options) *Plan {
+	t.Helper()
+	obs, err := Observe(context.Background(), k, want, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Diff(want, obs, st, opt)
+}
+
+const web = `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, scheduler: "wrr", reals: [{host: "web1", weight: 3}, {host: "web2"}]}
+`
+
+func TestApplyFromEmptyThenNoop(t *testing.T) {
+	hosts, cfg := compile(t, web+`services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
+`)
+	for _, name := range []string{"lb1", "web1", "nat1", "app1"} {
+		t.Run(name, func(t *testing.T) {
+			k := hostKernel(t, cfg.Hosts[name])
+			st := NewState(name)
+			opt := Options{DrainTimeout: DefaultDrainTimeout, Now: t0}
+			p := step(t, k, hosts[name], &st, opt)
+			if p.Changes() == 0 {
+				t.Fatal("first apply changed nothing")
+			}
+			k.Writes = 0
+			again := replan(t, k, hosts[name], st, opt)
+			if len(again.Ops) != 0 {
+				t.Errorf("second plan is not empty:\n%s", planText(again))
+			}
+			if _, err := Apply(context.Background(), k, again); err != nil {
+				t.Fatal(err)
+			}
+			if k.Writes != 0 {
+				t.Errorf("no-op apply made %d kernel writes", k.Writes)
+			}
+			checkMatches(t, k, hosts[name])
+		})
+	}
+}
+
+// checkMatches asserts that the kernel holds everything want says.
+func checkMatches(t *testing.T, k *memory.Kernel, want *hoststate.Host) {
+	t.Helper()
+	ctx := context.Background()
+	got, _ := k.Services(ctx)
+	ipvs.Sort(got)
+	var ws []ipvs.Service
+	for _, s := range want.Services {
+		ws = append(ws, s.Service)
+	}
+	if diff := cmp.Diff(ipvs.SaveString(ws), ipvs.SaveString(got)); diff != "" {
+		t.Errorf("IPVS table (-want +got):\n%s", diff)
+	}
+	for _, s := range want.Sysctls {
+		if v, err := k.Sysctl(ctx, s.Key); err != nil || v != s.Value {
+			t.Errorf("sysctl %s = %q, %v; want %q", s.Key, v, err, s.Value)
+		}
+	}
+	addrs, _ := k.Addresses(ctx)
+	for _, a := range want.Addresses {
+		found := false
+		for _, x := range addrs {
+			found = found || (x.Device == a.Device && x.Prefix == a.Prefix)
+		}
+		if !found {
+			t.Errorf("address %s dev %s missing", a.Prefix, a.Device)
+		}
+	}
+	routes, _ := k.Routes(ctx)
+	for _, r := range want.Routes {
+		found := false
+		for _, x := range routes {
+			found = found || (x.Dst == r.Dst && x.Gateway == r.Gateway)
+		}
+		if !found {
+			t.Errorf("route %s via %s missing; have %v", r.Dst, r.Gateway, routes)
+		}
+	}
+}
+
+func TestOrderVIPBeforeServiceAndLast(t *testing.T) {
+	hosts, cfg := compile(t, `services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
+`)
+	k := hostKernel(t, cfg.Hosts["nat1"])
+	st := NewState("nat1")
+	opt := Options{Now: t0}
+	p := step(t, k, hosts["nat1"], &st, opt)
+	idx := func(p *Plan, kind Kind) int {
+		for i, o := range p.Ops {
+			if o.Kind == kind {
+				return i
+			}
+		}
+		return -1
+	}
+	if a, s := idx(p, KindAddress), idx(p, KindService); a < 0 || s < 0 || a > s {
+		t.Errorf("the VIP (op %d) must be bound before the service (op %d):\n%s", a, s, planText(p))
+	}
+	if s, d := idx(p, KindService), idx(p, KindDestination); s > d {
+		t.Errorf("service (op %d) must come before its destinations (op %d)", s, d)
+	}
+	// Remove the service: destinations, then the service, then the VIP.
+	empty, _ := compile(t, "")
+	p = step(t, k, empty["nat1"], &st, opt)
+	var kinds []string
+	for _, o := range p.Ops {
+		kinds = append(kinds, string(o.Action)+" "+string(o.Kind))
+	}
+	// lvs0 stays: nat1 still directs cluster nat.
+	want := []string{"delete service", "delete address", "update sysctl", "update sysctl", "update sysctl"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("teardown order (-want +got):\n%s\n%s", diff, planText(p))
+	}
+	if v, _ := k.Sysctl(context.Background(), "net.ipv4.ip_forward"); v != "0" {
+		t.Errorf("ip_forward = %s after teardown, want the 0 lvsgen found", v)
+	}
+}
+
+func TestDriftIsRepaired(t *testing.T) {
+	hosts, cfg := compile(t, web)
+	k := hostKernel(t, cfg.Hosts["lb1"])
+	st := NewState("lb1")
+	opt := Options{DrainTimeout: DefaultDrainTimeout, Now: t0}
+	step(t, k, hosts["lb1"], &st, opt)
+	ctx := context.Background()
+	key := hosts["lb1"].Services[0].ServiceKey
+	// By hand: ipvsadm -e ... -w 9; ipvsadm -E ... -s rr; ipvsadm -a ... 10.0.0.13.
+	must(t, k.UpdateDestination(ctx, key, ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.11"), Port: 80, Forward: ipvs.Route, Weight: 9}))
+	svc := hosts["lb1"].Services[0].Service
+	svc.Scheduler = "rr"
+	must(t, k.UpdateService(ctx, svc))
+	must(t, k.AddDestination(ctx, key, ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.13"), Port: 80, Forward: ipvs.Route, Weight: 1}))
+	p := replan(t, k, hosts["lb1"], st, Options{DrainTimeout: 0, Now: t0})
+	var got []string
+	for _, o := range p.Ops {
+		got = append(got, fmt.Sprintf("%s %s %s", o.Action, o.Kind, o.Object()))
+	}
+	want := []string{
+		"update service tcp:192.0.2.10:80",
+		"update destination tcp:192.0.2.10:80 -> 10.0.0.11:80",
+		"delete destination tcp:192.0.2.10:80 -> 10.0.0.13:80",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("drift plan (-want +got):\n%s", diff)
+	}
+	if _, err := Apply(ctx, k, p); err != nil {
+		t.Fatal(err)
+	}
+	checkMatches(t, k, hosts["lb1"])
+}
+
+func TestUnmanagedServiceSurvivesUnlessPruned(t *testing.T) {
+	hosts, cfg := compile(t, web)
+	k := hostKernel(t, cfg.Hosts["lb1"])
+	ctx := context.Background()
+	other := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.99"), Port: 22}, Scheduler: "rr", NetmaskBits: 32}
+	must(t, k.AddService(ctx, other))
+	st := NewState("lb1")
+	p := step(t, k, hosts["lb1"], &st, Options{Now: t0})
+	if len(p.Unmanaged) != 1 || !sameKey(p.Unmanaged[0].ServiceKey, other.ServiceKey) {
+		t.Errorf("unmanaged = %v, want the hand-made service", p.Unmanaged)
+	}
+	if svcs, _ := k.Services(ctx); len(svcs) != 2 {
+		t.Fatalf("the unmanaged service was touched: %v", svcs)
+	}
+	p = replan(t, k, hosts["lb1"], st, Options{Now: t0, Prune: true})
+	if len(p.Ops) != 1 || p.Ops[0].Action != Delete || p.Deletes() != 1 {
+		t.Fatalf("prune plan:\n%s", planText(p))
+	}
+}
+
+func TestDrainAcrossRuns(t *testing.T) {
+	three := `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}, {host: "web3", weight: 4}]}
+`
+	hosts3, cfg := compile(t, three)
+	hosts2, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}]}
+`)
+	k := hostKernel(t, cfg.Hosts["lb1"])
+	st := NewState("lb1")
+	opt := Options{DrainTimeout: 10 * time.Minute, Now: t0}
+	step(t, k, hosts3["lb1"], &st, opt)
+	key := hosts3["lb1"].Services[0].ServiceKey
+	web3 := netip.MustParseAddrPort("10.0.0.13:80")
+	must(t, k.SetConns(key, web3, 5, 2))
+
+	// Run 1: web3 leaves the config: weight 0, not deleted.
+	p := step(t, k, hosts2["lb1"], &st, opt)
+	if len(p.Ops) != 1 || p.Ops[0].Action != Drain {
+		t.Fatalf("run 1:\n%s", planText(p))
+	}
+	if w := destWeight(t, k, key, web3); w != 0 {
+		t.Fatalf("web3 weight %d after drain, want 0", w)
+	}
+	// The state survives the process: reload it from disk.
+	dir := t.TempDir()
+	must(t, st.Save(dir))
+	st, err := LoadState(dir, "lb1")
+	must(t, err)
+
+	// Run 2, 5 minutes later, connections still open: wait.
+	opt.Now = t0.Add(5 * time.Minute)
+	p = step(t, k, hosts2["lb1"], &st, opt)
+	if len(p.Ops) != 1 || p.Ops[0].Action != Wait || p.Changes() != 0 {
+		t.Fatalf("run 2:\n%s", planText(p))
+	}
+	// Run 3: connections ended: delete.
+	must(t, k.SetConns(key, web3, 0, 2))
+	p = step(t, k, hosts2["lb1"], &st, opt)
+	if len(p.Ops) != 1 || p.Ops[0].Action != Delete {
+		t.Fatalf("run 3:\n%s", planText(p))
+	}
+	if len(st.Drains) != 0 {
+		t.Errorf("drain records left: %v", st.Drains)
+	}
+	checkMatches(t, k, hosts2["lb1"])
+
+	// A drain that outlives its timeout is deleted with connections open.
+	k2 := hostKernel(t, cfg.Hosts["lb1"])
+	st2 := NewState("lb1")
+	opt.Now = t0
+	step(t, k2, hosts3["lb1"], &st2, opt)
+	must(t, k2.SetConns(key, web3, 5, 0))
+	step(t, k2, hosts2["lb1"], &st2, opt)
+	opt.Now = t0.Add(11 * time.Minute)
+	p = step(t, k2, hosts2["lb1"], &st2, opt)
+	if len(p.Ops) != 1 || p.Ops[0].Action != Delete {
+		t.Fatalf("after the timeout:\n%s", planText(p))
+	}
+
+	// A destination that comes back while draining gets its weight back.
+	k3 := hostKernel(t, cfg.Hosts["lb1"])
+	st3 := NewState("lb1")
+	opt.Now = t0
+	step(t, k3, hosts3["lb1"], &st3, opt)
+	must(t, k3.SetConns(key, web3, 5, 0))
+	step(t, k3, hosts2["lb1"], &st3, opt)
+	p = step(t, k3, hosts3["lb1"], &st3, opt)
+	if w := destWeight(t, k3, key, web3); w != 4 || len(st3.Drains) != 0 {
+		t.Fatalf("web3 weight %d, drains %v after coming back:\n%s", w, st3.Drains, planText(p))
+	}
+}
+
+func TestUDPLeavesAtOnce(t *testing.T) {
+	hosts2, cfg := compile(t, `services: dns: {cluster: "dr", vip: "192.0.2.10", protocol: "udp", port: 53, reals: [{host: "web1"}, {host: "web2"}]}
+`)
+	hosts1, _ := compile(t, `services: dns: {cluster: "dr", vip: "192.0.2.10", protocol: "udp", port: 53, reals: [{host: "web1"}]}
+`)
+	k := hostKernel(t, cfg.Hosts["lb1"])
+	st := NewState("lb1")
+	opt := Options{DrainTimeout: time.Hour, Now: t0}
+	step(t, k, hosts2["lb1"], &st, opt)
+	p := step(t, k, hosts1["lb1"], &st, opt)
+	if len(p.Ops) != 1 || p.Ops[0].Action != Delete {
+		t.Fatalf("udp destination should be deleted at once:\n%s", planText(p))
+	}
+}
+
+func TestNATRouteReplacedAndRestored(t *testing.T) {
+	hosts, cfg := compile(t, `services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
+`)
+	// app1 routes through 10.1.0.254 before lvsgen (a config that says
+	// so is rejected by nat-gateway; the kernel's route is what matters).
+	k := hostKernel(t, cfg.Hosts["app1"])
+	ctx := context.Background()
+	must(t, k.AddRoute(ctx, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.1.0.254")}))
+	st := NewState("app1")
+	step(t, k, hosts["app1"], &st, Options{Now: t0})
+	routes, _ := k.Routes(ctx)
+	if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.1") {
+		t.Fatalf("routes after apply: %v", routes)
+	}
+	empty, _ := compile(t, "")
+	step(t, k, empty["app1"], &st, Options{Now: t0})
+	routes, _ = k.Routes(ctx)
+	if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.254") {
+		t.Fatalf("routes after removal: %v, want the original default route back", routes)
+	}
+}
+
+// TestFailureAtEveryStep injects a kernel error at each write of a plan in
+// turn; the next run, from a fresh observation, must converge.
+func TestFailureAtEveryStep(t *testing.T) {
+	hosts, cfg := compile(t, web+`services: web6: {cluster: "dr", vip: "192.0.2.11", port: 443, scheduler: "sh", flags: ["sh-port"], persistence: {}, reals: [{host: "web1"}, {host: "web2"}, {host: "web3"}]}
+`)
+	want := hosts["lb1"]
+	probe := hostKernel(t, cfg.Hosts["lb1"])
+	stp := NewState("lb1")
+	n := len(step(t, probe, want, &stp, Options{Now: t0}).Ops)
+	for fail := 0; fail < n; fail++ {
+		t.Run(fmt.Sprintf("fail at write %d", fail), func(t *testing.T) {
+			k := hostKernel(t, cfg.Hosts["lb1"])
+			writes := 0
+			k.Fail = func(op string) error {
+				writes++
+				if writes == fail+1 {
+					return fmt.Errorf("%s: %w", op, syscall.EIO)
+				}
+				return nil
+			}
+			st := NewState("lb1")
+			ctx := context.Background()
+			obs, err := Observe(ctx, k, want, st)
+			must(t, err)
+			p := Diff(want, obs, st, Options{Now: t0})
+			res, err := Apply(ctx, k, p)
+			var ae *ApplyError
+			if !errors.As(err, &ae) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("apply error %v, want an ApplyError wrapping EIO", err)
+			}
+			if len(res.Done) != fail || res.Failed == nil || len(res.NotDone) != n-fail-1 {
+				t.Fatalf("done %d, failed %v, not done %d", len(res.Done), res.Failed, len(res.NotDone))
+			}
+			k.Fail = nil
+			// The state the failed run leaves is the one it started
+			// with, plus what Diff of the next run re-derives.
+			step(t, k, want, &st, Options{Now: t0})
+			if p := replan(t, k, want, st, Options{Now: t0}); len(p.Ops) != 0 {
+				t.Fatalf("not converged:\n%s", planText(p))
+			}
+			checkMatches(t, k, want)
+		})
+	}
+}
+
+// TestTransitions applies named configs in random order; after each the
+// kernel matches that config and a re-plan is empty (tailscale's router
+// test does the same for its routes).
+func TestTransitions(t *testing.T) {
+	configs := map[string]string{
+		"empty": "",
+		"web":   web,
+		"web-rr": `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, scheduler: "rr", reals: [{host: "web2"}, {host: "web3", weight: 2}]}
+`,
+		"two": web + `services: dns: {cluster: "dr", vip: "192.0.2.10", protocol: "udp", port: 53, onePacket: true, reals: [{host: "web1"}]}
+`,
+		"persistent": `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, scheduler: "sh", flags: ["sh-fallback"], persistence: {timeout: 60, netmask: 24}, reals: [{host: "web1"}]}
+`,
+		"v6": `services: web6: {cluster: "dr", fwmark: 7, addresses: ["192.0.2.12"], scheduler: "mh", reals: [{host: "web1"}, {host: "web2"}]}
+`,
+	}
+	names := []string{"empty", "web", "web-rr", "two", "persistent", "v6"}
+	hosts := map[string]map[string]*hoststate.Host{}
+	var cfg *model.Config
+	for _, n := range names {
+		hosts[n], cfg = compile(t, configs[n])
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, host := range []string{"lb1", "web1"} {
+		k := hostKernel(t, cfg.Hosts[host])
+		st := NewState(host)
+		opt := Options{Now: t0}
+		for i := 0; i < 30; i++ {
+			n := names[rng.IntN(len(names))]
+			step(t, k, hosts[n][host], &st, opt)
+			if p := replan(t, k, hosts[n][host], st, opt); len(p.Ops) != 0 {
+				t.Fatalf("%s after %s: not converged:\n%s", host, n, planText(p))
+			}
+			checkMatches(t, k, hosts[n][host])
+		}
+		// Back to empty: everything lvsgen made is gone.
+		step(t, k, hosts["empty"][host], &st, opt)
+		if svcs, _ := k.Services(context.Background()); len(svcs) != 0 {
+			t.Errorf("%s: services left after empty config: %v", host, svcs)
+		}
+		// lb1 still directs cluster dr, so its dummy device stays.
+		if len(st.Services)+len(st.Addresses)+len(st.Routes) != 0 || (host == "web1" && len(st.Links) != 0) {
+			t.Errorf("%s: state not empty: %+v", host, st)
+		}
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := Lock(dir, "lb1")
+	must(t, err)
+	if _, err := Lock(dir, "lb1"); err == nil || !strings.Contains(err.Error(), "another lvsgen") {
+		t.Errorf("second lock: %v", err)
+	}
+	unlock()
+	unlock2, err := Lock(dir, "lb1")
+	must(t, err)
+	unlock2()
+}
+
+func destWeight(t *testing.T, k kernel.Kernel, key ipvs.ServiceKey, a netip.AddrPort) int32 {
+	t.Helper()
+	svcs, _ := k.Services(context.Background())
+	for _, s := range svcs {
+		if sameKey(s.ServiceKey, key) {
+			for _, d := range s.Destinations {
+				if d.AddrPort() == a {
+					return d.Weight
+				}
+			}
+		}
+	}
+	t.Fatalf("no destination %s", a)
+	return -1
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiffDeterministic: the same inputs give the same plan, whatever the
+// order maps are walked in.
+func TestDiffDeterministic(t *testing.T) {
+	hosts, cfg := compile(t, `services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
+`)
+	empty, _ := compile(t, "")
+	k := hostKernel(t, cfg.Hosts["nat1"])
+	st := NewState("nat1")
+	step(t, k, hosts["nat1"], &st, Options{Now: t0})
+	first := planText(replan(t, k, empty["nat1"], st, Options{Now: t0}))
+	for i := 0; i < 20; i++ {
+		if got := planText(replan(t, k, empty["nat1"], st, Options{Now: t0})); got != first {
+			t.Fatalf("plans differ:\n%s\n---\n%s", first, got)
+		}
+	}
+}

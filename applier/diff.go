@@ -1,0 +1,538 @@
+package applier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// Observed is the live state of the kernel objects lvsgen looks at on one
+// host.
+type Observed struct {
+	Services  []ipvs.Service
+	Timeouts  kernel.Timeouts
+	Links     []kernel.Link
+	Addresses []kernel.Address
+	Routes    []kernel.Route
+	FOUs      []kernel.FOU
+	// Sysctls holds the keys the desired state or the ownership state
+	// names; a key the kernel does not have (a device not created yet)
+	// is absent.
+	Sysctls map[string]string
+}
+
+// Observe reads what Diff needs from k: one dump per kind of object, and
+// the sysctls want or st name.
+func Observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *State) (*Observed, error) {
+	var obs Observed
+	var err error
+	if obs.Services, err = k.Services(ctx); err != nil {
+		return nil, fmt.Errorf("reading IPVS services: %w", err)
+	}
+	if obs.Timeouts, err = k.Timeouts(ctx); err != nil {
+		return nil, fmt.Errorf("reading IPVS timeouts: %w", err)
+	}
+	if obs.Links, err = k.Links(ctx); err != nil {
+		return nil, fmt.Errorf("reading links: %w", err)
+	}
+	if obs.Addresses, err = k.Addresses(ctx); err != nil {
+		return nil, fmt.Errorf("reading addresses: %w", err)
+	}
+	if obs.Routes, err = k.Routes(ctx); err != nil {
+		return nil, fmt.Errorf("reading routes: %w", err)
+	}
+	if obs.FOUs, err = k.FOUs(ctx); err != nil {
+		return nil, fmt.Errorf("reading fou ports: %w", err)
+	}
+	obs.Sysctls = map[string]string{}
+	keys := []string{}
+	for _, s := range want.Sysctls {
+		keys = append(keys, s.Key)
+	}
+	for key := range st.Sysctls {
+		keys = append(keys, key)
+	}
+	for _, key := range keys {
+		v, err := k.Sysctl(ctx, key)
+		if errors.Is(err, syscall.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading sysctl: %w", err)
+		}
+		obs.Sysctls[key] = v
+	}
+	return &obs, nil
+}
+
+// Options tune Diff.
+type Options struct {
+	// Prune deletes IPVS services lvsgen did not create and the config
+	// does not name, instead of listing them as unmanaged.
+	Prune bool
+	// DrainTimeout bounds how long a leaving TCP or SCTP destination
+	// stays at weight 0 waiting for its connections to end; 0 deletes at
+	// once.
+	DrainTimeout time.Duration
+	// Now is the time drains are measured against.
+	Now time.Time
+}
+
+// DefaultDrainTimeout is how long a leaving destination may drain.
+const DefaultDrainTimeout = 5 * time.Minute
+
+// Diff computes the plan that makes obs equal want, given what lvsgen owns
+// (st). It is pure: the same inputs give the same plan, and st is not
+// changed (the plan carries the state as it will be).
+//
+// The operations come in this order, for these reasons:
+//  1. links, then sysctls (a tunnel device's rp_filter exists only once
+//     the device does), addresses, fou ports, routes and timeouts: a VIP is
+//     bound, and a real server can decapsulate and answer, before any
+//     director sends it traffic;
+//  2. services, each created before its destinations;
+//  3. destinations created and changed before any leaves, so a service
+//     never has fewer real servers than both configs give it;
+//  4. leaving destinations drained or deleted, then services deleted;
+//  5. routes, fou ports, addresses (VIPs last, once no service uses them)
+//     and links removed, and sysctls restored.
+func Diff(want *hoststate.Host, obs *Observed, st *State, opt Options) *Plan {
+	next := st.clone()
+	d := &differ{want: want, obs: obs, st: st, next: next, opt: opt}
+	d.links()
+	d.sysctls()
+	d.addresses()
+	d.fous()
+	d.routes()
+	d.timeouts()
+	d.services()
+	sortTeardown(d.teardown)
+	plan := &Plan{Host: want.Name, State: next}
+	for _, phase := range [][]Op{d.setup, d.svcCreate, d.destChange, d.destLeave, d.svcDelete, d.teardown} {
+		plan.Ops = append(plan.Ops, phase...)
+	}
+	plan.Unmanaged = d.unmanaged
+	next.sort()
+	return plan
+}
+
+type differ struct {
+	want *hoststate.Host
+	obs  *Observed
+	st   *State
+	next *State
+	opt  Options
+
+	setup, svcCreate, destChange, destLeave, svcDelete, teardown []Op
+	unmanaged                                                    []ipvs.Service
+}
+
+func reasons(rs []string) string {
+	if len(rs) == 0 {
+		return "config"
+	}
+	return joinComma(rs)
+}
+
+func joinComma(rs []string) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += ", "
+		}
+		out += r
+	}
+	return out
+}
+
+func (d *differ) links() {
+	for _, l := range d.want.Links {
+		want := kernel.Link{Name: l.Name, Kind: l.Kind, Up: true}
+		i := slices.IndexFunc(d.obs.Links, func(x kernel.Link) bool { return x.Name == l.Name })
+		switch {
+		case i < 0:
+			d.setup = append(d.setup, Op{Action: Create, Kind: KindLink, After: &want, Reason: reasons(l.Reasons), Key: l.Name})
+			if !slices.Contains(d.next.Links, l.Name) {
+				d.next.Links = append(d.next.Links, l.Name)
+			}
+		case !d.obs.Links[i].Up:
+			before := d.obs.Links[i]
+			d.setup = append(d.setup, Op{Action: Update, Kind: KindLink, Before: &before, After: &want, Reason: reasons(l.Reasons), Key: l.Name})
+		}
+	}
+	for _, name := range d.st.Links {
+		if slices.ContainsFunc(d.want.Links, func(l hoststate.Link) bool { return l.Name == name }) {
+			continue
+		}
+		d.next.Links = slices.DeleteFunc(d.next.Links, func(x string) bool { return x == name })
+		i := slices.IndexFunc(d.obs.Links, func(x kernel.Link) bool { return x.Name == name })
+		if i >= 0 {
+			before := d.obs.Links[i]
+			d.teardown = append(d.teardown, Op{Action: Delete, Kind: KindLink, Before: &before, Reason: "no longer in the config", Key: name})
+		}
+	}
+}
+
+func (d *differ) sysctls() {
+	for _, s := range d.want.Sysctls {
+		cur, ok := d.obs.Sysctls[s.Key]
+		if ok && cur == s.Value {
+			if _, owned := d.st.Sysctls[s.Key]; !owned {
+				// Record the value as it was, to restore it when no
+				// service needs the setting any more.
+				d.next.Sysctls[s.Key] = cur
+			}
+			continue
+		}
+		after := s.Value
+		op := Op{Action: Update, Kind: KindSysctl, After: &after, Reason: reasons(s.Reasons), Key: s.Key}
+		if ok {
+			before := cur
+			op.Before = &before
+		} else {
+			op.Action = Create
+		}
+		if _, owned := d.st.Sysctls[s.Key]; !owned {
+			d.next.Sysctls[s.Key] = cur
+		}
+		d.setup = append(d.setup, op)
+	}
+	for key, prev := range d.st.Sysctls {
+		if slices.ContainsFunc(d.want.Sysctls, func(s hoststate.Sysctl) bool { return s.Key == key }) {
+			continue
+		}
+		delete(d.next.Sysctls, key)
+		cur, ok := d.obs.Sysctls[key]
+		if !ok || prev == "" || cur == prev {
+			continue
+		}
+		before, after := cur, prev
+		d.teardown = append(d.teardown, Op{Action: Update, Kind: KindSysctl, Before: &before, After: &after, Reason: "no longer needed: restoring the value lvsgen found", Key: key})
+	}
+	sortOps(d.setup)
+}
+
+func (d *differ) addresses() {
+	for _, a := range d.want.Addresses {
+		want := kernel.Address{Device: a.Device, Prefix: a.Prefix}
+		if !slices.Contains(d.obs.Addresses, want) {
+			d.setup = append(d.setup, Op{Action: Create, Kind: KindAddress, After: &want, Reason: reasons(a.Reasons)})
+		}
+		if !slices.Contains(d.next.Addresses, want) && !slices.Contains(d.obs.Addresses, want) {
+			d.next.Addresses = append(d.next.Addresses, want)
+		}
+	}
+	for _, a := range d.st.Addresses {
+		if slices.ContainsFunc(d.want.Addresses, func(x hoststate.Address) bool { return x.Device == a.Device && x.Prefix == a.Prefix }) {
+			continue
+		}
+		d.next.Addresses = slices.DeleteFunc(d.next.Addresses, func(x kernel.Address) bool { return x == a })
+		if slices.Contains(d.obs.Addresses, a) {
+			before := a
+			d.teardown = append(d.teardown, Op{Action: Delete, Kind: KindAddress, Before: &before, Reason: "no longer in the config"})
+		}
+	}
+}
+
+func (d *differ) fous() {
+	for _, f := range d.want.FOU {
+		want := kernel.FOU{Port: f.Port, IPv6: f.IPv6}
+		if !slices.Contains(d.obs.FOUs, want) {
+			d.setup = append(d.setup, Op{Action: Create, Kind: KindFOU, After: &want, Reason: reasons(f.Reasons)})
+			if !slices.Contains(d.next.FOUs, want) {
+				d.next.FOUs = append(d.next.FOUs, want)
+			}
+		}
+	}
+	for _, f := range d.st.FOUs {
+		if slices.ContainsFunc(d.want.FOU, func(x hoststate.FOU) bool { return x.Port == f.Port && x.IPv6 == f.IPv6 }) {
+			continue
+		}
+		d.next.FOUs = slices.DeleteFunc(d.next.FOUs, func(x kernel.FOU) bool { return x == f })
+		if slices.Contains(d.obs.FOUs, f) {
+			before := f
+			d.teardown = append(d.teardown, Op{Action: Delete, Kind: KindFOU, Before: &before, Reason: "no longer in the config"})
+		}
+	}
+}
+
+func (d *differ) routes() {
+	for _, r := range d.want.Routes {
+		want := kernel.Route{Dst: r.Dst, Gateway: r.Gateway}
+		i := slices.IndexFunc(d.obs.Routes, func(x kernel.Route) bool { return x.Dst == r.Dst })
+		owned := slices.IndexFunc(d.next.Routes, func(x OwnedRoute) bool { return x.Dst == r.Dst })
+		switch {
+		case i < 0:
+			d.setup = append(d.setup, Op{Action: Create, Kind: KindRoute, After: &want, Reason: reasons(r.Reasons)})
+			if owned < 0 {
+				d.next.Routes = append(d.next.Routes, OwnedRoute{Route: want})
+			} else {
+				d.next.Routes[owned].Route = want
+			}
+		case d.obs.Routes[i].Gateway != r.Gateway:
+			before := d.obs.Routes[i]
+			d.setup = append(d.setup, Op{Action: Update, Kind: KindRoute, Before: &before, After: &want, Reason: reasons(r.Reasons)})
+			if owned < 0 {
+				// Someone else's route to the same place (a NAT real
+				// server's default route): remember it to put back.
+				d.next.Routes = append(d.next.Routes, OwnedRoute{Route: want, Previous: before.Gateway})
+			} else {
+				d.next.Routes[owned].Route = want
+			}
+		}
+	}
+	for _, r := range d.st.Routes {
+		if slices.ContainsFunc(d.want.Routes, func(x hoststate.Route) bool { return x.Dst == r.Dst }) {
+			continue
+		}
+		d.next.Routes = slices.DeleteFunc(d.next.Routes, func(x OwnedRoute) bool { return x.Dst == r.Dst })
+		i := slices.IndexFunc(d.obs.Routes, func(x kernel.Route) bool { return x.Dst == r.Dst && x.Gateway == r.Gateway })
+		if i < 0 {
+			continue
+		}
+		before := r.Route
+		if r.Previous.IsValid() {
+			after := kernel.Route{Dst: r.Dst, Gateway: r.Previous}
+			d.teardown = append(d.teardown, Op{Action: Update, Kind: KindRoute, Before: &before, After: &after, Reason: "no longer in the config: restoring the route lvsgen replaced"})
+			continue
+		}
+		d.teardown = append(d.teardown, Op{Action: Delete, Kind: KindRoute, Before: &before, Reason: "no longer in the config"})
+	}
+}
+
+func (d *differ) timeouts() {
+	t := d.want.Timeouts
+	if t == nil {
+		return
+	}
+	want := kernel.Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP}
+	if want != d.obs.Timeouts {
+		before := d.obs.Timeouts
+		d.setup = append(d.setup, Op{Action: Update, Kind: KindTimeouts, Before: &before, After: &want, Reason: reasons(t.Reason)})
+	}
+}
+
+// services diffs the IPVS table.
+func (d *differ) services() {
+	for _, ws := range d.want.Services {
+		want := ws.Service
+		reason := "service " + ws.Name
+		i := slices.IndexFunc(d.obs.Services, func(s ipvs.Service) bool { return sameKey(s.ServiceKey, want.ServiceKey) })
+		if !d.next.ownsService(want.ServiceKey) {
+			d.next.Services = append(d.next.Services, want.ServiceKey)
+		}
+		if i < 0 {
+			after := bare(want)
+			d.svcCreate = append(d.svcCreate, Op{Action: Create, Kind: KindService, Service: want.ServiceKey, After: &after, Reason: reason})
+			for _, dst := range want.Destinations {
+				dst := dst
+				d.svcCreate = append(d.svcCreate, Op{Action: Create, Kind: KindDestination, Service: want.ServiceKey, After: &dst, Reason: reason})
+			}
+			d.dropDrains(want.ServiceKey)
+			continue
+		}
+		have := d.obs.Services[i]
+		if !sameService(have, want) {
+			before, after := bare(have), bare(want)
+			why := reason
+			if d.st.ownsService(want.ServiceKey) {
+				why += " (drift or config change)"
+			}
+			d.destChange = append(d.destChange, Op{Action: Update, Kind: KindService, Service: want.ServiceKey, Before: &before, After: &after, Reason: why})
+		}
+		d.destinations(have, want, reason)
+	}
+	for _, have := range d.obs.Services {
+		if slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return sameKey(s.ServiceKey, have.ServiceKey) }) {
+			continue
+		}
+		if !d.st.ownsService(have.ServiceKey) && !d.opt.Prune {
+			d.unmanaged = append(d.unmanaged, have)
+			continue
+		}
+		before := bare(have)
+		reason := "no longer in the config"
+		if !d.st.ownsService(have.ServiceKey) {
+			reason = "not created by lvsgen (--prune)"
+		}
+		d.svcDelete = append(d.svcDelete, Op{Action: Delete, Kind: KindService, Service: have.ServiceKey, Before: &before, Reason: reason})
+		d.next.Services = slices.DeleteFunc(d.next.Services, func(k ipvs.ServiceKey) bool { return sameKey(k, have.ServiceKey) })
+		d.dropDrains(have.ServiceKey)
+	}
+	// Owned services gone from both kernel and config: forget them.
+	for _, k := range d.st.Services {
+		inWant := slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return sameKey(s.ServiceKey, k) })
+		inObs := slices.ContainsFunc(d.obs.Services, func(s ipvs.Service) bool { return sameKey(s.ServiceKey, k) })
+		if !inWant && !inObs {
+			d.next.Services = slices.DeleteFunc(d.next.Services, func(x ipvs.ServiceKey) bool { return sameKey(x, k) })
+		}
+	}
+}
+
+func (d *differ) dropDrains(k ipvs.ServiceKey) {
+	d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, k) })
+}
+
+// destinations diffs the destinations of a service that exists.
+func (d *differ) destinations(have, want ipvs.Service, reason string) {
+	for _, w := range want.Destinations {
+		w := w
+		i := slices.IndexFunc(have.Destinations, func(x ipvs.Destination) bool { return x.Addr == w.Addr && x.Port == w.Port })
+		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool {
+			return sameKey(x.Service, want.ServiceKey) && x.Addr == w.AddrPort()
+		})
+		if i < 0 {
+			d.destChange = append(d.destChange, Op{Action: Create, Kind: KindDestination, Service: want.ServiceKey, After: &w, Reason: reason})
+			continue
+		}
+		if h := have.Destinations[i]; !sameDest(h, w) {
+			d.destChange = append(d.destChange, Op{Action: Update, Kind: KindDestination, Service: want.ServiceKey, Before: &h, After: &w, Reason: reason})
+		}
+	}
+	for _, h := range have.Destinations {
+		h := h
+		if slices.ContainsFunc(want.Destinations, func(x ipvs.Destination) bool { return x.Addr == h.Addr && x.Port == h.Port }) {
+			continue
+		}
+		d.leave(have, h)
+	}
+}
+
+// leave plans the way out of a destination: at once for UDP or with no
+// drain timeout; otherwise weight 0 first, deletion once it has no active
+// connections or has drained for the drain timeout. The drain's start is
+// in the state file, so a later run — after a restart too — finishes it.
+func (d *differ) leave(svc ipvs.Service, h ipvs.Destination) {
+	key := svc.ServiceKey
+	del := Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h, Reason: "no longer in the config"}
+	drainable := svc.Protocol != ipvs.UDP && d.opt.DrainTimeout > 0
+	if !drainable {
+		d.destLeave = append(d.destLeave, del)
+		return
+	}
+	rec := d.st.drain(key, h.AddrPort())
+	switch {
+	case rec == nil && h.Weight != 0:
+		after := h
+		after.Weight = 0
+		d.destLeave = append(d.destLeave, Op{Action: Drain, Kind: KindDestination, Service: key, Before: &h, After: &after,
+			Reason: fmt.Sprintf("no longer in the config: draining up to %s before deletion", d.opt.DrainTimeout)})
+		d.next.Drains = append(d.next.Drains, DrainRecord{Service: key, Addr: h.AddrPort(), Weight: h.Weight, Since: d.opt.Now})
+	case h.ActiveConns == 0:
+		d.destLeave = append(d.destLeave, Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h, Reason: "no longer in the config: drained (no active connections)"})
+		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, key) && x.Addr == h.AddrPort() })
+	case rec == nil:
+		// Weight already 0 (by hand, or a lost state file): the drain
+		// starts now.
+		d.next.Drains = append(d.next.Drains, DrainRecord{Service: key, Addr: h.AddrPort(), Since: d.opt.Now})
+		d.destLeave = append(d.destLeave, Op{Action: Wait, Kind: KindDestination, Service: key, Before: &h, After: &h,
+			Reason: fmt.Sprintf("draining: %d active connections; deleted when they end or in %s", h.ActiveConns, d.opt.DrainTimeout)})
+	case d.opt.Now.Sub(rec.Since) >= d.opt.DrainTimeout:
+		d.destLeave = append(d.destLeave, Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h,
+			Reason: fmt.Sprintf("no longer in the config: drain timeout %s passed with %d active connections", d.opt.DrainTimeout, h.ActiveConns)})
+		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, key) && x.Addr == h.AddrPort() })
+	case h.Weight != 0:
+		after := h
+		after.Weight = 0
+		d.destLeave = append(d.destLeave, Op{Action: Drain, Kind: KindDestination, Service: key, Before: &h, After: &after, Reason: "draining, but its weight was raised since: back to 0"})
+	default:
+		left := d.opt.DrainTimeout - d.opt.Now.Sub(rec.Since)
+		d.destLeave = append(d.destLeave, Op{Action: Wait, Kind: KindDestination, Service: key, Before: &h, After: &h,
+			Reason: fmt.Sprintf("draining since %s: %d active connections; deleted when they end or in %s", rec.Since.UTC().Format(time.RFC3339), h.ActiveConns, left.Round(time.Second))})
+	}
+}
+
+// bare is a service without its destinations, as service operations carry.
+func bare(s ipvs.Service) ipvs.Service {
+	s.Destinations = nil
+	s.Flags &^= ipvs.FlagHashed
+	return s
+}
+
+// sameService compares what UpdateService can change. The timeout and
+// netmask matter only for a persistent service: the kernel keeps but never
+// uses them otherwise.
+func sameService(a, b ipvs.Service) bool {
+	fa, fb := a.Flags&^ipvs.FlagHashed, b.Flags&^ipvs.FlagHashed
+	if a.Scheduler != b.Scheduler || fa != fb || a.PE != b.PE {
+		return false
+	}
+	if fb&ipvs.FlagPersistent != 0 {
+		return a.Timeout == b.Timeout && a.NetmaskBits == b.NetmaskBits
+	}
+	return true
+}
+
+// sameDest compares what UpdateDestination can change; tunnel settings
+// only for tunnel destinations, since the kernel ignores them otherwise.
+func sameDest(a, b ipvs.Destination) bool {
+	fwd := func(f ipvs.Forward) ipvs.Forward {
+		// Kernels before 2.6.37 report a local address as Local; it is
+		// the same as Route for lvsgen.
+		if f == ipvs.Local {
+			return ipvs.Route
+		}
+		return f
+	}
+	if fwd(a.Forward) != fwd(b.Forward) || a.Weight != b.Weight || a.UpperThreshold != b.UpperThreshold || a.LowerThreshold != b.LowerThreshold {
+		return false
+	}
+	if b.Forward == ipvs.Tunnel {
+		return a.TunType == b.TunType && a.TunPort == b.TunPort && a.TunFlags == b.TunFlags
+	}
+	return true
+}
+
+// sortOps keeps sysctl operations in key order, after links.
+func sortOps(ops []Op) {
+	slices.SortStableFunc(ops, func(a, b Op) int {
+		rank := func(o Op) int {
+			if o.Kind == KindLink {
+				return 0
+			}
+			return 1
+		}
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		if a.Kind == KindSysctl && b.Kind == KindSysctl {
+			return compareStrings(a.Key, b.Key)
+		}
+		return 0
+	})
+}
+
+// sortTeardown orders removals: routes and fou ports first, then
+// addresses (a VIP goes once nothing uses it), links, and restored sysctls
+// last, each kind in a stable order of its objects.
+func sortTeardown(ops []Op) {
+	rank := map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4}
+	slices.SortStableFunc(ops, func(a, b Op) int {
+		if c := rank[a.Kind] - rank[b.Kind]; c != 0 {
+			return c
+		}
+		return compareStrings(a.Object(), b.Object())
+	})
+}
+
+func (s *State) clone() *State {
+	n := *s
+	n.Services = slices.Clone(s.Services)
+	n.Links = slices.Clone(s.Links)
+	n.Addresses = slices.Clone(s.Addresses)
+	n.Routes = slices.Clone(s.Routes)
+	n.FOUs = slices.Clone(s.FOUs)
+	n.Drains = slices.Clone(s.Drains)
+	n.Sysctls = map[string]string{}
+	for k, v := range s.Sysctls {
+		n.Sysctls[k] = v
+	}
+	return &n
+}

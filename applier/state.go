@@ -1,0 +1,183 @@
+package applier
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// DefaultStateDir is where lvsgen records, per host, what it owns.
+const DefaultStateDir = "/var/lib/lvsgen"
+
+// StateVersion is the version of the state file format.
+const StateVersion = 1
+
+// State is what lvsgen owns on one host, kept between runs in a file so
+// that it never deletes what it did not create, and so that a drain begun
+// by one run is finished by a later one, whatever happened in between.
+type State struct {
+	Version int    `json:"version"`
+	Host    string `json:"host"`
+	// Services lvsgen created or took over, by key.
+	Services []ipvs.ServiceKey `json:"services"`
+	Links    []string          `json:"links"`
+	// Addresses lvsgen bound.
+	Addresses []kernel.Address `json:"addresses"`
+	// Routes lvsgen installed; Previous holds the gateway of a route
+	// to the same destination that lvsgen replaced, restored when lvsgen
+	// no longer needs its own.
+	Routes []OwnedRoute `json:"routes"`
+	FOUs   []kernel.FOU `json:"fous"`
+	// Sysctls lvsgen set, with the value each had before, restored when
+	// no service needs the setting any more.
+	Sysctls map[string]string `json:"sysctls"`
+	// Drains are destinations on their way out: weight 0 since Since.
+	Drains []DrainRecord `json:"drains"`
+}
+
+// OwnedRoute is a route lvsgen installed.
+type OwnedRoute struct {
+	kernel.Route
+	Previous netip.Addr `json:"previous,omitzero"`
+}
+
+// DrainRecord is a destination being drained before it is deleted.
+type DrainRecord struct {
+	Service ipvs.ServiceKey `json:"service"`
+	Addr    netip.AddrPort  `json:"destination"`
+	// Weight is the weight it had before the drain began.
+	Weight int32     `json:"weight"`
+	Since  time.Time `json:"since"`
+}
+
+// NewState returns an empty state for host.
+func NewState(host string) *State {
+	return &State{Version: StateVersion, Host: host, Sysctls: map[string]string{}}
+}
+
+// StatePath is the state file of host under dir.
+func StatePath(dir, host string) string { return filepath.Join(dir, host+".state.json") }
+
+// LoadState reads the state file of host; a missing file is an empty
+// state (the first run on a host).
+func LoadState(dir, host string) (*State, error) {
+	b, err := os.ReadFile(StatePath(dir, host))
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewState(host), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	s := NewState(host)
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("reading state %s: %w", StatePath(dir, host), err)
+	}
+	if s.Version != StateVersion {
+		return nil, fmt.Errorf("reading state %s: version %d, this lvsgen reads %d", StatePath(dir, host), s.Version, StateVersion)
+	}
+	if s.Host != host {
+		return nil, fmt.Errorf("reading state %s: it is host %q's, not %q's", StatePath(dir, host), s.Host, host)
+	}
+	if s.Sysctls == nil {
+		s.Sysctls = map[string]string{}
+	}
+	return s, nil
+}
+
+// Save writes the state atomically (write, fsync, rename), so a crash
+// leaves either the old file or the new one.
+func (s *State) Save(dir string) error {
+	s.sort()
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	return writeFileAtomic(StatePath(dir, s.Host), append(b, '\n'), 0o644)
+}
+
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *State) ownsService(k ipvs.ServiceKey) bool {
+	return slices.ContainsFunc(s.Services, func(x ipvs.ServiceKey) bool { return sameKey(x, k) })
+}
+
+func (s *State) drain(k ipvs.ServiceKey, a netip.AddrPort) *DrainRecord {
+	for i := range s.Drains {
+		if sameKey(s.Drains[i].Service, k) && s.Drains[i].Addr == a {
+			return &s.Drains[i]
+		}
+	}
+	return nil
+}
+
+func (s *State) sort() {
+	slices.SortFunc(s.Services, func(a, b ipvs.ServiceKey) int { return compareKeys(a, b) })
+	slices.Sort(s.Links)
+	slices.SortFunc(s.Addresses, func(a, b kernel.Address) int { return compareStrings(a.String(), b.String()) })
+	slices.SortFunc(s.Routes, func(a, b OwnedRoute) int { return compareStrings(a.String(), b.String()) })
+	slices.SortFunc(s.FOUs, func(a, b kernel.FOU) int { return compareStrings(a.String(), b.String()) })
+	slices.SortFunc(s.Drains, func(a, b DrainRecord) int {
+		if c := compareKeys(a.Service, b.Service); c != 0 {
+			return c
+		}
+		return a.Addr.Compare(b.Addr)
+	})
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func compareKeys(a, b ipvs.ServiceKey) int { return compareStrings(a.String(), b.String()) }
+
+// sameKey compares service keys as the kernel does: a fwmark service by
+// (mark, family), the others by (family, protocol, address, port).
+func sameKey(a, b ipvs.ServiceKey) bool {
+	if a.FWMark != 0 || b.FWMark != 0 {
+		return a.FWMark == b.FWMark && a.Family == b.Family
+	}
+	return a.Family == b.Family && a.Protocol == b.Protocol && a.Addr == b.Addr && a.Port == b.Port
+}
