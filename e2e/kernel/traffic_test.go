@@ -207,3 +207,34 @@ func TestTunnelGRE(t *testing.T) {
 	l.run(t, "TUN gre", "--tun-type", "gre")
 	l.checkSave(t, "-i -w 1 --tun-type gre --tun-nocsum")
 }
+
+// TestDirectRoutingIPv6 is DR over IPv6: NDP, not ARP, must keep the real
+// servers quiet about the VIP, which holds because Linux answers neighbour
+// solicitations only for addresses on the asking interface (the VIP is on
+// lo).
+func TestDirectRoutingIPv6(t *testing.T) {
+	guest.Require(t)
+	tp := topo.New(t)
+	lan := tp.Subnet("lan", "fd00::/64")
+	client := tp.Client("client", lan, "fd00::10")
+	dir := tp.Director("dir", lan, "fd00::2")
+	vip := "fd00::100"
+	dir.AddAddr("eth0", vip)
+	rss := []string{"fd00::11", "fd00::12"}
+	for i, addr := range rss {
+		rs := tp.RealServer(fmt.Sprintf("rs%d", i+1), lan, addr)
+		rs.ConfigureDR(vip)
+		rs.ServeHTTP(80)
+		rs.ServeUDP(80)
+	}
+	svc := "[" + vip + "]:80"
+	for _, proto := range []string{"-t", "-u"} {
+		dir.MustRun("ipvsadm", "-A", proto, svc, "-s", "rr")
+		for _, rs := range rss {
+			dir.MustRun("ipvsadm", "-a", proto, svc, "-r", "["+rs+"]:80", "-g")
+		}
+	}
+	want := map[string]int{"rs1": requests / 2, "rs2": requests / 2}
+	checkSplit(t, "DR ipv6 tcp rr", client.HTTPRequests(svc, requests), want)
+	checkSplit(t, "DR ipv6 udp rr", client.UDPRequests(svc, requests), want)
+}
