@@ -527,3 +527,54 @@ func TestDiffDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedTeardownKeepsOwnership: a removal that fails half-way must not
+// leave lvsgen's objects unowned (they would then be "unmanaged" forever).
+func TestFailedTeardownKeepsOwnership(t *testing.T) {
+	hosts, cfg := compile(t, `services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
+services: api2: {cluster: "nat", vip: "192.168.1.21", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
+`)
+	empty, _ := compile(t, "")
+	probe := hostKernel(t, cfg.Hosts["nat1"])
+	stp := NewState("nat1")
+	step(t, probe, hosts["nat1"], &stp, Options{Now: t0})
+	n := len(replan(t, probe, empty["nat1"], stp, Options{Now: t0}).Ops)
+	for fail := 0; fail < n; fail++ {
+		t.Run(fmt.Sprintf("fail at removal %d", fail), func(t *testing.T) {
+			k := hostKernel(t, cfg.Hosts["nat1"])
+			st := NewState("nat1")
+			step(t, k, hosts["nat1"], &st, Options{Now: t0})
+			writes := 0
+			k.Fail = func(op string) error {
+				writes++
+				if writes == fail+1 {
+					return syscall.EIO
+				}
+				return nil
+			}
+			p := replan(t, k, empty["nat1"], st, Options{Now: t0})
+			res, err := Apply(context.Background(), k, p)
+			if err == nil {
+				t.Fatal("no error injected")
+			}
+			dir := t.TempDir()
+			must(t, p.StateAfter(res).Save(dir))
+			st, err = LoadState(dir, "nat1")
+			must(t, err)
+			k.Fail = nil
+			step(t, k, empty["nat1"], &st, Options{Now: t0})
+			if svcs, _ := k.Services(context.Background()); len(svcs) != 0 {
+				t.Errorf("services left behind: %v", svcs)
+			}
+			addrs, _ := k.Addresses(context.Background())
+			for _, a := range addrs {
+				if a.Device == "lvs0" {
+					t.Errorf("VIP left behind: %v", a)
+				}
+			}
+			if v, _ := k.Sysctl(context.Background(), "net.ipv4.ip_forward"); v != "0" {
+				t.Errorf("ip_forward not restored: %s", v)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -114,11 +115,12 @@ func Diff(want *hoststate.Host, obs *Observed, st *State, opt Options) *Plan {
 	d.timeouts()
 	d.services()
 	sortTeardown(d.teardown)
-	plan := &Plan{Host: want.Name, State: next}
+	plan := &Plan{Host: want.Name, State: next, prev: st}
 	for _, phase := range [][]Op{d.setup, d.svcCreate, d.destChange, d.destLeave, d.svcDelete, d.teardown} {
 		plan.Ops = append(plan.Ops, phase...)
 	}
 	plan.Unmanaged = d.unmanaged
+	plan.Problems = d.problems
 	next.sort()
 	return plan
 }
@@ -132,6 +134,13 @@ type differ struct {
 
 	setup, svcCreate, destChange, destLeave, svcDelete, teardown []Op
 	unmanaged                                                    []ipvs.Service
+	problems                                                     []string
+}
+
+// hasDevice reports whether name exists or the plan creates it.
+func (d *differ) hasDevice(name string) bool {
+	return slices.ContainsFunc(d.obs.Links, func(l kernel.Link) bool { return l.Name == name }) ||
+		slices.ContainsFunc(d.want.Links, func(l hoststate.Link) bool { return l.Name == name })
 }
 
 func reasons(rs []string) string {
@@ -191,6 +200,10 @@ func (d *differ) sysctls() {
 			}
 			continue
 		}
+		if dev, ok := confDevice(s.Key); !ok && dev != "" && !d.hasDevice(dev) {
+			d.problems = append(d.problems, fmt.Sprintf("host %s has no interface %s, which the config declares (%s for %s)", d.want.Name, dev, s.Key, reasons(s.Reasons)))
+			continue
+		}
 		after := s.Value
 		op := Op{Action: Update, Kind: KindSysctl, After: &after, Reason: reasons(s.Reasons), Key: s.Key}
 		if ok {
@@ -222,6 +235,10 @@ func (d *differ) sysctls() {
 func (d *differ) addresses() {
 	for _, a := range d.want.Addresses {
 		want := kernel.Address{Device: a.Device, Prefix: a.Prefix}
+		if !d.hasDevice(a.Device) {
+			d.problems = append(d.problems, fmt.Sprintf("host %s has no interface %s to bind %s on (%s)", d.want.Name, a.Device, a.Prefix, reasons(a.Reasons)))
+			continue
+		}
 		if !slices.Contains(d.obs.Addresses, want) {
 			d.setup = append(d.setup, Op{Action: Create, Kind: KindAddress, After: &want, Reason: reasons(a.Reasons)})
 		}
@@ -507,6 +524,26 @@ func sortOps(ops []Op) {
 		}
 		return 0
 	})
+}
+
+// confDevice returns the device of a per-device key
+// (net.ipv4.conf.DEV.NAME); ok is false for "all" and "default" and other
+// keys.
+func confDevice(key string) (dev string, ok bool) {
+	const prefix = "net.ipv4.conf."
+	if !strings.HasPrefix(key, prefix) {
+		return "", true
+	}
+	rest := key[len(prefix):]
+	i := strings.LastIndex(rest, ".")
+	if i < 0 {
+		return "", true
+	}
+	dev = rest[:i]
+	if dev == "all" || dev == "default" {
+		return "", true
+	}
+	return dev, false
 }
 
 // sortTeardown orders removals: routes and fou ports first, then

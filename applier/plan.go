@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -118,9 +119,73 @@ type Plan struct {
 	// Unmanaged are IPVS services in the kernel that lvsgen did not
 	// create and that the config does not name; --prune deletes them.
 	Unmanaged []ipvs.Service
+	// Problems are reasons the plan cannot work on this host (a device
+	// the config names that the host does not have). A plan with
+	// problems must not be applied.
+	Problems []string
 	// State is the ownership state as it will be once every operation
-	// has succeeded.
+	// has succeeded; StateAfter gives it for a partial apply.
 	State *State
+	// prev is the state the plan was made from.
+	prev *State
+}
+
+// StateAfter is the ownership state after an apply of p that stopped
+// early: p.State, except that objects whose removal was not done are still
+// owned. Creations not done may stay claimed: the next plan sees them
+// missing and creates them, or, if the config no longer wants them,
+// forgets them.
+func (p *Plan) StateAfter(res *Result) *State {
+	if res.Failed == nil && len(res.NotDone) == 0 {
+		return p.State
+	}
+	s := p.State.clone()
+	undone := res.NotDone
+	if res.Failed != nil {
+		undone = append([]Op{*res.Failed}, undone...)
+	}
+	for _, op := range undone {
+		switch {
+		case op.Kind == KindService && op.Action == Delete:
+			k := op.Service
+			if p.prev.ownsService(k) && !s.ownsService(k) {
+				s.Services = append(s.Services, k)
+			}
+		case op.Kind == KindAddress && op.Action == Delete:
+			a := *op.Before.(*kernel.Address)
+			if slices.Contains(p.prev.Addresses, a) && !slices.Contains(s.Addresses, a) {
+				s.Addresses = append(s.Addresses, a)
+			}
+		case op.Kind == KindLink && op.Action == Delete:
+			if slices.Contains(p.prev.Links, op.Key) && !slices.Contains(s.Links, op.Key) {
+				s.Links = append(s.Links, op.Key)
+			}
+		case op.Kind == KindFOU && op.Action == Delete:
+			f := *op.Before.(*kernel.FOU)
+			if slices.Contains(p.prev.FOUs, f) && !slices.Contains(s.FOUs, f) {
+				s.FOUs = append(s.FOUs, f)
+			}
+		case op.Kind == KindRoute:
+			dst := op.Before
+			if dst == nil {
+				continue
+			}
+			r := dst.(*kernel.Route)
+			for _, old := range p.prev.Routes {
+				if old.Dst == r.Dst && !slices.ContainsFunc(s.Routes, func(x OwnedRoute) bool { return x.Dst == r.Dst }) {
+					s.Routes = append(s.Routes, old)
+				}
+			}
+		case op.Kind == KindSysctl:
+			if prev, ok := p.prev.Sysctls[op.Key]; ok {
+				if _, still := s.Sysctls[op.Key]; !still {
+					s.Sysctls[op.Key] = prev
+				}
+			}
+		}
+	}
+	s.sort()
+	return s
 }
 
 // Changes counts the operations that write to the kernel.
@@ -171,6 +236,9 @@ func (p *Plan) WriteText(w io.Writer, colour bool) error {
 	}
 	for _, s := range p.Unmanaged {
 		fmt.Fprintf(w, "  ? service   %s  unmanaged: not created by lvsgen and not in the config (--prune deletes it)\n", svcName(s.ServiceKey))
+	}
+	for _, pr := range p.Problems {
+		fmt.Fprintf(w, "  ! %s\n", pr)
 	}
 	counts := map[Action]int{}
 	for _, o := range p.Ops {

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lvsgen/lvsgen/applier"
+	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// openKernel opens the live kernel; a variable so tests can substitute
+// the in-memory twin.
+var openKernel = openNetlinkKernel
+
+// planFlags are shared by plan and apply.
+type planFlags struct {
+	host         string
+	format       string
+	stateDir     string
+	prune        bool
+	drainTimeout time.Duration
+	maxDeletes   int
+	detailedExit bool
+	observed     string
+	timeout      time.Duration
+}
+
+func (f *planFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.host, "host", "", "the host to plan for (required)")
+	c.Flags().StringVar(&f.format, "format", "text", "text or json")
+	c.Flags().StringVar(&f.stateDir, "state-dir", applier.DefaultStateDir, "where lvsgen records what it owns on this host")
+	c.Flags().BoolVar(&f.prune, "prune", false, "also delete IPVS services lvsgen did not create and the config does not name")
+	c.Flags().DurationVar(&f.drainTimeout, "drain-timeout", applier.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
+	c.Flags().IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
+	c.Flags().BoolVar(&f.detailedExit, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole run's kernel calls")
+}
+
+// compileHost compiles dir and returns host's desired state; diagnostics
+// go to stderr.
+func compileHost(dir, host string) (*hoststate.Host, error) {
+	if host == "" {
+		return nil, usageError{errors.New("--host NAME is required")}
+	}
+	res, err := compiler.Compile(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Valid() {
+		_ = diag.WriteText(os.Stderr, res.Diagnostics)
+		return nil, exitError{1}
+	}
+	if len(res.Diagnostics) > 0 {
+		_ = diag.WriteText(os.Stderr, res.Diagnostics)
+	}
+	h, ok := res.Hosts[host]
+	if !ok {
+		if _, declared := res.Config.Hosts[host]; declared {
+			return nil, fmt.Errorf("host %q is not managed (managed: false)", host)
+		}
+		return nil, fmt.Errorf("no host %q in %s", host, dir)
+	}
+	return h, nil
+}
+
+// makePlan observes k and diffs it against want.
+func makePlan(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *applier.State, f *planFlags) (*applier.Plan, error) {
+	obs, err := applier.Observe(ctx, k, want, st)
+	if err != nil {
+		return nil, fmt.Errorf("observing host %s: %w", want.Name, err)
+	}
+	p := applier.Diff(want, obs, st, applier.Options{Prune: f.prune, DrainTimeout: f.drainTimeout, Now: time.Now()})
+	if len(p.Problems) > 0 {
+		return p, fmt.Errorf("the config does not fit host %s: %s", want.Name, strings.Join(p.Problems, "; "))
+	}
+	if f.maxDeletes >= 0 && p.Deletes() > f.maxDeletes {
+		return p, fmt.Errorf("the plan deletes or drains %d services and destinations, more than --max-deletes %d: refusing (check the config, or raise the limit)", p.Deletes(), f.maxDeletes)
+	}
+	return p, nil
+}
+
+func writePlan(w io.Writer, p *applier.Plan, format string) error {
+	if format == "json" {
+		return p.WriteJSON(w)
+	}
+	return p.WriteText(w, isTerminal(w))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+}
+
+func newPlan() *cobra.Command {
+	var f planFlags
+	c := &cobra.Command{
+		Use:   "plan DIR --host NAME",
+		Short: "Show what apply would change on a host, without changing it",
+		Long: `plan compiles DIR, reads the host's live kernel state (or, with
+--observed, a saved 'ipvsadm-save -n' capture) and prints the operations that
+would make it match: + create, ~ change (old → new), - delete, = draining,
+each with its reason. Services lvsgen did not create are listed as unmanaged.
+
+With --observed only the IPVS table is compared (a capture holds nothing
+else), no root is needed, and services in the capture count as unmanaged
+unless --prune: CI in git can show what a change would do to a real host.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.format != "text" && f.format != "json" {
+				return usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
+			}
+			want, err := compileHost(args[0], f.host)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			var k kernel.Kernel
+			st := applier.NewState(f.host)
+			if f.observed != "" {
+				k, err = observedKernel(ctx, f.observed)
+				if err != nil {
+					return err
+				}
+				want = ipvsOnly(want)
+			} else {
+				if k, err = openKernel(); err != nil {
+					return err
+				}
+				if st, err = applier.LoadState(f.stateDir, f.host); err != nil {
+					return err
+				}
+			}
+			p, err := makePlan(ctx, k, want, st, &f)
+			if p != nil {
+				if werr := writePlan(cmd.OutOrStdout(), p, f.format); werr != nil {
+					return werr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if f.detailedExit && p.Changes() > 0 {
+				return exitError{2}
+			}
+			return nil
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture instead of the live kernel")
+	return c
+}
+
+// observedKernel loads a capture into an in-memory kernel.
+func observedKernel(ctx context.Context, path string) (kernel.Kernel, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading --observed: %w", err)
+	}
+	defer file.Close()
+	svcs, err := ipvs.ParseSave(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading --observed %s: %w", path, err)
+	}
+	k := memory.New()
+	for _, s := range svcs {
+		if err := k.AddService(ctx, s); err != nil {
+			return nil, fmt.Errorf("loading --observed %s: %w", path, err)
+		}
+		for _, d := range s.Destinations {
+			if err := k.AddDestination(ctx, s.ServiceKey, d); err != nil {
+				return nil, fmt.Errorf("loading --observed %s: %w", path, err)
+			}
+		}
+	}
+	return k, nil
+}
+
+// ipvsOnly keeps the IPVS services of want: what a capture can be compared
+// with.
+func ipvsOnly(want *hoststate.Host) *hoststate.Host {
+	return &hoststate.Host{Version: want.Version, Name: want.Name, Roles: want.Roles, Services: want.Services}
+}
+
+func newApply() *cobra.Command {
+	var f planFlags
+	var autoApprove bool
+	var rulesFile, sysctlFile string
+	c := &cobra.Command{
+		Use:   "apply DIR --host NAME",
+		Short: "Make a host's kernel match the config",
+		Long: `apply validates DIR completely, plans (as 'lvsgen plan'), shows the plan,
+asks for confirmation on a terminal (--auto-approve otherwise), applies it in
+order and prints what it did. Nothing is written when the config is invalid
+or the plan is refused. A kernel error stops the apply and reports what was
+and was not done; the next apply converges. Afterwards the host's rules are
+written to --rules-file (restored at boot by Debian's ipvsadm service) and
+its sysctls to --sysctl-file.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			if f.format != "text" && f.format != "json" {
+				return usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
+			}
+			want, err := compileHost(args[0], f.host)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			unlock, err := applier.Lock(f.stateDir, f.host)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			k, err := openKernel()
+			if err != nil {
+				return err
+			}
+			st, err := applier.LoadState(f.stateDir, f.host)
+			if err != nil {
+				return err
+			}
+			p, err := makePlan(ctx, k, want, st, &f)
+			if p != nil {
+				if werr := writePlan(out, p, f.format); werr != nil {
+					return werr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if p.Changes() == 0 {
+				if err := p.State.Save(f.stateDir); err != nil {
+					return err
+				}
+				return applier.Persist(want, rulesFile, sysctlFile)
+			}
+			if !autoApprove {
+				if !isTerminal(os.Stdin) {
+					return usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
+				}
+				fmt.Fprint(out, "Apply these changes? Only 'yes' is accepted: ")
+				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+				if strings.TrimSpace(answer) != "yes" {
+					fmt.Fprintln(out, "Apply cancelled; nothing changed.")
+					return exitError{1}
+				}
+			}
+			start := time.Now()
+			res, applyErr := applier.Apply(ctx, k, p)
+			// Record what was done even when a step failed: ownership of
+			// what lvsgen made must not be lost.
+			if err := p.StateAfter(res).Save(f.stateDir); err != nil {
+				return errors.Join(applyErr, err)
+			}
+			fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), applier.Summary(res.Done))
+			if applyErr != nil {
+				fmt.Fprintf(out, "Failed: %v\nNot done: %s. Run apply again once the cause is fixed; it picks up from the kernel as it is.\n", applyErr, applier.Summary(res.NotDone))
+				return fmt.Errorf("apply stopped: %w", applyErr)
+			}
+			return applier.Persist(want, rulesFile, sysctlFile)
+		},
+	}
+	f.register(c)
+	c.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking")
+	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
+	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
+	return c
+}

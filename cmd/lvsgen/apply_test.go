@@ -1,0 +1,116 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+)
+
+// useMemoryKernel makes plan and apply talk to k for the test.
+func useMemoryKernel(t *testing.T, k *memory.Kernel) {
+	t.Helper()
+	old := openKernel
+	openKernel = func() (kernel.Kernel, error) { return k, nil }
+	t.Cleanup(func() { openKernel = old })
+}
+
+func TestPlanObserved(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "lb1.save")
+	// What lb1 runs today: edge-http with web2 at weight 5, and a service
+	// the config does not know.
+	os.WriteFile(capture, []byte(`-A -t 192.0.2.10:80 -s wrr
+-a -t 192.0.2.10:80 -r 10.10.0.11:80 -g -w 3
+-a -t 192.0.2.10:80 -r 10.10.0.12:80 -g -w 5
+-A -t 192.0.2.99:22 -s rr
+-a -t 192.0.2.99:22 -r 10.10.0.11:22 -g -w 1
+`), 0o644)
+	code, out := runCapture(t, "plan", "../../examples", "--host", "lb1", "--observed", capture, "--detailed-exitcode")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2 (changes)\n%s", code, out)
+	}
+	for _, want := range []string{
+		"~ destination tcp:192.0.2.10:80 -> 10.10.0.12:80  weight: 5 → 1",
+		"+ service   tcp:192.0.2.10:443",
+		"? service   tcp:192.0.2.99:22  unmanaged",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sysctl") || strings.Contains(out, "address") {
+		t.Errorf("a capture plan must compare the IPVS table only:\n%s", out)
+	}
+}
+
+func TestApplyThenNoop(t *testing.T) {
+	k := memory.New()
+	k.AddDevice("eth0")
+	k.AddDevice("eth1")
+	useMemoryKernel(t, k)
+	state := t.TempDir()
+	rules := filepath.Join(state, "ipvsadm.rules")
+	args := []string{"apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", rules, "--sysctl-file", ""}
+	code, out := runCapture(t, args...)
+	// 1 link, 6 sysctls (the rest are at their defaults), 2 VIPs, 2
+	// services, 4 destinations.
+	if code != 0 || !strings.Contains(out, "Applied 15 of 15 operations") {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	saved, err := os.ReadFile(rules)
+	if err != nil || !strings.HasPrefix(string(saved), "-A -t 192.168.100.20:80 -s wlc\n") {
+		t.Errorf("rules file: %v\n%s", err, saved)
+	}
+	writes := k.Writes
+	code, out = runCapture(t, "plan", "../../examples", "--host", "nat1", "--state-dir", state, "--detailed-exitcode")
+	if code != 0 || !strings.Contains(out, "no changes") {
+		t.Fatalf("plan after apply: exit %d\n%s", code, out)
+	}
+	code, out = runCapture(t, args...)
+	if code != 0 || k.Writes != writes {
+		t.Fatalf("second apply: exit %d, %d writes\n%s", code, k.Writes-writes, out)
+	}
+}
+
+func TestApplyRefusesTooManyDeletes(t *testing.T) {
+	k := memory.New()
+	k.AddDevice("eth0")
+	k.AddDevice("eth1")
+	useMemoryKernel(t, k)
+	state := t.TempDir()
+	runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "")
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, "a.cue"), []byte(`hosts: nat1: interfaces: eth0: addresses: ["10.20.0.1/24"]
+clusters: internal: directors: ["nat1"]
+`), 0o644)
+	before := k.Writes
+	code, out := runCapture(t, "apply", empty, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--max-deletes", "1")
+	if code != 1 || k.Writes != before {
+		t.Fatalf("exit %d, %d writes; want a refusal and no write\n%s", code, k.Writes-before, out)
+	}
+}
+
+func TestApplyMissingInterfaceWritesNothing(t *testing.T) {
+	k := memory.New()
+	k.AddDevice("eth0") // nat1's eth1 is missing
+	useMemoryKernel(t, k)
+	code, out := runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
+	if code != 1 || k.Writes != 0 || !strings.Contains(out, "! host nat1 has no interface eth1") {
+		t.Fatalf("exit %d, %d writes\n%s", code, k.Writes, out)
+	}
+}
+
+func TestApplyInvalidConfigWritesNothing(t *testing.T) {
+	k := memory.New()
+	useMemoryKernel(t, k)
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "a.cue"), []byte("services: s: {cluster: \"x\", vip: \"192.0.2.1\", port: 80}\n"), 0o644)
+	code, _ := runCapture(t, "apply", bad, "--host", "lb1", "--auto-approve", "--state-dir", t.TempDir())
+	if code != 1 || k.Writes != 0 {
+		t.Fatalf("exit %d, %d writes", code, k.Writes)
+	}
+}
