@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -370,11 +371,27 @@ type jsonOp struct {
 	Reason string `json:"reason"`
 }
 
+// jsonObject gives IPVS objects the documented JSON form of hoststate;
+// the kernel objects carry their own JSON tags.
+func jsonObject(v any) any {
+	switch x := v.(type) {
+	case *ipvs.Service:
+		return hoststate.Service{Service: *x}
+	case *ipvs.Destination:
+		return hoststate.Destination(*x)
+	case *string:
+		return map[string]string{"value": *x}
+	case nil:
+		return nil
+	}
+	return v
+}
+
 // WriteJSON prints the plan as a versioned JSON document.
 func (p *Plan) WriteJSON(w io.Writer) error {
 	ops := []jsonOp{}
 	for _, o := range p.Ops {
-		ops = append(ops, jsonOp{o.Action, o.Kind, o.Object(), o.Before, o.After, o.Reason})
+		ops = append(ops, jsonOp{o.Action, o.Kind, o.Object(), jsonObject(o.Before), jsonObject(o.After), o.Reason})
 	}
 	unmanaged := []string{}
 	for _, s := range p.Unmanaged {
@@ -389,5 +406,6 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	}{PlanFormatVersion, p.Host, p.Changes(), ops, unmanaged}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }

@@ -145,6 +145,7 @@ func WriteJSON(w io.Writer, l List) error {
 	}{JSONVersion, e == 0, e, wn, l}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }
 

@@ -36,6 +36,8 @@ type jsonDestination struct {
 	TunType        string     `json:"tunType,omitempty"`
 	TunPort        uint16     `json:"tunPort,omitempty"`
 	TunChecksum    string     `json:"tunChecksum,omitempty"`
+	ActiveConns    uint32     `json:"activeConns,omitempty"`
+	InactiveConns  uint32     `json:"inactiveConns,omitempty"`
 }
 
 // MarshalJSON renders the documented JSON form.
@@ -62,20 +64,34 @@ func (s Service) MarshalJSON() ([]byte, error) {
 		j.NetmaskBits = s.NetmaskBits
 	}
 	for _, d := range s.Destinations {
-		jd := jsonDestination{
-			Address: d.Addr, Port: d.Port, Forward: d.Forward.String(), Weight: d.Weight,
-			UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
-		}
-		if d.Forward == ipvs.Tunnel {
-			jd.TunType = d.TunType.String()
-			if d.TunType == ipvs.TunGUE {
-				jd.TunPort = d.TunPort
-			}
-			jd.TunChecksum = checksumName(d.TunFlags)
-		}
-		j.Destinations = append(j.Destinations, jd)
+		j.Destinations = append(j.Destinations, destinationJSON(d))
 	}
 	return json.Marshal(j)
+}
+
+func destinationJSON(d ipvs.Destination) jsonDestination {
+	jd := jsonDestination{
+		Address: d.Addr, Port: d.Port, Forward: d.Forward.String(), Weight: d.Weight,
+		UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
+		ActiveConns: d.ActiveConns, InactiveConns: d.InactiveConns,
+	}
+	if d.Forward == ipvs.Tunnel {
+		jd.TunType = d.TunType.String()
+		if d.TunType == ipvs.TunGUE {
+			jd.TunPort = d.TunPort
+		}
+		jd.TunChecksum = checksumName(d.TunFlags)
+	}
+	return jd
+}
+
+// Destination wraps a destination for its documented JSON form (as in a
+// service's "destinations"; observed ones add their connection counters).
+type Destination ipvs.Destination
+
+// MarshalJSON renders the documented JSON form.
+func (d Destination) MarshalJSON() ([]byte, error) {
+	return json.Marshal(destinationJSON(ipvs.Destination(d)))
 }
 
 func checksumName(f uint16) string {

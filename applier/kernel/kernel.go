@@ -90,39 +90,41 @@ type Kernel interface {
 // Timeouts are the IPVS connection timeouts in seconds. Zero in a write
 // leaves that timeout as it is, as in the kernel.
 type Timeouts struct {
-	TCP, TCPFin, UDP int
+	TCP    int `json:"tcp"`
+	TCPFin int `json:"tcpfin"`
+	UDP    int `json:"udp"`
 }
 
 // Link is a network device.
 type Link struct {
-	Name string
+	Name string `json:"name"`
 	// Kind is the rtnetlink kind ("dummy", "ipip", "gre", "ip6tnl",
 	// "ip6gre", "veth", ...); "device" for one without a kind
 	// (loopback, physical).
-	Kind string
-	Up   bool
+	Kind string `json:"kind"`
+	Up   bool   `json:"up"`
 }
 
 // Address is an address bound on a device.
 type Address struct {
-	Device string
-	Prefix netip.Prefix
+	Device string       `json:"device"`
+	Prefix netip.Prefix `json:"prefix"`
 }
 
 func (a Address) String() string { return fmt.Sprintf("%s dev %s", a.Prefix, a.Device) }
 
 // Route is a gateway route in the main table.
 type Route struct {
-	Dst     netip.Prefix
-	Gateway netip.Addr
+	Dst     netip.Prefix `json:"dst"`
+	Gateway netip.Addr   `json:"gateway"`
 }
 
 func (r Route) String() string { return fmt.Sprintf("%s via %s", r.Dst, r.Gateway) }
 
 // FOU is a GUE receive port.
 type FOU struct {
-	Port uint16
-	IPv6 bool
+	Port uint16 `json:"port"`
+	IPv6 bool   `json:"ipv6"`
 }
 
 func (f FOU) String() string {

@@ -70,6 +70,7 @@ var renderers = map[string]func(io.Writer, *hoststate.Host) error{
 	"json": func(w io.Writer, h *hoststate.Host) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(h)
 	},
 	"text": writeText,
