@@ -291,8 +291,8 @@ func serviceAttrs(s *ipvs.Service) string {
 	if s.Flags&ipvs.FlagOnePacket != 0 {
 		b.WriteString(" one-packet")
 	}
-	if f := s.Flags & (ipvs.FlagSched1 | ipvs.FlagSched2 | ipvs.FlagSched3); f != 0 {
-		fmt.Fprintf(&b, " flags=%#x", f)
+	if names := hoststate.SchedFlagNames(s.Scheduler, s.Flags); len(names) > 0 {
+		fmt.Fprintf(&b, " flags=%s", strings.Join(names, ","))
 	}
 	return b.String()
 }
@@ -326,7 +326,9 @@ func changes(before, after any) string {
 	case *ipvs.Service:
 		b := after.(*ipvs.Service)
 		diff("scheduler", a.Scheduler, b.Scheduler)
-		diff("flags", fmt.Sprintf("%#x", a.Flags&^ipvs.FlagHashed), fmt.Sprintf("%#x", b.Flags))
+		diff("persistent", a.Flags&ipvs.FlagPersistent != 0, b.Flags&ipvs.FlagPersistent != 0)
+		diff("one-packet", a.Flags&ipvs.FlagOnePacket != 0, b.Flags&ipvs.FlagOnePacket != 0)
+		diff("flags", hoststate.SchedFlagNames(a.Scheduler, a.Flags), hoststate.SchedFlagNames(b.Scheduler, b.Flags))
 		diff("timeout", a.Timeout, b.Timeout)
 		diff("netmask", a.NetmaskBits, b.NetmaskBits)
 		diff("pe", a.PE, b.PE)
