@@ -76,20 +76,8 @@ func compileHost(dir, host string) (*hoststate.Host, error) {
 	return h, nil
 }
 
-// makePlan observes k and diffs it against want.
-func makePlan(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *applier.State, f *planFlags) (*applier.Plan, error) {
-	obs, err := applier.Observe(ctx, k, want, st)
-	if err != nil {
-		return nil, fmt.Errorf("observing host %s: %w", want.Name, err)
-	}
-	p := applier.Diff(want, obs, st, applier.Options{Prune: f.prune, DrainTimeout: f.drainTimeout, Now: time.Now()})
-	if len(p.Problems) > 0 {
-		return p, fmt.Errorf("the config does not fit host %s: %s", want.Name, strings.Join(p.Problems, "; "))
-	}
-	if f.maxDeletes >= 0 && p.Deletes() > f.maxDeletes {
-		return p, fmt.Errorf("the plan deletes or drains %d services and destinations, more than --max-deletes %d: refusing (check the config, or raise the limit)", p.Deletes(), f.maxDeletes)
-	}
-	return p, nil
+func (f *planFlags) runner(k kernel.Kernel) *applier.Runner {
+	return &applier.Runner{Kernel: k, StateDir: f.stateDir, Prune: f.prune, DrainTimeout: f.drainTimeout, MaxDeletes: f.maxDeletes}
 }
 
 func writePlan(w io.Writer, p *applier.Plan, format string) error {
@@ -133,22 +121,18 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
 			var k kernel.Kernel
-			st := applier.NewState(f.host)
+			r := f.runner(nil)
 			if f.observed != "" {
-				k, err = observedKernel(ctx, f.observed)
-				if err != nil {
+				if k, err = observedKernel(ctx, f.observed); err != nil {
 					return err
 				}
 				want = ipvsOnly(want)
-			} else {
-				if k, err = openKernel(); err != nil {
-					return err
-				}
-				if st, err = applier.LoadState(f.stateDir, f.host); err != nil {
-					return err
-				}
+				r.NoState = true // a capture comes with no ownership
+			} else if k, err = openKernel(); err != nil {
+				return err
 			}
-			p, err := makePlan(ctx, k, want, st, &f)
+			r.Kernel = k
+			p, err := r.Plan(ctx, want)
 			if p != nil {
 				if werr := writePlan(cmd.OutOrStdout(), p, f.format); werr != nil {
 					return werr
@@ -234,11 +218,9 @@ its sysctls to --sysctl-file.`,
 			if err != nil {
 				return err
 			}
-			st, err := applier.LoadState(f.stateDir, f.host)
-			if err != nil {
-				return err
-			}
-			p, err := makePlan(ctx, k, want, st, &f)
+			r := f.runner(k)
+			r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
+			p, err := r.Plan(ctx, want)
 			if p != nil {
 				if werr := writePlan(out, p, f.format); werr != nil {
 					return werr
@@ -247,13 +229,7 @@ its sysctls to --sysctl-file.`,
 			if err != nil {
 				return err
 			}
-			if p.Changes() == 0 {
-				if err := p.State.Save(f.stateDir); err != nil {
-					return err
-				}
-				return applier.Persist(want, rulesFile, sysctlFile)
-			}
-			if !autoApprove {
+			if p.Changes() > 0 && !autoApprove {
 				if !isTerminal(os.Stdin) {
 					return usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
 				}
@@ -265,18 +241,16 @@ its sysctls to --sysctl-file.`,
 				}
 			}
 			start := time.Now()
-			res, applyErr := applier.Apply(ctx, k, p)
-			// Record what was done even when a step failed: ownership of
-			// what lvsgen made must not be lost.
-			if err := p.StateAfter(res).Save(f.stateDir); err != nil {
-				return errors.Join(applyErr, err)
+			res, err := r.Apply(ctx, want, p)
+			if p.Changes() > 0 {
+				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), applier.Summary(res.Done))
 			}
-			fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), applier.Summary(res.Done))
-			if applyErr != nil {
-				fmt.Fprintf(out, "Failed: %v\nNot done: %s. Run apply again once the cause is fixed; it picks up from the kernel as it is.\n", applyErr, applier.Summary(res.NotDone))
-				return fmt.Errorf("apply stopped: %w", applyErr)
+			var ae *applier.ApplyError
+			if errors.As(err, &ae) {
+				fmt.Fprintf(out, "Failed: %v\nNot done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", ae, applier.Summary(res.NotDone))
+				return fmt.Errorf("apply stopped: %w", err)
 			}
-			return applier.Persist(want, rulesFile, sysctlFile)
+			return err
 		},
 	}
 	f.register(c)
