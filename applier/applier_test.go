@@ -578,3 +578,29 @@ services: api2: {cluster: "nat", vip: "192.168.1.21", port: 80, forwarding: "nat
 		})
 	}
 }
+
+// TestServiceDrainTimeout: a service's own drain timeout beats the
+// applier's default — "0s" deletes at once, "1m" expires after a minute.
+func TestServiceDrainTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		timeout string
+		after   time.Duration
+		want    Action
+	}{{"0s", 0, Delete}, {"1m", 0, Drain}} {
+		t.Run(tt.timeout, func(t *testing.T) {
+			two, cfg := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, drainTimeout: "`+tt.timeout+`", reals: [{host: "web1"}, {host: "web2"}]}
+`)
+			one, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, drainTimeout: "`+tt.timeout+`", reals: [{host: "web1"}]}
+`)
+			k := hostKernel(t, cfg.Hosts["lb1"])
+			st := NewState("lb1")
+			opt := Options{DrainTimeout: time.Hour, Now: t0}
+			step(t, k, two["lb1"], &st, opt)
+			must(t, k.SetConns(two["lb1"].Services[0].ServiceKey, netip.MustParseAddrPort("10.0.0.12:80"), 3, 0))
+			p := step(t, k, one["lb1"], &st, opt)
+			if len(p.Ops) != 1 || p.Ops[0].Action != tt.want {
+				t.Fatalf("plan:\n%s", planText(p))
+			}
+		})
+	}
+}

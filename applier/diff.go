@@ -364,7 +364,7 @@ func (d *differ) services() {
 			}
 			d.destChange = append(d.destChange, Op{Action: Update, Kind: KindService, Service: want.ServiceKey, Before: &before, After: &after, Reason: why})
 		}
-		d.destinations(have, want, reason)
+		d.destinations(have, want, reason, ws.DrainTimeout)
 	}
 	for _, have := range d.obs.Services {
 		if slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return sameKey(s.ServiceKey, have.ServiceKey) }) {
@@ -398,7 +398,7 @@ func (d *differ) dropDrains(k ipvs.ServiceKey) {
 }
 
 // destinations diffs the destinations of a service that exists.
-func (d *differ) destinations(have, want ipvs.Service, reason string) {
+func (d *differ) destinations(have, want ipvs.Service, reason string, drain *int) {
 	for _, w := range want.Destinations {
 		w := w
 		i := slices.IndexFunc(have.Destinations, func(x ipvs.Destination) bool { return x.Addr == w.Addr && x.Port == w.Port })
@@ -418,18 +418,22 @@ func (d *differ) destinations(have, want ipvs.Service, reason string) {
 		if slices.ContainsFunc(want.Destinations, func(x ipvs.Destination) bool { return x.Addr == h.Addr && x.Port == h.Port }) {
 			continue
 		}
-		d.leave(have, h)
+		timeout := d.opt.DrainTimeout
+		if drain != nil {
+			timeout = time.Duration(*drain) * time.Second
+		}
+		d.leave(have, h, timeout)
 	}
 }
 
 // leave plans the way out of a destination: at once for UDP or with no
-// drain timeout; otherwise weight 0 first, deletion once it has no active
+// drain timeout (the service's own, else the applier's default); otherwise weight 0 first, deletion once it has no active
 // connections or has drained for the drain timeout. The drain's start is
 // in the state file, so a later run — after a restart too — finishes it.
-func (d *differ) leave(svc ipvs.Service, h ipvs.Destination) {
+func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Duration) {
 	key := svc.ServiceKey
 	del := Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h, Reason: "no longer in the config"}
-	drainable := svc.Protocol != ipvs.UDP && d.opt.DrainTimeout > 0
+	drainable := svc.Protocol != ipvs.UDP && timeout > 0
 	if !drainable {
 		d.destLeave = append(d.destLeave, del)
 		return
@@ -440,7 +444,7 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination) {
 		after := h
 		after.Weight = 0
 		d.destLeave = append(d.destLeave, Op{Action: Drain, Kind: KindDestination, Service: key, Before: &h, After: &after,
-			Reason: fmt.Sprintf("no longer in the config: draining up to %s before deletion", d.opt.DrainTimeout)})
+			Reason: fmt.Sprintf("no longer in the config: draining up to %s before deletion", timeout)})
 		d.next.Drains = append(d.next.Drains, DrainRecord{Service: key, Addr: h.AddrPort(), Weight: h.Weight, Since: d.opt.Now})
 	case h.ActiveConns == 0:
 		d.destLeave = append(d.destLeave, Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h, Reason: "no longer in the config: drained (no active connections)"})
@@ -450,17 +454,17 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination) {
 		// starts now.
 		d.next.Drains = append(d.next.Drains, DrainRecord{Service: key, Addr: h.AddrPort(), Since: d.opt.Now})
 		d.destLeave = append(d.destLeave, Op{Action: Wait, Kind: KindDestination, Service: key, Before: &h, After: &h,
-			Reason: fmt.Sprintf("draining: %d active connections; deleted when they end or in %s", h.ActiveConns, d.opt.DrainTimeout)})
-	case d.opt.Now.Sub(rec.Since) >= d.opt.DrainTimeout:
+			Reason: fmt.Sprintf("draining: %d active connections; deleted when they end or in %s", h.ActiveConns, timeout)})
+	case d.opt.Now.Sub(rec.Since) >= timeout:
 		d.destLeave = append(d.destLeave, Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h,
-			Reason: fmt.Sprintf("no longer in the config: drain timeout %s passed with %d active connections", d.opt.DrainTimeout, h.ActiveConns)})
+			Reason: fmt.Sprintf("no longer in the config: drain timeout %s passed with %d active connections", timeout, h.ActiveConns)})
 		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, key) && x.Addr == h.AddrPort() })
 	case h.Weight != 0:
 		after := h
 		after.Weight = 0
 		d.destLeave = append(d.destLeave, Op{Action: Drain, Kind: KindDestination, Service: key, Before: &h, After: &after, Reason: "draining, but its weight was raised since: back to 0"})
 	default:
-		left := d.opt.DrainTimeout - d.opt.Now.Sub(rec.Since)
+		left := timeout - d.opt.Now.Sub(rec.Since)
 		d.destLeave = append(d.destLeave, Op{Action: Wait, Kind: KindDestination, Service: key, Before: &h, After: &h,
 			Reason: fmt.Sprintf("draining since %s: %d active connections; deleted when they end or in %s", rec.Since.UTC().Format(time.RFC3339), h.ActiveConns, left.Round(time.Second))})
 	}

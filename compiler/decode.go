@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"cuelang.org/go/cue"
 
@@ -32,12 +33,14 @@ type rawCluster struct {
 		Bind   string `json:"bind"`
 		Device string `json:"device"`
 	} `json:"vip"`
-	NATGateway     string         `json:"natGateway"`
-	NATGateway6    string         `json:"natGateway6"`
-	ClientNetworks []string       `json:"clientNetworks"`
-	PathMTU        int            `json:"pathMTU"`
-	Timeouts       model.Timeouts `json:"timeouts"`
-	Sysctl         map[string]int `json:"sysctl"`
+	NATGateway     string            `json:"natGateway"`
+	NATGateway6    string            `json:"natGateway6"`
+	ClientNetworks []string          `json:"clientNetworks"`
+	PathMTU        int               `json:"pathMTU"`
+	Timeouts       model.Timeouts    `json:"timeouts"`
+	Sysctl         map[string]int    `json:"sysctl"`
+	DrainTimeout   string            `json:"drainTimeout"`
+	Waive          map[string]string `json:"waive"`
 }
 
 // decodeHosts fills cfg.Hosts with every host whose value is valid; hosts
@@ -81,7 +84,9 @@ func (c *compilation) decodeClusters(top cue.Value, cfg *model.Config) {
 			PathMTU:     r.PathMTU,
 			Timeouts:    r.Timeouts,
 			Sysctl:      r.Sysctl,
+			Waive:       r.Waive,
 		}
+		cl.DrainTimeout = seconds(r.DrainTimeout)
 		if cl.VIPBind == "dummy" && cl.VIPDevice == "" {
 			// A dummy device of lvsgen's own, so that removing VIPs
 			// never touches an interface someone else manages.
@@ -120,6 +125,20 @@ func (c *compilation) checkClusters(cfg *model.Config) {
 			}
 		}
 	}
+}
+
+// seconds converts a schema-checked duration to whole seconds; nil when
+// empty.
+func seconds(d string) *int {
+	if d == "" {
+		return nil
+	}
+	v, err := time.ParseDuration(d)
+	if err != nil {
+		return nil
+	}
+	n := int(v.Round(time.Second) / time.Second)
+	return &n
 }
 
 // forEachField calls fn for each regular field of a struct value.

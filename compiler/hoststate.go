@@ -178,7 +178,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service) {
 	reason := "service " + s.Name
 	svc := IPVSService(s)
-	b.services[svc.ServiceKey] = &hoststate.Service{Name: s.Name, Service: svc}
+	b.services[svc.ServiceKey] = &hoststate.Service{Name: s.Name, Service: svc, DrainTimeout: s.DrainTimeout}
 	switch cl.VIPBind {
 	case "dummy", "interface":
 		for _, a := range s.BoundAddresses() {
@@ -385,15 +385,15 @@ func (b *builder) finish() *hoststate.Host {
 	slices.Sort(h.Roles)
 	h.Roles = nonNil(h.Roles)
 	var svcs []ipvs.Service
-	names := map[ipvs.ServiceKey]string{}
-	for k, s := range b.services {
+	for _, s := range b.services {
 		svcs = append(svcs, s.Service)
-		names[k] = s.Name
 	}
 	ipvs.Sort(svcs)
 	h.Services = []hoststate.Service{}
 	for _, s := range svcs {
-		h.Services = append(h.Services, hoststate.Service{Name: names[s.ServiceKey], Service: s})
+		hs := *b.services[s.ServiceKey]
+		hs.Service = s
+		h.Services = append(h.Services, hs)
 	}
 	h.Sysctls = sortedDeref(b.sysctls, func(a, b hoststate.Sysctl) int { return cmp.Compare(a.Key, b.Key) })
 	h.Links = sortedDeref(b.links, func(a, b hoststate.Link) int { return cmp.Compare(a.Name, b.Name) })

@@ -36,8 +36,10 @@ type rawService struct {
 		Netmask *int   `json:"netmask"`
 		Engine  string `json:"engine"`
 	} `json:"persistence"`
-	OnePacket bool      `json:"onePacket"`
-	Reals     []rawReal `json:"reals"`
+	OnePacket    bool              `json:"onePacket"`
+	DrainTimeout string            `json:"drainTimeout"`
+	Waive        map[string]string `json:"waive"`
+	Reals        []rawReal         `json:"reals"`
 }
 
 type rawReal struct {
@@ -174,7 +176,11 @@ func (c *compilation) compileService(check cue.Value, name string, user cue.Valu
 		c.errorf("schema", base, "", "", "decoding service: %v", err)
 		return nil
 	}
-	return buildService(name, r, family, refs)
+	s := buildService(name, r, family, refs)
+	if s.DrainTimeout == nil && cl != nil {
+		s.DrainTimeout = cl.DrainTimeout
+	}
+	return s
 }
 
 // without rebuilds v leaving out the fields at the dropped paths (dotted,
@@ -374,7 +380,9 @@ func buildService(name string, r rawService, family ipvs.Family, refs []realRef)
 		Scheduler:  r.Scheduler,
 		Flags:      r.Flags,
 		OnePacket:  r.OnePacket,
+		Waive:      r.Waive,
 	}
+	s.DrainTimeout = seconds(r.DrainTimeout)
 	if s.Flags == nil {
 		s.Flags = []string{}
 	}

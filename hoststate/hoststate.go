@@ -42,6 +42,10 @@ type Host struct {
 type Service struct {
 	Name string `json:"name"`
 	ipvs.Service
+	// DrainTimeout is how long, in seconds, a leaving TCP/SCTP
+	// destination drains before deletion; nil leaves it to the applier's
+	// default.
+	DrainTimeout *int `json:"drainTimeout,omitempty"`
 }
 
 // Timeouts are IPVS connection timeouts in seconds (ipvsadm --set).

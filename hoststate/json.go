@@ -23,6 +23,7 @@ type jsonService struct {
 	NetmaskBits  int               `json:"netmaskBits,omitempty"`
 	PE           string            `json:"pe,omitempty"`
 	OnePacket    bool              `json:"onePacket"`
+	DrainTimeout *int              `json:"drainTimeout,omitempty"`
 	Destinations []jsonDestination `json:"destinations"`
 }
 

@@ -16,6 +16,10 @@ type Config struct {
 	Clusters map[string]*Cluster `json:"clusters"`
 	// Services are sorted by name.
 	Services []*Service `json:"services"`
+	// Policies are the policy packs the config enables.
+	Policies []string `json:"policies"`
+	// PolicySettings are the packs' parameters, as the user wrote them.
+	PolicySettings map[string]any `json:"policySettings"`
 }
 
 // Host is a machine: a director, a real server, or both.
@@ -74,6 +78,11 @@ type Cluster struct {
 	Timeouts       Timeouts       `json:"timeouts"`
 	// Sysctl maps net.ipv4.vs.NAME names to values.
 	Sysctl map[string]int `json:"sysctl"`
+	// DrainTimeout is the cluster's drain timeout in seconds, nil when
+	// not set.
+	DrainTimeout *int `json:"drainTimeout,omitempty"`
+	// Waive maps policy rule ids to the reason the cluster is exempt.
+	Waive map[string]string `json:"waive,omitempty"`
 }
 
 // Timeouts are the IPVS connection timeouts in seconds.
@@ -105,7 +114,12 @@ type Service struct {
 	Flags       []string     `json:"flags"`
 	Persistence *Persistence `json:"persistence,omitempty"`
 	OnePacket   bool         `json:"onePacket"`
-	Reals       []Real       `json:"reals"`
+	// DrainTimeout is the drain timeout in seconds (the service's, else
+	// its cluster's), nil when neither sets one.
+	DrainTimeout *int `json:"drainTimeout,omitempty"`
+	// Waive maps policy rule ids to the reason the service is exempt.
+	Waive map[string]string `json:"waive,omitempty"`
+	Reals []Real            `json:"reals"`
 }
 
 // BoundAddresses are the addresses directors and dr/tun real servers bind
