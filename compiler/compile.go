@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,18 +29,38 @@ type Result struct {
 	// when Diagnostics holds an error.
 	Hosts       map[string]*hoststate.Host
 	Diagnostics diag.List
-	// Files are the .cue files that were read.
+	// Files are the .cue files that were read as configuration.
 	Files []string
+	// Rules are the policy rules in force, when the config got as far as
+	// policies.
+	Rules []Rule
+}
+
+// within reports whether path lies in dir.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // Valid reports whether the configuration has no errors.
 func (r *Result) Valid() bool { return r.Config != nil && !r.Diagnostics.HasErrors() }
 
+// Options tune a compilation.
+type Options struct {
+	// PolicyDirs are directories of policy files checked in addition to
+	// the packs the config enables (--policy DIR).
+	PolicyDirs []string
+}
+
 // Compile loads every .cue file under dir, validates the whole
 // configuration against the schema and the LVS rules, and returns the typed
 // model. Problems in the configuration are diagnostics in the Result; the
 // error is for problems reading dir itself.
-func Compile(dir string) (*Result, error) {
+func Compile(dir string) (*Result, error) { return CompileWith(dir, Options{}) }
+
+// CompileWith is Compile with options. Policies are checked once the
+// config is otherwise valid: they constrain the compiled model.
+func CompileWith(dir string, opts Options) (*Result, error) {
 	files, err := findFiles(dir)
 	if err != nil {
 		return nil, err
@@ -54,6 +75,21 @@ func Compile(dir string) (*Result, error) {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()
 		return res, nil
+	}
+	// Policy directories inside the config directory hold policies, not
+	// configuration.
+	refs := policyRefs(srcs)
+	srcs = slices.DeleteFunc(srcs, func(s source) bool {
+		for _, r := range refs {
+			if isPolicyDir(r) && within(filepath.Join(dir, r), s.name) {
+				return true
+			}
+		}
+		return false
+	})
+	res.Files = res.Files[:0]
+	for _, s := range srcs {
+		res.Files = append(res.Files, s.name)
 	}
 	c := &compilation{ctx: cuecontext.New()}
 	c.schema, err = loadSchema(c.ctx)
@@ -78,6 +114,10 @@ func Compile(dir string) (*Result, error) {
 	c.user = user
 	cfg := c.compile()
 	var hosts map[string]*hoststate.Host
+	if !c.diags.HasErrors() {
+		packs := c.loadPacks(dir, refs, opts.PolicyDirs)
+		res.Rules = c.checkPolicies(cfg, packs)
+	}
 	if !c.diags.HasErrors() {
 		var conflicts []Conflict
 		hosts, conflicts = HostStates(cfg)
@@ -140,7 +180,9 @@ func (c *compilation) compile() *model.Config {
 			return len(path) > 2 && path[0] == "services"
 		})
 	}
-	cfg := &model.Config{Hosts: map[string]*model.Host{}, Clusters: map[string]*model.Cluster{}}
+	cfg := &model.Config{Hosts: map[string]*model.Host{}, Clusters: map[string]*model.Cluster{}, Policies: []string{}, PolicySettings: map[string]any{}}
+	_ = top.LookupPath(cue.ParsePath("policies")).Decode(&cfg.Policies)
+	_ = top.LookupPath(cue.ParsePath("policySettings")).Decode(&cfg.PolicySettings)
 	c.decodeHosts(top, cfg)
 	c.decodeClusters(top, cfg)
 	c.checkClusters(cfg)

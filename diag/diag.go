@@ -18,15 +18,20 @@ import (
 // Severity says whether a diagnostic makes the configuration invalid.
 type Severity int
 
-// Severities. An Error fails validation; a Warning is reported and passes.
+// Severities. An Error fails validation; a Warning is reported and passes;
+// Info records something worth knowing, such as a waived policy rule.
 const (
 	Error Severity = iota
 	Warning
+	Info
 )
 
 func (s Severity) String() string {
-	if s == Warning {
+	switch s {
+	case Warning:
 		return "warning"
+	case Info:
+		return "info"
 	}
 	return "error"
 }
@@ -88,9 +93,10 @@ func (l List) HasErrors() bool {
 // Count returns how many errors and warnings l holds.
 func (l List) Count() (errors, warnings int) {
 	for _, d := range l {
-		if d.Severity == Error {
+		switch d.Severity {
+		case Error:
 			errors++
-		} else {
+		case Warning:
 			warnings++
 		}
 	}
@@ -169,7 +175,11 @@ func WriteGitHub(w io.Writer, l List) error {
 		if d.Hint != "" {
 			msg += "\nhint: " + d.Hint
 		}
-		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", d.Severity, strings.Join(props, ","), escapeData(msg)); err != nil {
+		level := d.Severity.String()
+		if d.Severity == Info {
+			level = "notice"
+		}
+		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg)); err != nil {
 			return err
 		}
 	}

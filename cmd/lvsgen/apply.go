@@ -36,6 +36,7 @@ type planFlags struct {
 	detailedExit bool
 	observed     string
 	timeout      time.Duration
+	policyDirs   []string
 }
 
 func (f *planFlags) register(c *cobra.Command) {
@@ -47,15 +48,16 @@ func (f *planFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
 	c.Flags().BoolVar(&f.detailedExit, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole run's kernel calls")
+	c.Flags().StringArrayVar(&f.policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 }
 
 // compileHost compiles dir and returns host's desired state; diagnostics
 // go to stderr.
-func compileHost(dir, host string) (*hoststate.Host, error) {
+func compileHost(dir, host string, policyDirs []string) (*hoststate.Host, error) {
 	if host == "" {
 		return nil, usageError{errors.New("--host NAME is required")}
 	}
-	res, err := compiler.Compile(dir)
+	res, err := compiler.CompileWith(dir, compiler.Options{PolicyDirs: policyDirs})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			if f.format != "text" && f.format != "json" {
 				return usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
 			}
-			want, err := compileHost(args[0], f.host)
+			want, err := compileHost(args[0], f.host, f.policyDirs)
 			if err != nil {
 				return err
 			}
@@ -203,7 +205,7 @@ its sysctls to --sysctl-file.`,
 			if f.format != "text" && f.format != "json" {
 				return usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
 			}
-			want, err := compileHost(args[0], f.host)
+			want, err := compileHost(args[0], f.host, f.policyDirs)
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
-	root.AddCommand(newValidate(), newRender(), newPlan(), newApply())
+	root.AddCommand(newValidate(), newRender(), newPlan(), newApply(), newPolicy())
 	return root
 }
 

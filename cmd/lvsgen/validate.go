@@ -12,6 +12,7 @@ import (
 
 func newValidate() *cobra.Command {
 	var format string
+	var policyDirs []string
 	c := &cobra.Command{
 		Use:   "validate DIR",
 		Short: "Check a config directory against the schema and the LVS topology rules",
@@ -24,7 +25,7 @@ valid (warnings allowed), 1 when it is not, 2 on a usage error.`,
 			if err != nil {
 				return err
 			}
-			res, err := compiler.Compile(args[0])
+			res, err := compiler.CompileWith(args[0], compiler.Options{PolicyDirs: policyDirs})
 			if err != nil {
 				return err
 			}
@@ -42,6 +43,7 @@ valid (warnings allowed), 1 when it is not, 2 on a usage error.`,
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or github (workflow annotations)")
+	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 	return c
 }
 
