@@ -18,6 +18,9 @@ package ipvs
 //     defined) are parse errors here; ipvsadm prints them and goes on.
 //   - An IPv4 netmask must be contiguous, since Service keeps a prefix
 //     length; the kernel would take any mask.
+//   - A negative fwmark in -2147483648..-1 is read as the 32-bit mark it
+//     stands for: ipvsadm-save prints marks from 2^31 up that way, but
+//     ipvsadm -R refuses them.
 //   - Only the commands -A, -a and -C are accepted.
 
 import (
@@ -57,7 +60,7 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // `ipvsadm -R` reads them, and returns the table they build: the services in
 // the order they were added, each with its destinations in the order they
 // were added. The values are those ipvsadm would send to the kernel,
-// including its defaults: scheduler wlc, persistence timeout 300 for a bare
+// including its defaults: scheduler wlc, persistence timeout 360 for a bare
 // -p, netmask /32 or /128, weight 1, direct routing, and the service port
 // for a destination given without one or forwarded by -g or -i (ipvsadm
 // forces the service port for those when the service is not a fwmark one).
@@ -276,7 +279,7 @@ func bits(ids ...optID) uint64 {
 // Limits ipvsadm applies.
 const (
 	maxPersistTimeout = 86400 * 31 // MAX_TIMEOUT, 31 days
-	defPersistTimeout = 300        // IPVS_SVC_PERSISTENT_TIMEOUT
+	defPersistTimeout = 360        // IPVS_SVC_PERSISTENT_TIMEOUT, 6 minutes
 	defScheduler      = "wlc"      // DEF_SCHED
 	schedNameMax      = 15         // IP_VS_SCHEDNAME_MAXLEN - 1
 )
@@ -813,11 +816,13 @@ func cNumber(s string, min, max int64) (int64, bool) {
 	return n, true
 }
 
-// parseFWMark is parse_fwmark: a decimal number in 1..2^32-1.
+// parseFWMark is parse_fwmark, a decimal number in 1..2^32-1, and also
+// takes the negative numbers -2^31..-1 that ipvsadm-save prints for marks
+// from 2^31 up.
 func parseFWMark(s string) (uint32, error) {
-	n, ok := cNumber(s, 1, math.MaxUint32)
-	if !ok {
-		return 0, errors.New("not a number in 1..4294967295")
+	n, ok := cNumber(s, math.MinInt32, math.MaxUint32)
+	if !ok || n == 0 {
+		return 0, errors.New("not a number in 1..4294967295 or -2147483648..-1")
 	}
 	return uint32(n), nil
 }

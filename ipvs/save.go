@@ -3,8 +3,11 @@ package ipvs
 // This file renders services in the text format of `ipvsadm-save -n`
 // (= `ipvsadm -S -n`) as Debian's ipvsadm 1.31 prints it. Every rule below
 // was read from ipvsadm 1.31's source (ipvsadm.c and libipvs/libipvs.c); the
-// function named in each comment is where. The e2e real-kernel oracle checks
-// the output byte for byte.
+// function named in each comment is where. oracle_e2eguest_test.go checks
+// the output byte for byte against Debian's ipvsadm 1.31 binary on Debian's
+// 6.1 kernel in the e2e VM; that is how the two facts the source read did
+// not give were found: the fwmark is printed with %d, and a bare -p means
+// 360 seconds.
 //
 // Line syntax (ipvsadm.c: print_service_entry, print_tunnel_rule,
 // print_sched_flags, addrport_to_anyname, fwd_switch):
@@ -14,7 +17,8 @@ package ipvs
 //
 // where <svc> is "-t A:P", "-u A:P", "--sctp-service A:P", "-f MARK" or
 // "-f MARK -6", and IPv6 addresses are bracketed ("[2001:db8::1]:80"). The
-// thresholds (-x, -y) are never printed.
+// mark is printed as a signed 32-bit number, so marks from 2^31 up come out
+// negative. The thresholds (-x, -y) are never printed.
 //
 // What the kernel stores, as opposed to what a user typed, is what save
 // prints. The kernel normalisations that matter for the output:
@@ -32,10 +36,13 @@ package ipvs
 //     printed. The kernel refuses an IPv6 netmask outside 1..128.
 //   - The flags are dumped with the kernel's own IP_VS_SVC_F_HASHED bit set;
 //     save ignores it.
-//   - The forwarding method is stored as sent. Kernels before 2.6.37 turned
-//     the method of a local address into IP_VS_CONN_F_LOCALNODE; newer ones
-//     do not. Either way fwd_switch prints LOCALNODE as "-g", so a Local
-//     destination saves like a Route one.
+//   - The forwarding method is stored as sent: kernel 6.1 keeps -g for a
+//     destination on one of its own addresses and keeps LOCALNODE when that
+//     is what was sent (old kernels turned a local address into LOCALNODE).
+//     fwd_switch prints LOCALNODE as "-g", so a Local destination saves
+//     like a Route one.
+//   - The kernel refuses an IPv4-mapped IPv6 destination (::ffff:a.b.c.d)
+//     as not unicast; as a service address it is taken.
 //   - The destination port is stored as sent: it is ipvsadm -R (not the
 //     kernel) that replaces the port of a -g or -i destination of a
 //     non-fwmark service by the service port (process_options).
@@ -172,10 +179,13 @@ func serviceName(s *Service) (string, error) {
 		return "", fmt.Errorf("unknown address family %d", uint16(s.Family))
 	}
 	if s.FWMark != 0 {
+		// Debian's ipvsadm 1.31 prints the mark with "%d": marks of
+		// 2^31 and more come out negative ("-f -1" for 4294967295).
+		mark := strconv.FormatInt(int64(int32(s.FWMark)), 10)
 		if s.Family == IPv6 {
-			return "-f " + strconv.FormatUint(uint64(s.FWMark), 10) + " -6", nil
+			return "-f " + mark + " -6", nil
 		}
-		return "-f " + strconv.FormatUint(uint64(s.FWMark), 10), nil
+		return "-f " + mark, nil
 	}
 	var opt string
 	// option_from_protocol. ipvsadm would print "--xxx-service" for any

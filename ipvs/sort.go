@@ -40,7 +40,11 @@ import "net/netip"
 // sort that splits n into n/2 and n-n/2 and takes from the left run while
 // cmp(left, right) <= 0), which is what qsort runs for tables of any
 // realistic size. For a total order the result is simply the sorted order,
-// and equal elements keep their input order.
+// and equal elements keep their input order. Without one, sorting an
+// already sorted list again can reorder it, so FormatSave(ParseSave(text))
+// keeps text's lines but not always their order. The e2e oracle checks Sort
+// against ipvsadm on tables the kernel dumps in its own order, a
+// non-transitive one included.
 func Sort(services []Service) {
 	for i := range services {
 		mergeSort(services[i].Destinations, cmpDests)

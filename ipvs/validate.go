@@ -3,6 +3,7 @@ package ipvs
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -17,7 +18,8 @@ import (
 // forwarding (both print as -g; ParseSave reads Route).
 //
 // Beyond the kernel's own limits Validate refuses what ipvsadm -R would
-// refuse or change: a persistence timeout outside 1..2678400 s, a zero
+// refuse or change: a fwmark of 2^31 or more, a persistence timeout
+// outside 1..2678400 s, a zero
 // port on a non-persistent service, one-packet scheduling on a TCP or SCTP
 // service, flag-3 on sh or mh (save prints no name for it), a scheduler or
 // persistence engine the kernel does not have, a -g or -i destination of a
@@ -29,6 +31,9 @@ func (s Service) Validate() error {
 	case IPv4, IPv6:
 	default:
 		return fmt.Errorf("unknown address family %d", uint16(s.Family))
+	}
+	if s.FWMark > math.MaxInt32 {
+		return fmt.Errorf("fwmark %d is 2^31 or more: ipvsadm-save prints it negative and ipvsadm -R refuses that", s.FWMark)
 	}
 	if s.FWMark != 0 {
 		if s.Protocol != 0 || s.Addr.IsValid() || s.Port != 0 {
