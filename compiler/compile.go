@@ -121,6 +121,18 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	if !c.diags.HasErrors() {
 		var conflicts []Conflict
 		hosts, conflicts = HostStates(cfg)
+		// Every rule of the schema exists so that what validates loads;
+		// ipvs.Validate states what the kernel and ipvsadm -R accept. A
+		// service that passes one and fails the other is a bug here.
+		for _, name := range sortedKeys(hosts) {
+			for _, s := range hosts[name].Services {
+				if err := s.Service.Validate(); err != nil {
+					c.errorf("internal", cue.MakePath(cue.Str("services"), cue.Str(s.Name)), "",
+						"this is a bug in lvsgen's schema; please report it with the config",
+						"the kernel or ipvsadm would refuse service %s on %s: %v", s.Name, name, err)
+				}
+			}
+		}
 		for _, cf := range conflicts {
 			// Reported where the second, contradicting need comes from.
 			kind, name, _ := strings.Cut(cf.Reason, " ")
