@@ -16,11 +16,13 @@ import (
 )
 
 // TestThresholdsAboveInt32 holds lvsgen to "what validates, the kernel
-// accepts" for connection thresholds: the schema allows 0..2^32-1 (the
-// kernel's fields are u32), but this kernel refuses anything above 2^31-1
-// with EINVAL over netlink, and ipvsadm refuses it too ("illegal
-// u_threshold specified", exit 2). The test passes once lvsgen either
-// refuses such a config or the kernel takes it.
+// accepts" for connection thresholds above 2^31-1. The kernel's fields are
+// u32, but this kernel answers EINVAL to IPVS_CMD_NEW_DEST and
+// IPVS_CMD_SET_DEST with anything above 2^31-1, and ipvsadm refuses such
+// values too ("illegal u_threshold specified", exit 2). The schema first
+// allowed 0..2^32-1; it now stops at 2^31-1, and the test passes on the
+// validate error. Should lvsgen allow more again, the test checks that the
+// kernel takes it.
 func TestThresholdsAboveInt32(t *testing.T) {
 	guest.Require(t)
 	const dir = "testdata/thresholds"
