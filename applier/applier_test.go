@@ -604,3 +604,49 @@ func TestServiceDrainTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestTunnelModeAndV6Flags: an IPv6-outer tunnel real server gets ip6tnl0
+// in mode any, repaired when changed by hand; IPv6 VIPs are added nodad
+// and deprecated.
+func TestTunnelModeAndV6Flags(t *testing.T) {
+	hosts, cfg := compile(t, `hosts: far6: interfaces: eth0: addresses: ["2001:db8:2::11/64"]
+services: t: {cluster: "dr", vip: "192.0.2.20", port: 80, forwarding: "tun", reals: [{host: "far6"}]}
+services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "web1", address: "10.0.0.11"}], forwarding: "tun"}
+`)
+	k := hostKernel(t, cfg.Hosts["far6"])
+	st := NewState("far6")
+	step(t, k, hosts["far6"], &st, Options{Now: t0})
+	ctx := context.Background()
+	links, _ := k.Links(ctx)
+	var mode string
+	for _, l := range links {
+		if l.Name == "ip6tnl0" {
+			mode = l.Mode
+		}
+	}
+	if mode != "any" {
+		t.Fatalf("ip6tnl0 mode %q, want any; links %v", mode, links)
+	}
+	must(t, k.AddLink(ctx, kernel.Link{Name: "ip6tnl0", Kind: "ip6tnl", Mode: "ip6ip6"}))
+	p := step(t, k, hosts["far6"], &st, Options{Now: t0})
+	if len(p.Ops) != 1 || p.Ops[0].Kind != KindLink || p.Ops[0].Action != Update {
+		t.Fatalf("mode drift plan:\n%s", planText(p))
+	}
+	// web1 gets the IPv6 VIP on sit0 (IPv6 inside IPv4), flagged.
+	k2 := hostKernel(t, cfg.Hosts["web1"])
+	st2 := NewState("web1")
+	step(t, k2, hosts["web1"], &st2, Options{Now: t0})
+	addrs, _ := k2.Addresses(ctx)
+	found := false
+	for _, a := range addrs {
+		if a.Device == "sit0" && a.Prefix.Addr() == netip.MustParseAddr("2001:db8:1::20") {
+			found = a.NoDAD && a.Deprecated
+		}
+	}
+	if !found {
+		t.Errorf("IPv6 VIP on sit0 with nodad and deprecated missing: %v", addrs)
+	}
+	if p := replan(t, k2, hosts["web1"], st2, Options{Now: t0}); len(p.Ops) != 0 {
+		t.Errorf("not converged:\n%s", planText(p))
+	}
+}

@@ -84,7 +84,12 @@ func applyOp(ctx context.Context, k kernel.Kernel, op Op) error {
 		case Create:
 			return k.AddLink(ctx, *op.After.(*kernel.Link))
 		case Update:
-			return k.SetLinkUp(ctx, op.After.(*kernel.Link).Name)
+			l := op.After.(*kernel.Link)
+			if l.Mode != "" {
+				// A fallback tunnel device's mode: AddLink sets it.
+				return k.AddLink(ctx, *l)
+			}
+			return k.SetLinkUp(ctx, l.Name)
 		case Delete:
 			return k.DelLink(ctx, op.Before.(*kernel.Link).Name)
 		}

@@ -163,7 +163,7 @@ func joinComma(rs []string) string {
 
 func (d *differ) links() {
 	for _, l := range d.want.Links {
-		want := kernel.Link{Name: l.Name, Kind: l.Kind, Up: true}
+		want := kernel.Link{Name: l.Name, Kind: l.Kind, Mode: l.Mode, Up: true}
 		i := slices.IndexFunc(d.obs.Links, func(x kernel.Link) bool { return x.Name == l.Name })
 		switch {
 		case i < 0:
@@ -171,7 +171,7 @@ func (d *differ) links() {
 			if !slices.Contains(d.next.Links, l.Name) {
 				d.next.Links = append(d.next.Links, l.Name)
 			}
-		case !d.obs.Links[i].Up:
+		case !d.obs.Links[i].Up || (l.Mode != "" && d.obs.Links[i].Mode != l.Mode):
 			before := d.obs.Links[i]
 			d.setup = append(d.setup, Op{Action: Update, Kind: KindLink, Before: &before, After: &want, Reason: reasons(l.Reasons), Key: l.Name})
 		}
@@ -232,27 +232,35 @@ func (d *differ) sysctls() {
 	sortOps(d.setup)
 }
 
+// sameAddr identifies addresses by device and prefix; their flags are
+// set when they are added.
+func sameAddr(a, b kernel.Address) bool { return a.Device == b.Device && a.Prefix == b.Prefix }
+
+func hasAddr(list []kernel.Address, a kernel.Address) bool {
+	return slices.ContainsFunc(list, func(x kernel.Address) bool { return sameAddr(x, a) })
+}
+
 func (d *differ) addresses() {
 	for _, a := range d.want.Addresses {
-		want := kernel.Address{Device: a.Device, Prefix: a.Prefix}
+		want := kernel.Address{Device: a.Device, Prefix: a.Prefix, NoDAD: a.NoDAD, Deprecated: a.Deprecated}
 		if !d.hasDevice(a.Device) {
 			d.problems = append(d.problems, fmt.Sprintf("host %s has no interface %s to bind %s on (%s)", d.want.Name, a.Device, a.Prefix, reasons(a.Reasons)))
 			continue
 		}
-		if !slices.Contains(d.obs.Addresses, want) {
+		if !hasAddr(d.obs.Addresses, want) {
 			d.setup = append(d.setup, Op{Action: Create, Kind: KindAddress, After: &want, Reason: reasons(a.Reasons)})
-		}
-		if !slices.Contains(d.next.Addresses, want) && !slices.Contains(d.obs.Addresses, want) {
-			d.next.Addresses = append(d.next.Addresses, want)
+			if !hasAddr(d.next.Addresses, want) {
+				d.next.Addresses = append(d.next.Addresses, want)
+			}
 		}
 	}
 	for _, a := range d.st.Addresses {
 		if slices.ContainsFunc(d.want.Addresses, func(x hoststate.Address) bool { return x.Device == a.Device && x.Prefix == a.Prefix }) {
 			continue
 		}
-		d.next.Addresses = slices.DeleteFunc(d.next.Addresses, func(x kernel.Address) bool { return x == a })
-		if slices.Contains(d.obs.Addresses, a) {
-			before := a
+		d.next.Addresses = slices.DeleteFunc(d.next.Addresses, func(x kernel.Address) bool { return sameAddr(x, a) })
+		if i := slices.IndexFunc(d.obs.Addresses, func(x kernel.Address) bool { return sameAddr(x, a) }); i >= 0 {
+			before := d.obs.Addresses[i]
 			d.teardown = append(d.teardown, Op{Action: Delete, Kind: KindAddress, Before: &before, Reason: "no longer in the config"})
 		}
 	}

@@ -154,7 +154,7 @@ func (p *Plan) StateAfter(res *Result) *State {
 			}
 		case op.Kind == KindAddress && op.Action == Delete:
 			a := *op.Before.(*kernel.Address)
-			if slices.Contains(p.prev.Addresses, a) && !slices.Contains(s.Addresses, a) {
+			if hasAddr(p.prev.Addresses, a) && !hasAddr(s.Addresses, a) {
 				s.Addresses = append(s.Addresses, a)
 			}
 		case op.Kind == KindLink && op.Action == Delete:
@@ -352,6 +352,7 @@ func changes(before, after any) string {
 	case *kernel.Link:
 		b := after.(*kernel.Link)
 		diff("up", a.Up, b.Up)
+		diff("mode", a.Mode, b.Mode)
 	case *kernel.Route:
 		b := after.(*kernel.Route)
 		diff("via", a.Gateway, b.Gateway)

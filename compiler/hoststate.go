@@ -129,7 +129,11 @@ func (b *builder) link(name, kind, reason string) {
 		l.Reasons = addReason(l.Reasons, reason)
 		return
 	}
-	b.links[name] = &hoststate.Link{Name: name, Kind: kind, Reasons: []string{reason}}
+	l := &hoststate.Link{Name: name, Kind: kind, Reasons: []string{reason}}
+	if kind == "ip6tnl" {
+		l.Mode = "any"
+	}
+	b.links[name] = l
 }
 
 func (b *builder) addr(dev string, a netip.Addr, reason string) {
@@ -139,7 +143,8 @@ func (b *builder) addr(dev string, a netip.Addr, reason string) {
 		x.Reasons = addReason(x.Reasons, reason)
 		return
 	}
-	b.addrs[k] = &hoststate.Address{Device: dev, Prefix: p, Reasons: []string{reason}}
+	v6 := a.Is6()
+	b.addrs[k] = &hoststate.Address{Device: dev, Prefix: p, NoDAD: v6, Deprecated: v6, Reasons: []string{reason}}
 }
 
 func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
@@ -242,16 +247,8 @@ func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Hos
 			}
 		}
 	case "tun":
+		dev, kind := tunnelDevice(s.Tunnel.Type, ipvs.FamilyOf(r.Address), s.Family)
 		outer := ipvs.FamilyOf(r.Address)
-		dev, kind := "tunl0", "ipip"
-		switch {
-		case s.Tunnel.Type == "gre" && outer == ipvs.IPv4:
-			dev, kind = "gre0", "gre"
-		case s.Tunnel.Type == "gre":
-			dev, kind = "ip6gre0", "ip6gre"
-		case outer == ipvs.IPv6:
-			dev, kind = "ip6tnl0", "ip6tnl"
-		}
 		if s.Tunnel.Type == "gue" {
 			k := fmt.Sprintf("%d/%s", s.Tunnel.Port, outer)
 			if f, ok := b.fou[k]; ok {
@@ -264,17 +261,36 @@ func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Hos
 		for _, a := range s.BoundAddresses() {
 			b.addr(dev, a, reason)
 		}
-		// Decapsulated packets arrive on the tunnel device with the
-		// client's source address, which the reverse-path filter would
-		// drop: the kernel uses the larger of all and the device.
-		if outer == ipvs.IPv4 || s.Family == ipvs.IPv4 {
+		if s.Family == ipvs.IPv4 {
+			// Decapsulated packets arrive on the tunnel device with the
+			// client's source address, which the reverse-path filter
+			// would drop: the kernel uses the larger of all and the
+			// device. (IPv6 has no rp_filter.)
 			b.sysctl("net.ipv4.conf.all.rp_filter", 0, reason)
 			b.sysctl("net.ipv4.conf."+dev+".rp_filter", 0, reason)
-		}
-		if s.Family == ipvs.IPv4 {
 			b.arpSettings(h, r.Address, reason)
 		}
 	}
+}
+
+// tunnelDevice is the device that decapsulates what a director sends a
+// tun real server, by the kernel's demultiplexing: GRE carries any inner
+// protocol on gre0 (ip6gre0 over IPv6); IPv4-in-IPv4 (ipip, or gue, which
+// hands its payload on by IP protocol) arrives on tunl0 and IPv6-in-IPv4 on
+// sit0; anything in IPv6 on ip6tnl0, which must accept any inner protocol.
+// The e2e suite carries traffic through each combination.
+func tunnelDevice(typ string, outer, inner ipvs.Family) (dev, kind string) {
+	switch {
+	case typ == "gre" && outer == ipvs.IPv4:
+		return "gre0", "gre"
+	case typ == "gre":
+		return "ip6gre0", "ip6gre"
+	case outer == ipvs.IPv6:
+		return "ip6tnl0", "ip6tnl"
+	case inner == ipvs.IPv6:
+		return "sit0", "sit"
+	}
+	return "tunl0", "ipip"
 }
 
 // arpSettings keeps a real server from answering ARP for, or announcing, a

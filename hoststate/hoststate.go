@@ -66,17 +66,28 @@ type Sysctl struct {
 // Link is a network device lvsgen makes sure exists and is up.
 type Link struct {
 	Name string `json:"name"`
-	// Kind is the rtnetlink kind: dummy, ipip (tunl0), gre (gre0),
-	// ip6tnl (ip6tnl0) or ip6gre (ip6gre0).
-	Kind    string   `json:"kind"`
+	// Kind is the rtnetlink kind: dummy, ipip (tunl0), sit (sit0), gre
+	// (gre0), ip6tnl (ip6tnl0) or ip6gre (ip6gre0).
+	Kind string `json:"kind"`
+	// Mode is the inner protocol an ip6tnl device accepts: "any" lets
+	// ip6tnl0 take IPv4 as well as IPv6 inside IPv6 (its default is IPv6
+	// only).
+	Mode    string   `json:"mode,omitempty"`
 	Reasons []string `json:"reasons"`
 }
 
 // Address is an address to bind on a device.
 type Address struct {
-	Device  string       `json:"device"`
-	Prefix  netip.Prefix `json:"prefix"`
-	Reasons []string     `json:"reasons"`
+	Device string       `json:"device"`
+	Prefix netip.Prefix `json:"prefix"`
+	// NoDAD and Deprecated are set on IPv6 VIPs: usable at once (no
+	// duplicate address detection against the real servers that hold the
+	// same VIP) and never chosen as a source address — a director that
+	// sent tunnelled packets from the VIP would have them dropped by real
+	// servers that hold the VIP themselves.
+	NoDAD      bool     `json:"nodad,omitempty"`
+	Deprecated bool     `json:"deprecated,omitempty"`
+	Reasons    []string `json:"reasons"`
 }
 
 // FOU is a foo-over-UDP receive port in GUE mode (`ip fou add port P gue`),

@@ -49,9 +49,10 @@ type Kernel interface {
 	// Links returns the network devices.
 	Links(ctx context.Context) ([]Link, error)
 	// AddLink creates a device of l.Kind and brings it up; for a
-	// fallback tunnel device (tunl0, gre0, ip6tnl0, ip6gre0), which the
-	// kernel creates with its module, it loads the module and brings
-	// the device up.
+	// fallback tunnel device (tunl0, sit0, gre0, ip6tnl0, ip6gre0), which
+	// the kernel creates with its module, it loads the module, sets
+	// l.Mode (ip6tnl0) and brings the device up, and may be called again
+	// to repair them.
 	AddLink(ctx context.Context, l Link) error
 	// SetLinkUp brings an existing device up (ENODEV if missing).
 	SetLinkUp(ctx context.Context, name string) error
@@ -102,6 +103,9 @@ type Link struct {
 	// "ip6gre", "veth", ...); "device" for one without a kind
 	// (loopback, physical).
 	Kind string `json:"kind"`
+	// Mode is an ip6tnl device's accepted inner protocol: "any", "ipip6"
+	// or "ip6ip6"; empty for other kinds.
+	Mode string `json:"mode,omitempty"`
 	Up   bool   `json:"up"`
 }
 
@@ -109,6 +113,12 @@ type Link struct {
 type Address struct {
 	Device string       `json:"device"`
 	Prefix netip.Prefix `json:"prefix"`
+	// NoDAD (IFA_F_NODAD) skips IPv6 duplicate address detection;
+	// Deprecated (preferred lifetime 0) keeps an IPv6 address from being
+	// chosen as a source. Both are set when adding and read back; an
+	// address is identified by device and prefix alone.
+	NoDAD      bool `json:"nodad,omitempty"`
+	Deprecated bool `json:"deprecated,omitempty"`
 }
 
 func (a Address) String() string { return fmt.Sprintf("%s dev %s", a.Prefix, a.Device) }

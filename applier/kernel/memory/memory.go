@@ -366,7 +366,7 @@ func (k *Kernel) Links(ctx context.Context) ([]kernel.Link, error) {
 
 // fallbackDevices are the devices the kernel creates when a tunnel module
 // loads; they cannot be created by name, and deleting them fails.
-var fallbackDevices = map[string]string{"tunl0": "ipip", "gre0": "gre", "ip6tnl0": "ip6tnl", "ip6gre0": "ip6gre"}
+var fallbackDevices = map[string]string{"tunl0": "ipip", "sit0": "sit", "gre0": "gre", "ip6tnl0": "ip6tnl", "ip6gre0": "ip6gre"}
 
 // AddLink implements kernel.Kernel.
 func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
@@ -380,11 +380,20 @@ func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
 		if l.Kind != kind {
 			return errno(op, syscall.EINVAL)
 		}
+		mode := ""
+		if kind == "ip6tnl" {
+			// The fallback device starts as ip6ip6.
+			mode = "ip6ip6"
+			if l.Mode != "" {
+				mode = l.Mode
+			}
+		}
 		if cur, ok := k.links[l.Name]; ok {
 			cur.Up = true
+			cur.Mode = mode
 			return nil
 		}
-		k.addLinkLocked(kernel.Link{Name: l.Name, Kind: kind, Up: true})
+		k.addLinkLocked(kernel.Link{Name: l.Name, Kind: kind, Mode: mode, Up: true})
 		return nil
 	}
 	if _, ok := k.links[l.Name]; ok {
@@ -460,6 +469,10 @@ func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
 	}
 	if slices.ContainsFunc(k.addrs, func(x kernel.Address) bool { return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() }) {
 		return errno(op, syscall.EEXIST)
+	}
+	if a.Prefix.Addr().Is4() {
+		// IPv4 has no DAD and no preferred lifetime to read back.
+		a.NoDAD, a.Deprecated = false, false
 	}
 	k.addrs = append(k.addrs, a)
 	return nil
