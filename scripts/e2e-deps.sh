@@ -4,7 +4,9 @@
 # and the Debian cloud kernel package, downloaded (not installed) into the
 # harness cache, where e2e/vm unpacks it. nftables is optional for the harness
 # (it copies nft into the VM when present) but installed so guest tests can
-# mark packets for firewall-mark services.
+# mark packets for firewall-mark services. keepalived is copied into the VM
+# (with its libraries) so that e2e/importer can compare what keepalived
+# programs with what lvsgen imports from the same keepalived.conf.
 #
 # Idempotent and quick when everything is already there: apt-get update runs
 # only when a package or the kernel cannot be found without it.
@@ -15,7 +17,7 @@ set -euo pipefail
 
 cache="${LVSGEN_E2E_CACHE:-${HOME:-/root}/.cache/lvsgen-e2e}"
 debs="$cache/debs"
-pkgs=(qemu-system-x86 busybox-static ipvsadm kmod cpio iproute2 nftables)
+pkgs=(qemu-system-x86 busybox-static ipvsadm kmod cpio iproute2 nftables keepalived)
 kernel_meta=linux-image-cloud-amd64
 
 sudo=""

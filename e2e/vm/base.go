@@ -50,6 +50,7 @@ var tools = []tool{
 	{names: []string{"/usr/sbin/nft", "/sbin/nft", "nft"}, guest: "/sbin/nft"},
 	{names: []string{"/usr/bin/ss", "/bin/ss", "ss"}, guest: "/bin/ss"},
 	{names: []string{"/usr/sbin/bridge", "/sbin/bridge", "bridge"}, guest: "/sbin/bridge"},
+	{names: []string{"/usr/sbin/keepalived", "/sbin/keepalived", "keepalived"}, guest: "/sbin/keepalived"},
 }
 
 // busybox applets never linked, because a real tool or /init takes the name.
