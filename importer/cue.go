@@ -1,0 +1,439 @@
+package importer
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/token"
+
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// document is an import before it is written: the services, in blocks of
+// related services, with the comments that go with them.
+type document struct {
+	opts Options
+	// intro is the first paragraph of the header comment; assumptions
+	// and nextSteps follow it.
+	intro       []string
+	assumptions []string
+	nextSteps   []string
+	// vipComment explains vip.bind.
+	vipComment string
+	timeouts   *timeouts
+	blocks     []*block
+	warnings   []Note
+	unmodelled []Note
+}
+
+// timeouts are the IPVS timeouts the source sets; 0 is not set.
+type timeouts struct {
+	tcp, tcpfin, udp int
+	where            string
+}
+
+// block is a group of services written together, such as the services of
+// one VIP or of one keepalived virtual_server, or only comments.
+type block struct {
+	comments []string
+	entries  []*entry
+}
+
+// entry is one IPVS service of the source.
+type entry struct {
+	svc      ipvs.Service
+	where    string
+	comments []string
+	// realComments are comments for a destination, by its index.
+	realComments map[int][]string
+
+	name string
+	spec *serviceSpec
+	skip string
+}
+
+// finish decides which services lvsgen can express, names them, infers
+// the director's interfaces and writes the CUE.
+func (d *document) finish() (*Result, error) {
+	res := &Result{Director: d.opts.Director, Cluster: d.opts.cluster(), Warnings: d.warnings, Unmodelled: d.unmodelled}
+	used := map[string]bool{}
+	var specs []*serviceSpec
+	for _, b := range d.blocks {
+		for _, e := range b.entries {
+			res.Table = append(res.Table, e.svc)
+			if e.skip == "" {
+				e.spec, e.skip = specOf(e.svc)
+			}
+			if e.skip != "" {
+				e.spec = nil
+				res.Skipped = append(res.Skipped, Skipped{Service: e.svc, Reason: e.skip, Where: e.where})
+				continue
+			}
+			e.name = uniqueName(serviceName(e.svc.ServiceKey), used)
+			specs = append(specs, e.spec)
+			res.Imported = append(res.Imported, Imported{Name: e.name, Service: e.svc})
+		}
+	}
+	ifaces := inferInterfaces(specs)
+
+	file := &ast.File{}
+	pkg := &ast.Package{Name: ast.NewIdent("lvs")}
+	addComment(pkg, d.header(res, ifaces))
+	file.Decls = append(file.Decls, pkg)
+	file.Decls = append(file.Decls, d.hosts(ifaces), d.clusters(), d.services())
+	for _, decl := range file.Decls[1:] {
+		section(decl)
+	}
+	b, err := format.Node(file)
+	if err != nil {
+		return nil, fmt.Errorf("format the configuration: %w", err)
+	}
+	res.CUE = b
+	return res, nil
+}
+
+func uniqueName(base string, used map[string]bool) string {
+	name := base
+	for i := 2; used[name]; i++ {
+		name = base + "-" + strconv.Itoa(i)
+	}
+	used[name] = true
+	return name
+}
+
+// header is the file's leading comment: what was imported, what the
+// import assumed and what to do next.
+func (d *document) header(res *Result, ifaces []inferredInterface) []string {
+	var out []string
+	out = append(out, d.intro...)
+	n := fmt.Sprintf("%d services imported", len(res.Imported))
+	if len(res.Imported) == 1 {
+		n = "1 service imported"
+	}
+	if len(res.Skipped) > 0 {
+		n += fmt.Sprintf(", %d not (lvsgen cannot express them; see the comments starting \"Not imported\")", len(res.Skipped))
+	}
+	out = append(out, wrap("", n+".")...)
+	if len(res.Unmodelled) > 0 {
+		out = append(out, wrap("", fmt.Sprintf("%d keepalived settings lvsgen does not model stay with keepalived; each is a comment starting \"keepalived keeps\" at its place below.", len(res.Unmodelled)))...)
+	}
+	if len(d.assumptions) > 0 {
+		out = append(out, "")
+		out = append(out, d.assumptions...)
+	}
+	if len(d.nextSteps) > 0 {
+		out = append(out, "")
+		out = append(out, d.nextSteps...)
+	}
+	return out
+}
+
+// hosts declares the director with the interfaces the import inferred.
+func (d *document) hosts(ifaces []inferredInterface) ast.Decl {
+	var elts []ast.Decl
+	for _, ifc := range ifaces {
+		f := field(ifc.name, single("addresses", ast.NewList(ast.NewString(ifc.prefix.String()))))
+		var reals []string
+		for _, a := range ifc.reals {
+			reals = append(reals, a.String())
+		}
+		what := "real server"
+		if len(reals) > 1 {
+			what = "real servers"
+		}
+		addComment(f, wrap("", fmt.Sprintf("TODO inferred from DR/NAT %s %s: put the director's interface on %s here, with its own address (e.g. %s/%d) and real name.",
+			what, elide(reals, 6), ifc.prefix, exampleAddr(ifc.prefix), ifc.prefix.Bits())))
+		elts = append(elts, f)
+	}
+	ifs := &ast.StructLit{Elts: elts}
+	interfaces := field("interfaces", ifs)
+	if len(ifaces) == 0 {
+		addComment(interfaces, wrap("", "TODO the director's interfaces and addresses: no DR or NAT real server tells them (TUN real servers need none on a shared subnet)."))
+	}
+	host := field(d.opts.Director, &ast.StructLit{Elts: []ast.Decl{interfaces}})
+	addComment(host, wrap("", "The director. TODO its gateway, and its interfaces as they are: the ones below are inferred from its real servers, so that the topology rules pass."))
+	return field("hosts", &ast.StructLit{Elts: []ast.Decl{host}})
+}
+
+// exampleAddr returns an address inside p other than its first, to show
+// the form an interface address takes.
+func exampleAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().Next()
+	if !p.Contains(a) {
+		return p.Addr()
+	}
+	return a
+}
+
+func elide(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// clusters declares the cluster of the director.
+func (d *document) clusters() ast.Decl {
+	directors := field("directors", ast.NewList(ast.NewString(d.opts.Director)))
+	vip := field("vip", inline(field("bind", ast.NewString("none"))))
+	addComment(vip, wrap("", d.vipComment))
+	elts := []ast.Decl{directors, vip}
+	if t := d.timeouts; t != nil {
+		var fs []ast.Decl
+		for _, x := range []struct {
+			name string
+			v    int
+		}{{"tcp", t.tcp}, {"tcpfin", t.tcpfin}, {"udp", t.udp}} {
+			if x.v != 0 {
+				fs = append(fs, field(x.name, intLit(x.v)))
+			}
+		}
+		if len(fs) > 0 {
+			tf := field("timeouts", inline(fs...))
+			addComment(tf, wrap("", "From keepalived's lvs_timeouts ("+t.where+")."))
+			elts = append(elts, tf)
+		}
+	}
+	sysctl := field("sysctl", inline(field("expire_nodest_conn", intLit(0)), field("expire_quiescent_template", intLit(0))))
+	addComment(sysctl, wrap("", "The kernel's defaults, which the source does not show: lvsgen's own defaults are 1 for both (drop connections to deleted real servers at once; expire persistence templates of weight-0 real servers, so draining works). Check `sysctl net.ipv4.vs` on the director and change them deliberately."))
+	elts = append(elts, sysctl)
+	cl := field(d.opts.cluster(), &ast.StructLit{Elts: elts})
+	return field("clusters", &ast.StructLit{Elts: []ast.Decl{cl}})
+}
+
+// services writes every block: services lvsgen can express as fields,
+// the others and the unmodelled settings as comments.
+func (d *document) services() ast.Decl {
+	var elts []ast.Decl
+	for _, b := range d.blocks {
+		pending := append([]string(nil), b.comments...)
+		first := true
+		flush := func() {
+			if len(pending) == 0 {
+				return
+			}
+			cg := commentGroup(pending)
+			if first {
+				ast.SetRelPos(cg, token.NewSection)
+				first = false
+			}
+			elts = append(elts, cg)
+			pending = nil
+		}
+		for _, e := range b.entries {
+			if e.spec == nil {
+				pending = append(pending, e.comments...)
+				pending = append(pending, skippedComment(e)...)
+				flush()
+				continue
+			}
+			f := field(e.name, d.serviceExpr(e))
+			lines := append(pending, e.comments...)
+			pending = nil
+			addComment(f, lines)
+			if first {
+				section(f)
+				first = false
+			}
+			elts = append(elts, f)
+		}
+		flush()
+	}
+	return field("services", &ast.StructLit{Elts: elts})
+}
+
+// skippedComment describes a service lvsgen cannot express, with the
+// ipvsadm-save lines it stands for.
+func skippedComment(e *entry) []string {
+	lines := wrap("", fmt.Sprintf("Not imported: %s: %s. lvsgen leaves a service it did not create alone (plan lists it as unmanaged unless --prune); as ipvsadm-save prints it:", serviceName(e.svc.ServiceKey), e.skip))
+	text := ipvs.SaveString([]ipvs.Service{e.svc})
+	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		lines = append(lines, "  "+l)
+	}
+	return lines
+}
+
+// serviceExpr writes one service.
+func (d *document) serviceExpr(e *entry) ast.Expr {
+	s := e.spec
+	elts := []ast.Decl{field("cluster", ast.NewString(d.opts.cluster()))}
+	if s.fwmark != 0 {
+		elts = append(elts,
+			field("fwmark", ast.NewLit(token.INT, strconv.FormatUint(uint64(s.fwmark), 10))),
+			field("family", ast.NewString(s.family.String())))
+	} else {
+		elts = append(elts,
+			field("vip", ast.NewString(s.vip.String())),
+			field("protocol", ast.NewString(s.protocol)),
+			field("port", intLit(int(s.port))))
+	}
+	if s.forwarding != "" {
+		elts = append(elts, field("forwarding", ast.NewString(s.forwarding)))
+	}
+	if s.forwarding == "tun" {
+		t := []ast.Decl{field("type", ast.NewString(s.tunType))}
+		if s.tunType == "gue" {
+			t = append(t, field("port", intLit(int(s.tunPort))))
+		}
+		if s.tunCsum != "none" {
+			t = append(t, field("checksum", ast.NewString(s.tunCsum)))
+		}
+		elts = append(elts, field("tunnel", inline(t...)))
+	}
+	elts = append(elts, field("scheduler", ast.NewString(s.scheduler)))
+	if len(s.flags) > 0 {
+		var fl []ast.Expr
+		for _, f := range s.flags {
+			fl = append(fl, ast.NewString(f))
+		}
+		elts = append(elts, field("flags", ast.NewList(fl...)))
+	}
+	if s.persistent {
+		p := []ast.Decl{field("timeout", ast.NewLit(token.INT, strconv.FormatUint(uint64(s.timeout), 10)))}
+		if s.netmask != 0 {
+			p = append(p, field("netmask", intLit(s.netmask)))
+		}
+		if s.engine != "" {
+			p = append(p, field("engine", ast.NewString(s.engine)))
+		}
+		elts = append(elts, field("persistence", inline(p...)))
+	}
+	if s.onePacket {
+		elts = append(elts, field("onePacket", ast.NewBool(true)))
+	}
+	reals := &ast.ListLit{}
+	var first []string
+	for i, r := range s.reals {
+		rf := []ast.Decl{field("address", ast.NewString(r.addr.String()))}
+		if r.setPort {
+			rf = append(rf, field("port", intLit(int(r.port))))
+		}
+		rf = append(rf, field("weight", ast.NewLit(token.INT, strconv.FormatInt(int64(r.weight), 10))))
+		if r.upper != 0 {
+			rf = append(rf, field("upperThreshold", ast.NewLit(token.INT, strconv.FormatUint(uint64(r.upper), 10))))
+		}
+		if r.lower != 0 {
+			rf = append(rf, field("lowerThreshold", ast.NewLit(token.INT, strconv.FormatUint(uint64(r.lower), 10))))
+		}
+		el := inline(rf...)
+		ast.SetRelPos(el, token.Newline)
+		// A comment goes before its real server. The formatter prints a
+		// list element's doc comment twice, so it is attached after the
+		// element before (Position 1), or to reals for the first.
+		if c := e.realComments[i]; len(c) > 0 {
+			if i == 0 {
+				first = c
+			} else {
+				cg := commentGroup(c)
+				cg.Position = 1
+				ast.AddComment(reals.Elts[i-1], cg)
+			}
+		}
+		reals.Elts = append(reals.Elts, el)
+	}
+	if len(reals.Elts) > 0 {
+		reals.Rbrack = token.Newline.Pos()
+	}
+	rf := field("reals", reals)
+	addComment(rf, first)
+	elts = append(elts, rf)
+	return &ast.StructLit{Elts: elts}
+}
+
+// identPattern matches labels CUE takes unquoted as regular fields.
+var identPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+var cueKeywords = map[string]bool{
+	"package": true, "import": true, "for": true, "in": true, "if": true, "let": true,
+	"true": true, "false": true, "null": true, "func": true,
+}
+
+func label(name string) ast.Label {
+	if identPattern.MatchString(name) && !cueKeywords[name] {
+		return ast.NewIdent(name)
+	}
+	return ast.NewString(name)
+}
+
+func field(name string, v ast.Expr) *ast.Field {
+	return &ast.Field{Label: label(name), Value: v}
+}
+
+// single is a struct of one field, written inline.
+func single(name string, v ast.Expr) ast.Expr { return inline(field(name, v)) }
+
+// inline is a struct written on one line.
+func inline(fields ...ast.Decl) *ast.StructLit {
+	s := &ast.StructLit{Elts: fields, Lbrace: token.Blank.Pos(), Rbrace: token.Blank.Pos()}
+	for _, f := range fields {
+		ast.SetRelPos(f, token.Blank)
+	}
+	return s
+}
+
+func intLit(v int) ast.Expr { return ast.NewLit(token.INT, strconv.Itoa(v)) }
+
+func commentGroup(lines []string) *ast.CommentGroup {
+	cg := &ast.CommentGroup{Doc: true}
+	for _, l := range lines {
+		cg.List = append(cg.List, &ast.Comment{Text: commentText(l)})
+	}
+	return cg
+}
+
+func commentText(l string) string {
+	// A comment line cannot hold a line break.
+	l = strings.NewReplacer("\n", " ", "\r", " ").Replace(l)
+	if l == "" {
+		return "//"
+	}
+	return "// " + l
+}
+
+// section starts n after a blank line, its comment included.
+func section(n ast.Node) {
+	if cgs := ast.Comments(n); len(cgs) > 0 {
+		ast.SetRelPos(cgs[0], token.NewSection)
+		return
+	}
+	ast.SetRelPos(n, token.NewSection)
+}
+
+func addComment(n ast.Node, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	ast.AddComment(n, commentGroup(lines))
+}
+
+// wrap breaks text into comment lines of at most 76 characters, the
+// first starting with indent and the rest indented to match it.
+func wrap(indent, text string) []string {
+	const width = 76
+	words := strings.Fields(text)
+	var lines []string
+	cur := indent
+	pad := strings.Repeat(" ", len(indent))
+	empty := true
+	for _, w := range words {
+		if !empty && len(cur)+1+len(w) > width {
+			lines = append(lines, cur)
+			cur, empty = pad, true
+		}
+		if empty {
+			cur += w
+			empty = false
+		} else {
+			cur += " " + w
+		}
+	}
+	if !empty {
+		lines = append(lines, cur)
+	}
+	return lines
+}
