@@ -27,7 +27,18 @@ func applyRendered(t *testing.T, n *topo.Node, dir, host string) *hostState {
 	applyLinks(t, n, h)
 	applySysctls(t, n, h)
 	for _, a := range h.Addresses {
-		n.AddAddr(a.Device, a.Prefix.String())
+		if !a.NoDAD && !a.Deprecated {
+			n.AddAddr(a.Device, a.Prefix.String())
+			continue
+		}
+		args := []string{"addr", "add", a.Prefix.String(), "dev", a.Device}
+		if a.NoDAD {
+			args = append(args, "nodad")
+		}
+		if a.Deprecated {
+			args = append(args, "preferred_lft", "0")
+		}
+		n.MustRun("/sbin/ip", args...)
 	}
 	for _, f := range h.FOU {
 		args := []string{"fou", "add", "port", strconv.Itoa(int(f.Port)), "gue"}
@@ -73,6 +84,9 @@ func applyLinks(t *testing.T, n *topo.Node, h *hostState) {
 		}
 		if got := link.Type(); got != l.Kind {
 			t.Errorf("%s: link %s is of kind %s in the kernel, %s in the render", h.Host, l.Name, got, l.Kind)
+		}
+		if l.Mode != "" {
+			n.MustRun("/sbin/ip", "-6", "tunnel", "change", l.Name, "mode", l.Mode)
 		}
 		n.LinkUp(l.Name)
 	}

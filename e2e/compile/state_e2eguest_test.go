@@ -30,10 +30,13 @@ type hostState struct {
 	Links []struct {
 		Name string `json:"name"`
 		Kind string `json:"kind"`
+		Mode string `json:"mode"`
 	} `json:"links"`
 	Addresses []struct {
-		Device string       `json:"device"`
-		Prefix netip.Prefix `json:"prefix"`
+		Device     string       `json:"device"`
+		Prefix     netip.Prefix `json:"prefix"`
+		NoDAD      bool         `json:"nodad"`
+		Deprecated bool         `json:"deprecated"`
 	} `json:"addresses"`
 	FOU []struct {
 		Port uint16 `json:"port"`
