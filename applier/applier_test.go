@@ -650,3 +650,17 @@ services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "w
 		t.Errorf("not converged:\n%s", planText(p))
 	}
 }
+
+// TestMissingSchedulerIsNamed: the kernel's ENOENT for a scheduler it
+// lacks (twos on Linux 6.1) becomes an error that says so.
+func TestMissingSchedulerIsNamed(t *testing.T) {
+	hosts, cfg := compile(t, `services: w: {cluster: "dr", vip: "192.0.2.10", port: 80, scheduler: "twos", reals: [{host: "web1"}]}
+`)
+	k := hostKernel(t, cfg.Hosts["lb1"])
+	st := NewState("lb1")
+	p := replan(t, k, hosts["lb1"], st, Options{Now: t0})
+	_, err := Apply(context.Background(), k, p)
+	if err == nil || !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "module ip_vs_twos is missing; twos needs Linux 6.2 or later") {
+		t.Fatalf("error %v", err)
+	}
+}

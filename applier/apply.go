@@ -2,8 +2,10 @@ package applier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
@@ -28,7 +30,22 @@ type ApplyError struct {
 }
 
 func (e *ApplyError) Error() string {
-	return fmt.Sprintf("%s %s %s: %v", e.Op.Action, e.Op.Kind, e.Op.Object(), e.Err)
+	msg := fmt.Sprintf("%s %s %s: %v", e.Op.Action, e.Op.Kind, e.Op.Object(), e.Err)
+	if s, ok := e.Op.After.(*ipvs.Service); ok && e.Op.Kind == KindService && errors.Is(e.Err, syscall.ENOENT) {
+		// ENOENT from a new or changed service means a missing module.
+		msg += fmt.Sprintf(" (the kernel has no scheduler %q: module ip_vs_%s is missing", s.Scheduler, s.Scheduler)
+		if s.PE != "" {
+			msg += fmt.Sprintf(", or no persistence engine %q: module ip_vs_pe_%s", s.PE, s.PE)
+		}
+		if s.Scheduler == "twos" {
+			msg += "; twos needs Linux 6.2 or later"
+		}
+		msg += ")"
+	}
+	if errors.Is(e.Err, syscall.EPERM) || errors.Is(e.Err, syscall.EACCES) {
+		msg += " (lvsgen needs root or CAP_NET_ADMIN to change the kernel)"
+	}
+	return msg
 }
 
 func (e *ApplyError) Unwrap() error { return e.Err }

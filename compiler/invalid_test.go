@@ -95,6 +95,8 @@ var invalidCases = []struct {
 		[]want{{"schema", "services.s.fwmark", false}}},
 	{"generic flag with rr warns", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "rr", flags: [‸"flag-3"], reals: [{host: "web1"}]}`,
 		[]want{{"sched-flags", "services.s.flags[0]", true}}},
+	{"twos warns about old kernels", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: ‸"twos", reals: [{host: "web1"}]}`,
+		[]want{{"scheduler-kernel", "services.s.scheduler", true}}},
 	{"duplicate flag", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: "sh", flags: ["sh-port", ‸"sh-port"], reals: [{host: "web1"}]}`,
 		[]want{{"flags-unique", "services.s.flags[1]", false}}},
 	{"ipv4 netmask above 32", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: netmask: ‸33, reals: [{host: "web1"}]}`,
