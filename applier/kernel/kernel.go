@@ -63,7 +63,8 @@ type Kernel interface {
 	Addresses(ctx context.Context) ([]Address, error)
 	// AddAddress binds an address (EEXIST, ENODEV).
 	AddAddress(ctx context.Context, a Address) error
-	// DelAddress removes an address (EADDRNOTAVAIL).
+	// DelAddress removes an address (EADDRNOTAVAIL; ENODEV if the device
+	// is missing).
 	DelAddress(ctx context.Context, a Address) error
 
 	// Routes returns the main table's unicast routes with a gateway.

@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -136,11 +137,10 @@ func (k *Kernel) checkService(op string, s ipvs.Service) error {
 	if s.Family != ipvs.IPv4 && s.Family != ipvs.IPv6 {
 		return errno(op, syscall.EAFNOSUPPORT)
 	}
-	if s.FWMark == 0 && s.Protocol != ipvs.TCP && s.Protocol != ipvs.UDP && s.Protocol != ipvs.SCTP {
-		return errno(op, syscall.EINVAL)
-	}
-	if !slices.Contains(k.Schedulers, s.Scheduler) {
-		// "Scheduler module ip_vs_%s not found"
+	// Over netlink the kernel takes any protocol number (only the
+	// setsockopt path checks for tcp, udp and sctp).
+	if s.Scheduler != "none" && !slices.Contains(k.Schedulers, s.Scheduler) {
+		// "Scheduler module ip_vs_%s not found"; "none" is no scheduler.
 		return errno(op, syscall.ENOENT)
 	}
 	if s.PE != "" && s.PE != "sip" {
@@ -229,7 +229,49 @@ func checkDest(op string, svc ipvs.Service, d ipvs.Destination) error {
 	if d.LowerThreshold > d.UpperThreshold {
 		return errno(op, syscall.ERANGE)
 	}
+	if d.UpperThreshold > math.MaxInt32 {
+		// Debian's 6.1 has the fix that refuses thresholds the
+		// kernel's int comparisons would read as negative.
+		return errno(op, syscall.EINVAL)
+	}
+	if d.Forward == ipvs.Tunnel && d.TunType == ipvs.TunGUE && d.TunPort == 0 {
+		// "tunnel port is zero"
+		return errno(op, syscall.EINVAL)
+	}
 	return nil
+}
+
+// unicastDest applies ip_vs_new_dest's address check: an IPv4
+// destination must be a unicast or local address (inet_addr_type), an
+// IPv6 one a unicast address that is not link-local (ipv6_addr_type),
+// unless it is bound here.
+func (k *Kernel) unicastDest(a netip.Addr) bool {
+	if a.Is4() {
+		if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return false
+		}
+		// A subnet's broadcast address, routed as broadcast while its
+		// device is up.
+		for _, x := range k.addrs {
+			p := x.Prefix
+			if l := k.links[x.Device]; l != nil && l.Up && p.Addr().Is4() && p.Bits() < 31 && lastAddr(p) == a {
+				return false
+			}
+		}
+		return true
+	}
+	if slices.ContainsFunc(k.addrs, func(x kernel.Address) bool { return x.Prefix.Addr() == a }) {
+		return true
+	}
+	return !a.IsUnspecified() && !a.IsMulticast() && !a.IsLinkLocalUnicast() && !a.Is4In6()
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 func destIndex(s *ipvs.Service, d ipvs.Destination) int {
@@ -254,6 +296,9 @@ func (k *Kernel) AddDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs
 	}
 	if destIndex(svc, d) >= 0 {
 		return errno(op, syscall.EEXIST)
+	}
+	if !k.unicastDest(d.Addr) {
+		return errno(op, syscall.EINVAL)
 	}
 	d.ActiveConns, d.InactiveConns = 0, 0
 	svc.Destinations = append(svc.Destinations, d)
@@ -337,8 +382,13 @@ func (k *Kernel) SetTimeouts(ctx context.Context, t kernel.Timeouts) error {
 	if err := k.write("setting IPVS timeouts"); err != nil {
 		return err
 	}
-	if t.TCP < 0 || t.TCPFin < 0 || t.UDP < 0 {
-		return errno("setting IPVS timeouts", syscall.EINVAL)
+	// The kernel keeps timeouts in jiffies in an int: it refuses more
+	// than INT_MAX/HZ seconds (Debian's HZ is 250).
+	const maxTimeout = math.MaxInt32 / 250
+	for _, v := range []int{t.TCP, t.TCPFin, t.UDP} {
+		if v < 0 || v > maxTimeout {
+			return errno("setting IPVS timeouts", syscall.EINVAL)
+		}
 	}
 	if t.TCP != 0 {
 		k.timeouts.TCP = t.TCP
@@ -365,7 +415,7 @@ func (k *Kernel) Links(ctx context.Context) ([]kernel.Link, error) {
 }
 
 // fallbackDevices are the devices the kernel creates when a tunnel module
-// loads; they cannot be created by name, and deleting them fails.
+// loads; they cannot be created by name, and deleting them does nothing.
 var fallbackDevices = map[string]string{"tunl0": "ipip", "sit0": "sit", "gre0": "gre", "ip6tnl0": "ip6tnl", "ip6gre0": "ip6gre"}
 
 // AddLink implements kernel.Kernel.
@@ -380,6 +430,17 @@ func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
 		if l.Kind != kind {
 			return errno(op, syscall.EINVAL)
 		}
+		if l.Mode != "" && (kind != "ip6tnl" || (l.Mode != "any" && l.Mode != "ipip6" && l.Mode != "ip6ip6")) {
+			return errno(op, syscall.EINVAL)
+		}
+		if cur, ok := k.links[l.Name]; ok {
+			// Without a mode, the device keeps its own.
+			cur.Up = true
+			if l.Mode != "" {
+				cur.Mode = l.Mode
+			}
+			return nil
+		}
 		mode := ""
 		if kind == "ip6tnl" {
 			// The fallback device starts as ip6ip6.
@@ -387,11 +448,6 @@ func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
 			if l.Mode != "" {
 				mode = l.Mode
 			}
-		}
-		if cur, ok := k.links[l.Name]; ok {
-			cur.Up = true
-			cur.Mode = mode
-			return nil
 		}
 		k.addLinkLocked(kernel.Link{Name: l.Name, Kind: kind, Mode: mode, Up: true})
 		return nil
@@ -436,8 +492,13 @@ func (k *Kernel) DelLink(ctx context.Context, name string) error {
 	if _, ok := k.links[name]; !ok {
 		return errno(op, syscall.ENODEV)
 	}
-	if _, ok := fallbackDevices[name]; ok || name == "lo" {
+	if name == "lo" {
 		return errno(op, syscall.EOPNOTSUPP)
+	}
+	if _, ok := fallbackDevices[name]; ok {
+		// The tunnel modules' dellink skips their fallback device: the
+		// request succeeds and the device stays.
+		return nil
 	}
 	delete(k.links, name)
 	k.addrs = slices.DeleteFunc(k.addrs, func(a kernel.Address) bool { return a.Device == name })
@@ -467,7 +528,12 @@ func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
 	if _, ok := k.links[a.Device]; !ok {
 		return errno(op, syscall.ENODEV)
 	}
-	if slices.ContainsFunc(k.addrs, func(x kernel.Address) bool { return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() }) {
+	// IPv4 takes the same address again with another prefix length
+	// (__inet_insert_ifa compares address and mask); IPv6 does not
+	// (ipv6_add_addr_hash compares the address).
+	if slices.ContainsFunc(k.addrs, func(x kernel.Address) bool {
+		return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() && (a.Prefix.Addr().Is6() || x.Prefix.Bits() == a.Prefix.Bits())
+	}) {
 		return errno(op, syscall.EEXIST)
 	}
 	if a.Prefix.Addr().Is4() {
@@ -485,6 +551,9 @@ func (k *Kernel) DelAddress(ctx context.Context, a kernel.Address) error {
 	op := "deleting address " + a.String()
 	if err := k.write(op); err != nil {
 		return err
+	}
+	if _, ok := k.links[a.Device]; !ok {
+		return errno(op, syscall.ENODEV)
 	}
 	i := slices.IndexFunc(k.addrs, func(x kernel.Address) bool { return x.Device == a.Device && x.Prefix == a.Prefix })
 	if i < 0 {

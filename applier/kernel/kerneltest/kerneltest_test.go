@@ -1,0 +1,19 @@
+package kerneltest_test
+
+import (
+	"testing"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/applier/kernel/kerneltest"
+	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+)
+
+// TestMemory holds the in-memory twin to the suite the real kernel passes
+// in the e2e VM (applier/kernel/netlink's TestConformance).
+func TestMemory(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T) kernel.Kernel {
+		k := memory.New()
+		k.AddDevice(kerneltest.Device)
+		return k
+	})
+}
