@@ -106,7 +106,7 @@ func (k *Kernel) FOUs(ctx context.Context) ([]kernel.FOU, error) {
 	return gue, nil
 }
 
-// has tells whether the kernel has a fou port f (of any type).
+// hasFOU tells whether the kernel has a fou port f (of any type).
 func (k *Kernel) hasFOU(ctx context.Context, f kernel.FOU) bool {
 	all, _, err := k.fous(ctx)
 	if err != nil {
