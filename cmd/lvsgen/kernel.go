@@ -1,12 +1,19 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/applier/kernel/netlink"
 )
 
-// openNetlinkKernel opens the live kernel through netlink.
+// openNetlinkKernel opens the live kernel of the current network namespace
+// through netlink. The process exits after one command, which closes the
+// sockets.
 func openNetlinkKernel() (kernel.Kernel, error) {
-	return nil, errors.New("opening the kernel: the netlink implementation is not wired in yet")
+	k, err := netlink.New()
+	if err != nil {
+		return nil, fmt.Errorf("opening the kernel: %w", err)
+	}
+	return k, nil
 }
