@@ -82,13 +82,13 @@ func (o Op) Object() string {
 	case *ipvs.Destination:
 		return svcName(o.Service) + " -> " + destName(o.Service, x)
 	case *kernel.Timeouts:
-		return "ipvs timeouts"
+		return "ipvs"
 	case *kernel.Link:
-		return "link " + x.Name
+		return x.Name
 	case *kernel.Address:
-		return "address " + x.String()
+		return x.String()
 	case *kernel.Route:
-		return "route " + x.Dst.String()
+		return x.Dst.String()
 	case *kernel.FOU:
 		return x.String()
 	case *string:
