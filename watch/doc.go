@@ -1,0 +1,18 @@
+// Package watch keeps one host's kernel equal to a config directory that
+// changes under it: the loop behind `lvsgen watch`.
+//
+// A Loop applies the config once at start, then waits. File events (from a
+// Watcher, which follows the directory recursively and through symlink
+// swaps) are debounced into one cycle: hash the config files, compile, and
+// plan and apply through an Applier (applier.Runner) when the config is
+// valid. An invalid config changes nothing: the last good one keeps running
+// and keeps being maintained. A periodic resync re-plans the last good
+// config, which repairs drift and finishes drains, and catches changes a
+// file event missed. SIGHUP recompiles at once; SIGTERM and SIGINT stop the
+// loop once the apply in flight, if any, has finished: an apply is never
+// cancelled half-way by a signal.
+//
+// Every dependency is an interface or a function — the clock, the compile
+// step, the applier, the event source, the signals and the logger — so the
+// loop is tested with a fake clock and the in-memory kernel.
+package watch

@@ -1,0 +1,199 @@
+package watch
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ConfigFiles lists the files the compiler reads as configuration under
+// dir, relative to dir and sorted: .cue files, skipping hidden files and
+// directories and cue.mod, as the compiler does.
+func ConfigFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && skipDir(d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".cue") && !strings.HasPrefix(d.Name(), ".") {
+			rel, err := filepath.Rel(dir, path)
+			if err != nil {
+				return err
+			}
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing config files: %w", err)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// skipDir reports whether a directory below the config root holds no
+// configuration: hidden ones (.git) and cue.mod.
+func skipDir(name string) bool { return strings.HasPrefix(name, ".") || name == "cue.mod" }
+
+// HashDirs is the content hash of a config: SHA-256 over the sorted names
+// (relative to their directory, prefixed by the directory's position in
+// dirs) and contents of the config files of each directory. Two checkouts
+// of the same commit hash the same wherever they are.
+func HashDirs(dirs ...string) (string, error) {
+	h := sha256.New()
+	var n [8]byte
+	for i, dir := range dirs {
+		files, err := ConfigFiles(dir)
+		if err != nil {
+			return "", err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+			if err != nil {
+				return "", fmt.Errorf("hashing config: %w", err)
+			}
+			name := fmt.Sprintf("%d/%s", i, f)
+			binary.BigEndian.PutUint64(n[:], uint64(len(name)))
+			h.Write(n[:])
+			h.Write([]byte(name))
+			binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+			h.Write(n[:])
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// GitCommit returns the commit checked out in the git work tree that holds
+// dir, or "" when dir is not in one. It reads .git itself (HEAD, loose
+// refs, packed-refs, and the .git file of a linked worktree, as git-sync
+// makes): no git binary is needed.
+func GitCommit(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("reading git commit: %w", err)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		dotgit := filepath.Join(d, ".git")
+		st, err := os.Stat(dotgit)
+		if err == nil {
+			gitDir := dotgit
+			if !st.IsDir() {
+				if gitDir, err = readGitFile(dotgit); err != nil {
+					return "", err
+				}
+			}
+			return headCommit(gitDir)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("reading git commit: %w", err)
+		}
+		if filepath.Dir(d) == d {
+			return "", nil
+		}
+	}
+}
+
+// readGitFile follows a .git file ("gitdir: PATH") to the git directory.
+func readGitFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading git commit: %w", err)
+	}
+	line := strings.TrimSpace(string(b))
+	dir, ok := strings.CutPrefix(line, "gitdir: ")
+	if !ok {
+		return "", fmt.Errorf("reading git commit: %s is not a gitdir link", path)
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(filepath.Dir(path), dir)
+	}
+	return dir, nil
+}
+
+// headCommit resolves HEAD in gitDir. A linked worktree's own directory
+// holds HEAD; its refs live in the common directory named by commondir.
+func headCommit(gitDir string) (string, error) {
+	common := gitDir
+	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(b))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(gitDir, c)
+		}
+		common = c
+	}
+	b, err := os.ReadFile(filepath.Join(gitDir, "HEAD"))
+	if err != nil {
+		return "", fmt.Errorf("reading git commit: %w", err)
+	}
+	head := strings.TrimSpace(string(b))
+	for range 5 { // symbolic refs may point at symbolic refs
+		ref, ok := strings.CutPrefix(head, "ref: ")
+		if !ok {
+			if !isObjectID(head) {
+				return "", fmt.Errorf("reading git commit: HEAD in %s holds %q", gitDir, head)
+			}
+			return head, nil
+		}
+		if head, err = readRef(gitDir, common, ref); err != nil {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("reading git commit: symbolic refs nest too deep in %s", gitDir)
+}
+
+// readRef reads a ref as a loose file (per-worktree, then common) or from
+// packed-refs.
+func readRef(gitDir, common, ref string) (string, error) {
+	for _, d := range []string{gitDir, common} {
+		b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(ref)))
+		if err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	f, err := os.Open(filepath.Join(common, "packed-refs"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("reading git commit: ref %s not found in %s", ref, common)
+		}
+		return "", fmt.Errorf("reading git commit: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "^") {
+			continue
+		}
+		if id, name, ok := strings.Cut(line, " "); ok && name == ref {
+			return id, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("reading git commit: %w", err)
+	}
+	return "", fmt.Errorf("reading git commit: ref %s not found in %s", ref, common)
+}
+
+// isObjectID reports whether s is a SHA-1 or SHA-256 object name.
+func isObjectID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
