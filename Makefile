@@ -1,7 +1,7 @@
 # Convenience targets; each is a plain go command you can run yourself.
 GO ?= go
 
-.PHONY: build example test e2e-deps
+.PHONY: build example test e2e-deps demo
 
 build:
 	$(GO) build -o bin/lvsgen ./cmd/lvsgen
@@ -22,3 +22,9 @@ e2e-deps:
 # The test command: unit tests plus the e2e suite in a real kernel (qemu).
 test: e2e-deps
 	$(GO) test ./...
+
+# See it work: boot the e2e VM (a real kernel with IPVS), build the example
+# site of examples/ out of network namespaces, run lvsgen plan and apply on
+# every director and real server, and send real requests to each VIP.
+demo: e2e-deps
+	LVSGEN_E2E_RUN='^TestDemo$$' $(GO) test ./e2e/ -run TestGuest -count=1 -v

@@ -307,8 +307,11 @@ func destAttrs(d *ipvs.Destination) string {
 		if d.TunType == ipvs.TunGUE {
 			s += fmt.Sprintf(":%d", d.TunPort)
 		}
-		if d.TunFlags != 0 {
-			s += fmt.Sprintf(" tunflags=%d", d.TunFlags)
+		switch {
+		case d.TunFlags&ipvs.TunFlagRemCsum != 0:
+			s += " remcsum"
+		case d.TunFlags&ipvs.TunFlagCsum != 0:
+			s += " csum"
 		}
 	}
 	return s
