@@ -1,6 +1,7 @@
 package applier
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,7 +108,13 @@ func (s *State) Save(dir string) error {
 	return writeFileAtomic(StatePath(dir, s.Host), append(b, '\n'), 0o644)
 }
 
+// writeFileAtomic writes b to path through a temporary file and a rename.
+// A file that already holds b is left alone: watch's resync saves the same
+// state every period and should not rewrite it.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

@@ -312,3 +312,26 @@ func TestBaseIsValid(t *testing.T) {
 		t.Fatalf("base config: %v", res.Diagnostics)
 	}
 }
+
+// TestSymlinkedConfigDir: git-sync points a "current" symlink at each
+// checkout; lvsgen must read through it and name files as the user wrote
+// the path.
+func TestSymlinkedConfigDir(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(t.TempDir(), "current")
+	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "base.cue"), string(base)+"\nservices: x: {cluster: \"nope\", vip: \"192.0.2.77\", port: 80}\n")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diagnostics) != 1 || res.Diagnostics[0].Pos.File != filepath.Join(link, "base.cue") {
+		t.Fatalf("diagnostics %v, want one in %s", res.Diagnostics, filepath.Join(link, "base.cue"))
+	}
+}

@@ -37,12 +37,15 @@ func findFiles(dir string) ([]string, error) {
 		return nil, fmt.Errorf("reading config directory: %s is not a directory", dir)
 	}
 	var files []string
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	// A trailing separator makes the walk follow dir when it is a symlink
+	// (git-sync swaps a "current" link to each checkout); the names it
+	// reports still start with dir as the user wrote it.
+	err = filepath.WalkDir(dir+string(filepath.Separator), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if path != dir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "cue.mod") {
+			if filepath.Clean(path) != filepath.Clean(dir) && (strings.HasPrefix(d.Name(), ".") || d.Name() == "cue.mod") {
 				return filepath.SkipDir
 			}
 			return nil

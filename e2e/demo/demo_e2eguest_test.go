@@ -102,20 +102,25 @@ func TestDemo(t *testing.T) {
 	type probe struct {
 		what, target string
 		want         []string
+		// spread: the scheduler must use every real server for
+		// one-at-a-time requests. sed, lc and wlc weigh active
+		// connections, of which sequential requests leave none or few,
+		// so they may pick one real server every time.
+		spread bool
 	}
 	for _, p := range []probe{
-		{"edge-http (DR, wrr 3:1)", "192.0.2.10:80", []string{"web1", "web2"}},
-		{"app-api (NAT 80->8080, wlc 2:1)", "192.168.100.20:80", []string{"app1", "app2"}},
-		{"global-static (TUN ipip, wrr 5:5)", "198.51.100.31:80", []string{"cache1", "cache2"}},
-		{"global-video (TUN gue, lc)", "198.51.100.30:443", []string{"cache1", "cache2"}},
-		{"global-feeds (TUN gre, sed)", "198.51.100.32:8443", []string{"cache1", "cache2"}},
+		{"edge-http (DR, wrr 3:1)", "192.0.2.10:80", []string{"web1", "web2"}, true},
+		{"app-api (NAT 80->8080, wlc 2:1)", "192.168.100.20:80", []string{"app1", "app2"}, false},
+		{"global-static (TUN ipip, wrr 5:5)", "198.51.100.31:80", []string{"cache1", "cache2"}, true},
+		{"global-video (TUN gue, lc)", "198.51.100.30:443", []string{"cache1", "cache2"}, false},
+		{"global-feeds (TUN gre, sed)", "198.51.100.32:8443", []string{"cache1", "cache2"}, false},
 	} {
 		names := client.HTTPRequests(p.target, 20)
 		counts := topo.Count(names)
 		say("20 requests to %s: %s", p.what, topo.FormatCount(counts))
 		total := 0
 		for _, w := range p.want {
-			if counts[w] == 0 {
+			if p.spread && counts[w] == 0 {
 				t.Errorf("%s: %s answered no request (%s)", p.what, w, topo.FormatCount(counts))
 			}
 			total += counts[w]
