@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/format"
@@ -387,8 +388,14 @@ func commentGroup(lines []string) *ast.CommentGroup {
 }
 
 func commentText(l string) string {
-	// A comment line cannot hold a line break.
-	l = strings.NewReplacer("\n", " ", "\r", " ").Replace(l)
+	// A comment holds printable UTF-8 and no line break; what comes from
+	// the input may hold anything.
+	l = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(l, "?"))
 	if l == "" {
 		return "//"
 	}

@@ -72,6 +72,8 @@ const (
 	maxLineLength    = 1 << 20
 	maxLines         = 1 << 20
 	maxSeqSteps      = 65536
+	// maxWork bounds the bytes the reader handles, expansions included.
+	maxWork = 64 << 20
 )
 
 // kaPos is a position in the configuration: the file as read (for
@@ -144,6 +146,8 @@ type kaReader struct {
 	warnings []Note
 	// conditionals counts the conditional lines read.
 	conditionals int
+	// work counts the bytes handled, against maxWork.
+	work int
 	// dir is the directory of the file being read, for ${_PWD}.
 	dir string
 	// base is the main file's directory, which comments name files
@@ -244,6 +248,12 @@ func (r *kaReader) logical(pos kaPos, parts []string, depth int) error {
 	if depth > maxSubstitutions {
 		return r.errf(pos, "", "parameters expand into each other more than %d times (a loop?)", maxSubstitutions)
 	}
+	for _, p := range parts {
+		r.work += len(p) + 1
+	}
+	if r.work > maxWork {
+		return r.errf(pos, "", "the configuration expands to more than %d MiB (parameters or ~SEQ expanding into each other?)", maxWork>>20)
+	}
 	first := strings.TrimLeft(parts[0], " \t")
 	if strings.TrimSpace(strings.Join(parts, "")) == "" {
 		return nil
@@ -305,18 +315,24 @@ func (r *kaReader) logical(pos kaPos, parts []string, depth int) error {
 		}
 		return nil
 	}
+	// An include names a glob, which may hold braces: read it before
+	// braces become tokens.
+	if f := strings.Fields(text); len(f) > 0 && isInclude(f[0]) {
+		if len(f) != 2 {
+			return r.errf(pos, f[0], "%s takes one file name (a glob)", f[0])
+		}
+		pattern := f[1]
+		if len(pattern) >= 2 && (pattern[0] == '"' || pattern[0] == '\'') && pattern[len(pattern)-1] == pattern[0] {
+			pattern = pattern[1 : len(pattern)-1]
+		}
+		return r.include(pos, pattern)
+	}
 	words, err := tokenize(text)
 	if err != nil {
 		return r.errf(pos, "", "%v", err)
 	}
 	if len(words) == 0 {
 		return nil
-	}
-	if w := words[0]; w.kind == tokWord && isInclude(w.text) {
-		if len(words) != 2 || words[1].kind != tokWord {
-			return r.errf(pos, w.text, "%s takes one file name (a glob)", w.text)
-		}
-		return r.include(pos, words[1].text)
 	}
 	for _, w := range words {
 		w.pos = pos
@@ -456,6 +472,10 @@ func (r *kaReader) substitute(pos kaPos, text string) (string, bool, error) {
 		}
 		if len(out) > maxLineLength {
 			return "", false, r.errf(pos, "", "parameters expand to more than %d bytes", maxLineLength)
+		}
+		r.work += len(out)
+		if r.work > maxWork {
+			return "", false, r.errf(pos, "", "the configuration expands to more than %d MiB (parameters expanding into each other?)", maxWork>>20)
 		}
 		text, changed = out, true
 	}

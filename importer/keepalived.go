@@ -55,7 +55,10 @@ const (
 	kaDefaultPersistence = 360 // IPVS_SVC_PERSISTENT_TIMEOUT
 	kaDefaultScheduler   = "wlc"
 	kaMaxTimeout         = 2678400 // LVS_MAX_TIMEOUT
-	maxGroupServices     = 65536
+	// maxGroupServices bounds what one range, and one import, expands
+	// to: lvsgen writes a service per address, and compiling ten
+	// thousand of them takes seconds.
+	maxGroupServices = 16384
 )
 
 // FromKeepalived imports the IPVS services keepalived programs from the
@@ -305,6 +308,9 @@ func parseRange(st *kaStmt, s string) (kaRange, error) {
 		}
 		r.first = p.Addr()
 		r.end = lastAddr(p)
+		if rangeSize(r.first, r.end) > maxGroupServices {
+			return bad(fmt.Sprintf("more than %d addresses", maxGroupServices))
+		}
 		return r, nil
 	}
 	a, endStr, isRange := strings.Cut(s, "-")
@@ -1069,6 +1075,9 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 			e.comments = []string{"From virtual_server group " + st.words[2] + "."}
 		}
 		ks := key.String()
+		if len(k.keys) >= maxGroupServices {
+			return errAt(st, 0, "more than %d services in all: too many for one lvsgen file", maxGroupServices)
+		}
 		if prev, dup := k.keys[ks]; dup {
 			return errAt(st, 1, "service %s is already defined at %s (the kernel would refuse the second)", ks, prev)
 		}
@@ -1081,6 +1090,9 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 			switch {
 			case ipvs.FamilyOf(d.Addr) != key.Family && d.Forward != ipvs.Tunnel:
 				note(r.st.pos, fmt.Sprintf("real server %s is not %s and does not tunnel: the kernel refuses it for %s", d.Addr, key.Family, key))
+				continue
+			case !forwardable(d.Addr):
+				note(r.st.pos, fmt.Sprintf("real server %s is not a unicast address: the kernel refuses it", d.Addr))
 				continue
 			case d.UpperThreshold > math.MaxInt32 || d.LowerThreshold > math.MaxInt32:
 				note(r.st.pos, fmt.Sprintf("real server %s: a threshold above %d: the kernel refuses it", d.Addr, math.MaxInt32))

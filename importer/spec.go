@@ -178,6 +178,9 @@ func specOf(s ipvs.Service) (*serviceSpec, string) {
 		if d.Addr.Is4In6() {
 			return nil, fmt.Sprintf("real server %s is IPv4-mapped, which lvsgen refuses", d.Addr)
 		}
+		if !forwardable(d.Addr) {
+			return nil, fmt.Sprintf("real server %s is not a unicast address the kernel forwards to", d.Addr)
+		}
 		if d.UpperThreshold > math.MaxInt32 || d.LowerThreshold > math.MaxInt32 {
 			return nil, fmt.Sprintf("real server %s: a threshold above %d, which the kernel refuses", d.AddrPort(), math.MaxInt32)
 		}
@@ -287,4 +290,11 @@ func serviceName(k ipvs.ServiceKey) string {
 	}
 	a := strings.NewReplacer(".", "-", ":", "-").Replace(k.Addr.WithZone("").String())
 	return k.Protocol.String() + "-" + a + "-" + strconv.Itoa(int(k.Port))
+}
+
+// forwardable reports whether the kernel takes a as a destination: a
+// unicast address, for IPv6 not link-local (the schema's real-unicast).
+func forwardable(a netip.Addr) bool {
+	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255}) &&
+		!(a.Is6() && a.IsLinkLocalUnicast())
 }
