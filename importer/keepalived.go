@@ -614,8 +614,13 @@ func (k *kaImport) globalDefs(st *kaStmt) {
 		case "router_id", "lvs_timeouts":
 		case "lvs_sync_daemon":
 			k.blocks = append(k.blocks, &block{comments: wrap("", k.keep(g.pos, "lvs_sync_daemon", "lvs_sync_daemon "+strings.Join(g.words[1:], " ")+": IPVS connection synchronisation (lvsgen does not run the sync daemon)"))})
-		case "lvs_flush", "lvs_flush_onstop":
-			k.warn(g.pos, g.keyword()+": keepalived flushes IPVS services it did not create too; remove it once lvsgen manages the table (docs/IMPORT.md)")
+		case "lvs_flush":
+			k.warn(g.pos, "lvs_flush: keepalived flushes the whole IPVS table when it starts, services lvsgen manages too; remove it before lvsgen manages any (docs/IMPORT.md)")
+			kept = append(kept, g.keyword())
+		case "lvs_flush_on_stop":
+			if len(g.words) == 1 {
+				k.warn(g.pos, "lvs_flush_on_stop: keepalived flushes the whole IPVS table when it stops, services lvsgen manages too; use lvs_flush_on_stop VS, or remove it, before lvsgen manages any (docs/IMPORT.md)")
+			}
 			kept = append(kept, g.keyword())
 		default:
 			kept = append(kept, g.keyword())

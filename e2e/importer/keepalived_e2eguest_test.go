@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -319,4 +320,105 @@ func addr(ip net.IP, f ipvs.Family) netip.Addr {
 		return a.Unmap()
 	}
 	return a
+}
+
+// keepalived is a keepalived process in a namespace.
+type keepalived struct {
+	t      *testing.T
+	n      *topo.Node
+	cmd    *exec.Cmd
+	out    *logBuffer
+	exited chan struct{}
+}
+
+func startKeepalived(t *testing.T, n *topo.Node, conf string, args ...string) *keepalived {
+	t.Helper()
+	run := t.TempDir()
+	args = append([]string{"-C", "--dont-fork", "--log-console", "-f", conf, "-p", filepath.Join(run, "k.pid"), "-c", filepath.Join(run, "c.pid"), "-r", filepath.Join(run, "v.pid")}, args...)
+	k := &keepalived{t: t, n: n, cmd: exec.Command("/sbin/keepalived", args...), out: &logBuffer{}, exited: make(chan struct{})}
+	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
+	if err := n.Start(k.cmd); err != nil {
+		t.Fatalf("start keepalived: %v", err)
+	}
+	go func() { k.cmd.Wait(); close(k.exited) }()
+	t.Cleanup(k.stop)
+	return k
+}
+
+func (k *keepalived) signal(s os.Signal) { k.cmd.Process.Signal(s) }
+
+func (k *keepalived) stop() {
+	select {
+	case <-k.exited:
+		return
+	default:
+	}
+	k.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-k.exited:
+	case <-time.After(10 * time.Second):
+		k.cmd.Process.Kill()
+		<-k.exited
+	}
+}
+
+// waitTable waits up to 20 s for the namespace's table to be want.
+func waitTable(t *testing.T, n *topo.Node, want, what string, k *keepalived) {
+	t.Helper()
+	var got string
+	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(250 * time.Millisecond) {
+		if got = n.MustRun("ipvsadm", "-S", "-n").Stdout; got == want {
+			return
+		}
+	}
+	t.Fatalf("%s: table (-want +got):\n%s\nkeepalived:\n%s", what, cmp.Diff(want, got), k.out.String())
+}
+
+// TestKeepalivedHandover checks what docs/IMPORT.md says about taking
+// services away from keepalived: a reload deletes the virtual servers the
+// new file lacks, a stop deletes them all, and with --dont-release-ipvs a
+// stop keeps them and a start without them leaves them alone, so that
+// lvsgen can adopt them with no change.
+func TestKeepalivedHandover(t *testing.T) {
+	guest.Require(t)
+	lvsgen := guest.Lvsgen(t)
+	dir := t.TempDir()
+	web := "virtual_server 192.0.2.10 80 {\n  protocol TCP\n  lb_kind DR\n  lb_algo wrr\n  real_server 10.10.0.11 80 {\n    weight 3\n  }\n}\n"
+	dns := "virtual_server 192.0.2.53 53 {\n  protocol UDP\n  lb_kind NAT\n  real_server 10.20.0.5 5353 {\n  }\n}\n"
+	conf := filepath.Join(dir, "keepalived.conf")
+	write := func(s string) { os.WriteFile(conf, []byte(s), 0o644) }
+	webSave := "-A -t 192.0.2.10:80 -s wrr\n-a -t 192.0.2.10:80 -r 10.10.0.11:80 -g -w 3\n"
+	dnsSave := "-A -u 192.0.2.53:53 -s wlc\n-a -u 192.0.2.53:53 -r 10.20.0.5:5353 -m -w 1\n"
+	n := topo.New(t).Node("ka", nil, "")
+
+	write(web + dns)
+	k := startKeepalived(t, n, conf)
+	waitTable(t, n, webSave+dnsSave, "keepalived starts", k)
+	write(dns)
+	k.signal(syscall.SIGHUP)
+	waitTable(t, n, dnsSave, "a reload without the web virtual_server deletes it", k)
+	k.stop()
+	waitTable(t, n, "", "a stop deletes keepalived's services", k)
+
+	write(web + dns)
+	k = startKeepalived(t, n, conf, "--dont-release-ipvs")
+	waitTable(t, n, webSave+dnsSave, "keepalived -I starts", k)
+	k.stop()
+	waitTable(t, n, webSave+dnsSave, "keepalived -I stops and keeps them", k)
+	write(dns)
+	k = startKeepalived(t, n, conf, "--dont-release-ipvs")
+	time.Sleep(3 * time.Second)
+	waitTable(t, n, webSave+dnsSave, "keepalived -I starts without web and leaves it alone", k)
+
+	// lvsgen adopts web with no change; dns stays keepalived's.
+	webConf := filepath.Join(dir, "web.conf")
+	os.WriteFile(webConf, []byte(web), 0o644)
+	out := filepath.Join(dir, "config")
+	guest.MustRun(t, lvsgen, "import", "keepalived", webConf, "--director", "lb1", "-o", out)
+	capture := filepath.Join(dir, "lb1.save")
+	os.WriteFile(capture, []byte(n.MustRun("ipvsadm", "-S", "-n").Stdout), 0o644)
+	plan := guest.MustRun(t, lvsgen, "plan", out, "--host", "lb1", "--observed", capture)
+	if !strings.Contains(plan.Stdout, "no changes") || !strings.Contains(plan.Stdout, "? service   udp:192.0.2.53:53  unmanaged") {
+		t.Errorf("plan:\n%s", plan.Stdout)
+	}
 }
