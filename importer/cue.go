@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -148,7 +149,7 @@ func (d *document) hosts(ifaces []inferredInterface) ast.Decl {
 			what = "real servers"
 		}
 		addComment(f, wrap("", fmt.Sprintf("TODO inferred from DR/NAT %s %s: put the director's interface on %s here, with its own address (e.g. %s/%d) and real name.",
-			what, elide(reals, 6), ifc.prefix, exampleAddr(ifc.prefix), ifc.prefix.Bits())))
+			what, elide(reals, 6), ifc.prefix, exampleAddr(ifc.prefix, ifc.reals), ifc.prefix.Bits())))
 		elts = append(elts, f)
 	}
 	ifs := &ast.StructLit{Elts: elts}
@@ -161,14 +162,20 @@ func (d *document) hosts(ifaces []inferredInterface) ast.Decl {
 	return field("hosts", &ast.StructLit{Elts: []ast.Decl{host}})
 }
 
-// exampleAddr returns an address inside p other than its first, to show
-// the form an interface address takes.
-func exampleAddr(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().Next()
-	if !p.Contains(a) {
-		return p.Addr()
+// exampleAddr returns an address inside p, neither its first nor one of
+// the real servers', to show the form an interface address takes.
+func exampleAddr(p netip.Prefix, reals []netip.Addr) netip.Addr {
+	a := p.Masked().Addr()
+	for i := 0; i < 1024; i++ {
+		a = a.Next()
+		if !p.Contains(a) {
+			break
+		}
+		if !slices.Contains(reals, a) {
+			return a
+		}
 	}
-	return a
+	return p.Addr()
 }
 
 func elide(items []string, n int) string {

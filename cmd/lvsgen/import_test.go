@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+	"github.com/lvsgen/lvsgen/ipvs"
 )
 
 // runCapture2 runs the CLI with args and returns its exit code, stdout and
@@ -249,5 +253,53 @@ include conf.d/*.conf
 		if !strings.Contains(string(cue), want) {
 			t.Errorf("output lacks %q:\n%s", want, cue)
 		}
+	}
+}
+
+// TestImportThenLivePlanShowsNoChanges imports a DR and TUN director's
+// capture and plans against a kernel holding that table with the kernel's
+// defaults (the memory twin): nothing at all to change, sysctls and
+// timeouts included, since the import keeps the kernel's defaults and binds
+// no VIP.
+func TestImportThenLivePlanShowsNoChanges(t *testing.T) {
+	capture := writeFile(t, t.TempDir(), "lb1.save", `-A -t 192.0.2.10:80 -s wrr
+-a -t 192.0.2.10:80 -r 10.10.0.11:80 -g -w 3
+-a -t 192.0.2.10:80 -r 10.10.0.12:80 -g -w 1
+-A -t 192.0.2.10:443 -s sh -p 600 -M 255.255.255.0 -b sh-fallback,sh-port
+-a -t 192.0.2.10:443 -r 10.10.0.11:443 -g -w 1
+-A -t 198.51.100.30:443 -s wlc
+-a -t 198.51.100.30:443 -r 203.0.113.5:443 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
+-A -f 100 -6 -s rr
+-a -f 100 -6 -r [2001:db8:10::11]:0 -g -w 1
+`)
+	out := t.TempDir()
+	if code, _, stderr := runCapture2(t, "import", "ipvsadm-save", capture, "--director", "lb1", "-o", out); code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	f, err := os.Open(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	svcs, err := ipvs.ParseSave(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := memory.New()
+	ctx := context.Background()
+	for _, s := range svcs {
+		if err := k.AddService(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range s.Destinations {
+			if err := k.AddDestination(ctx, s.ServiceKey, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	useMemoryKernel(t, k)
+	code, plan := runCapture(t, "plan", out, "--host", "lb1", "--state-dir", t.TempDir(), "--detailed-exitcode")
+	if code != 0 || !strings.Contains(plan, "no changes") {
+		t.Errorf("live plan: exit %d, want no changes at all\n%s", code, plan)
 	}
 }
