@@ -1,7 +1,7 @@
 # Convenience targets; each is a plain go command you can run yourself.
 GO ?= go
 
-.PHONY: build example test e2e-deps demo
+.PHONY: build example test e2e-deps demo bench-e2e
 
 build:
 	$(GO) build -o bin/lvsgen ./cmd/lvsgen
@@ -28,3 +28,7 @@ test: e2e-deps
 # every director and real server, and send real requests to each VIP.
 demo: e2e-deps
 	LVSGEN_E2E_RUN='^TestDemo$$' $(GO) test ./e2e/ -run TestGuest -count=1 -v
+
+# lvsgen against ipvsadm on the real kernel, in the same VM run.
+bench-e2e: e2e-deps
+	LVSGEN_E2E_RUN='^$$' LVSGEN_E2E_BENCH=. LVSGEN_E2E_TIMEOUT=20m $(GO) test ./e2e/ -run TestGuest -count=1 -v -timeout 30m

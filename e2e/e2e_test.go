@@ -64,6 +64,7 @@ func TestGuest(t *testing.T) {
 		ModuleRoot: root,
 		Keep:       os.Getenv("LVSGEN_E2E_KEEP") == "1",
 		Run:        os.Getenv("LVSGEN_E2E_RUN"),
+		Bench:      os.Getenv("LVSGEN_E2E_BENCH"),
 		Verbose:    true,
 		Timeout:    timeout,
 		Console:    console,

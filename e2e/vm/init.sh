@@ -35,6 +35,7 @@ if [ "$E2E_TESTS" = 1 ]; then
 		set -- -test.timeout="$E2E_TEST_TIMEOUT"
 		[ "$E2E_VERBOSE" = 1 ] && set -- "$@" -test.v
 		[ -n "$E2E_RUN" ] && set -- "$@" -test.run="$E2E_RUN"
+		[ -n "$E2E_BENCH" ] && set -- "$@" -test.bench="$E2E_BENCH" -test.benchtime=1x
 		# Tests of files without the e2eguest tag ran on the host already.
 		[ -n "$skip" ] && set -- "$@" -test.skip="$skip"
 		mkdir -p "$dir"

@@ -78,6 +78,9 @@ type Options struct {
 	DataDirs []string
 	// Run is passed to the guest test binaries as -test.run.
 	Run string
+	// Bench, when set, is passed as -test.bench (with -test.benchtime=1x):
+	// the e2e benchmarks, which measure against ipvsadm in the same VM.
+	Bench string
 	// Verbose passes -test.v to the guest test binaries.
 	Verbose bool
 	// Timeout bounds the whole boot after the builds; default 8 minutes.
@@ -268,6 +271,7 @@ func buildInitrd(ctx context.Context, o Options, base *Base, work, initrd string
 	setVar("E2E_SHELL", boolStr(o.Shell))
 	setVar("E2E_VERBOSE", boolStr(o.Verbose))
 	setVar("E2E_RUN", o.Run)
+	setVar("E2E_BENCH", o.Bench)
 	// Leave the guest a minute to print its results before the host gives up.
 	guestTimeout := o.Timeout - time.Minute
 	if guestTimeout < time.Minute {
