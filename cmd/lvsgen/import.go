@@ -45,7 +45,13 @@ servers' hosts) and what to check next. Services lvsgen cannot express are
 written as comments and listed on stderr, as is everything keepalived does
 that lvsgen does not model (VRRP, health checkers, ...). Malformed input is
 an error with its line; nothing is written then. See docs/IMPORT.md.`,
-		Args: exactArgs(0),
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown import source %q: want ipvsadm-save or keepalived\n%s", args[0], c.UsageString())}
+			}
+			return usageError{fmt.Errorf("import needs a source: ipvsadm-save or keepalived\n%s", c.UsageString())}
+		},
 	}
 	c.AddCommand(newImportSave(), newImportKeepalived())
 	return c

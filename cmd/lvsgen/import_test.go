@@ -153,6 +153,8 @@ func TestImportUsage(t *testing.T) {
 		args []string
 		code int
 	}{
+		{"no source", []string{"import"}, 2},
+		{"unknown source", []string{"import", "haproxy"}, 2},
 		{"no director", []string{"import", "ipvsadm-save", capture}, 2},
 		{"bad director name", []string{"import", "ipvsadm-save", capture, "--director", "lb 1"}, 2},
 		{"two files", []string{"import", "ipvsadm-save", capture, capture, "--director", "lb1"}, 2},
