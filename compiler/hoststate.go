@@ -404,6 +404,11 @@ func (b *builder) finish() *hoststate.Host {
 	for _, s := range b.services {
 		svcs = append(svcs, s.Service)
 	}
+	// ipvs.Sort is ipvsadm's merge sort, whose result depends on the
+	// input order when addresses spread over the whole address space (its
+	// comparison is not a total order): start from a fixed order, not the
+	// map's, so renders are deterministic.
+	slices.SortFunc(svcs, func(a, b ipvs.Service) int { return strings.Compare(a.ServiceKey.String(), b.ServiceKey.String()) })
 	ipvs.Sort(svcs)
 	h.Services = []hoststate.Service{}
 	for _, s := range svcs {

@@ -99,3 +99,38 @@ func TestCompileDeterministic(t *testing.T) {
 		t.Error("two compilations of examples/ differ")
 	}
 }
+
+// TestRenderOrderStable: with VIPs spread over the whole address space
+// ipvsadm's comparison is not a total order, so the render must not depend
+// on map iteration (it did, and gave three orders in twelve runs).
+func TestRenderOrderStable(t *testing.T) {
+	dir := t.TempDir()
+	src := `package t
+hosts: lb: interfaces: eth0: addresses: ["10.0.0.2/24"]
+hosts: rs: interfaces: eth0: addresses: ["10.0.0.11/24"]
+clusters: c: directors: ["lb"]
+services: a: {cluster: "c", vip: "10.0.0.100", port: 80, reals: [{host: "rs"}]}
+services: b: {cluster: "c", vip: "100.0.0.1", port: 80, reals: [{host: "rs"}]}
+services: d: {cluster: "c", vip: "200.0.0.1", port: 80, reals: [{host: "rs"}]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "a.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for i := 0; i < 20; i++ {
+		res, err := Compile(dir)
+		if err != nil || !res.Valid() {
+			t.Fatalf("%v %v", err, res.Diagnostics)
+		}
+		var svcs []ipvs.Service
+		for _, s := range res.Hosts["lb"].Services {
+			svcs = append(svcs, s.Service)
+		}
+		got := ipvs.SaveString(svcs)
+		if i == 0 {
+			first = got
+		} else if got != first {
+			t.Fatalf("render %d differs:\n%s\nfirst:\n%s", i, got, first)
+		}
+	}
+}

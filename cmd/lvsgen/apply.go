@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,6 +172,9 @@ func observedKernel(ctx context.Context, path string) (kernel.Kernel, error) {
 			return nil, fmt.Errorf("loading --observed %s: %w", path, err)
 		}
 		for _, d := range s.Destinations {
+			// Thresholds are compared on neither side (see ipvsOnly);
+			// a hand-written rules file may carry -x/-y.
+			d.UpperThreshold, d.LowerThreshold = 0, 0
 			if err := k.AddDestination(ctx, s.ServiceKey, d); err != nil {
 				return nil, fmt.Errorf("loading --observed %s: %w", path, err)
 			}
@@ -179,10 +183,19 @@ func observedKernel(ctx context.Context, path string) (kernel.Kernel, error) {
 	return k, nil
 }
 
-// ipvsOnly keeps the IPVS services of want: what a capture can be compared
-// with.
+// ipvsOnly keeps what a capture can be compared with: the IPVS services,
+// without connection thresholds, which ipvsadm-save never prints (a plan
+// against a capture would otherwise always "change" them).
 func ipvsOnly(want *hoststate.Host) *hoststate.Host {
-	return &hoststate.Host{Version: want.Version, Name: want.Name, Roles: want.Roles, Services: want.Services}
+	h := &hoststate.Host{Version: want.Version, Name: want.Name, Roles: want.Roles}
+	for _, s := range want.Services {
+		s.Destinations = slices.Clone(s.Destinations)
+		for i := range s.Destinations {
+			s.Destinations[i].UpperThreshold, s.Destinations[i].LowerThreshold = 0, 0
+		}
+		h.Services = append(h.Services, s)
+	}
+	return h
 }
 
 func newApply() *cobra.Command {
