@@ -1069,7 +1069,7 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 				thisSkip = "persistence_granularity of the other address family"
 			} else if vs.granV6 {
 				s.NetmaskBits = int(vs.gran)
-			} else if n, ok := maskLen(vs.gran); ok {
+			} else if n, ok := ipvs.MaskBits(vs.gran); ok {
 				s.NetmaskBits = n
 			} else {
 				thisSkip = fmt.Sprintf("persistence_granularity %d.%d.%d.%d is not a contiguous netmask", vs.gran>>24, vs.gran>>16&0xff, vs.gran>>8&0xff, vs.gran&0xff)
@@ -1193,16 +1193,4 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 		}
 	}
 	return entries, nil
-}
-
-// maskLen returns the prefix length of a contiguous IPv4 mask.
-func maskLen(m uint32) (int, bool) {
-	n := 0
-	for n < 32 && m&(1<<(31-n)) != 0 {
-		n++
-	}
-	if n < 32 && m<<n != 0 {
-		return 0, false
-	}
-	return n, true
 }

@@ -170,7 +170,7 @@ func kernelTable(t *testing.T, d *topo.Node) []Service {
 			// read them as a native integer.
 			var b [4]byte
 			binary.NativeEndian.PutUint32(b[:], k.Netmask)
-			n, ok := maskBits(binary.BigEndian.Uint32(b[:]))
+			n, ok := MaskBits(binary.BigEndian.Uint32(b[:]))
 			if !ok {
 				t.Fatalf("service %s: non-contiguous netmask %v", s.ServiceKey, b)
 			}

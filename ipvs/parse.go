@@ -639,7 +639,7 @@ func (c *cmdLine) check() error {
 		if c.svc.Family == IPv6 {
 			c.svc.NetmaskBits = int(c.mask)
 		} else {
-			n, ok := maskBits(c.mask)
+			n, ok := MaskBits(c.mask)
 			if !ok {
 				return c.errf(c.maskTok, "non-contiguous netmask %q", c.maskTok)
 			}
@@ -913,8 +913,9 @@ func digitVal(c byte, base uint64) (uint64, bool) {
 	return d, true
 }
 
-// maskBits returns the prefix length of a contiguous IPv4 mask.
-func maskBits(m uint32) (int, bool) {
+// MaskBits returns the prefix length of a contiguous IPv4 mask (as a
+// number in host order), and false when the mask is not contiguous.
+func MaskBits(m uint32) (int, bool) {
 	n := 0
 	for n < 32 && m&(1<<(31-n)) != 0 {
 		n++
