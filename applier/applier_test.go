@@ -263,7 +263,7 @@ func TestUnmanagedServiceSurvivesUnlessPruned(t *testing.T) {
 	must(t, k.AddService(ctx, other))
 	st := NewState("lb1")
 	p := step(t, k, hosts["lb1"], &st, Options{Now: t0})
-	if len(p.Unmanaged) != 1 || !sameKey(p.Unmanaged[0].ServiceKey, other.ServiceKey) {
+	if len(p.Unmanaged) != 1 || !p.Unmanaged[0].ServiceKey.Same(other.ServiceKey) {
 		t.Errorf("unmanaged = %v, want the hand-made service", p.Unmanaged)
 	}
 	if svcs, _ := k.Services(ctx); len(svcs) != 2 {
@@ -492,7 +492,7 @@ func destWeight(t *testing.T, k kernel.Kernel, key ipvs.ServiceKey, a netip.Addr
 	t.Helper()
 	svcs, _ := k.Services(context.Background())
 	for _, s := range svcs {
-		if sameKey(s.ServiceKey, key) {
+		if s.ServiceKey.Same(key) {
 			for _, d := range s.Destinations {
 				if d.AddrPort() == a {
 					return d.Weight

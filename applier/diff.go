@@ -349,7 +349,7 @@ func (d *differ) services() {
 	for _, ws := range d.want.Services {
 		want := ws.Service
 		reason := "service " + ws.Name
-		i := slices.IndexFunc(d.obs.Services, func(s ipvs.Service) bool { return sameKey(s.ServiceKey, want.ServiceKey) })
+		i := slices.IndexFunc(d.obs.Services, func(s ipvs.Service) bool { return s.ServiceKey.Same(want.ServiceKey) })
 		if !d.next.ownsService(want.ServiceKey) {
 			d.next.Services = append(d.next.Services, want.ServiceKey)
 		}
@@ -375,7 +375,7 @@ func (d *differ) services() {
 		d.destinations(have, want, reason, ws.DrainTimeout)
 	}
 	for _, have := range d.obs.Services {
-		if slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return sameKey(s.ServiceKey, have.ServiceKey) }) {
+		if slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return s.ServiceKey.Same(have.ServiceKey) }) {
 			continue
 		}
 		if !d.st.ownsService(have.ServiceKey) && !d.opt.Prune {
@@ -388,21 +388,21 @@ func (d *differ) services() {
 			reason = "not created by lvsgen (--prune)"
 		}
 		d.svcDelete = append(d.svcDelete, Op{Action: Delete, Kind: KindService, Service: have.ServiceKey, Before: &before, Reason: reason})
-		d.next.Services = slices.DeleteFunc(d.next.Services, func(k ipvs.ServiceKey) bool { return sameKey(k, have.ServiceKey) })
+		d.next.Services = slices.DeleteFunc(d.next.Services, func(k ipvs.ServiceKey) bool { return k.Same(have.ServiceKey) })
 		d.dropDrains(have.ServiceKey)
 	}
 	// Owned services gone from both kernel and config: forget them.
 	for _, k := range d.st.Services {
-		inWant := slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return sameKey(s.ServiceKey, k) })
-		inObs := slices.ContainsFunc(d.obs.Services, func(s ipvs.Service) bool { return sameKey(s.ServiceKey, k) })
+		inWant := slices.ContainsFunc(d.want.Services, func(s hoststate.Service) bool { return s.ServiceKey.Same(k) })
+		inObs := slices.ContainsFunc(d.obs.Services, func(s ipvs.Service) bool { return s.ServiceKey.Same(k) })
 		if !inWant && !inObs {
-			d.next.Services = slices.DeleteFunc(d.next.Services, func(x ipvs.ServiceKey) bool { return sameKey(x, k) })
+			d.next.Services = slices.DeleteFunc(d.next.Services, func(x ipvs.ServiceKey) bool { return x.Same(k) })
 		}
 	}
 }
 
 func (d *differ) dropDrains(k ipvs.ServiceKey) {
-	d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, k) })
+	d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return x.Service.Same(k) })
 }
 
 // destinations diffs the destinations of a service that exists.
@@ -411,7 +411,7 @@ func (d *differ) destinations(have, want ipvs.Service, reason string, drain *int
 		w := w
 		i := slices.IndexFunc(have.Destinations, func(x ipvs.Destination) bool { return x.Addr == w.Addr && x.Port == w.Port })
 		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool {
-			return sameKey(x.Service, want.ServiceKey) && x.Addr == w.AddrPort()
+			return x.Service.Same(want.ServiceKey) && x.Addr == w.AddrPort()
 		})
 		if i < 0 {
 			d.destChange = append(d.destChange, Op{Action: Create, Kind: KindDestination, Service: want.ServiceKey, After: &w, Reason: reason})
@@ -456,7 +456,7 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 		d.next.Drains = append(d.next.Drains, DrainRecord{Service: key, Addr: h.AddrPort(), Weight: h.Weight, Since: d.opt.Now})
 	case h.ActiveConns == 0:
 		d.destLeave = append(d.destLeave, Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h, Reason: "no longer in the config: drained (no active connections)"})
-		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, key) && x.Addr == h.AddrPort() })
+		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return x.Service.Same(key) && x.Addr == h.AddrPort() })
 	case rec == nil:
 		// Weight already 0 (by hand, or a lost state file): the drain
 		// starts now.
@@ -466,7 +466,7 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 	case d.opt.Now.Sub(rec.Since) >= timeout:
 		d.destLeave = append(d.destLeave, Op{Action: Delete, Kind: KindDestination, Service: key, Before: &h,
 			Reason: fmt.Sprintf("no longer in the config: drain timeout %s passed with %d active connections", timeout, h.ActiveConns)})
-		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return sameKey(x.Service, key) && x.Addr == h.AddrPort() })
+		d.next.Drains = slices.DeleteFunc(d.next.Drains, func(x DrainRecord) bool { return x.Service.Same(key) && x.Addr == h.AddrPort() })
 	case h.Weight != 0:
 		after := h
 		after.Weight = 0

@@ -142,12 +142,12 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 }
 
 func (s *State) ownsService(k ipvs.ServiceKey) bool {
-	return slices.ContainsFunc(s.Services, func(x ipvs.ServiceKey) bool { return sameKey(x, k) })
+	return slices.ContainsFunc(s.Services, func(x ipvs.ServiceKey) bool { return x.Same(k) })
 }
 
 func (s *State) drain(k ipvs.ServiceKey, a netip.AddrPort) *DrainRecord {
 	for i := range s.Drains {
-		if sameKey(s.Drains[i].Service, k) && s.Drains[i].Addr == a {
+		if s.Drains[i].Service.Same(k) && s.Drains[i].Addr == a {
 			return &s.Drains[i]
 		}
 	}
@@ -179,12 +179,3 @@ func compareStrings(a, b string) int {
 }
 
 func compareKeys(a, b ipvs.ServiceKey) int { return compareStrings(a.String(), b.String()) }
-
-// sameKey compares service keys as the kernel does: a fwmark service by
-// (mark, family), the others by (family, protocol, address, port).
-func sameKey(a, b ipvs.ServiceKey) bool {
-	if a.FWMark != 0 || b.FWMark != 0 {
-		return a.FWMark == b.FWMark && a.Family == b.Family
-	}
-	return a.Family == b.Family && a.Protocol == b.Protocol && a.Addr == b.Addr && a.Port == b.Port
-}

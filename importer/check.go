@@ -65,7 +65,7 @@ func DiffTables(want, got []ipvs.Service) string {
 	var b strings.Builder
 	find := func(list []ipvs.Service, k ipvs.ServiceKey) *ipvs.Service {
 		for i := range list {
-			if sameKey(list[i].ServiceKey, k) {
+			if list[i].ServiceKey.Same(k) {
 				return &list[i]
 			}
 		}
@@ -102,13 +102,6 @@ func DiffTables(want, got []ipvs.Service) string {
 		}
 	}
 	return b.String()
-}
-
-func sameKey(a, b ipvs.ServiceKey) bool {
-	if a.FWMark != 0 || b.FWMark != 0 {
-		return a.FWMark == b.FWMark && a.Family == b.Family
-	}
-	return a.Family == b.Family && a.Protocol == b.Protocol && a.Addr == b.Addr && a.Port == b.Port
 }
 
 func serviceLine(s ipvs.Service) string {

@@ -93,6 +93,16 @@ type ServiceKey struct {
 	Port     uint16
 }
 
+// Same reports whether k and o name the same kernel service, compared as
+// the kernel does: a fwmark service by (mark, family), others by (family,
+// protocol, address, port).
+func (k ServiceKey) Same(o ServiceKey) bool {
+	if k.FWMark != 0 || o.FWMark != 0 {
+		return k.FWMark == o.FWMark && k.Family == o.Family
+	}
+	return k.Family == o.Family && k.Protocol == o.Protocol && k.Addr == o.Addr && k.Port == o.Port
+}
+
 func (k ServiceKey) String() string {
 	if k.FWMark != 0 {
 		return fmt.Sprintf("fwm:%d/%s", k.FWMark, k.Family)

@@ -107,16 +107,7 @@ func (k *Kernel) write(op string) error {
 func errno(op string, e syscall.Errno) error { return fmt.Errorf("%s: %w", op, e) }
 
 func (k *Kernel) find(key ipvs.ServiceKey) int {
-	return slices.IndexFunc(k.services, func(s ipvs.Service) bool { return sameKey(s.ServiceKey, key) })
-}
-
-// sameKey compares service keys as the kernel does: a fwmark service by
-// (mark, family), others by (family, protocol, address, port).
-func sameKey(a, b ipvs.ServiceKey) bool {
-	if a.FWMark != 0 || b.FWMark != 0 {
-		return a.FWMark == b.FWMark && a.Family == b.Family
-	}
-	return a.Family == b.Family && a.Protocol == b.Protocol && a.Addr == b.Addr && a.Port == b.Port
+	return slices.IndexFunc(k.services, func(s ipvs.Service) bool { return s.ServiceKey.Same(key) })
 }
 
 // Services implements kernel.Kernel.
