@@ -147,18 +147,7 @@ func reasons(rs []string) string {
 	if len(rs) == 0 {
 		return "config"
 	}
-	return joinComma(rs)
-}
-
-func joinComma(rs []string) string {
-	out := ""
-	for i, r := range rs {
-		if i > 0 {
-			out += ", "
-		}
-		out += r
-	}
-	return out
+	return strings.Join(rs, ", ")
 }
 
 func (d *differ) links() {
@@ -189,6 +178,8 @@ func (d *differ) links() {
 	}
 }
 
+// sysctls plans the settings in want's order, which is by key: plans are
+// deterministic without a sort here.
 func (d *differ) sysctls() {
 	for _, s := range d.want.Sysctls {
 		cur, ok := d.obs.Sysctls[s.Key]
@@ -229,7 +220,6 @@ func (d *differ) sysctls() {
 		before, after := cur, prev
 		d.teardown = append(d.teardown, Op{Action: Update, Kind: KindSysctl, Before: &before, After: &after, Reason: "no longer needed: restoring the value lvsgen found", Key: key})
 	}
-	sortOps(d.setup)
 }
 
 // sameAddr identifies addresses by device and prefix; their flags are
@@ -519,25 +509,6 @@ func sameDest(a, b ipvs.Destination) bool {
 	return true
 }
 
-// sortOps keeps sysctl operations in key order, after links.
-func sortOps(ops []Op) {
-	slices.SortStableFunc(ops, func(a, b Op) int {
-		rank := func(o Op) int {
-			if o.Kind == KindLink {
-				return 0
-			}
-			return 1
-		}
-		if c := rank(a) - rank(b); c != 0 {
-			return c
-		}
-		if a.Kind == KindSysctl && b.Kind == KindSysctl {
-			return compareStrings(a.Key, b.Key)
-		}
-		return 0
-	})
-}
-
 // confDevice returns the device of a per-device key
 // (net.ipv4.conf.DEV.NAME); ok is false for "all" and "default" and other
 // keys.
@@ -567,7 +538,7 @@ func sortTeardown(ops []Op) {
 		if c := rank[a.Kind] - rank[b.Kind]; c != 0 {
 			return c
 		}
-		return compareStrings(a.Object(), b.Object())
+		return strings.Compare(a.Object(), b.Object())
 	})
 }
 

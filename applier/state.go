@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -157,9 +158,9 @@ func (s *State) drain(k ipvs.ServiceKey, a netip.AddrPort) *DrainRecord {
 func (s *State) sort() {
 	slices.SortFunc(s.Services, func(a, b ipvs.ServiceKey) int { return compareKeys(a, b) })
 	slices.Sort(s.Links)
-	slices.SortFunc(s.Addresses, func(a, b kernel.Address) int { return compareStrings(a.String(), b.String()) })
-	slices.SortFunc(s.Routes, func(a, b OwnedRoute) int { return compareStrings(a.String(), b.String()) })
-	slices.SortFunc(s.FOUs, func(a, b kernel.FOU) int { return compareStrings(a.String(), b.String()) })
+	slices.SortFunc(s.Addresses, func(a, b kernel.Address) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(s.Routes, func(a, b OwnedRoute) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(s.FOUs, func(a, b kernel.FOU) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.Drains, func(a, b DrainRecord) int {
 		if c := compareKeys(a.Service, b.Service); c != 0 {
 			return c
@@ -168,14 +169,4 @@ func (s *State) sort() {
 	})
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func compareKeys(a, b ipvs.ServiceKey) int { return compareStrings(a.String(), b.String()) }
+func compareKeys(a, b ipvs.ServiceKey) int { return strings.Compare(a.String(), b.String()) }
