@@ -96,9 +96,12 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.ruleIDs, err = ruleIDs(c.schema); err != nil {
+	if c.checks, err = newChecks(c.schema); err != nil {
 		return nil, err
 	}
+	c.serviceDef = c.schema.LookupPath(cue.ParsePath("#Service"))
+	fwd, _ := c.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
+	c.defaultForwarding, _ = fwd.String()
 	user, diags := buildInstance(c.ctx, dir, srcs)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
@@ -113,6 +116,7 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	}
 	c.user = user
 	cfg := c.compile()
+
 	var hosts map[string]*hoststate.Host
 	if !c.diags.HasErrors() {
 		packs := c.loadPacks(dir, refs, opts.PolicyDirs)
@@ -155,23 +159,29 @@ type compilation struct {
 	schema cue.Value
 	user   cue.Value
 	diags  diag.List
-	// ruleIDs are the rules of #ServiceCheck, read once from the schema
-	// so that a rule that fails to evaluate is noticed, not skipped.
-	ruleIDs []string
+	// checks are the schema's rule checks with their verdicts.
+	checks *checks
+	// serviceDef is #Service; defaultForwarding its forwarding default.
+	serviceDef        cue.Value
+	defaultForwarding string
+	// facts caches clusterFacts by cluster name.
+	facts map[string]map[string]any
 }
 
-// ruleIDs lists the rule ids of #ServiceCheck.rules.
-func ruleIDs(schema cue.Value) ([]string, error) {
-	rules := schema.LookupPath(cue.ParsePath("#ServiceCheck.rules"))
-	it, err := rules.Fields()
-	if err != nil {
-		return nil, fmt.Errorf("listing schema rules: %w", err)
+// clusterFactsOf returns clusterFacts of cl, computed once per cluster.
+func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host) map[string]any {
+	if cl == nil {
+		return clusterFacts(nil, nil)
 	}
-	var ids []string
-	for it.Next() {
-		ids = append(ids, it.Selector().Unquoted())
+	if f, ok := c.facts[cl.Name]; ok {
+		return f
 	}
-	return ids, nil
+	if c.facts == nil {
+		c.facts = map[string]map[string]any{}
+	}
+	f := clusterFacts(cl, directors)
+	c.facts[cl.Name] = f
+	return f
 }
 
 var (
@@ -199,7 +209,6 @@ func (c *compilation) compile() *model.Config {
 	c.decodeClusters(top, cfg)
 	c.checkClusters(cfg)
 
-	check := c.schema.LookupPath(cue.ParsePath("#ServiceCheck"))
 	svcs := c.user.LookupPath(pathServices)
 	if svcs.Exists() {
 		it, err := svcs.Fields()
@@ -209,7 +218,7 @@ func (c *compilation) compile() *model.Config {
 		}
 		for it.Next() {
 			name := it.Selector().Unquoted()
-			if s := c.compileService(check, name, it.Value(), cfg); s != nil {
+			if s := c.compileService(name, it.Value(), cfg); s != nil {
 				cfg.Services = append(cfg.Services, s)
 			}
 		}

@@ -295,10 +295,11 @@ func TestEveryRuleIsTested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := ruleIDs(s)
+	cs, err := newChecks(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ids := cs.ids()
 	if len(ids) < 20 {
 		t.Fatalf("only %d rules found in the schema: %v", len(ids), ids)
 	}

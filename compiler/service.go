@@ -72,7 +72,7 @@ var realIndex = regexp.MustCompile(`^reals\[(\d+)\]`)
 // #Service and the LVS rules in #ServiceCheck, with the facts about its
 // directors and real servers that the rules need — and returns its model,
 // or nil when it has errors.
-func (c *compilation) compileService(check cue.Value, name string, user cue.Value, cfg *model.Config) *model.Service {
+func (c *compilation) compileService(name string, user cue.Value, cfg *model.Config) *model.Service {
 	base := cue.MakePath(cue.Str("services"), cue.Str(name))
 	before := len(c.diags)
 
@@ -103,30 +103,7 @@ func (c *compilation) compileService(check cue.Value, name string, user cue.Valu
 	}
 	refs := c.resolveReals(base, user, family, directors, cfg)
 
-	ctx := map[string]any{
-		"directors":      hostFactsList(directors),
-		"clientNetworks": []string{},
-		"reals":          realFactsList(refs, family),
-	}
-	if cl != nil {
-		if cl.NATGateway.IsValid() {
-			ctx["natGateway"] = cl.NATGateway.String()
-		}
-		if cl.NATGateway6.IsValid() {
-			ctx["natGateway6"] = cl.NATGateway6.String()
-		}
-		if cl.PathMTU > 0 {
-			ctx["pathMTU"] = cl.PathMTU
-		}
-		var nets []string
-		for _, p := range cl.ClientNetworks {
-			nets = append(nets, p.String())
-		}
-		if nets != nil {
-			ctx["clientNetworks"] = nets
-		}
-	}
-	shape := check.LookupPath(cue.ParsePath("service")).Unify(user)
+	shape := c.serviceDef.Unify(user)
 	shapeErr := shape.Validate(cue.Concrete(true))
 	var dropped []string
 	if shapeErr != nil {
@@ -139,35 +116,23 @@ func (c *compilation) compileService(check cue.Value, name string, user cue.Valu
 		// everywhere.
 		user = c.without(user, "", dropped)
 	}
-	chk := check.FillPath(cue.ParsePath("service"), user).FillPath(cue.ParsePath("ctx"), ctx)
-	for _, rule := range c.ruleIDs {
-		v := chk.LookupPath(cue.MakePath(cue.Str("rules"), cue.Str(rule)))
-		var issues []rawIssue
-		if err := v.Decode(&issues); err != nil {
-			// A rule that cannot evaluate reads a field the schema has
-			// already reported as wrong; its verdict would be noise.
-			// On a well-formed service it is a bug in the rule.
-			if shapeErr == nil {
-				c.errorf("internal", base, "", "this is a bug in lvsgen's schema; please report it with the config", "rule %s could not be evaluated: %v", rule, err)
-			}
-			continue
-		}
-		for _, is := range issues {
-			if m := realIndex.FindStringSubmatch(is.Path); m != nil && rule != "real-ref" {
-				if i, _ := strconv.Atoi(m[1]); i < len(refs) && !refs[i].ok {
-					continue
-				}
-			}
-			if related(is.Path, dropped) {
-				continue
-			}
-			sev := diag.Error
-			if is.Severity == "warning" {
-				sev = diag.Warning
-			}
-			c.addIssue(sev, rule, base, is.Path, is.Message, is.Hint)
-		}
+	var data map[string]any
+	if err := user.Decode(&data); err != nil && shapeErr == nil {
+		c.errorf("internal", base, "", "", "decoding service: %v", err)
+		return nil
 	}
+	_, vipErr := user.LookupPath(cue.ParsePath("vip")).String()
+	c.runRules(ruleInput{
+		base:         base,
+		data:         data,
+		family:       family,
+		hasVIP:       vipErr == nil && !slices.Contains(dropped, "vip"),
+		cluster:      cl,
+		clusterFacts: c.clusterFactsOf(cl, directors),
+		refs:         refs,
+		shapeOK:      shapeErr == nil,
+		dropped:      dropped,
+	})
 	if diag.List(c.diags[before:]).HasErrors() {
 		return nil
 	}
@@ -344,25 +309,26 @@ func hostFactsList(hs []*model.Host) []any {
 	return out
 }
 
-func realFactsList(refs []realRef, family ipvs.Family) []any {
-	out := []any{}
-	for _, r := range refs {
-		addr := r.addr
-		if !r.ok {
-			// A placeholder keeps the list aligned with service.reals;
-			// issues about it are dropped (its own error is reported).
-			addr = netip.IPv4Unspecified()
-			if family == ipvs.IPv6 {
-				addr = netip.IPv6Unspecified()
-			}
-		}
-		f := map[string]any{"address": addr.String(), "family": ipvs.FamilyOf(addr).String()}
-		if r.ok && r.host != nil {
-			f["host"] = hostFacts(r.host)
-		}
-		out = append(out, f)
+// realFactsAddr is the address the rules see for a real server: a
+// placeholder of the service's family keeps one that could not be resolved
+// in its place (issues about it are dropped; its own error is reported).
+func realFactsAddr(r realRef, family ipvs.Family) netip.Addr {
+	if r.ok {
+		return r.addr
 	}
-	return out
+	if family == ipvs.IPv6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+func realFacts(r realRef, family ipvs.Family) map[string]any {
+	addr := realFactsAddr(r, family)
+	f := map[string]any{"address": addr.String(), "family": ipvs.FamilyOf(addr).String()}
+	if r.ok && r.host != nil {
+		f["host"] = hostFacts(r.host)
+	}
+	return f
 }
 
 // buildService turns a validated service into its model, with defaults the

@@ -1,0 +1,358 @@
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"cuelang.org/go/cue"
+
+	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+// check is one of the schema's rule checks (#ServiceCheck, #RealCheck,
+// #RealsCheck) with the verdicts it has given so far.
+//
+// A check's verdict depends on its input alone, so each distinct input is
+// evaluated once: in a large config the same real server sits behind many
+// services and many services share port, scheduler and forwarding, and
+// CUE's evaluation (about a millisecond per input) is what a compile
+// spends its time on. Verdicts are kept by the input's JSON encoding.
+type check struct {
+	def cue.Value
+	ids []string
+
+	mu       sync.Mutex
+	verdicts map[string]verdict
+}
+
+// verdict is what a check said about one input: the issues of each rule,
+// and the rules that could not be evaluated.
+type verdict struct {
+	issues []ruleIssue
+	failed []ruleFailure
+}
+
+type ruleIssue struct {
+	rule string
+	rawIssue
+}
+
+type ruleFailure struct {
+	rule string
+	err  string
+}
+
+func newCheck(schema cue.Value, name string) (*check, error) {
+	def := schema.LookupPath(cue.ParsePath(name))
+	if !def.Exists() {
+		return nil, fmt.Errorf("schema has no %s", name)
+	}
+	ids, err := ruleIDs(def)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &check{def: def, ids: ids, verdicts: map[string]verdict{}}, nil
+}
+
+// ruleIDs lists the rule ids of a check's rules.
+func ruleIDs(def cue.Value) ([]string, error) {
+	it, err := def.LookupPath(cue.ParsePath("rules")).Fields()
+	if err != nil {
+		return nil, fmt.Errorf("listing schema rules: %w", err)
+	}
+	var ids []string
+	for it.Next() {
+		ids = append(ids, it.Selector().Unquoted())
+	}
+	return ids, nil
+}
+
+// eval returns the verdict on input, a JSON-like value with the check's
+// fields (service/ctx, real/fact/svc/cluster, reals).
+func (k *check) eval(input map[string]any) verdict {
+	b, err := json.Marshal(input)
+	if err != nil {
+		return verdict{failed: []ruleFailure{{"", fmt.Sprintf("encoding rule input: %v", err)}}}
+	}
+	key := string(b)
+	k.mu.Lock()
+	v, ok := k.verdicts[key]
+	k.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = k.evaluate(input)
+	k.mu.Lock()
+	k.verdicts[key] = v
+	k.mu.Unlock()
+	return v
+}
+
+func (k *check) evaluate(input map[string]any) verdict {
+	filled := k.def
+	for _, name := range sortedKeys(input) {
+		filled = filled.FillPath(cue.MakePath(cue.Str(name)), input[name])
+	}
+	rules := filled.LookupPath(cue.ParsePath("rules"))
+	var v verdict
+	// All rules in one decode; only when one of them cannot evaluate are
+	// they read one by one, to find it and keep the others' issues.
+	var all map[string][]rawIssue
+	if err := rules.Decode(&all); err == nil {
+		for _, id := range k.ids {
+			for _, is := range all[id] {
+				v.issues = append(v.issues, ruleIssue{id, is})
+			}
+		}
+		return v
+	}
+	for _, id := range k.ids {
+		var issues []rawIssue
+		if err := rules.LookupPath(cue.MakePath(cue.Str(id))).Decode(&issues); err != nil {
+			v.failed = append(v.failed, ruleFailure{id, err.Error()})
+			continue
+		}
+		for _, is := range issues {
+			v.issues = append(v.issues, ruleIssue{id, is})
+		}
+	}
+	return v
+}
+
+// checks are the three rule checks of the schema.
+type checks struct {
+	service, real, reals *check
+}
+
+func newChecks(schema cue.Value) (*checks, error) {
+	var cs checks
+	var err error
+	if cs.service, err = newCheck(schema, "#ServiceCheck"); err != nil {
+		return nil, err
+	}
+	if cs.real, err = newCheck(schema, "#RealCheck"); err != nil {
+		return nil, err
+	}
+	if cs.reals, err = newCheck(schema, "#RealsCheck"); err != nil {
+		return nil, err
+	}
+	return &cs, nil
+}
+
+// ids lists every rule id of the three checks.
+func (cs *checks) ids() []string {
+	var ids []string
+	for _, k := range []*check{cs.service, cs.real, cs.reals} {
+		ids = append(ids, k.ids...)
+	}
+	return ids
+}
+
+// clusterFacts is what #RealCheck needs of a cluster, with its encoding
+// computed once per compile.
+func clusterFacts(cl *model.Cluster, directors []*model.Host) map[string]any {
+	f := map[string]any{
+		"directors":      hostFactsList(directors),
+		"clientNetworks": []string{},
+	}
+	if cl == nil {
+		return f
+	}
+	if cl.NATGateway.IsValid() {
+		f["natGateway"] = cl.NATGateway.String()
+	}
+	if cl.NATGateway6.IsValid() {
+		f["natGateway6"] = cl.NATGateway6.String()
+	}
+	var nets []string
+	for _, p := range cl.ClientNetworks {
+		nets = append(nets, p.String())
+	}
+	if nets != nil {
+		f["clientNetworks"] = nets
+	}
+	return f
+}
+
+// ruleInput is what compileService knows about a service when it runs the
+// rules: the user's service without the fields the schema rejected, as
+// JSON-like data, and what was resolved around it.
+type ruleInput struct {
+	base    cue.Path
+	data    map[string]any
+	family  ipvs.Family
+	hasVIP  bool
+	cluster *model.Cluster
+	// clusterFacts is clusterFacts(cluster, directors).
+	clusterFacts map[string]any
+	refs         []realRef
+	// shapeOK: the schema found nothing wrong with the service, so a
+	// rule that cannot evaluate is a bug in the rule.
+	shapeOK bool
+	dropped []string
+}
+
+// runRules evaluates the three checks on one service and records their
+// issues as diagnostics.
+func (c *compilation) runRules(in ruleInput) {
+	report := func(v verdict, prefix string, keep func(ruleIssue) bool) {
+		for _, f := range v.failed {
+			// A rule that cannot evaluate reads a field the schema has
+			// already reported as wrong; its verdict would be noise.
+			// On a well-formed service it is a bug in the rule.
+			if in.shapeOK {
+				c.errorf("internal", in.base, "", "this is a bug in lvsgen's schema; please report it with the config", "rule %s could not be evaluated: %v", f.rule, f.err)
+			}
+		}
+		for _, is := range v.issues {
+			if keep != nil && !keep(is) {
+				continue
+			}
+			path := joinPath(prefix, is.Path)
+			if related(path, in.dropped) {
+				continue
+			}
+			sev := diag.Error
+			if is.Severity == "warning" {
+				sev = diag.Warning
+			}
+			c.addIssue(sev, is.rule, in.base, path, is.Message, is.Hint)
+		}
+	}
+
+	// The service's own fields; the rules need the VIP's family, not the
+	// VIP, and nothing of cluster, reals, waivers or drain timeouts.
+	svc := map[string]any{}
+	for k, v := range in.data {
+		switch k {
+		case "vip", "cluster", "reals", "waive", "drainTimeout":
+			continue
+		}
+		svc[k] = v
+	}
+	ctx := map[string]any{"managedReals": false, "ipv6Reals": false, "realMTUs": []int{}}
+	if in.hasVIP {
+		ctx["vip"] = map[string]any{"family": in.family.String()}
+	}
+	if in.cluster != nil && in.cluster.PathMTU > 0 {
+		ctx["pathMTU"] = in.cluster.PathMTU
+	}
+	mtus := []int{}
+	for _, r := range in.refs {
+		if !r.ok {
+			continue
+		}
+		if r.addr.Is6() {
+			ctx["ipv6Reals"] = true
+		}
+		if r.host != nil {
+			if r.host.Managed {
+				ctx["managedReals"] = true
+			}
+			if m := hostMTU(r.host); m > 0 {
+				mtus = append(mtus, m)
+			}
+		}
+	}
+	ctx["realMTUs"] = mtus
+	report(c.checks.service.eval(map[string]any{"service": svc, "ctx": ctx}), "", nil)
+
+	// Each real server on its own.
+	reals, _ := in.data["reals"].([]any)
+	fwd, _ := in.data["forwarding"].(string)
+	if fwd == "" {
+		fwd = c.defaultForwarding
+	}
+	port := 0
+	if p, ok := in.data["port"]; ok {
+		port = toInt(p)
+	}
+	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
+	var keys []any
+	for i, ref := range in.refs {
+		real, _ := reals[i].(map[string]any)
+		if real == nil {
+			real = map[string]any{}
+		}
+		// The weight is #RealsCheck's business: left out here, a real
+		// server behind many services is one input whatever its weights.
+		own := make(map[string]any, len(real))
+		for k, v := range real {
+			if k != "weight" {
+				own[k] = v
+			}
+		}
+		v := c.checks.real.eval(map[string]any{
+			"real":    own,
+			"fact":    realFacts(ref, in.family),
+			"svc":     svcFacts,
+			"cluster": in.clusterFacts,
+		})
+		// Issues about a real server that could not be resolved are
+		// dropped, but for its own (its error is reported already).
+		report(v, fmt.Sprintf("reals[%d]", i), func(is ruleIssue) bool { return ref.ok || is.rule == "real-ref" })
+
+		p := port
+		if rp, ok := real["port"]; ok {
+			p = toInt(rp)
+		}
+		k := map[string]any{"key": netip.AddrPortFrom(realFactsAddr(ref, in.family), uint16(p)).String()}
+		if w, ok := real["weight"]; ok {
+			k["weight"] = w
+		}
+		keys = append(keys, k)
+	}
+	if keys == nil {
+		keys = []any{}
+	}
+	report(c.checks.reals.eval(map[string]any{"reals": keys}), "", func(is ruleIssue) bool {
+		if m := realIndex.FindStringSubmatch(is.Path); m != nil {
+			if i, _ := strconv.Atoi(m[1]); i < len(in.refs) && !in.refs[i].ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// joinPath joins a prefix ("reals[1]") and a relative path ("port").
+func joinPath(prefix, rel string) string {
+	switch {
+	case prefix == "":
+		return rel
+	case rel == "":
+		return prefix
+	}
+	return prefix + "." + rel
+}
+
+// toInt reads a number from decoded JSON-like data.
+func toInt(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case int64:
+		return int(n)
+	case float64:
+		return int(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return int(i)
+	}
+	return 0
+}
+
+func hostMTU(h *model.Host) int {
+	mtu := 0
+	for _, ifc := range h.Interfaces {
+		if ifc.MTU > 0 && (mtu == 0 || ifc.MTU < mtu) {
+			mtu = ifc.MTU
+		}
+	}
+	return mtu
+}
