@@ -34,6 +34,9 @@ type Result struct {
 	// Rules are the policy rules in force, when the config got as far as
 	// policies.
 	Rules []Rule
+
+	// viaTree: the services were read as plain data (for tests).
+	viaTree bool
 }
 
 // within reports whether path lies in dir.
@@ -50,6 +53,10 @@ type Options struct {
 	// PolicyDirs are directories of policy files checked in addition to
 	// the packs the config enables (--policy DIR).
 	PolicyDirs []string
+
+	// wholeCUE evaluates the config as one CUE instance even when it is
+	// plain data: the reference the tree path is tested against.
+	wholeCUE bool
 }
 
 // Compile loads every .cue file under dir, validates the whole
@@ -102,7 +109,26 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	c.serviceDef = c.schema.LookupPath(cue.ParsePath("#Service"))
 	fwd, _ := c.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
 	c.defaultForwarding, _ = fwd.String()
-	user, diags := buildInstance(c.ctx, dir, srcs)
+	c.shapes = newShapes(c.ctx)
+	// Plain data is read as a tree and its services checked value by
+	// value (tree.go, fast.go); the rest of the config (hosts, clusters,
+	// policies) is small and evaluated by CUE as before.
+	inst := srcs
+	if !opts.wholeCUE {
+		files := make([]*ast.File, len(srcs))
+		for i, s := range srcs {
+			files[i] = s.file
+		}
+		if t, ok := plainTree(files); ok && c.plainServices(t) {
+			c.tree = t
+			res.viaTree = true
+			inst = make([]source, len(srcs))
+			for i, f := range withoutServices(files) {
+				inst[i] = source{name: srcs[i].name, file: f}
+			}
+		}
+	}
+	user, diags := buildInstance(c.ctx, dir, inst)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()
@@ -164,23 +190,33 @@ type compilation struct {
 	// serviceDef is #Service; defaultForwarding its forwarding default.
 	serviceDef        cue.Value
 	defaultForwarding string
-	// facts caches clusterFacts by cluster name.
-	facts map[string]map[string]any
+	// shapes checks services read from a tree.
+	shapes *shapes
+	// tree is the config when it is plain data; its services are not in
+	// user then.
+	tree *node
+	// facts caches clusterFacts by cluster name, realFactsCache the
+	// facts of real servers by host and address.
+	facts          map[string]factsOf
+	realFactsCache map[string]factsOf
 }
 
-// clusterFactsOf returns clusterFacts of cl, computed once per cluster.
-func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host) map[string]any {
-	if cl == nil {
-		return clusterFacts(nil, nil)
+// clusterFactsOf returns clusterFacts of cl and its encoding, computed
+// once per cluster.
+func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host) factsOf {
+	name := ""
+	if cl != nil {
+		name = cl.Name
 	}
-	if f, ok := c.facts[cl.Name]; ok {
+	if f, ok := c.facts[name]; ok {
 		return f
 	}
 	if c.facts == nil {
-		c.facts = map[string]map[string]any{}
+		c.facts = map[string]factsOf{}
 	}
-	f := clusterFacts(cl, directors)
-	c.facts[cl.Name] = f
+	m := clusterFacts(cl, directors)
+	f := factsOf{facts: m, key: appendKey(nil, m)}
+	c.facts[name] = f
 	return f
 }
 
@@ -209,6 +245,18 @@ func (c *compilation) compile() *model.Config {
 	c.decodeClusters(top, cfg)
 	c.checkClusters(cfg)
 
+	if c.tree != nil {
+		if f := c.tree.byName["services"]; f != nil {
+			for _, sf := range f.val.fields {
+				if s := c.compileServiceTree(sf.name, sf.val, cfg); s != nil {
+					cfg.Services = append(cfg.Services, s)
+				}
+			}
+		}
+		slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
+		c.checkUnique(cfg)
+		return cfg
+	}
 	svcs := c.user.LookupPath(pathServices)
 	if svcs.Exists() {
 		it, err := svcs.Fields()
@@ -428,6 +476,17 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 	if rel != "" {
 		path = cue.MakePath(append(slices.Clone(base.Selectors()), cue.ParsePath(rel).Selectors()...)...)
 	}
+	if sels := path.Selectors(); c.tree != nil && len(sels) > 0 && sels[0].String() == "services" {
+		c.diags = append(c.diags, diag.Diagnostic{
+			Severity: sev,
+			Rule:     rule,
+			Pos:      toPos(c.tree.lookup(sels).pos()),
+			Path:     path.String(),
+			Message:  msg,
+			Hint:     hint,
+		})
+		return
+	}
 	// Walk to the deepest value that exists for the position.
 	v := c.user.LookupPath(path)
 	for s := path.Selectors(); !v.Exists() && len(s) > 0; s = s[:len(s)-1] {
@@ -451,4 +510,24 @@ func mustAddr(s string) netip.Addr {
 // errorf is shorthand for an error diagnostic.
 func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format string, args ...any) {
 	c.addIssue(diag.Error, rule, base, rel, fmt.Sprintf(format, args...), hint)
+}
+
+// plainServices reports whether the tree's services can be checked one by
+// one: services is a struct of services with valid names. A config where
+// it is not is evaluated by CUE as a whole, which reports the mistake.
+func (c *compilation) plainServices(t *node) bool {
+	f := t.byName["services"]
+	if f == nil {
+		return true
+	}
+	if f.val.kind != structNode {
+		return false
+	}
+	name := c.schema.LookupPath(cue.ParsePath("#Name"))
+	for _, sf := range f.val.fields {
+		if name.Unify(c.ctx.Encode(sf.name)).Err() != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -33,6 +33,12 @@ var invalidCases = []struct {
 }{
 	{"unknown field", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", ‸wieght: 3}]}`,
 		[]want{{"schema", "services.s.reals[0].wieght", false}}},
+	{"missing cluster", `services: s: ‸{vip: "192.0.2.9", port: 80, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.cluster", false}}},
+	{"persistence not a struct", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, persistence: ‸true, reals: [{host: "web1"}]}`,
+		[]want{{"schema", "services.s.persistence", false}}},
+	{"fractional weight and a misspelt field", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", weight: ‸3.5}, {host: "web2", ‸prot: 80}]}`,
+		[]want{{"schema", "services.s.reals[0].weight", false}, {"schema", "services.s.reals[1].prot", false}}},
 	{"unknown top-level field", `‸service: s: {}`,
 		[]want{{"schema", "service", false}}},
 	{"unknown scheduler", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, scheduler: ‸"foo", reals: [{host: "web1"}]}`,
@@ -199,6 +205,7 @@ func TestInvalidConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	viaTree := 0
 	for _, tt := range invalidCases {
 		t.Run(tt.name, func(t *testing.T) {
 			src, positions := stripMarkers(tt.src)
@@ -212,6 +219,22 @@ func TestInvalidConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The same case evaluated by CUE as one instance, the
+			// reference: a config read as plain data must give the same
+			// diagnostics, word for word and at the same positions.
+			whole, err := CompileWith(dir, Options{wholeCUE: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if whole.viaTree {
+				t.Fatal("wholeCUE compile read a tree")
+			}
+			if res.viaTree {
+				viaTree++
+				if diff := cmp.Diff(whole.Diagnostics, res.Diagnostics); diff != "" {
+					t.Errorf("plain-data path differs from CUE's whole evaluation (-cue +tree):\n%s", diff)
+				}
+			}
 			for _, d := range res.Diagnostics {
 				if d.Message == "" {
 					t.Errorf("diagnostic without message: %+v", d)
@@ -221,6 +244,7 @@ func TestInvalidConfigs(t *testing.T) {
 				}
 			}
 			checkDiagnostics(t, res.Diagnostics, tt.want, positions)
+			checkDiagnostics(t, whole.Diagnostics, tt.want, positions)
 			onlyWarnings := true
 			for _, w := range tt.want {
 				onlyWarnings = onlyWarnings && w.warning
@@ -229,6 +253,11 @@ func TestInvalidConfigs(t *testing.T) {
 				t.Errorf("Valid() = %v, want %v", res.Valid(), onlyWarnings)
 			}
 		})
+	}
+	// Most cases are plain data; the few that are not (CUE syntax,
+	// conflicts) test the whole-instance path alone.
+	if viaTree < len(invalidCases)*3/4 {
+		t.Errorf("only %d of %d cases went through the plain-data path", viaTree, len(invalidCases))
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -71,29 +73,62 @@ type source struct {
 // parseFiles parses every file, reporting each syntax error as a
 // diagnostic. Files that parse are returned even when others do not.
 func parseFiles(names []string, read func(string) ([]byte, error)) ([]source, diag.List) {
+	// Files parse independently: on all cores.
+	type parsed struct {
+		src   source
+		diags diag.List
+		ok    bool
+	}
+	out := make([]parsed, len(names))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i] = parseFile(names[i], read)
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var srcs []source
 	var diags diag.List
-	for _, name := range names {
-		b, err := read(name)
-		if err != nil {
-			diags = append(diags, diag.Diagnostic{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()})
-			continue
+	for _, p := range out {
+		diags = append(diags, p.diags...)
+		if p.ok {
+			srcs = append(srcs, p.src)
 		}
-		f, err := parser.ParseFile(name, b, parser.ParseComments)
-		if err != nil {
-			for _, e := range errors.Errors(err) {
-				diags = append(diags, diag.Diagnostic{
-					Rule:    "syntax",
-					Pos:     toPos(e.Position()),
-					Message: cleanMessage(e),
-					Hint:    "fix the CUE syntax; `cue fmt` points at the same place",
-				})
-			}
-			continue
-		}
-		srcs = append(srcs, source{name: name, file: f})
 	}
 	return srcs, diags
+}
+
+func parseFile(name string, read func(string) ([]byte, error)) (p struct {
+	src   source
+	diags diag.List
+	ok    bool
+}) {
+	b, err := read(name)
+	if err != nil {
+		p.diags = diag.List{{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()}}
+		return p
+	}
+	f, err := parser.ParseFile(name, b)
+	if err != nil {
+		for _, e := range errors.Errors(err) {
+			p.diags = append(p.diags, diag.Diagnostic{
+				Rule:    "syntax",
+				Pos:     toPos(e.Position()),
+				Message: cleanMessage(e),
+				Hint:    "fix the CUE syntax; `cue fmt` points at the same place",
+			})
+		}
+		return p
+	}
+	p.src, p.ok = source{name: name, file: f}, true
+	return p
 }
 
 // buildInstance unifies files into one CUE value, as one package: files may

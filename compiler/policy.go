@@ -172,12 +172,17 @@ type rawViolation struct {
 // violation at the user's offending value. Waived violations are reported
 // as info with their recorded reason.
 func (c *compilation) checkPolicies(cfg *model.Config, packs []pack) []Rule {
-	modelJSON, err := json.Marshal(cfg)
-	if err != nil {
-		c.errorf("internal", cue.Path{}, "", "", "encoding the model for policies: %v", err)
-		return nil
+	// The model as a CUE value only when a pack needs it: for a large
+	// config it is the most expensive value of the compile.
+	var modelVal cue.Value
+	if len(packs) > 0 {
+		modelJSON, err := json.Marshal(cfg)
+		if err != nil {
+			c.errorf("internal", cue.Path{}, "", "", "encoding the model for policies: %v", err)
+			return nil
+		}
+		modelVal = c.ctx.CompileBytes(modelJSON)
 	}
-	modelVal := c.ctx.CompileBytes(modelJSON)
 	settings := c.user.LookupPath(cue.ParsePath("policySettings"))
 	var rules []Rule
 	waivable := map[string]bool{}

@@ -75,18 +75,19 @@ func ruleIDs(def cue.Value) ([]string, error) {
 // eval returns the verdict on input, a JSON-like value with the check's
 // fields (service/ctx, real/fact/svc/cluster, reals).
 func (k *check) eval(input map[string]any) verdict {
-	b, err := json.Marshal(input)
-	if err != nil {
-		return verdict{failed: []ruleFailure{{"", fmt.Sprintf("encoding rule input: %v", err)}}}
-	}
-	key := string(b)
+	return k.evalKey(string(appendKey(nil, input)), func() map[string]any { return input })
+}
+
+// evalKey is eval for a caller that has the input's key: the same
+// encoding of the same input, or, in parts, of what identifies them.
+func (k *check) evalKey(key string, input func() map[string]any) verdict {
 	k.mu.Lock()
 	v, ok := k.verdicts[key]
 	k.mu.Unlock()
 	if ok {
 		return v
 	}
-	v = k.evaluate(input)
+	v = k.evaluate(input())
 	k.mu.Lock()
 	k.verdicts[key] = v
 	k.mu.Unlock()
@@ -124,9 +125,9 @@ func (k *check) evaluate(input map[string]any) verdict {
 	return v
 }
 
-// checks are the three rule checks of the schema.
+// checks are the rule checks of the schema.
 type checks struct {
-	service, real, reals *check
+	service, real, reals, weights *check
 }
 
 func newChecks(schema cue.Value) (*checks, error) {
@@ -141,13 +142,16 @@ func newChecks(schema cue.Value) (*checks, error) {
 	if cs.reals, err = newCheck(schema, "#RealsCheck"); err != nil {
 		return nil, err
 	}
+	if cs.weights, err = newCheck(schema, "#WeightsCheck"); err != nil {
+		return nil, err
+	}
 	return &cs, nil
 }
 
 // ids lists every rule id of the three checks.
 func (cs *checks) ids() []string {
 	var ids []string
-	for _, k := range []*check{cs.service, cs.real, cs.reals} {
+	for _, k := range []*check{cs.service, cs.real, cs.reals, cs.weights} {
 		ids = append(ids, k.ids...)
 	}
 	return ids
@@ -188,8 +192,9 @@ type ruleInput struct {
 	family  ipvs.Family
 	hasVIP  bool
 	cluster *model.Cluster
-	// clusterFacts is clusterFacts(cluster, directors).
-	clusterFacts map[string]any
+	// clusterFacts is clusterFacts(cluster, directors), clusterKey its
+	// encoding.
+	clusterFacts factsOf
 	refs         []realRef
 	// shapeOK: the schema found nothing wrong with the service, so a
 	// rule that cannot evaluate is a bug in the rule.
@@ -273,13 +278,15 @@ func (c *compilation) runRules(in ruleInput) {
 		port = toInt(p)
 	}
 	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
-	var keys []any
+	svcKey := appendKey(nil, svcFacts)
+	keys := []string{}
+	weights := []any{}
 	for i, ref := range in.refs {
 		real, _ := reals[i].(map[string]any)
 		if real == nil {
 			real = map[string]any{}
 		}
-		// The weight is #RealsCheck's business: left out here, a real
+		// The weight is #WeightsCheck's business: left out here, a real
 		// server behind many services is one input whatever its weights.
 		own := make(map[string]any, len(real))
 		for k, v := range real {
@@ -287,11 +294,18 @@ func (c *compilation) runRules(in ruleInput) {
 				own[k] = v
 			}
 		}
-		v := c.checks.real.eval(map[string]any{
-			"real":    own,
-			"fact":    realFacts(ref, in.family),
-			"svc":     svcFacts,
-			"cluster": in.clusterFacts,
+		fact := c.realFacts(ref, in.family)
+		// The key is the input's encoding with the cluster's and the
+		// host's parts encoded once per compile.
+		key := appendKey(nil, own)
+		key = append(key, '|')
+		key = append(key, fact.key...)
+		key = append(key, '|')
+		key = append(key, svcKey...)
+		key = append(key, '|')
+		key = append(key, in.clusterFacts.key...)
+		v := c.checks.real.evalKey(string(key), func() map[string]any {
+			return map[string]any{"real": own, "fact": fact.facts, "svc": svcFacts, "cluster": in.clusterFacts.facts}
 		})
 		// Issues about a real server that could not be resolved are
 		// dropped, but for its own (its error is reported already).
@@ -301,23 +315,23 @@ func (c *compilation) runRules(in ruleInput) {
 		if rp, ok := real["port"]; ok {
 			p = toInt(rp)
 		}
-		k := map[string]any{"key": netip.AddrPortFrom(realFactsAddr(ref, in.family), uint16(p)).String()}
-		if w, ok := real["weight"]; ok {
-			k["weight"] = w
+		keys = append(keys, netip.AddrPortFrom(realFactsAddr(ref, in.family), uint16(p)).String())
+		w := map[string]any{}
+		if x, ok := real["weight"]; ok {
+			w["weight"] = x
 		}
-		keys = append(keys, k)
+		weights = append(weights, w)
 	}
-	if keys == nil {
-		keys = []any{}
-	}
-	report(c.checks.reals.eval(map[string]any{"reals": keys}), "", func(is ruleIssue) bool {
+	notUnresolved := func(is ruleIssue) bool {
 		if m := realIndex.FindStringSubmatch(is.Path); m != nil {
 			if i, _ := strconv.Atoi(m[1]); i < len(in.refs) && !in.refs[i].ok {
 				return false
 			}
 		}
 		return true
-	})
+	}
+	report(c.checks.reals.eval(map[string]any{"keys": keys}), "", notUnresolved)
+	report(c.checks.weights.eval(map[string]any{"reals": weights}), "", notUnresolved)
 }
 
 // joinPath joins a prefix ("reals[1]") and a relative path ("port").
@@ -355,4 +369,68 @@ func hostMTU(h *model.Host) int {
 		}
 	}
 	return mtu
+}
+
+// appendKey appends a canonical encoding of JSON-like data to b: map keys
+// sorted, strings quoted. It stands for the data in the checks' verdict
+// caches and is a fraction of encoding/json's cost.
+func appendKey(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return strconv.AppendQuote(b, v)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case float64:
+		return strconv.AppendFloat(b, v, 'g', -1, 64)
+	case map[string]any:
+		b = append(b, '{')
+		for i, k := range sortedKeys(v) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, k)
+			b = append(b, ':')
+			b = appendKey(b, v[k])
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendKey(b, x)
+		}
+		return append(b, ']')
+	case []string:
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, x)
+		}
+		return append(b, ']')
+	case []int:
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(x), 10)
+		}
+		return append(b, ']')
+	}
+	// Anything else (a type the decoders do not produce) in full.
+	j, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Appendf(b, "%#v", v)
+	}
+	return append(b, j...)
 }

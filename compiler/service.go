@@ -101,7 +101,7 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 			}
 		}
 	}
-	refs := c.resolveReals(base, user, family, directors, cfg)
+	refs := c.resolveReals(base, realSpecs(user), family, directors, cfg)
 
 	shape := c.serviceDef.Unify(user)
 	shapeErr := shape.Validate(cue.Concrete(true))
@@ -215,37 +215,57 @@ func related(issuePath string, dropped []string) bool {
 // family that lies on a subnet of the first director (the one DR and NAT
 // need), else at its first address of that family, else (tun only may
 // cross families) at its first address.
-func (c *compilation) resolveReals(base cue.Path, user cue.Value, family ipvs.Family, directors []*model.Host, cfg *model.Config) []realRef {
+func (c *compilation) resolveReals(base cue.Path, specs []realSpec, family ipvs.Family, directors []*model.Host, cfg *model.Config) []realRef {
 	var refs []realRef
+	for i, sp := range specs {
+		var ref realRef
+		if sp.hasAddr {
+			ref.addr, _ = netip.ParseAddr(sp.addr)
+		}
+		if sp.hasHost {
+			ref.host = cfg.Hosts[sp.host]
+			if ref.host == nil {
+				if !c.user.LookupPath(cue.MakePath(cue.Str("hosts"), cue.Str(sp.host))).Exists() {
+					c.errorf("unknown-host", base, fmt.Sprintf("reals[%d].host", i), "declare the host under hosts:, fix the name, or give its address: instead", "host %q is not declared", sp.host)
+				}
+			} else if !ref.addr.IsValid() && !sp.hasAddr {
+				ref.addr = pickAddress(ref.host, family, directors)
+				if !ref.addr.IsValid() {
+					c.errorf("real-address", base, fmt.Sprintf("reals[%d].host", i), "declare an address on one of the host's interfaces", "host %q has no address", sp.host)
+				}
+			}
+		}
+		ref.ok = ref.addr.IsValid() && (!sp.hasHost || ref.host != nil)
+		refs = append(refs, ref)
+	}
+	return refs
+}
+
+// realSpec is what a real server names, read leniently: host and address
+// when they are strings.
+type realSpec struct {
+	host, addr       string
+	hasHost, hasAddr bool
+}
+
+// realSpecs reads the real servers of a service value.
+func realSpecs(user cue.Value) []realSpec {
 	list, err := user.LookupPath(cue.ParsePath("reals")).List()
 	if err != nil {
 		return nil
 	}
-	for i := 0; list.Next(); i++ {
+	var specs []realSpec
+	for list.Next() {
 		v := list.Value()
-		var ref realRef
-		hostName, herr := v.LookupPath(cue.ParsePath("host")).String()
-		addrStr, aerr := v.LookupPath(cue.ParsePath("address")).String()
-		if aerr == nil {
-			ref.addr, _ = netip.ParseAddr(addrStr)
-		}
-		if herr == nil {
-			ref.host = cfg.Hosts[hostName]
-			if ref.host == nil {
-				if !c.user.LookupPath(cue.MakePath(cue.Str("hosts"), cue.Str(hostName))).Exists() {
-					c.errorf("unknown-host", base, fmt.Sprintf("reals[%d].host", i), "declare the host under hosts:, fix the name, or give its address: instead", "host %q is not declared", hostName)
-				}
-			} else if !ref.addr.IsValid() && aerr != nil {
-				ref.addr = pickAddress(ref.host, family, directors)
-				if !ref.addr.IsValid() {
-					c.errorf("real-address", base, fmt.Sprintf("reals[%d].host", i), "declare an address on one of the host's interfaces", "host %q has no address", hostName)
-				}
-			}
-		}
-		ref.ok = ref.addr.IsValid() && (herr != nil || ref.host != nil)
-		refs = append(refs, ref)
+		var sp realSpec
+		var err error
+		sp.host, err = v.LookupPath(cue.ParsePath("host")).String()
+		sp.hasHost = err == nil
+		sp.addr, err = v.LookupPath(cue.ParsePath("address")).String()
+		sp.hasAddr = err == nil
+		specs = append(specs, sp)
 	}
-	return refs
+	return specs
 }
 
 func pickAddress(h *model.Host, family ipvs.Family, directors []*model.Host) netip.Addr {
@@ -322,13 +342,33 @@ func realFactsAddr(r realRef, family ipvs.Family) netip.Addr {
 	return netip.IPv4Unspecified()
 }
 
-func realFacts(r realRef, family ipvs.Family) map[string]any {
+// factsOf is #RealCheck's fact about one real server with its key.
+type factsOf struct {
+	facts map[string]any
+	key   []byte
+}
+
+// realFacts returns the facts about a real server, encoded once per
+// compile for each (host, address).
+func (c *compilation) realFacts(r realRef, family ipvs.Family) factsOf {
 	addr := realFactsAddr(r, family)
+	k := addr.String()
+	if r.ok && r.host != nil {
+		k = r.host.Name + "|" + k
+	}
+	if f, ok := c.realFactsCache[k]; ok {
+		return f
+	}
 	f := map[string]any{"address": addr.String(), "family": ipvs.FamilyOf(addr).String()}
 	if r.ok && r.host != nil {
 		f["host"] = hostFacts(r.host)
 	}
-	return f
+	fo := factsOf{facts: f, key: appendKey(nil, f)}
+	if c.realFactsCache == nil {
+		c.realFactsCache = map[string]factsOf{}
+	}
+	c.realFactsCache[k] = fo
+	return fo
 }
 
 // buildService turns a validated service into its model, with defaults the
