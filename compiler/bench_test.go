@@ -12,7 +12,7 @@ import (
 //
 //	go test ./compiler -run - -bench Compile -benchmem -count 6 | tee new.txt; benchstat new.txt
 func BenchmarkCompile(b *testing.B) {
-	for _, n := range []int{100, 1000} {
+	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
 			if err := gen.Write(dir, n, 10); err != nil {

@@ -68,6 +68,8 @@ func findFiles(dir string) ([]string, error) {
 type source struct {
 	name string
 	file *ast.File
+	// tree is the file as plain data, when it is (tree.go).
+	tree *node
 }
 
 // parseFiles parses every file, reporting each syntax error as a
@@ -128,6 +130,10 @@ func parseFile(name string, read func(string) ([]byte, error)) (p struct {
 		return p
 	}
 	p.src, p.ok = source{name: name, file: f}, true
+	// Read as plain data here, on the parsing core.
+	if t, ok := plainTree([]*ast.File{f}); ok {
+		p.src.tree = t
+	}
 	return p
 }
 
