@@ -542,8 +542,5 @@ func (c *compilation) plainServices(t *node) bool {
 		names[i] = sf.name
 	}
 	list := c.ctx.CompileString("[...#Name]", cue.Scope(c.schema))
-	if list.Unify(c.ctx.Encode(names)).Validate() != nil {
-		return false
-	}
-	return true
+	return list.Unify(c.ctx.Encode(names)).Validate() == nil
 }
