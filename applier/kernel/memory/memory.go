@@ -25,6 +25,9 @@ import (
 type Kernel struct {
 	mu       sync.Mutex
 	services []ipvs.Service
+	// index finds a service by its canonical key: tests load tables of
+	// 10,000 services, too many to search one by one per write.
+	index    map[ipvs.ServiceKey]int
 	timeouts kernel.Timeouts
 	links    map[string]*kernel.Link
 	addrs    []kernel.Address
@@ -48,6 +51,7 @@ var _ kernel.Kernel = (*Kernel)(nil)
 func New() *Kernel {
 	k := &Kernel{
 		timeouts:   kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300},
+		index:      map[ipvs.ServiceKey]int{},
 		links:      map[string]*kernel.Link{},
 		sysctls:    map[string]string{},
 		Schedulers: slices.DeleteFunc(slices.Clone(ipvs.Schedulers), func(s string) bool { return s == "twos" }),
@@ -107,7 +111,10 @@ func (k *Kernel) write(op string) error {
 func errno(op string, e syscall.Errno) error { return fmt.Errorf("%s: %w", op, e) }
 
 func (k *Kernel) find(key ipvs.ServiceKey) int {
-	return slices.IndexFunc(k.services, func(s ipvs.Service) bool { return s.ServiceKey.Same(key) })
+	if i, ok := k.index[key.Canonical()]; ok {
+		return i
+	}
+	return -1
 }
 
 // Services implements kernel.Kernel.
@@ -159,6 +166,7 @@ func (k *Kernel) AddService(ctx context.Context, s ipvs.Service) error {
 	}
 	s.Destinations = nil
 	s.Flags &^= ipvs.FlagHashed
+	k.index[s.ServiceKey.Canonical()] = len(k.services)
 	k.services = append(k.services, normalise(s))
 	return nil
 }
@@ -205,6 +213,10 @@ func (k *Kernel) DelService(ctx context.Context, key ipvs.ServiceKey) error {
 		return errno(op, syscall.ESRCH)
 	}
 	k.services = slices.Delete(k.services, i, i+1)
+	delete(k.index, key.Canonical())
+	for j := i; j < len(k.services); j++ {
+		k.index[k.services[j].ServiceKey.Canonical()] = j
+	}
 	return nil
 }
 
