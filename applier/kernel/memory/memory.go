@@ -42,7 +42,11 @@ type Kernel struct {
 	Fail func(op string) error
 	// Writes counts the writes that changed (or tried to change) state.
 	Writes int
+	// Batches counts the calls of WriteBatch.
+	Batches int
 }
+
+var _ kernel.BatchWriter = (*Kernel)(nil)
 
 var _ kernel.Kernel = (*Kernel)(nil)
 
@@ -218,6 +222,27 @@ func (k *Kernel) DelService(ctx context.Context, key ipvs.ServiceKey) error {
 		k.index[k.services[j].ServiceKey.Canonical()] = j
 	}
 	return nil
+}
+
+// WriteBatch implements kernel.BatchWriter the way the kernel runs a
+// pipelined batch: every write in turn, each with its own error, none
+// stopped by an earlier failure. Only a context done before the batch
+// starts stops it, as a real exchange would stop before sending.
+func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error, error) {
+	errs := make([]error, len(ws))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = kernel.ErrNotSent
+		}
+		return errs, err
+	}
+	k.mu.Lock()
+	k.Batches++
+	k.mu.Unlock()
+	for i, w := range ws {
+		errs[i] = kernel.Do(ctx, k, w)
+	}
+	return errs, nil
 }
 
 // checkDest applies ip_vs_genl_set_cmd's and ip_vs_add/edit_dest's checks.
