@@ -132,19 +132,16 @@ type Plan struct {
 }
 
 // StateAfter is the ownership state after an apply of p that stopped
-// early: p.State, except that objects whose removal was not done are still
-// owned. Creations not done may stay claimed: the next plan sees them
-// missing and creates them, or, if the config no longer wants them,
-// forgets them.
+// early: p.State, except that objects whose removal may not have been done
+// (failed, unanswered or not sent) are still owned. Creations not done may
+// stay claimed: the next plan sees them missing and creates them, or, if
+// the config no longer wants them, forgets them.
 func (p *Plan) StateAfter(res *Result) *State {
-	if res.Failed == nil && len(res.NotDone) == 0 {
+	undone := res.Undone()
+	if len(undone) == 0 {
 		return p.State
 	}
 	s := p.State.clone()
-	undone := res.NotDone
-	if res.Failed != nil {
-		undone = append([]Op{*res.Failed}, undone...)
-	}
 	for _, op := range undone {
 		switch {
 		case op.Kind == KindService && op.Action == Delete:
