@@ -142,11 +142,17 @@ func (p *Plan) StateAfter(res *Result) *State {
 		return p.State
 	}
 	s := p.State.clone()
+	var prevOwned, owned map[ipvs.ServiceKey]bool
 	for _, op := range undone {
 		switch {
 		case op.Kind == KindService && op.Action == Delete:
+			if prevOwned == nil {
+				// Sets, not searches: a plan may delete thousands.
+				prevOwned, owned = keySet(p.prev.Services), keySet(s.Services)
+			}
 			k := op.Service
-			if p.prev.ownsService(k) && !s.ownsService(k) {
+			if prevOwned[k.Canonical()] && !owned[k.Canonical()] {
+				owned[k.Canonical()] = true
 				s.Services = append(s.Services, k)
 			}
 		case op.Kind == KindAddress && op.Action == Delete:
@@ -184,6 +190,15 @@ func (p *Plan) StateAfter(res *Result) *State {
 	}
 	s.sort()
 	return s
+}
+
+// keySet is the set of keys' canonical forms.
+func keySet(keys []ipvs.ServiceKey) map[ipvs.ServiceKey]bool {
+	m := make(map[ipvs.ServiceKey]bool, len(keys))
+	for _, k := range keys {
+		m[k.Canonical()] = true
+	}
+	return m
 }
 
 // Changes counts the operations that write to the kernel.
