@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -383,8 +384,14 @@ func TestNATRouteReplacedAndRestored(t *testing.T) {
 	}
 }
 
+// oneAtATime hides a kernel's WriteBatch: Apply sends it one operation at
+// a time.
+type oneAtATime struct{ kernel.Kernel }
+
 // TestFailureAtEveryStep injects a kernel error at each write of a plan in
-// turn; the next run, from a fresh observation, must converge.
+// turn, with the writes pipelined in batches and one at a time; Result
+// must say exactly what the kernel did, and the next run, from a fresh
+// observation, must converge.
 func TestFailureAtEveryStep(t *testing.T) {
 	hosts, cfg := compile(t, web+`services: web6: {cluster: "dr", vip: "192.0.2.11", port: 443, scheduler: "sh", flags: ["sh-port"], persistence: {}, reals: [{host: "web1"}, {host: "web2"}, {host: "web3"}]}
 `)
@@ -392,39 +399,127 @@ func TestFailureAtEveryStep(t *testing.T) {
 	probe := hostKernel(t, cfg.Hosts["lb1"])
 	stp := NewState("lb1")
 	n := len(step(t, probe, want, &stp, Options{Now: t0}).Ops)
-	for fail := 0; fail < n; fail++ {
-		t.Run(fmt.Sprintf("fail at write %d", fail), func(t *testing.T) {
-			k := hostKernel(t, cfg.Hosts["lb1"])
-			writes := 0
-			k.Fail = func(op string) error {
-				writes++
-				if writes == fail+1 {
-					return fmt.Errorf("%s: %w", op, syscall.EIO)
+	for _, batched := range []bool{true, false} {
+		for fail := 0; fail < n; fail++ {
+			t.Run(fmt.Sprintf("batched=%v/fail at write %d", batched, fail), func(t *testing.T) {
+				k := hostKernel(t, cfg.Hosts["lb1"])
+				var kk kernel.Kernel = k
+				if !batched {
+					kk = oneAtATime{k}
 				}
-				return nil
+				writes := 0
+				k.Fail = func(op string) error {
+					writes++
+					if writes == fail+1 {
+						return fmt.Errorf("%s: %w", op, syscall.EIO)
+					}
+					return nil
+				}
+				st := NewState("lb1")
+				ctx := context.Background()
+				obs, err := Observe(ctx, kk, want, st)
+				must(t, err)
+				p := Diff(want, obs, st, Options{Now: t0})
+				res, err := Apply(ctx, kk, p)
+				var ae *ApplyError
+				if !errors.As(err, &ae) || !errors.Is(err, syscall.EIO) {
+					t.Fatalf("apply error %v, want an ApplyError wrapping EIO", err)
+				}
+				if res.Failed == nil || opID(*res.Failed) != opID(p.Ops[fail]) || opID(ae.Op) != opID(p.Ops[fail]) {
+					t.Fatalf("failed %v (error about %v), want op %d: %v", res.Failed, ae.Op, fail, opID(p.Ops[fail]))
+				}
+				checkResult(t, p, res)
+				if !batched && (len(res.Done) != fail || len(res.NotDone) != n-fail-1 || len(res.AlsoFailed)+len(res.Unknown) != 0) {
+					t.Fatalf("one at a time: done %d, also failed %d, unknown %d, not done %d", len(res.Done), len(res.AlsoFailed), len(res.Unknown), len(res.NotDone))
+				}
+				// Every write the kernel saw is accounted for, and nothing
+				// after the failed batch was sent.
+				if sent := writesOf(res.Done) + 1 + len(res.AlsoFailed); writes != sent {
+					t.Fatalf("the kernel saw %d writes, Result accounts for %d", writes, sent)
+				}
+				if f := p.Ops[fail]; batched && f.Kind == KindService && f.Action == Create {
+					// Its destinations, in the same batch, fail in the
+					// kernel after it.
+					for _, o := range p.Ops[fail+1:] {
+						if o.Kind == KindDestination && o.Service.Same(f.Service) && !slices.ContainsFunc(res.AlsoFailed, func(x OpError) bool {
+							return opID(x.Op) == opID(o) && errors.Is(x.Err, syscall.ESRCH)
+						}) {
+							t.Errorf("%s: not among the also-failed with ESRCH: %v", opID(o), res.AlsoFailed)
+						}
+					}
+				}
+				// Replaying what Result says was done, on a kernel as it
+				// was before, gives the kernel the failed apply left.
+				replay := hostKernel(t, cfg.Hosts["lb1"])
+				for _, op := range res.Done {
+					must(t, applyOp(ctx, replay, op))
+				}
+				if got, wantK := k.String(), replay.String(); got != wantK {
+					t.Fatalf("the kernel is not what Result says was done:\n%s", cmp.Diff(wantK, got))
+				}
+				k.Fail = nil
+				// The state the failed run leaves is the one it started
+				// with, plus what Diff of the next run re-derives.
+				step(t, k, want, &st, Options{Now: t0})
+				if p := replan(t, k, want, st, Options{Now: t0}); len(p.Ops) != 0 {
+					t.Fatalf("not converged:\n%s", planText(p))
+				}
+				checkMatches(t, k, want)
+			})
+		}
+	}
+}
+
+// opID names an operation within a plan.
+func opID(o Op) string { return fmt.Sprintf("%s %s %s %s", o.Action, o.Kind, o.Object(), o.Key) }
+
+// writesOf counts the kernel writes of ops (a Wait writes nothing).
+func writesOf(ops []Op) int {
+	n := 0
+	for _, o := range ops {
+		if o.Action != Wait {
+			n++
+		}
+	}
+	return n
+}
+
+// checkResult asserts that every operation of p is in exactly one part of
+// res, that Done and NotDone keep the plan's order, and that NotDone ends
+// with the plan's tail.
+func checkResult(t *testing.T, p *Plan, res *Result) {
+	t.Helper()
+	seen := map[string]int{}
+	count := func(ops []Op) {
+		for _, o := range ops {
+			seen[opID(o)]++
+		}
+	}
+	count(res.Done)
+	count(res.Undone())
+	for _, o := range p.Ops {
+		if seen[opID(o)] != 1 {
+			t.Fatalf("%s is in %d parts of the result", opID(o), seen[opID(o)])
+		}
+	}
+	if len(seen) != len(p.Ops) {
+		t.Fatalf("the result has %d operations, the plan %d", len(seen), len(p.Ops))
+	}
+	inOrder := func(name string, ops []Op) {
+		j := 0
+		for _, o := range ops {
+			for j < len(p.Ops) && opID(p.Ops[j]) != opID(o) {
+				j++
 			}
-			st := NewState("lb1")
-			ctx := context.Background()
-			obs, err := Observe(ctx, k, want, st)
-			must(t, err)
-			p := Diff(want, obs, st, Options{Now: t0})
-			res, err := Apply(ctx, k, p)
-			var ae *ApplyError
-			if !errors.As(err, &ae) || !errors.Is(err, syscall.EIO) {
-				t.Fatalf("apply error %v, want an ApplyError wrapping EIO", err)
+			if j == len(p.Ops) {
+				t.Fatalf("%s are not in plan order: %s", name, opID(o))
 			}
-			if len(res.Done) != fail || res.Failed == nil || len(res.NotDone) != n-fail-1 {
-				t.Fatalf("done %d, failed %v, not done %d", len(res.Done), res.Failed, len(res.NotDone))
-			}
-			k.Fail = nil
-			// The state the failed run leaves is the one it started
-			// with, plus what Diff of the next run re-derives.
-			step(t, k, want, &st, Options{Now: t0})
-			if p := replan(t, k, want, st, Options{Now: t0}); len(p.Ops) != 0 {
-				t.Fatalf("not converged:\n%s", planText(p))
-			}
-			checkMatches(t, k, want)
-		})
+		}
+	}
+	inOrder("done", res.Done)
+	inOrder("not done", res.NotDone)
+	if k := len(res.NotDone); k > 0 && opID(res.NotDone[k-1]) != opID(p.Ops[len(p.Ops)-1]) {
+		t.Fatalf("not done ends with %s, not the plan's last operation", opID(res.NotDone[k-1]))
 	}
 }
 
@@ -662,5 +757,20 @@ func TestMissingSchedulerIsNamed(t *testing.T) {
 	_, err := Apply(context.Background(), k, p)
 	if err == nil || !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "module ip_vs_twos is missing; twos needs Linux 6.2 or later") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestKeyNames: the state file's order is by key name, made without fmt.
+func TestKeyNames(t *testing.T) {
+	for _, k := range []ipvs.ServiceKey{
+		{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80},
+		{Family: ipvs.IPv6, Protocol: ipvs.UDP, Addr: netip.MustParseAddr("2001:db8::1"), Port: 53},
+		{Family: ipvs.IPv4, Protocol: ipvs.SCTP, Addr: netip.MustParseAddr("192.0.2.1"), Port: 0},
+		{Family: ipvs.IPv4, Protocol: 99, Addr: netip.MustParseAddr("192.0.2.1"), Port: 1},
+		{Family: ipvs.IPv6, FWMark: 7},
+	} {
+		if got := string(appendKeyName([]byte("x"), k)); got != "x"+k.String() {
+			t.Errorf("appendKeyName(%v) = %q, want %q", k, got, "x"+k.String())
+		}
 	}
 }

@@ -11,14 +11,48 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
-// Result is what Apply did.
+// Result is what Apply did, operation by operation. Every operation of the
+// plan is in exactly one of Done, Failed, AlsoFailed, Unknown and NotDone.
 type Result struct {
-	// Done are the operations that succeeded, in order.
+	// Done are the operations the kernel did, in plan order. When a
+	// pipelined batch had a failure, the operations of that batch the
+	// kernel did after it are here too.
 	Done []Op
-	// Failed is the operation that failed, nil if none did.
+	// Failed is the first operation that failed, nil if none did; the
+	// ApplyError Apply returns is about it.
 	Failed *Op
-	// NotDone are the operations after the failed one, not attempted.
+	// AlsoFailed are the operations after Failed, in its batch, that
+	// the kernel also refused: the kernel goes on with a batch after a
+	// failed request, so the destinations of a service whose creation
+	// failed fail too (ESRCH).
+	AlsoFailed []OpError
+	// Unknown are operations sent to the kernel whose answer never
+	// came (the exchange was cancelled or timed out): each may or may
+	// not have been done. A fresh Observe tells.
+	Unknown []Op
+	// NotDone are the operations never sent, in plan order: everything
+	// after the batch (or the single operation) that failed.
 	NotDone []Op
+}
+
+// OpError is an operation the kernel refused, with its error.
+type OpError struct {
+	Op  Op
+	Err error
+}
+
+// Undone are the operations that may not have been done: Failed,
+// AlsoFailed, Unknown and NotDone.
+func (r *Result) Undone() []Op {
+	var ops []Op
+	if r.Failed != nil {
+		ops = append(ops, *r.Failed)
+	}
+	for _, f := range r.AlsoFailed {
+		ops = append(ops, f.Op)
+	}
+	ops = append(ops, r.Unknown...)
+	return append(ops, r.NotDone...)
 }
 
 // ApplyError is a kernel error in the middle of a plan. The operations
@@ -50,50 +84,174 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
-// Apply executes the plan's operations in order and stops at the first
-// error. It never re-decides: what runs is exactly what the plan shows.
-// Apply may be called again with a new plan after a failure; Diff of a
-// fresh observation picks up where this one stopped.
+// batchSize bounds the IPVS writes Apply sends as one batch: it is the
+// number of requests the netlink kernel sends in one sendmsg, so that a
+// batch is one system call, and it bounds how much of a plan the kernel
+// goes on with after a failed write.
+const batchSize = 64
+
+// Apply executes the plan's operations in order. It never re-decides: what
+// runs is exactly what the plan shows.
+//
+// When k is a kernel.BatchWriter, consecutive IPVS service and destination
+// operations go to the kernel in pipelined batches of up to batchSize
+// writes, one batch at a time. A batch never mixes operations that add or
+// change (service and destination creations and updates) with ones that
+// take away (drains, destination and service deletions), so that a
+// destination only leaves once every creation and change before it has
+// succeeded. The other operations, and every operation without a
+// BatchWriter, are sent one at a time.
+//
+// Apply stops at the first failure: after a failed operation, or after
+// the batch that held one, nothing more is sent. Within that batch the
+// kernel has gone on with the writes after the failure; Result says which
+// it did and which it also refused. Apply may be called again with a new
+// plan after a failure; Diff of a fresh observation picks up where this
+// one stopped.
 func Apply(ctx context.Context, k kernel.Kernel, p *Plan) (*Result, error) {
 	res := &Result{}
-	for i, op := range p.Ops {
+	bw, _ := k.(kernel.BatchWriter)
+	ops := p.Ops
+	for i := 0; i < len(ops); {
 		if err := ctx.Err(); err != nil {
-			res.NotDone = p.Ops[i:]
+			res.NotDone = ops[i:]
 			return res, fmt.Errorf("applying plan: %w", err)
 		}
-		if err := applyOp(ctx, k, op); err != nil {
-			failed := op
-			res.Failed = &failed
-			res.NotDone = p.Ops[i+1:]
-			return res, &ApplyError{Op: op, Err: err}
+		op := ops[i]
+		if bw == nil || !isIPVS(op) {
+			if err := applyOp(ctx, k, op); err != nil {
+				failed := op
+				res.Failed = &failed
+				res.NotDone = ops[i+1:]
+				return res, &ApplyError{Op: op, Err: err}
+			}
+			res.Done = append(res.Done, op)
+			i++
+			continue
 		}
-		res.Done = append(res.Done, op)
+		end := batchEnd(ops, i)
+		if err := applyBatch(ctx, bw, ops[i:end], res); err != nil {
+			res.NotDone = append(res.NotDone, ops[end:]...)
+			return res, err
+		}
+		i = end
 	}
 	return res, nil
 }
 
-func applyOp(ctx context.Context, k kernel.Kernel, op Op) error {
+// isIPVS reports whether op is an IPVS service or destination operation,
+// the ones a batch carries.
+func isIPVS(op Op) bool { return op.Kind == KindService || op.Kind == KindDestination }
+
+// removes reports whether op takes something away from a service.
+func removes(op Op) bool { return op.Action == Delete || op.Action == Drain || op.Action == Wait }
+
+// batchEnd returns the end of the batch that starts at ops[i]: the
+// following IPVS operations of the same direction (adding or removing),
+// up to batchSize kernel writes.
+func batchEnd(ops []Op, i int) int {
+	writes := 0
+	j := i
+	for ; j < len(ops) && isIPVS(ops[j]) && removes(ops[j]) == removes(ops[i]); j++ {
+		if ops[j].Action == Wait {
+			continue
+		}
+		if writes == batchSize {
+			break
+		}
+		writes++
+	}
+	return j
+}
+
+// applyBatch sends the writes of ops as one batch and records in res what
+// became of each operation. A Wait writes nothing: it is done once its
+// batch is sent. It returns the error that stops Apply: an ApplyError for
+// the first write the kernel refused, else the exchange's own error.
+func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []Op, res *Result) error {
+	ws := make([]kernel.IPVSWrite, 0, len(ops))
+	for _, op := range ops {
+		if op.Action != Wait {
+			ws = append(ws, ipvsWrite(op))
+		}
+	}
+	errs, xerr := bw.WriteBatch(ctx, ws)
+	if len(errs) != len(ws) {
+		// A kernel that breaks the contract: nothing is known.
+		res.Unknown = append(res.Unknown, ops...)
+		return fmt.Errorf("applying plan: the kernel answered %d of %d writes: %w", len(errs), len(ws), errors.Join(xerr, kernel.ErrNoAnswer))
+	}
+	var first *ApplyError
+	w := 0
+	for _, op := range ops {
+		if op.Action == Wait {
+			res.Done = append(res.Done, op)
+			continue
+		}
+		err := errs[w]
+		w++
+		switch {
+		case err == nil:
+			res.Done = append(res.Done, op)
+		case errors.Is(err, kernel.ErrNotSent):
+			res.NotDone = append(res.NotDone, op)
+		case errors.Is(err, kernel.ErrNoAnswer):
+			res.Unknown = append(res.Unknown, op)
+		case first == nil:
+			failed := op
+			res.Failed = &failed
+			first = &ApplyError{Op: op, Err: err}
+		default:
+			res.AlsoFailed = append(res.AlsoFailed, OpError{Op: op, Err: err})
+		}
+	}
+	if xerr != nil {
+		xerr = fmt.Errorf("applying plan: %d operations sent without an answer, %d not sent: %w", len(res.Unknown), len(res.NotDone), xerr)
+	}
+	switch {
+	case first != nil && xerr != nil:
+		return errors.Join(first, xerr)
+	case first != nil:
+		return first
+	}
+	return xerr
+}
+
+// ipvsWrite is the kernel write of an IPVS operation (not a Wait).
+func ipvsWrite(op Op) kernel.IPVSWrite {
 	switch op.Kind {
 	case KindService:
 		switch op.Action {
 		case Create:
-			return k.AddService(ctx, *op.After.(*ipvs.Service))
+			return kernel.IPVSWrite{Op: kernel.AddService, Service: *op.After.(*ipvs.Service)}
 		case Update:
-			return k.UpdateService(ctx, *op.After.(*ipvs.Service))
+			return kernel.IPVSWrite{Op: kernel.UpdateService, Service: *op.After.(*ipvs.Service)}
 		case Delete:
-			return k.DelService(ctx, op.Before.(*ipvs.Service).ServiceKey)
+			return kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: op.Before.(*ipvs.Service).ServiceKey}}
 		}
 	case KindDestination:
+		svc := ipvs.Service{ServiceKey: op.Service}
 		switch op.Action {
 		case Create:
-			return k.AddDestination(ctx, op.Service, *op.After.(*ipvs.Destination))
+			return kernel.IPVSWrite{Op: kernel.AddDestination, Service: svc, Dest: *op.After.(*ipvs.Destination)}
 		case Update, Drain:
-			return k.UpdateDestination(ctx, op.Service, *op.After.(*ipvs.Destination))
+			return kernel.IPVSWrite{Op: kernel.UpdateDestination, Service: svc, Dest: *op.After.(*ipvs.Destination)}
 		case Delete:
-			return k.DelDestination(ctx, op.Service, *op.Before.(*ipvs.Destination))
-		case Wait:
+			return kernel.IPVSWrite{Op: kernel.DelDestination, Service: svc, Dest: *op.Before.(*ipvs.Destination)}
+		}
+	}
+	// Diff makes no other IPVS operation; an invalid op fails in the
+	// kernel layer as an unknown write.
+	return kernel.IPVSWrite{}
+}
+
+func applyOp(ctx context.Context, k kernel.Kernel, op Op) error {
+	switch op.Kind {
+	case KindService, KindDestination:
+		if op.Action == Wait {
 			return nil
 		}
+		return kernel.Do(ctx, k, ipvsWrite(op))
 	case KindTimeouts:
 		return k.SetTimeouts(ctx, *op.After.(*kernel.Timeouts))
 	case KindLink:

@@ -132,24 +132,27 @@ type Plan struct {
 }
 
 // StateAfter is the ownership state after an apply of p that stopped
-// early: p.State, except that objects whose removal was not done are still
-// owned. Creations not done may stay claimed: the next plan sees them
-// missing and creates them, or, if the config no longer wants them,
-// forgets them.
+// early: p.State, except that objects whose removal may not have been done
+// (failed, unanswered or not sent) are still owned. Creations not done may
+// stay claimed: the next plan sees them missing and creates them, or, if
+// the config no longer wants them, forgets them.
 func (p *Plan) StateAfter(res *Result) *State {
-	if res.Failed == nil && len(res.NotDone) == 0 {
+	undone := res.Undone()
+	if len(undone) == 0 {
 		return p.State
 	}
 	s := p.State.clone()
-	undone := res.NotDone
-	if res.Failed != nil {
-		undone = append([]Op{*res.Failed}, undone...)
-	}
+	var prevOwned, owned map[ipvs.ServiceKey]bool
 	for _, op := range undone {
 		switch {
 		case op.Kind == KindService && op.Action == Delete:
+			if prevOwned == nil {
+				// Sets, not searches: a plan may delete thousands.
+				prevOwned, owned = keySet(p.prev.Services), keySet(s.Services)
+			}
 			k := op.Service
-			if p.prev.ownsService(k) && !s.ownsService(k) {
+			if prevOwned[k.Canonical()] && !owned[k.Canonical()] {
+				owned[k.Canonical()] = true
 				s.Services = append(s.Services, k)
 			}
 		case op.Kind == KindAddress && op.Action == Delete:
@@ -187,6 +190,15 @@ func (p *Plan) StateAfter(res *Result) *State {
 	}
 	s.sort()
 	return s
+}
+
+// keySet is the set of keys' canonical forms.
+func keySet(keys []ipvs.ServiceKey) map[ipvs.ServiceKey]bool {
+	m := make(map[ipvs.ServiceKey]bool, len(keys))
+	for _, k := range keys {
+		m[k.Canonical()] = true
+	}
+	return m
 }
 
 // Changes counts the operations that write to the kernel.

@@ -142,31 +142,53 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	return nil
 }
 
-func (s *State) ownsService(k ipvs.ServiceKey) bool {
-	return slices.ContainsFunc(s.Services, func(x ipvs.ServiceKey) bool { return x.Same(k) })
-}
-
-func (s *State) drain(k ipvs.ServiceKey, a netip.AddrPort) *DrainRecord {
-	for i := range s.Drains {
-		if s.Drains[i].Service.Same(k) && s.Drains[i].Addr == a {
-			return &s.Drains[i]
-		}
-	}
-	return nil
-}
-
 func (s *State) sort() {
-	slices.SortFunc(s.Services, func(a, b ipvs.ServiceKey) int { return compareKeys(a, b) })
+	sortKeys(s.Services)
 	slices.Sort(s.Links)
 	slices.SortFunc(s.Addresses, func(a, b kernel.Address) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.Routes, func(a, b OwnedRoute) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.FOUs, func(a, b kernel.FOU) int { return strings.Compare(a.String(), b.String()) })
+	names := make(map[ipvs.ServiceKey]string, len(s.Drains))
+	for _, r := range s.Drains {
+		if _, ok := names[r.Service]; !ok {
+			names[r.Service] = r.Service.String()
+		}
+	}
 	slices.SortFunc(s.Drains, func(a, b DrainRecord) int {
-		if c := compareKeys(a.Service, b.Service); c != 0 {
+		if c := strings.Compare(names[a.Service], names[b.Service]); c != 0 {
 			return c
 		}
 		return a.Addr.Compare(b.Addr)
 	})
 }
 
-func compareKeys(a, b ipvs.ServiceKey) int { return strings.Compare(a.String(), b.String()) }
+// sortKeys orders service keys by their names, as the state file lists
+// them. Each name is made once, not once per comparison: a state of
+// 10,000 services is sorted on every plan.
+func sortKeys(keys []ipvs.ServiceKey) {
+	type named struct {
+		start, end int // the name in buf
+		key        ipvs.ServiceKey
+	}
+	buf := make([]byte, 0, 24*len(keys))
+	ns := make([]named, len(keys))
+	for i, k := range keys {
+		start := len(buf)
+		buf = appendKeyName(buf, k)
+		ns[i] = named{start, len(buf), k}
+	}
+	slices.SortFunc(ns, func(a, b named) int { return bytes.Compare(buf[a.start:a.end], buf[b.start:b.end]) })
+	for i := range ns {
+		keys[i] = ns[i].key
+	}
+}
+
+// appendKeyName appends k.String() to b without formatting through fmt.
+func appendKeyName(b []byte, k ipvs.ServiceKey) []byte {
+	if k.FWMark != 0 {
+		return append(b, k.String()...)
+	}
+	b = append(b, k.Protocol.String()...)
+	b = append(b, ':')
+	return netip.AddrPortFrom(k.Addr, k.Port).AppendTo(b)
+}

@@ -103,6 +103,17 @@ func (k ServiceKey) Same(o ServiceKey) bool {
 	return k.Family == o.Family && k.Protocol == o.Protocol && k.Addr == o.Addr && k.Port == o.Port
 }
 
+// Canonical returns k with only the fields Same compares: a firewall-mark
+// key keeps its mark and family, any other its family, protocol, address
+// and port. Two keys are Same exactly when their Canonical forms are
+// equal, so Canonical keys index maps of services.
+func (k ServiceKey) Canonical() ServiceKey {
+	if k.FWMark != 0 {
+		return ServiceKey{FWMark: k.FWMark, Family: k.Family}
+	}
+	return k
+}
+
 func (k ServiceKey) String() string {
 	if k.FWMark != 0 {
 		return fmt.Sprintf("fwm:%d/%s", k.FWMark, k.Family)

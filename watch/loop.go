@@ -406,11 +406,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 	}
 	if err != nil {
 		l.Metrics.failure(ReasonKernelError)
-		if len(res.NotDone) > 0 || res.Failed != nil {
-			notDone := res.NotDone
-			if res.Failed != nil {
-				notDone = append([]applier.Op{*res.Failed}, notDone...)
-			}
+		if notDone := res.Undone(); len(notDone) > 0 {
 			attrs = append(attrs, "not_done", applier.Summary(notDone))
 		}
 		l.Log.Error("apply failed; retrying at the next resync", append(attrs, "error", err.Error())...)

@@ -11,6 +11,7 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -143,4 +144,85 @@ func (f FOU) String() string {
 		return fmt.Sprintf("fou port %d gue -6", f.Port)
 	}
 	return fmt.Sprintf("fou port %d gue", f.Port)
+}
+
+// BatchWriter is implemented by kernels that can pipeline IPVS writes:
+// many requests in flight at once instead of one round trip each, which is
+// most of the cost of loading a large table. The applier uses it when the
+// kernel has it, and the Kernel methods otherwise.
+type BatchWriter interface {
+	// WriteBatch does ws in order, as the kernel does a pipelined batch
+	// of netlink requests: a write that fails does not stop the ones
+	// after it (destinations of a service whose creation failed fail
+	// with ESRCH, and the rest of the batch goes on). It returns one
+	// error per write — nil when the kernel did it, else the same
+	// error the single-write method returns — and, separately, an
+	// error that failed the exchange as a whole (cancelled, timed out,
+	// socket error). When that error is non-nil, a write whose outcome
+	// is not known has an error wrapping ErrNoAnswer, and one never
+	// sent has an error wrapping ErrNotSent.
+	WriteBatch(ctx context.Context, ws []IPVSWrite) ([]error, error)
+}
+
+// ErrNotSent is the error of a batch write that never reached the kernel:
+// the exchange failed before it. The kernel did not do it.
+var ErrNotSent = errors.New("not sent to the kernel")
+
+// ErrNoAnswer is the error of a batch write that was sent but whose answer
+// never came (the exchange timed out or was cancelled after sending): the
+// kernel may or may not have done it.
+var ErrNoAnswer = errors.New("sent to the kernel, no answer")
+
+// WriteOp is the kind of an IPVS write.
+type WriteOp uint8
+
+// The IPVS writes a batch holds, one per Kernel method.
+const (
+	AddService WriteOp = iota + 1
+	UpdateService
+	DelService
+	AddDestination
+	UpdateDestination
+	DelDestination
+)
+
+var writeOpNames = [...]string{AddService: "add service", UpdateService: "update service", DelService: "delete service",
+	AddDestination: "add destination", UpdateDestination: "update destination", DelDestination: "delete destination"}
+
+func (o WriteOp) String() string {
+	if int(o) < len(writeOpNames) && writeOpNames[o] != "" {
+		return writeOpNames[o]
+	}
+	return fmt.Sprintf("write op %d", uint8(o))
+}
+
+// IPVSWrite is one write of a batch: the arguments of the Kernel method
+// its Op names.
+type IPVSWrite struct {
+	Op WriteOp
+	// Service is the service to add or update (its destinations are
+	// ignored), or, for the other writes, the service by its key.
+	Service ipvs.Service
+	// Dest is the destination of a destination write.
+	Dest ipvs.Destination
+}
+
+// Do does one IPVS write with k's single-write methods: a batch of one,
+// for kernels without BatchWriter.
+func Do(ctx context.Context, k Kernel, w IPVSWrite) error {
+	switch w.Op {
+	case AddService:
+		return k.AddService(ctx, w.Service)
+	case UpdateService:
+		return k.UpdateService(ctx, w.Service)
+	case DelService:
+		return k.DelService(ctx, w.Service.ServiceKey)
+	case AddDestination:
+		return k.AddDestination(ctx, w.Service.ServiceKey, w.Dest)
+	case UpdateDestination:
+		return k.UpdateDestination(ctx, w.Service.ServiceKey, w.Dest)
+	case DelDestination:
+		return k.DelDestination(ctx, w.Service.ServiceKey, w.Dest)
+	}
+	return fmt.Errorf("%v: no such IPVS write", w.Op)
 }

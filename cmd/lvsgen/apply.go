@@ -260,9 +260,8 @@ its sysctls to --sysctl-file.`,
 			if p.Changes() > 0 {
 				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), applier.Summary(res.Done))
 			}
-			var ae *applier.ApplyError
-			if errors.As(err, &ae) {
-				fmt.Fprintf(out, "Failed: %v\nNot done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", ae, applier.Summary(res.NotDone))
+			if err != nil && res != nil && len(res.Undone()) > 0 {
+				reportStopped(out, res, err)
 				return fmt.Errorf("apply stopped: %w", err)
 			}
 			return err
@@ -273,4 +272,25 @@ its sysctls to --sysctl-file.`,
 	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
 	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
 	return c
+}
+
+// reportStopped says what an apply that stopped did not do: the failed
+// operation, the ones the kernel also refused in the same batch, the ones
+// sent without an answer, and the ones never sent.
+func reportStopped(out io.Writer, res *applier.Result, err error) {
+	var ae *applier.ApplyError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(out, "Failed: %v\n", ae)
+	}
+	if n := len(res.AlsoFailed); n > 0 {
+		ops := make([]applier.Op, n)
+		for i, f := range res.AlsoFailed {
+			ops[i] = f.Op
+		}
+		fmt.Fprintf(out, "Also failed in the same batch: %s (first: %v).\n", applier.Summary(ops), res.AlsoFailed[0].Err)
+	}
+	if len(res.Unknown) > 0 {
+		fmt.Fprintf(out, "Sent, but the kernel's answer was lost (done or not; the next plan shows): %s.\n", applier.Summary(res.Unknown))
+	}
+	fmt.Fprintf(out, "Not done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", applier.Summary(res.NotDone))
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -112,5 +114,35 @@ func TestApplyInvalidConfigWritesNothing(t *testing.T) {
 	code, _ := runCapture(t, "apply", bad, "--host", "lb1", "--auto-approve", "--state-dir", t.TempDir())
 	if code != 1 || k.Writes != 0 {
 		t.Fatalf("exit %d, %d writes", code, k.Writes)
+	}
+}
+
+// TestApplyReportsBatchFailure: when a service's creation fails, the
+// kernel also refuses its destinations in the same batch; apply says so,
+// and what it did not send, and exits 1.
+func TestApplyReportsBatchFailure(t *testing.T) {
+	k := memory.New()
+	k.AddDevice("eth0")
+	k.AddDevice("eth1")
+	failed := false
+	k.Fail = func(op string) error {
+		if strings.HasPrefix(op, "adding service") && !failed {
+			failed = true
+			return fmt.Errorf("%s: %w", op, syscall.EIO)
+		}
+		return nil
+	}
+	useMemoryKernel(t, k)
+	code, out := runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
+	for _, want := range []string{
+		"Applied 12 of 15 operations",
+		"Failed: create service tcp:192.168.100.20:80: adding service tcp:192.168.100.20:80: input/output error",
+		"Also failed in the same batch: 2 destination create (first: adding destination",
+		"no such process",
+		"Not done: nothing.",
+	} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, want 1 and %q in\n%s", code, want, out)
+		}
 	}
 }

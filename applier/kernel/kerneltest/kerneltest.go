@@ -75,6 +75,11 @@ var tests = []struct {
 	{"Destinations/Delete", testDestDelete},
 	{"Destinations/MissingService", testDestMissingService},
 	{"Destinations/FWMark", testDestFWMark},
+	{"Batch/Writes", testBatchWrites},
+	{"Batch/FailuresDoNotStop", testBatchFailures},
+	{"Batch/Large", testBatchLarge},
+	{"Batch/Empty", testBatchEmpty},
+	{"Batch/Cancelled", testBatchCancelled},
 	{"Timeouts/Default", testTimeoutsDefault},
 	{"Timeouts/Set", testTimeoutsSet},
 	{"Links/Dummy", testLinksDummy},
@@ -584,6 +589,186 @@ func testDestFWMark(t *testing.T, s *suite) {
 	s.addService(v4)
 	s.addService(v6)
 	s.wantServices(v4, v6)
+}
+
+// batch returns the kernel's BatchWriter, skipping the test without one.
+func (s *suite) batch() kernel.BatchWriter {
+	s.t.Helper()
+	bw, ok := s.k.(kernel.BatchWriter)
+	if !ok {
+		s.t.Skip("the kernel has no WriteBatch")
+	}
+	return bw
+}
+
+// wantBatch runs ws as one batch and checks each write's outcome: nil, or
+// the errno of want at the same index (0 for success).
+func (s *suite) wantBatch(ws []kernel.IPVSWrite, want []syscall.Errno) {
+	s.t.Helper()
+	errs, err := s.batch().WriteBatch(s.ctx, ws)
+	s.must(err)
+	if len(errs) != len(ws) {
+		s.t.Fatalf("%d errors for %d writes", len(errs), len(ws))
+	}
+	for i, e := range errs {
+		what := fmt.Sprintf("batch write %d (%v %s %s)", i, ws[i].Op, ws[i].Service.ServiceKey, ws[i].Dest.AddrPort())
+		if want[i] == 0 {
+			if e != nil {
+				s.t.Fatalf("%s: %v", what, e)
+			}
+			continue
+		}
+		s.wantErr(what, e, want[i])
+	}
+}
+
+func addSvc(svc ipvs.Service) kernel.IPVSWrite {
+	return kernel.IPVSWrite{Op: kernel.AddService, Service: svc}
+}
+
+func destWrite(op kernel.WriteOp, k ipvs.ServiceKey, d ipvs.Destination) kernel.IPVSWrite {
+	return kernel.IPVSWrite{Op: op, Service: ipvs.Service{ServiceKey: k}, Dest: d}
+}
+
+// testBatchWrites: every kind of write in one batch, each seeing the
+// effect of the ones before it.
+func testBatchWrites(t *testing.T, s *suite) {
+	a := tcp4("10.0.0.1", 80)
+	mark := ipvs.Service{ServiceKey: fwm(4, ipvs.IPv6), Scheduler: "rr", NetmaskBits: 128}
+	gone := tcp4("10.0.0.3", 80)
+	d1, d2, d3 := dest("10.0.1.1", 80, ipvs.Route, 1), dest("10.0.1.2", 80, ipvs.Route, 2), dest("10.0.1.3", 80, ipvs.Masq, 3)
+	up := d2
+	up.Weight, up.UpperThreshold, up.LowerThreshold = 5, 100, 10
+	a2 := a
+	a2.Scheduler, a2.Flags, a2.Timeout, a2.NetmaskBits = "wlc", ipvs.FlagPersistent, 60, 24
+	ws := []kernel.IPVSWrite{
+		addSvc(a),
+		destWrite(kernel.AddDestination, a.ServiceKey, d1),
+		destWrite(kernel.AddDestination, a.ServiceKey, d2),
+		destWrite(kernel.AddDestination, a.ServiceKey, d3),
+		destWrite(kernel.UpdateDestination, a.ServiceKey, up),
+		destWrite(kernel.DelDestination, a.ServiceKey, d1),
+		{Op: kernel.UpdateService, Service: a2},
+		addSvc(mark),
+		destWrite(kernel.AddDestination, mark.ServiceKey, dest("2001:db8::10", 0, ipvs.Route, 1)),
+		addSvc(gone),
+		destWrite(kernel.AddDestination, gone.ServiceKey, d1),
+		{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: gone.ServiceKey}},
+	}
+	s.wantBatch(ws, make([]syscall.Errno, len(ws)))
+	a2.Destinations = []ipvs.Destination{up, d3}
+	mark.Destinations = []ipvs.Destination{dest("2001:db8::10", 0, ipvs.Route, 1)}
+	s.wantServices(a2, mark)
+}
+
+// testBatchFailures: a failed write does not stop the batch, and each
+// write gets the errno its single-write method gets: the destinations of
+// a service whose creation failed fail with ESRCH, and the writes after
+// them are done.
+func testBatchFailures(t *testing.T, s *suite) {
+	ok := tcp4("10.0.0.1", 80)
+	s.addService(ok)
+	twos := tcp4("10.0.0.2", 80)
+	twos.Scheduler = "twos"
+	d := dest("10.0.1.1", 80, ipvs.Route, 1)
+	bad := dest("10.0.1.2", 80, ipvs.Route, 1)
+	bad.LowerThreshold, bad.UpperThreshold = 10, 5
+	later := tcp4("10.0.0.3", 80)
+	nofamily := tcp4("10.0.0.4", 80)
+	nofamily.Family = 0
+	ws := []kernel.IPVSWrite{
+		addSvc(twos),
+		destWrite(kernel.AddDestination, twos.ServiceKey, d),
+		destWrite(kernel.AddDestination, twos.ServiceKey, bad),
+		destWrite(kernel.AddDestination, ok.ServiceKey, d),
+		destWrite(kernel.AddDestination, ok.ServiceKey, d),
+		destWrite(kernel.AddDestination, ok.ServiceKey, bad),
+		destWrite(kernel.UpdateDestination, ok.ServiceKey, dest("10.0.1.9", 80, ipvs.Route, 1)),
+		destWrite(kernel.DelDestination, ok.ServiceKey, dest("10.0.1.9", 80, ipvs.Route, 1)),
+		addSvc(ok),
+		{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: twos.ServiceKey}},
+		addSvc(nofamily),
+		addSvc(later),
+		destWrite(kernel.AddDestination, later.ServiceKey, d),
+	}
+	s.wantBatch(ws, []syscall.Errno{
+		syscall.ENOENT, // no scheduler twos
+		syscall.ESRCH,  // its service does not exist
+		syscall.ESRCH,  // checked before the thresholds
+		0,
+		syscall.EEXIST,
+		syscall.ERANGE,
+		syscall.ENOENT,
+		syscall.ENOENT,
+		syscall.EEXIST,
+		syscall.ESRCH,
+		syscall.EAFNOSUPPORT,
+		0,
+		0,
+	})
+	ok.Destinations = []ipvs.Destination{d}
+	later.Destinations = []ipvs.Destination{d}
+	s.wantServices(ok, later)
+}
+
+// testBatchLarge: a batch of more writes than one netlink message holds,
+// with failures spread over it, gives every write its own outcome.
+func testBatchLarge(t *testing.T, s *suite) {
+	var ws []kernel.IPVSWrite
+	var want []syscall.Errno
+	var table []ipvs.Service
+	for i := range 300 {
+		svc := tcp4(fmt.Sprintf("10.1.%d.%d", i/250, 1+i%250), 80)
+		failing := i%37 == 5
+		if failing {
+			svc.Scheduler = "nosuch"
+		}
+		ws, want = append(ws, addSvc(svc)), append(want, map[bool]syscall.Errno{true: syscall.ENOENT}[failing])
+		for j := range 3 {
+			d := dest(fmt.Sprintf("10.2.%d.%d", j, 1+i%250), 80, ipvs.Route, int32(j+1))
+			ws = append(ws, destWrite(kernel.AddDestination, svc.ServiceKey, d))
+			if failing {
+				want = append(want, syscall.ESRCH)
+				continue
+			}
+			want = append(want, 0)
+			svc.Destinations = append(svc.Destinations, d)
+		}
+		if i%53 == 7 {
+			// The same destination again.
+			ws = append(ws, destWrite(kernel.AddDestination, svc.ServiceKey, svc.Destinations[0]))
+			want = append(want, syscall.EEXIST)
+		}
+		if !failing {
+			table = append(table, svc)
+		}
+	}
+	s.wantBatch(ws, want)
+	s.wantServices(table...)
+}
+
+func testBatchEmpty(t *testing.T, s *suite) {
+	s.wantBatch(nil, nil)
+	s.wantServices()
+}
+
+// testBatchCancelled: a batch under a done context sends nothing and says
+// so for every write.
+func testBatchCancelled(t *testing.T, s *suite) {
+	bw := s.batch()
+	ctx, cancel := context.WithCancel(s.ctx)
+	cancel()
+	svc := tcp4("10.0.0.1", 80)
+	errs, err := bw.WriteBatch(ctx, []kernel.IPVSWrite{addSvc(svc), destWrite(kernel.AddDestination, svc.ServiceKey, dest("10.0.1.1", 80, ipvs.Route, 1))})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("batch under a cancelled context: %v, want context.Canceled", err)
+	}
+	for i, e := range errs {
+		if !errors.Is(e, kernel.ErrNotSent) {
+			t.Errorf("write %d: %v, want ErrNotSent", i, e)
+		}
+	}
+	s.wantServices()
 }
 
 func testTimeoutsDefault(t *testing.T, s *suite) {

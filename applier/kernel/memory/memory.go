@@ -25,6 +25,9 @@ import (
 type Kernel struct {
 	mu       sync.Mutex
 	services []ipvs.Service
+	// index finds a service by its canonical key: tests load tables of
+	// 10,000 services, too many to search one by one per write.
+	index    map[ipvs.ServiceKey]int
 	timeouts kernel.Timeouts
 	links    map[string]*kernel.Link
 	addrs    []kernel.Address
@@ -39,7 +42,11 @@ type Kernel struct {
 	Fail func(op string) error
 	// Writes counts the writes that changed (or tried to change) state.
 	Writes int
+	// Batches counts the calls of WriteBatch.
+	Batches int
 }
+
+var _ kernel.BatchWriter = (*Kernel)(nil)
 
 var _ kernel.Kernel = (*Kernel)(nil)
 
@@ -48,6 +55,7 @@ var _ kernel.Kernel = (*Kernel)(nil)
 func New() *Kernel {
 	k := &Kernel{
 		timeouts:   kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300},
+		index:      map[ipvs.ServiceKey]int{},
 		links:      map[string]*kernel.Link{},
 		sysctls:    map[string]string{},
 		Schedulers: slices.DeleteFunc(slices.Clone(ipvs.Schedulers), func(s string) bool { return s == "twos" }),
@@ -107,7 +115,10 @@ func (k *Kernel) write(op string) error {
 func errno(op string, e syscall.Errno) error { return fmt.Errorf("%s: %w", op, e) }
 
 func (k *Kernel) find(key ipvs.ServiceKey) int {
-	return slices.IndexFunc(k.services, func(s ipvs.Service) bool { return s.ServiceKey.Same(key) })
+	if i, ok := k.index[key.Canonical()]; ok {
+		return i
+	}
+	return -1
 }
 
 // Services implements kernel.Kernel.
@@ -159,6 +170,7 @@ func (k *Kernel) AddService(ctx context.Context, s ipvs.Service) error {
 	}
 	s.Destinations = nil
 	s.Flags &^= ipvs.FlagHashed
+	k.index[s.ServiceKey.Canonical()] = len(k.services)
 	k.services = append(k.services, normalise(s))
 	return nil
 }
@@ -205,7 +217,32 @@ func (k *Kernel) DelService(ctx context.Context, key ipvs.ServiceKey) error {
 		return errno(op, syscall.ESRCH)
 	}
 	k.services = slices.Delete(k.services, i, i+1)
+	delete(k.index, key.Canonical())
+	for j := i; j < len(k.services); j++ {
+		k.index[k.services[j].ServiceKey.Canonical()] = j
+	}
 	return nil
+}
+
+// WriteBatch implements kernel.BatchWriter the way the kernel runs a
+// pipelined batch: every write in turn, each with its own error, none
+// stopped by an earlier failure. Only a context done before the batch
+// starts stops it, as a real exchange would stop before sending.
+func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error, error) {
+	errs := make([]error, len(ws))
+	if err := ctx.Err(); err != nil {
+		for i := range errs {
+			errs[i] = kernel.ErrNotSent
+		}
+		return errs, err
+	}
+	k.mu.Lock()
+	k.Batches++
+	k.mu.Unlock()
+	for i, w := range ws {
+		errs[i] = kernel.Do(ctx, k, w)
+	}
+	return errs, nil
 }
 
 // checkDest applies ip_vs_genl_set_cmd's and ip_vs_add/edit_dest's checks.

@@ -17,8 +17,10 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
-// reply wraps an attribute as the kernel's answer: a genl header, then it.
-func reply(a *nl.RtAttr) []byte { return genlMessage(ipvsCmdNewService, ipvsGenlVersion, a) }
+// reply wraps attributes as the kernel's answer: a genl header, then them.
+func reply(attrs []byte) []byte {
+	return append(putGenl(nil, ipvsCmdNewService, ipvsGenlVersion), attrs...)
+}
 
 func TestServiceRoundTrip(t *testing.T) {
 	for _, s := range []ipvs.Service{
@@ -29,7 +31,7 @@ func TestServiceRoundTrip(t *testing.T) {
 		{ServiceKey: ipvs.ServiceKey{FWMark: 1<<31 - 1, Family: ipvs.IPv4}, Scheduler: "rr", NetmaskBits: 16},
 		{ServiceKey: ipvs.ServiceKey{FWMark: 7, Family: ipvs.IPv6}, Scheduler: "rr", Flags: ipvs.FlagOnePacket, NetmaskBits: 128},
 	} {
-		a, err := serviceAttr(s)
+		a, err := appendService(nil, s)
 		if err != nil {
 			t.Fatalf("%s: %v", s.ServiceKey, err)
 		}
@@ -49,7 +51,7 @@ func TestServiceRoundTrip(t *testing.T) {
 func TestServiceWire(t *testing.T) {
 	attrs := func(s ipvs.Service) map[uint16][]byte {
 		t.Helper()
-		a, err := serviceAttr(s)
+		a, err := appendService(nil, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +97,7 @@ func TestServiceInvalid(t *testing.T) {
 		"IPv4 netmask /33": {ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Scheduler: "rr", NetmaskBits: 33},
 		"negative netmask": {ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv6, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("::1"), Port: 80}, Scheduler: "rr", NetmaskBits: -1},
 	} {
-		_, err := serviceAttr(s)
+		_, err := appendService(nil, s)
 		var errno syscall.Errno
 		if !errors.As(err, &errno) {
 			t.Errorf("%s: error %v, want an errno", name, err)
@@ -110,12 +112,12 @@ func TestDestRoundTrip(t *testing.T) {
 		{Addr: netip.MustParseAddr("10.0.1.3"), Port: 80, Forward: ipvs.Tunnel, Weight: 65536, TunType: ipvs.TunGUE, TunPort: 6080, TunFlags: ipvs.TunFlagRemCsum},
 		{Addr: netip.MustParseAddr("2001:db8::3"), Port: 80, Forward: ipvs.Tunnel, Weight: 0, TunType: ipvs.TunGRE, TunFlags: ipvs.TunFlagCsum},
 	} {
-		a, err := destAttr(d, true)
+		a, err := appendDest(nil, d, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The service is IPv4: the destination's own family decides.
-		got, err := decodeDest(ipvs.IPv4, genlMessage(ipvsCmdNewDest, ipvsGenlVersion, a))
+		got, err := decodeDest(ipvs.IPv4, append(putGenl(nil, ipvsCmdNewDest, ipvsGenlVersion), a...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,5 +196,81 @@ func TestValidLinkName(t *testing.T) {
 		if got := validLinkName(name); got != want {
 			t.Errorf("validLinkName(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestEncodingMatchesRtAttr holds the hand-written attribute encoders to
+// vishvananda/netlink's serializer, byte for byte, for a service, a key and
+// a destination: the padding of odd-sized values and the lengths of nested
+// attributes are where such encoders go wrong.
+func TestEncodingMatchesRtAttr(t *testing.T) {
+	s := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv6, Protocol: ipvs.UDP, Addr: netip.MustParseAddr("2001:db8::1"), Port: 5060},
+		Scheduler: "wlc", Flags: ipvs.FlagPersistent | ipvs.FlagHashed, Timeout: 360, NetmaskBits: 64, PE: "sip"}
+	want := nl.NewRtAttr(ipvsCmdAttrService, nil)
+	want.AddRtAttr(svcAttrAF, nl.Uint16Attr(uint16(s.Family)))
+	want.AddRtAttr(svcAttrProtocol, nl.Uint16Attr(uint16(s.Protocol)))
+	want.AddRtAttr(svcAttrAddr, s.Addr.AsSlice())
+	want.AddRtAttr(svcAttrPort, nl.BEUint16Attr(s.Port))
+	want.AddRtAttr(svcAttrSchedName, nl.ZeroTerminated(s.Scheduler))
+	want.AddRtAttr(svcAttrFlags, binary.NativeEndian.AppendUint32(binary.NativeEndian.AppendUint32(nil, ipvs.FlagPersistent), ^uint32(0)))
+	want.AddRtAttr(svcAttrTimeout, nl.Uint32Attr(s.Timeout))
+	want.AddRtAttr(svcAttrNetmask, nl.Uint32Attr(64))
+	want.AddRtAttr(svcAttrPEName, nl.ZeroTerminated(s.PE))
+	got, err := appendService(nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want.Serialize(), got); d != "" {
+		t.Errorf("service (-rtattr +ours):\n%s", d)
+	}
+
+	mark := ipvs.ServiceKey{FWMark: 9, Family: ipvs.IPv4}
+	want = nl.NewRtAttr(ipvsCmdAttrService, nil)
+	want.AddRtAttr(svcAttrAF, nl.Uint16Attr(uint16(ipvs.IPv4)))
+	want.AddRtAttr(svcAttrFWMark, nl.Uint32Attr(9))
+	if got, err = appendServiceKey(nil, mark); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want.Serialize(), got); d != "" {
+		t.Errorf("fwmark key (-rtattr +ours):\n%s", d)
+	}
+
+	dst := ipvs.Destination{Addr: netip.MustParseAddr("10.0.1.3"), Port: 80, Forward: ipvs.Tunnel, Weight: 7, UpperThreshold: 9, LowerThreshold: 2, TunType: ipvs.TunGUE, TunPort: 6080, TunFlags: ipvs.TunFlagCsum}
+	want = nl.NewRtAttr(ipvsCmdAttrDest, nil)
+	want.AddRtAttr(destAttrAddr, append(dst.Addr.AsSlice(), make([]byte, 12)...))
+	want.AddRtAttr(destAttrPort, nl.BEUint16Attr(dst.Port))
+	want.AddRtAttr(destAttrAddrFamily, nl.Uint16Attr(uint16(ipvs.IPv4)))
+	want.AddRtAttr(destAttrFwdMethod, nl.Uint32Attr(uint32(dst.Forward)))
+	want.AddRtAttr(destAttrWeight, nl.Uint32Attr(7))
+	want.AddRtAttr(destAttrUThresh, nl.Uint32Attr(9))
+	want.AddRtAttr(destAttrLThresh, nl.Uint32Attr(2))
+	want.AddRtAttr(destAttrTunType, nl.Uint8Attr(uint8(dst.TunType)))
+	want.AddRtAttr(destAttrTunPort, nl.BEUint16Attr(dst.TunPort))
+	want.AddRtAttr(destAttrTunFlags, nl.Uint16Attr(dst.TunFlags))
+	if got, err = appendDest(nil, dst, true); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want.Serialize(), got); d != "" {
+		t.Errorf("destination (-rtattr +ours):\n%s", d)
+	}
+}
+
+// TestAppendWriteKeepsBufferOnError: a write that cannot be encoded leaves
+// the shared request buffer as it was, so the batch's other requests are
+// intact.
+func TestAppendWriteKeepsBufferOnError(t *testing.T) {
+	good := kernel.IPVSWrite{Op: kernel.AddService, Service: ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80}, Scheduler: "rr", NetmaskBits: 32}}
+	b, err := appendWrite(nil, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := string(b)
+	bad := kernel.IPVSWrite{Op: kernel.AddDestination, Service: good.Service, Dest: ipvs.Destination{Port: 80}}
+	b2, err := appendWrite(b, bad)
+	if !errors.Is(err, syscall.EINVAL) || string(b2) != before {
+		t.Fatalf("bad write: %v, buffer %d bytes, want EINVAL and %d bytes", err, len(b2), len(before))
+	}
+	if _, err := appendWrite(nil, kernel.IPVSWrite{Op: 99}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("unknown op: %v", err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
 )
 
 // These tests talk to the host's rtnetlink with read-only requests.
@@ -131,5 +133,78 @@ func TestConnDump(t *testing.T) {
 	err := c.dump(context.Background(), request{typ: unix.RTM_GETLINK, data: nl.NewIfInfomsg(unix.AF_UNSPEC).Serialize()}, func([]byte) error { links++; return nil })
 	if err != nil || links == 0 {
 		t.Fatalf("dumping links: %v, %d links", err, links)
+	}
+}
+
+// TestConnWriteBatch: with only the last request of each sendmsg asking
+// for an ack, every request still gets its own outcome — errors for the
+// ones that fail, nil for the others — over several sendmsgs.
+func TestConnWriteBatch(t *testing.T) {
+	c := routeConn(t, 5*time.Second)
+	const n = 1000
+	reqs := make([]request, n)
+	for i := range reqs {
+		name := "lo"
+		if i%7 == 0 || i == n-1 {
+			name = "lvsgen-nosuch"
+		}
+		reqs[i] = getLink(name)
+		reqs[i].flags = 0 // writeBatch decides which ask for an ack
+	}
+	errs, err := c.writeBatch(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range errs {
+		if i%7 == 0 || i == n-1 {
+			if !errors.Is(e, syscall.ENODEV) {
+				t.Fatalf("request %d: %v, want ENODEV", i, e)
+			}
+		} else if e != nil {
+			t.Fatalf("request %d: %v", i, e)
+		}
+	}
+	// The socket is in step afterwards.
+	if err := c.do(context.Background(), getLink("lo"), nil); err != nil {
+		t.Fatalf("after a batch: %v", err)
+	}
+}
+
+// TestConnPartialAnswers: when the exchange fails half-way, each request
+// says what is known of it: answered, sent without an answer, or not sent.
+func TestConnPartialAnswers(t *testing.T) {
+	c := routeConn(t, 200*time.Millisecond)
+	// Three sendmsgs: 64 requests, 64 with one the kernel never answers,
+	// then one more that is never sent.
+	reqs := make([]request, 2*maxBatchMsgs+1)
+	for i := range reqs {
+		reqs[i] = getLink("lo")
+	}
+	reqs[maxBatchMsgs+6] = noAnswer
+	reqs[maxBatchMsgs+9] = getLink("lvsgen-nosuch")
+	errs, err := c.roundTrip(context.Background(), reqs, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("exchange error %v, want a deadline", err)
+	}
+	for i, e := range errs {
+		var want error
+		switch {
+		case i == maxBatchMsgs+6:
+			want = kernel.ErrNoAnswer
+		case i == maxBatchMsgs+9:
+			want = syscall.ENODEV
+		case i == 2*maxBatchMsgs:
+			want = kernel.ErrNotSent
+		}
+		if (want == nil && e != nil) || (want != nil && !errors.Is(e, want)) {
+			t.Errorf("request %d: %v, want %v", i, e, want)
+		}
+	}
+	// A cancelled context sends nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	errs, err = c.writeBatch(ctx, reqs[:3])
+	if !errors.Is(err, context.Canceled) || len(errs) != 3 || !errors.Is(errs[0], kernel.ErrNotSent) {
+		t.Fatalf("cancelled: %v, %v", errs, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
@@ -70,20 +71,6 @@ const (
 
 var native = binary.NativeEndian
 
-// addr16 is an address as union nf_inet_addr: 16 bytes, IPv4 in the first
-// four.
-func addr16(a netip.Addr) []byte {
-	b := make([]byte, 16)
-	if a.Is4() {
-		v := a.As4()
-		copy(b, v[:])
-	} else {
-		v := a.As16()
-		copy(b, v[:])
-	}
-	return b
-}
-
 // addrFrom reads a union nf_inet_addr of family f.
 func addrFrom(f ipvs.Family, b []byte) (netip.Addr, error) {
 	switch {
@@ -95,24 +82,104 @@ func addrFrom(f ipvs.Family, b []byte) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("address of %d bytes for %s", len(b), f)
 }
 
-// netmaskAttr encodes a persistence granularity as the kernel reads it:
-// for IPv4 a mask in network byte order, for IPv6 the prefix length as a
+// Attributes are appended to the message being built, into one buffer
+// reused request after request: a batch of thousands of writes, or a dump
+// of the destinations of every service, allocates nothing per request.
+
+// putAttr appends a netlink attribute (header, value, padding).
+func putAttr(b []byte, typ uint16, v ...byte) []byte {
+	n := unix.SizeofRtAttr + len(v)
+	b = native.AppendUint16(b, uint16(n))
+	b = native.AppendUint16(b, typ)
+	b = append(b, v...)
+	for pad := nlmAlign(n) - n; pad > 0; pad-- {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func putU8(b []byte, typ uint16, v uint8) []byte { return putAttr(b, typ, v) }
+
+func putU16(b []byte, typ uint16, v uint16) []byte {
+	var a [2]byte
+	native.PutUint16(a[:], v)
+	return putAttr(b, typ, a[:]...)
+}
+
+func putBE16(b []byte, typ uint16, v uint16) []byte {
+	var a [2]byte
+	binary.BigEndian.PutUint16(a[:], v)
+	return putAttr(b, typ, a[:]...)
+}
+
+func putU32(b []byte, typ uint16, v uint32) []byte {
+	var a [4]byte
+	native.PutUint32(a[:], v)
+	return putAttr(b, typ, a[:]...)
+}
+
+// putString appends a NUL-terminated string attribute.
+func putString(b []byte, typ uint16, v string) []byte {
+	n := unix.SizeofRtAttr + len(v) + 1
+	b = native.AppendUint16(b, uint16(n))
+	b = native.AppendUint16(b, typ)
+	b = append(b, v...)
+	for pad := nlmAlign(n) - n + 1; pad > 0; pad-- {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// putAddr appends an address as union nf_inet_addr: 16 bytes, IPv4 in
+// the first four.
+func putAddr(b []byte, typ uint16, a netip.Addr) []byte {
+	var v [16]byte
+	if a.Is4() {
+		v4 := a.As4()
+		copy(v[:], v4[:])
+	} else {
+		v = a.As16()
+	}
+	return putAttr(b, typ, v[:]...)
+}
+
+// beginNest appends the header of a nested attribute, whose length
+// endNest fills in once its contents are appended.
+func beginNest(b []byte, typ uint16) ([]byte, int) {
+	start := len(b)
+	b = native.AppendUint16(b, 0)
+	return native.AppendUint16(b, typ), start
+}
+
+func endNest(b []byte, start int) []byte {
+	native.PutUint16(b[start:], uint16(len(b)-start))
+	return b
+}
+
+// putGenl appends a generic netlink header.
+func putGenl(b []byte, cmd, version uint8) []byte { return append(b, cmd, version, 0, 0) }
+
+// netmask encodes a persistence granularity as the kernel reads it: for
+// IPv4 a mask in network byte order, for IPv6 the prefix length as a
 // host-order number (ip_vs_add_service reads it with a __force cast).
-func netmaskAttr(f ipvs.Family, bitsLen int) ([]byte, error) {
+func netmask(f ipvs.Family, bitsLen int) ([4]byte, error) {
+	var v [4]byte
 	if f == ipvs.IPv4 {
 		if bitsLen < 0 || bitsLen > 32 {
-			return nil, fmt.Errorf("IPv4 netmask /%d: %w", bitsLen, syscall.EINVAL)
+			return v, fmt.Errorf("IPv4 netmask /%d: %w", bitsLen, syscall.EINVAL)
 		}
 		mask := uint32(0)
 		if bitsLen > 0 {
 			mask = ^uint32(0) << (32 - bitsLen)
 		}
-		return binary.BigEndian.AppendUint32(nil, mask), nil
+		binary.BigEndian.PutUint32(v[:], mask)
+		return v, nil
 	}
 	if bitsLen < 0 {
-		return nil, fmt.Errorf("IPv6 netmask /%d: %w", bitsLen, syscall.EINVAL)
+		return v, fmt.Errorf("IPv6 netmask /%d: %w", bitsLen, syscall.EINVAL)
 	}
-	return native.AppendUint32(nil, uint32(bitsLen)), nil
+	native.PutUint32(v[:], uint32(bitsLen))
+	return v, nil
 }
 
 // netmaskBits decodes IPVS_SVC_ATTR_NETMASK. An IPv4 mask that is not a
@@ -137,105 +204,176 @@ func checkKey(k ipvs.ServiceKey) error {
 	return nil
 }
 
-// serviceKeyAttrs are the attributes that name a service.
-func serviceKeyAttrs(a *nl.RtAttr, k ipvs.ServiceKey) {
-	a.AddRtAttr(svcAttrAF, nl.Uint16Attr(uint16(k.Family)))
+// putKeyFields appends the attributes that name a service.
+func putKeyFields(b []byte, k ipvs.ServiceKey) []byte {
+	b = putU16(b, svcAttrAF, uint16(k.Family))
 	if k.FWMark != 0 {
-		a.AddRtAttr(svcAttrFWMark, nl.Uint32Attr(k.FWMark))
-		return
+		return putU32(b, svcAttrFWMark, k.FWMark)
 	}
-	a.AddRtAttr(svcAttrProtocol, nl.Uint16Attr(uint16(k.Protocol)))
-	a.AddRtAttr(svcAttrAddr, addr16(k.Addr))
-	a.AddRtAttr(svcAttrPort, nl.BEUint16Attr(k.Port))
+	b = putU16(b, svcAttrProtocol, uint16(k.Protocol))
+	b = putAddr(b, svcAttrAddr, k.Addr)
+	return putBE16(b, svcAttrPort, k.Port)
 }
 
-// serviceKeyAttr is IPVS_CMD_ATTR_SERVICE naming k.
-func serviceKeyAttr(k ipvs.ServiceKey) (*nl.RtAttr, error) {
+// appendServiceKey appends IPVS_CMD_ATTR_SERVICE naming k.
+func appendServiceKey(b []byte, k ipvs.ServiceKey) ([]byte, error) {
 	if err := checkKey(k); err != nil {
-		return nil, err
+		return b, err
 	}
-	a := nl.NewRtAttr(ipvsCmdAttrService, nil)
-	serviceKeyAttrs(a, k)
-	return a, nil
+	b, start := beginNest(b, ipvsCmdAttrService)
+	b = putKeyFields(b, k)
+	return endNest(b, start), nil
 }
 
-// serviceAttr is IPVS_CMD_ATTR_SERVICE with everything of s but its
-// destinations.
-func serviceAttr(s ipvs.Service) (*nl.RtAttr, error) {
+// appendService appends IPVS_CMD_ATTR_SERVICE with everything of s but
+// its destinations.
+func appendService(b []byte, s ipvs.Service) ([]byte, error) {
 	if err := checkKey(s.ServiceKey); err != nil {
-		return nil, err
+		return b, err
 	}
-	mask, err := netmaskAttr(s.Family, s.NetmaskBits)
+	mask, err := netmask(s.Family, s.NetmaskBits)
 	if err != nil {
-		return nil, err
+		return b, err
 	}
-	a := nl.NewRtAttr(ipvsCmdAttrService, nil)
-	serviceKeyAttrs(a, s.ServiceKey)
-	a.AddRtAttr(svcAttrSchedName, nl.ZeroTerminated(s.Scheduler))
+	b, start := beginNest(b, ipvsCmdAttrService)
+	b = putKeyFields(b, s.ServiceKey)
+	b = putString(b, svcAttrSchedName, s.Scheduler)
 	// struct ip_vs_flags {flags, mask}: every bit is set or cleared. The
 	// hashed bit belongs to the kernel, which keeps it whatever is sent.
-	flags := native.AppendUint32(nil, s.Flags&^ipvs.FlagHashed)
-	flags = native.AppendUint32(flags, ^uint32(0))
-	a.AddRtAttr(svcAttrFlags, flags)
-	a.AddRtAttr(svcAttrTimeout, nl.Uint32Attr(s.Timeout))
-	a.AddRtAttr(svcAttrNetmask, mask)
+	var flags [8]byte
+	native.PutUint32(flags[:], s.Flags&^ipvs.FlagHashed)
+	native.PutUint32(flags[4:], ^uint32(0))
+	b = putAttr(b, svcAttrFlags, flags[:]...)
+	b = putU32(b, svcAttrTimeout, s.Timeout)
+	b = putAttr(b, svcAttrNetmask, mask[:]...)
 	if s.PE != "" {
-		a.AddRtAttr(svcAttrPEName, nl.ZeroTerminated(s.PE))
+		b = putString(b, svcAttrPEName, s.PE)
 	}
-	return a, nil
+	return endNest(b, start), nil
 }
 
-// destAttr is IPVS_CMD_ATTR_DEST for d; full adds everything but the
-// address, for adding and updating.
-func destAttr(d ipvs.Destination, full bool) (*nl.RtAttr, error) {
+// appendDest appends IPVS_CMD_ATTR_DEST for d; full adds everything but
+// the address, for adding and updating.
+func appendDest(b []byte, d ipvs.Destination, full bool) ([]byte, error) {
 	if !d.Addr.IsValid() {
-		return nil, fmt.Errorf("destination address %v: %w", d.Addr, syscall.EINVAL)
+		return b, fmt.Errorf("destination address %v: %w", d.Addr, syscall.EINVAL)
 	}
-	a := nl.NewRtAttr(ipvsCmdAttrDest, nil)
-	a.AddRtAttr(destAttrAddr, addr16(d.Addr))
-	a.AddRtAttr(destAttrPort, nl.BEUint16Attr(d.Port))
-	a.AddRtAttr(destAttrAddrFamily, nl.Uint16Attr(uint16(ipvs.FamilyOf(d.Addr))))
-	if !full {
-		return a, nil
+	b, start := beginNest(b, ipvsCmdAttrDest)
+	b = putAddr(b, destAttrAddr, d.Addr)
+	b = putBE16(b, destAttrPort, d.Port)
+	b = putU16(b, destAttrAddrFamily, uint16(ipvs.FamilyOf(d.Addr)))
+	if full {
+		b = putU32(b, destAttrFwdMethod, uint32(d.Forward))
+		b = putU32(b, destAttrWeight, uint32(d.Weight))
+		b = putU32(b, destAttrUThresh, d.UpperThreshold)
+		b = putU32(b, destAttrLThresh, d.LowerThreshold)
+		b = putU8(b, destAttrTunType, uint8(d.TunType))
+		b = putBE16(b, destAttrTunPort, d.TunPort)
+		b = putU16(b, destAttrTunFlags, d.TunFlags)
 	}
-	a.AddRtAttr(destAttrFwdMethod, nl.Uint32Attr(uint32(d.Forward)))
-	a.AddRtAttr(destAttrWeight, nl.Uint32Attr(uint32(d.Weight)))
-	a.AddRtAttr(destAttrUThresh, nl.Uint32Attr(d.UpperThreshold))
-	a.AddRtAttr(destAttrLThresh, nl.Uint32Attr(d.LowerThreshold))
-	a.AddRtAttr(destAttrTunType, nl.Uint8Attr(uint8(d.TunType)))
-	a.AddRtAttr(destAttrTunPort, nl.BEUint16Attr(d.TunPort))
-	a.AddRtAttr(destAttrTunFlags, nl.Uint16Attr(d.TunFlags))
-	return a, nil
+	return endNest(b, start), nil
 }
 
-// nested returns the attributes inside the top-level attribute typ of a
+// writeCmds are the IPVS commands of the writes.
+var writeCmds = [...]uint8{
+	kernel.AddService: ipvsCmdNewService, kernel.UpdateService: ipvsCmdSetService, kernel.DelService: ipvsCmdDelService,
+	kernel.AddDestination: ipvsCmdNewDest, kernel.UpdateDestination: ipvsCmdSetDest, kernel.DelDestination: ipvsCmdDelDest,
+}
+
+// appendWrite appends the generic netlink payload of an IPVS write: its
+// genl header and attributes. On error b comes back as it was.
+func appendWrite(b []byte, w kernel.IPVSWrite) ([]byte, error) {
+	if int(w.Op) >= len(writeCmds) || writeCmds[w.Op] == 0 {
+		return b, fmt.Errorf("%v: %w", w.Op, syscall.EINVAL)
+	}
+	orig := len(b)
+	b = putGenl(b, writeCmds[w.Op], ipvsGenlVersion)
+	var err error
+	switch w.Op {
+	case kernel.AddService, kernel.UpdateService:
+		b, err = appendService(b, w.Service)
+	case kernel.DelService:
+		b, err = appendServiceKey(b, w.Service.ServiceKey)
+	default:
+		if b, err = appendServiceKey(b, w.Service.ServiceKey); err == nil {
+			b, err = appendDest(b, w.Dest, w.Op != kernel.DelDestination)
+		}
+	}
+	if err != nil {
+		return b[:orig], err
+	}
+	return b, nil
+}
+
+// writeError gives a write's error the context the Kernel methods give
+// theirs.
+func writeError(w kernel.IPVSWrite, err error) error {
+	k := w.Service.ServiceKey
+	switch w.Op {
+	case kernel.AddService:
+		return fmt.Errorf("adding service %s: %w", k, err)
+	case kernel.UpdateService:
+		return fmt.Errorf("updating service %s: %w", k, err)
+	case kernel.DelService:
+		return fmt.Errorf("deleting service %s: %w", k, err)
+	case kernel.AddDestination:
+		return fmt.Errorf("adding destination %s to %s: %w", w.Dest.AddrPort(), k, err)
+	case kernel.UpdateDestination:
+		return fmt.Errorf("updating destination %s of %s: %w", w.Dest.AddrPort(), k, err)
+	case kernel.DelDestination:
+		return fmt.Errorf("deleting destination %s of %s: %w", w.Dest.AddrPort(), k, err)
+	}
+	return fmt.Errorf("%v: %w", w.Op, err)
+}
+
+// forAttrs calls f with the type (without its flag bits) and value of
+// each attribute in b, in order.
+func forAttrs(b []byte, f func(typ uint16, v []byte)) error {
+	for len(b) >= unix.SizeofRtAttr {
+		l := int(native.Uint16(b))
+		if l < unix.SizeofRtAttr || l > len(b) {
+			return fmt.Errorf("attribute of %d bytes in %d", l, len(b))
+		}
+		f(native.Uint16(b[2:])&nl.NLA_TYPE_MASK, b[unix.SizeofRtAttr:l])
+		b = b[min(nlmAlign(l), len(b)):]
+	}
+	return nil
+}
+
+// nestedAttr returns the value of the top-level attribute typ of a
 // generic netlink message.
-func nested(data []byte, typ uint16) (map[uint16][]byte, error) {
+func nestedAttr(data []byte, typ uint16) ([]byte, error) {
 	if len(data) < genlHdrLen {
 		return nil, errors.New("short generic netlink message")
 	}
-	top, err := nl.ParseRouteAttr(data[genlHdrLen:])
+	var found []byte
+	if err := forAttrs(data[genlHdrLen:], func(t uint16, v []byte) {
+		if t == typ && found == nil {
+			found = v
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no attribute %d in the kernel's answer", typ)
+	}
+	return found, nil
+}
+
+// nested returns the attributes inside the top-level attribute typ of a
+// generic netlink message, by type.
+func nested(data []byte, typ uint16) (map[uint16][]byte, error) {
+	v, err := nestedAttr(data, typ)
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range top {
-		if a.Attr.Type&nl.NLA_TYPE_MASK == typ {
-			return attrMap(a.Value)
-		}
-	}
-	return nil, fmt.Errorf("no attribute %d in the kernel's answer", typ)
+	return attrMap(v)
 }
 
 func attrMap(b []byte) (map[uint16][]byte, error) {
-	attrs, err := nl.ParseRouteAttr(b)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[uint16][]byte, len(attrs))
-	for _, a := range attrs {
-		m[a.Attr.Type&nl.NLA_TYPE_MASK] = a.Value
-	}
-	return m, nil
+	m := map[uint16][]byte{}
+	err := forAttrs(b, func(typ uint16, v []byte) { m[typ] = v })
+	return m, err
 }
 
 func u16(b []byte) uint16 {
@@ -272,55 +410,93 @@ func cstring(b []byte) string {
 // IPVS_CMD_NEW_SERVICE message. A firewall-mark service reads with
 // protocol 0, no address and port 0, whatever the kernel keeps.
 func decodeService(data []byte) (ipvs.Service, error) {
-	m, err := nested(data, ipvsCmdAttrService)
+	attrs, err := nestedAttr(data, ipvsCmdAttrService)
 	if err != nil {
 		return ipvs.Service{}, err
 	}
 	var s ipvs.Service
-	s.Family = ipvs.Family(u16(m[svcAttrAF]))
-	if mark, ok := m[svcAttrFWMark]; ok && u32(mark) != 0 {
-		s.FWMark = u32(mark)
-	} else {
-		s.Protocol = ipvs.Protocol(u16(m[svcAttrProtocol]))
-		if s.Addr, err = addrFrom(s.Family, m[svcAttrAddr]); err != nil {
-			return ipvs.Service{}, fmt.Errorf("service: %w", err)
+	var addr, mask []byte
+	err = forAttrs(attrs, func(typ uint16, v []byte) {
+		switch typ {
+		case svcAttrAF:
+			s.Family = ipvs.Family(u16(v))
+		case svcAttrFWMark:
+			s.FWMark = u32(v)
+		case svcAttrProtocol:
+			s.Protocol = ipvs.Protocol(u16(v))
+		case svcAttrAddr:
+			addr = v
+		case svcAttrPort:
+			s.Port = be16(v)
+		case svcAttrSchedName:
+			s.Scheduler = cstring(v)
+		case svcAttrFlags:
+			s.Flags = u32(v) &^ ipvs.FlagHashed
+		case svcAttrTimeout:
+			s.Timeout = u32(v)
+		case svcAttrNetmask:
+			mask = v
+		case svcAttrPEName:
+			s.PE = cstring(v)
 		}
-		s.Port = be16(m[svcAttrPort])
+	})
+	if err != nil {
+		return ipvs.Service{}, err
 	}
-	s.Scheduler = cstring(m[svcAttrSchedName])
-	s.Flags = u32(m[svcAttrFlags]) &^ ipvs.FlagHashed
-	s.Timeout = u32(m[svcAttrTimeout])
-	s.NetmaskBits = netmaskBits(s.Family, m[svcAttrNetmask])
-	s.PE = cstring(m[svcAttrPEName])
+	if s.FWMark != 0 {
+		s.Protocol, s.Port = 0, 0
+	} else if s.Addr, err = addrFrom(s.Family, addr); err != nil {
+		return ipvs.Service{}, fmt.Errorf("service: %w", err)
+	}
+	s.NetmaskBits = netmaskBits(s.Family, mask)
 	return s, nil
 }
 
 // decodeDest reads a destination from an IPVS_CMD_NEW_DEST message of a
 // service of family f.
 func decodeDest(f ipvs.Family, data []byte) (ipvs.Destination, error) {
-	m, err := nested(data, ipvsCmdAttrDest)
+	attrs, err := nestedAttr(data, ipvsCmdAttrDest)
 	if err != nil {
 		return ipvs.Destination{}, err
 	}
 	var d ipvs.Destination
-	if af, ok := m[destAttrAddrFamily]; ok {
-		f = ipvs.Family(u16(af))
+	var addr []byte
+	err = forAttrs(attrs, func(typ uint16, v []byte) {
+		switch typ {
+		case destAttrAddrFamily:
+			f = ipvs.Family(u16(v))
+		case destAttrAddr:
+			addr = v
+		case destAttrPort:
+			d.Port = be16(v)
+		case destAttrFwdMethod:
+			d.Forward = ipvs.Forward(u32(v) & ipvsFwdMask)
+		case destAttrWeight:
+			d.Weight = int32(u32(v))
+		case destAttrUThresh:
+			d.UpperThreshold = u32(v)
+		case destAttrLThresh:
+			d.LowerThreshold = u32(v)
+		case destAttrTunType:
+			if len(v) > 0 {
+				d.TunType = ipvs.TunType(v[0])
+			}
+		case destAttrTunPort:
+			d.TunPort = be16(v)
+		case destAttrTunFlags:
+			d.TunFlags = u16(v)
+		case destAttrActiveConns:
+			d.ActiveConns = u32(v)
+		case destAttrInactConns:
+			d.InactiveConns = u32(v)
+		}
+	})
+	if err != nil {
+		return ipvs.Destination{}, err
 	}
-	if d.Addr, err = addrFrom(f, m[destAttrAddr]); err != nil {
+	if d.Addr, err = addrFrom(f, addr); err != nil {
 		return ipvs.Destination{}, fmt.Errorf("destination: %w", err)
 	}
-	d.Port = be16(m[destAttrPort])
-	d.Forward = ipvs.Forward(u32(m[destAttrFwdMethod]) & ipvsFwdMask)
-	d.Weight = int32(u32(m[destAttrWeight]))
-	d.UpperThreshold = u32(m[destAttrUThresh])
-	d.LowerThreshold = u32(m[destAttrLThresh])
-	if b := m[destAttrTunType]; len(b) > 0 {
-		d.TunType = ipvs.TunType(b[0])
-	}
-	d.TunPort = be16(m[destAttrTunPort])
-	d.TunFlags = u16(m[destAttrTunFlags])
-	d.ActiveConns = u32(m[destAttrActiveConns])
-	d.InactiveConns = u32(m[destAttrInactConns])
 	return d, nil
 }
 

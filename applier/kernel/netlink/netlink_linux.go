@@ -129,7 +129,11 @@ func (k *Kernel) ipvsDo(ctx context.Context, cmd uint8, attrs ...*nl.RtAttr) err
 
 // Services implements kernel.Kernel: one dump of the services, then one
 // dump of destinations per service (the kernel dumps the destinations of
-// one service at a time).
+// one service at a time, and runs one dump at a time per socket, so they
+// cannot be pipelined). This is most of what a plan reads, so it is kept
+// cheap: one held socket for all the dumps, requests built in one reused
+// buffer, a dump's data and end read in one system call, attributes
+// decoded in place, and every destination in one shared array.
 func (k *Kernel) Services(ctx context.Context) ([]ipvs.Service, error) {
 	r, err := k.ipvsRequest(ctx, ipvsCmdGetService)
 	if err != nil {
@@ -146,100 +150,153 @@ func (k *Kernel) Services(ctx context.Context) ([]ipvs.Service, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("listing IPVS services: %w", err)
 	}
-	for i := range svcs {
-		s := &svcs[i]
-		key, err := serviceKeyAttr(s.ServiceKey)
-		if err != nil {
-			return nil, fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
-		}
-		r, err := k.ipvsRequest(ctx, ipvsCmdGetDest, key)
-		if err != nil {
-			return nil, fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
-		}
-		if err := k.genl.dump(ctx, r, func(data []byte) error {
-			d, err := decodeDest(s.Family, data)
-			if err != nil {
-				return err
+	// ends[i] is where the destinations of svcs[i] end in all.
+	all := make([]ipvs.Destination, 0, 4*len(svcs))
+	ends := make([]int, len(svcs))
+	err = k.genl.session(ctx, func(sn *session) error {
+		var data []byte
+		reqs := []request{{typ: r.typ, flags: unix.NLM_F_DUMP}}
+		errs := []error{nil}
+		for i := range svcs {
+			s := &svcs[i]
+			data = putGenl(data[:0], ipvsCmdGetDest, ipvsGenlVersion)
+			if data, err = appendServiceKey(data, s.ServiceKey); err != nil {
+				return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
 			}
-			s.Destinations = append(s.Destinations, d)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
+			reqs[0].data = data
+			start := len(all)
+			for try := 0; ; try++ {
+				all = all[:start]
+				errs[0] = nil
+				if err := sn.exchange(reqs, errs, false, func(_ int, msg []byte) error {
+					d, err := decodeDest(s.Family, msg)
+					if err != nil {
+						return err
+					}
+					all = append(all, d)
+					return nil
+				}); err != nil {
+					return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
+				}
+				if errors.Is(errs[0], errDumpInterrupted) && try < 5 {
+					continue
+				}
+				if errs[0] != nil {
+					return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, errs[0])
+				}
+				break
+			}
+			ends[i] = len(all)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	start := 0
+	for i := range svcs {
+		if ends[i] > start {
+			// A full slice expression: appending to one service's
+			// destinations must not overwrite the next one's.
+			svcs[i].Destinations = all[start:ends[i]:ends[i]]
+		}
+		start = ends[i]
 	}
 	return svcs, nil
 }
 
-// AddService implements kernel.Kernel.
-func (k *Kernel) AddService(ctx context.Context, s ipvs.Service) error {
-	a, err := serviceAttr(s)
-	if err == nil {
-		err = k.ipvsDo(ctx, ipvsCmdNewService, a)
+// WriteBatch implements kernel.BatchWriter: the writes are sent many per
+// sendmsg, and only the last of each sendmsg asks for an ack, so a batch
+// costs a few system calls instead of two per write. A write that cannot
+// be encoded (an invalid key) fails alone, without being sent, as the
+// single-write method would.
+func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error, error) {
+	errs := make([]error, len(ws))
+	id, err := k.family(ctx)
+	if err != nil {
+		for i := range errs {
+			errs[i] = kernel.ErrNotSent
+		}
+		return errs, fmt.Errorf("writing IPVS: %w", err)
+	}
+	// One buffer for every request: the requests' data are slices of it,
+	// taken once it has stopped growing.
+	var buf []byte
+	offs := make([]int, 0, len(ws)+1)
+	idx := make([]int, 0, len(ws)) // the write of each request
+	for i, w := range ws {
+		b, err := appendWrite(buf, w)
+		if err != nil {
+			errs[i] = writeError(w, err)
+			continue
+		}
+		offs = append(offs, len(buf))
+		idx = append(idx, i)
+		buf = b
+	}
+	offs = append(offs, len(buf))
+	reqs := make([]request, len(idx))
+	for j := range reqs {
+		reqs[j] = request{typ: id, data: buf[offs[j]:offs[j+1]]}
+	}
+	rerrs, err := k.genl.writeBatch(ctx, reqs)
+	for j, e := range rerrs {
+		if e != nil {
+			errs[idx[j]] = writeError(ws[idx[j]], e)
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("adding service %s: %w", s.ServiceKey, err)
+		return errs, fmt.Errorf("writing %d IPVS requests: %w", len(reqs), err)
+	}
+	return errs, nil
+}
+
+var _ kernel.BatchWriter = (*Kernel)(nil)
+
+// write does one IPVS write, as a batch of one would but waiting for its
+// ack.
+func (k *Kernel) write(ctx context.Context, w kernel.IPVSWrite) error {
+	id, err := k.family(ctx)
+	if err == nil {
+		var data []byte
+		if data, err = appendWrite(nil, w); err == nil {
+			err = k.genl.do(ctx, request{typ: id, data: data}, nil)
+		}
+	}
+	if err != nil {
+		return writeError(w, err)
 	}
 	return nil
+}
+
+// AddService implements kernel.Kernel.
+func (k *Kernel) AddService(ctx context.Context, s ipvs.Service) error {
+	return k.write(ctx, kernel.IPVSWrite{Op: kernel.AddService, Service: s})
 }
 
 // UpdateService implements kernel.Kernel.
 func (k *Kernel) UpdateService(ctx context.Context, s ipvs.Service) error {
-	a, err := serviceAttr(s)
-	if err == nil {
-		err = k.ipvsDo(ctx, ipvsCmdSetService, a)
-	}
-	if err != nil {
-		return fmt.Errorf("updating service %s: %w", s.ServiceKey, err)
-	}
-	return nil
+	return k.write(ctx, kernel.IPVSWrite{Op: kernel.UpdateService, Service: s})
 }
 
 // DelService implements kernel.Kernel.
 func (k *Kernel) DelService(ctx context.Context, key ipvs.ServiceKey) error {
-	a, err := serviceKeyAttr(key)
-	if err == nil {
-		err = k.ipvsDo(ctx, ipvsCmdDelService, a)
-	}
-	if err != nil {
-		return fmt.Errorf("deleting service %s: %w", key, err)
-	}
-	return nil
-}
-
-func (k *Kernel) destDo(ctx context.Context, cmd uint8, key ipvs.ServiceKey, d ipvs.Destination) error {
-	sa, err := serviceKeyAttr(key)
-	if err != nil {
-		return err
-	}
-	da, err := destAttr(d, cmd != ipvsCmdDelDest)
-	if err != nil {
-		return err
-	}
-	return k.ipvsDo(ctx, cmd, sa, da)
+	return k.write(ctx, kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: key}})
 }
 
 // AddDestination implements kernel.Kernel.
 func (k *Kernel) AddDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
-	if err := k.destDo(ctx, ipvsCmdNewDest, key, d); err != nil {
-		return fmt.Errorf("adding destination %s to %s: %w", d.AddrPort(), key, err)
-	}
-	return nil
+	return k.write(ctx, kernel.IPVSWrite{Op: kernel.AddDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d})
 }
 
 // UpdateDestination implements kernel.Kernel.
 func (k *Kernel) UpdateDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
-	if err := k.destDo(ctx, ipvsCmdSetDest, key, d); err != nil {
-		return fmt.Errorf("updating destination %s of %s: %w", d.AddrPort(), key, err)
-	}
-	return nil
+	return k.write(ctx, kernel.IPVSWrite{Op: kernel.UpdateDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d})
 }
 
 // DelDestination implements kernel.Kernel.
 func (k *Kernel) DelDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
-	if err := k.destDo(ctx, ipvsCmdDelDest, key, d); err != nil {
-		return fmt.Errorf("deleting destination %s of %s: %w", d.AddrPort(), key, err)
-	}
-	return nil
+	return k.write(ctx, kernel.IPVSWrite{Op: kernel.DelDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d})
 }
 
 // Timeouts implements kernel.Kernel.
