@@ -2,8 +2,7 @@ package compiler
 
 import (
 	"encoding/json"
-	"net/netip"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"cuelang.org/go/cue/errors"
 
 	"github.com/lvsgen/lvsgen/diag"
-	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -222,7 +220,7 @@ func (s *shapes) data(n *node, at string, dropped []string) any {
 		m := make(map[string]any, len(n.fields))
 		for _, f := range n.fields {
 			p := join(f.name)
-			if !contains(dropped, p) {
+			if !slices.Contains(dropped, p) {
 				m[f.name] = s.data(f.val, p, dropped)
 			}
 		}
@@ -231,7 +229,7 @@ func (s *shapes) data(n *node, at string, dropped []string) any {
 		l := make([]any, 0, len(n.elems))
 		for i, e := range n.elems {
 			p := join(strconv.Itoa(i))
-			if contains(dropped, p) {
+			if slices.Contains(dropped, p) {
 				l = append(l, map[string]any{})
 				continue
 			}
@@ -240,15 +238,6 @@ func (s *shapes) data(n *node, at string, dropped []string) any {
 		return l
 	}
 	return s.value(n)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // withDefaults fills the schema's defaults into data, as unifying with
@@ -285,8 +274,6 @@ func (s *shapes) withDefaults(schema cue.Value, key string, data any) {
 	}
 }
 
-var cueIndex = regexp.MustCompile(`^[0-9]+$`)
-
 // compileServiceTree is compileService for a service read from a tree.
 func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config) *model.Service {
 	base := cue.MakePath(cue.Str("services"), cue.Str(name))
@@ -303,31 +290,10 @@ func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config
 	if n.kind != structNode {
 		n = &node{expr: n.expr, label: n.label, kind: n.kind, byName: map[string]*field{}}
 	}
-	family := ipvs.IPv4
-	vip, hasVIP := str(n, "vip")
-	if hasVIP {
-		if a, err := netip.ParseAddr(vip); err == nil {
-			family = ipvs.FamilyOf(a)
-		}
-	} else if f, _ := str(n, "family"); f == "ipv6" {
-		family = ipvs.IPv6
-	}
-	var cl *model.Cluster
-	if cn, ok := str(n, "cluster"); ok {
-		cl = cfg.Clusters[cn]
-		if cl == nil && !c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(cn))).Exists() {
-			c.errorf("unknown-cluster", base, "cluster", "declare the cluster under clusters: or fix the name", "cluster %q is not declared", cn)
-		}
-	}
-	var directors []*model.Host
-	if cl != nil {
-		for _, d := range cl.Directors {
-			if h := cfg.Hosts[d]; h != nil {
-				directors = append(directors, h)
-			}
-		}
-	}
-	var specs []realSpec
+	var names serviceNames
+	names.vip, names.hasVIP = str(n, "vip")
+	names.family, _ = str(n, "family")
+	names.cluster, names.hasCluster = str(n, "cluster")
 	if rf := n.byName["reals"]; rf != nil && rf.val.kind == listNode {
 		for _, e := range rf.val.elems {
 			var sp realSpec
@@ -335,10 +301,10 @@ func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config
 				sp.host, sp.hasHost = str(e, "host")
 				sp.addr, sp.hasAddr = str(e, "address")
 			}
-			specs = append(specs, sp)
+			names.reals = append(names.reals, sp)
 		}
 	}
-	refs := c.resolveReals(base, specs, family, directors, cfg)
+	res := c.resolveService(base, names, cfg)
 
 	var issues []shapeIssue
 	c.shapes.check(c.serviceDef, "#Service", n, nil, &issues)
@@ -347,8 +313,7 @@ func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config
 		dropped = append(dropped, strings.Join(is.path, "."))
 		sels := base.Selectors()
 		for _, p := range is.path {
-			if cueIndex.MatchString(p) {
-				i, _ := strconv.Atoi(p)
+			if i, err := strconv.Atoi(p); err == nil {
 				sels = append(sels, cue.Index(i))
 			} else {
 				sels = append(sels, cue.Str(p))
@@ -370,15 +335,12 @@ func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config
 	}
 	data, _ := c.shapes.data(n, "", dropped).(map[string]any)
 	c.runRules(ruleInput{
-		base:         base,
-		data:         data,
-		family:       family,
-		hasVIP:       hasVIP && !contains(dropped, "vip"),
-		cluster:      cl,
-		clusterFacts: c.clusterFactsOf(cl, directors),
-		refs:         refs,
-		shapeOK:      len(issues) == 0,
-		dropped:      dropped,
+		resolved: res,
+		base:     base,
+		data:     data,
+		hasVIP:   names.hasVIP && !slices.Contains(dropped, "vip"),
+		shapeOK:  len(issues) == 0,
+		dropped:  dropped,
 	})
 	if diag.List(c.diags[before:]).HasErrors() {
 		return nil
@@ -393,9 +355,5 @@ func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config
 		c.errorf("schema", base, "", "", "decoding service: %v", err)
 		return nil
 	}
-	s := buildService(name, r, family, refs)
-	if s.DrainTimeout == nil && cl != nil {
-		s.DrainTimeout = cl.DrainTimeout
-	}
-	return s
+	return res.build(name, r)
 }

@@ -76,11 +76,6 @@ type source struct {
 // diagnostic. Files that parse are returned even when others do not.
 func parseFiles(names []string, read func(string) ([]byte, error)) ([]source, diag.List) {
 	// Files parse independently: on all cores.
-	type parsed struct {
-		src   source
-		diags diag.List
-		ok    bool
-	}
 	out := make([]parsed, len(names))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -107,11 +102,14 @@ func parseFiles(names []string, read func(string) ([]byte, error)) ([]source, di
 	return srcs, diags
 }
 
-func parseFile(name string, read func(string) ([]byte, error)) (p struct {
+// parsed is one file's outcome: its source, or its syntax errors.
+type parsed struct {
 	src   source
 	diags diag.List
 	ok    bool
-}) {
+}
+
+func parseFile(name string, read func(string) ([]byte, error)) (p parsed) {
 	b, err := read(name)
 	if err != nil {
 		p.diags = diag.List{{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()}}

@@ -10,7 +10,6 @@ import (
 	"cuelang.org/go/cue"
 
 	"github.com/lvsgen/lvsgen/diag"
-	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -187,15 +186,11 @@ func clusterFacts(cl *model.Cluster, directors []*model.Host) map[string]any {
 // rules: the user's service without the fields the schema rejected, as
 // JSON-like data, and what was resolved around it.
 type ruleInput struct {
-	base    cue.Path
-	data    map[string]any
-	family  ipvs.Family
-	hasVIP  bool
-	cluster *model.Cluster
-	// clusterFacts is clusterFacts(cluster, directors), clusterKey its
-	// encoding.
-	clusterFacts factsOf
-	refs         []realRef
+	resolved
+	base cue.Path
+	data map[string]any
+	// hasVIP: the service has a vip the schema accepted.
+	hasVIP bool
 	// shapeOK: the schema found nothing wrong with the service, so a
 	// rule that cannot evaluate is a bug in the rule.
 	shapeOK bool

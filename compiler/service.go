@@ -76,32 +76,15 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 	base := cue.MakePath(cue.Str("services"), cue.Str(name))
 	before := len(c.diags)
 
-	// What the rules need is read leniently from the user's value: a
-	// wrong field is the schema's to report, not this lookup's.
-	family := ipvs.IPv4
-	if vip, err := user.LookupPath(cue.ParsePath("vip")).String(); err == nil {
-		if a, err := netip.ParseAddr(vip); err == nil {
-			family = ipvs.FamilyOf(a)
-		}
-	} else if f, _ := user.LookupPath(cue.ParsePath("family")).String(); f == "ipv6" {
-		family = ipvs.IPv6
-	}
-	var cl *model.Cluster
-	if cn, err := user.LookupPath(cue.ParsePath("cluster")).String(); err == nil {
-		cl = cfg.Clusters[cn]
-		if cl == nil && !c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(cn))).Exists() {
-			c.errorf("unknown-cluster", base, "cluster", "declare the cluster under clusters: or fix the name", "cluster %q is not declared", cn)
-		}
-	}
-	var directors []*model.Host
-	if cl != nil {
-		for _, d := range cl.Directors {
-			if h := cfg.Hosts[d]; h != nil {
-				directors = append(directors, h)
-			}
-		}
-	}
-	refs := c.resolveReals(base, realSpecs(user), family, directors, cfg)
+	var names serviceNames
+	var err error
+	names.vip, err = user.LookupPath(cue.ParsePath("vip")).String()
+	names.hasVIP = err == nil
+	names.family, _ = user.LookupPath(cue.ParsePath("family")).String()
+	names.cluster, err = user.LookupPath(cue.ParsePath("cluster")).String()
+	names.hasCluster = err == nil
+	names.reals = realSpecs(user)
+	res := c.resolveService(base, names, cfg)
 
 	shape := c.serviceDef.Unify(user)
 	shapeErr := shape.Validate(cue.Concrete(true))
@@ -123,15 +106,12 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 	}
 	_, vipErr := user.LookupPath(cue.ParsePath("vip")).String()
 	c.runRules(ruleInput{
-		base:         base,
-		data:         data,
-		family:       family,
-		hasVIP:       vipErr == nil && !slices.Contains(dropped, "vip"),
-		cluster:      cl,
-		clusterFacts: c.clusterFactsOf(cl, directors),
-		refs:         refs,
-		shapeOK:      shapeErr == nil,
-		dropped:      dropped,
+		resolved: res,
+		base:     base,
+		data:     data,
+		hasVIP:   vipErr == nil && !slices.Contains(dropped, "vip"),
+		shapeOK:  shapeErr == nil,
+		dropped:  dropped,
 	})
 	if diag.List(c.diags[before:]).HasErrors() {
 		return nil
@@ -141,9 +121,62 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 		c.errorf("schema", base, "", "", "decoding service: %v", err)
 		return nil
 	}
-	s := buildService(name, r, family, refs)
-	if s.DrainTimeout == nil && cl != nil {
-		s.DrainTimeout = cl.DrainTimeout
+	return res.build(name, r)
+}
+
+// serviceNames is what a service names, read leniently before validation:
+// a wrong field is the schema's to report, not this lookup's.
+type serviceNames struct {
+	vip, family, cluster string
+	hasVIP, hasCluster   bool
+	reals                []realSpec
+}
+
+// resolved is what a service's names resolve to: what the rules and the
+// model need around the service.
+type resolved struct {
+	family  ipvs.Family
+	cluster *model.Cluster
+	// clusterFacts is clusterFacts(cluster, its directors).
+	clusterFacts factsOf
+	refs         []realRef
+}
+
+// resolveService resolves a service's family, cluster, directors and real
+// servers, reporting names that are not declared.
+func (c *compilation) resolveService(base cue.Path, n serviceNames, cfg *model.Config) resolved {
+	res := resolved{family: ipvs.IPv4}
+	if n.hasVIP {
+		if a, err := netip.ParseAddr(n.vip); err == nil {
+			res.family = ipvs.FamilyOf(a)
+		}
+	} else if n.family == "ipv6" {
+		res.family = ipvs.IPv6
+	}
+	if n.hasCluster {
+		res.cluster = cfg.Clusters[n.cluster]
+		if res.cluster == nil && !c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(n.cluster))).Exists() {
+			c.errorf("unknown-cluster", base, "cluster", "declare the cluster under clusters: or fix the name", "cluster %q is not declared", n.cluster)
+		}
+	}
+	var directors []*model.Host
+	if res.cluster != nil {
+		for _, d := range res.cluster.Directors {
+			if h := cfg.Hosts[d]; h != nil {
+				directors = append(directors, h)
+			}
+		}
+	}
+	res.clusterFacts = c.clusterFactsOf(res.cluster, directors)
+	res.refs = c.resolveReals(base, n.reals, res.family, directors, cfg)
+	return res
+}
+
+// build turns a validated service into its model.
+func (res resolved) build(name string, r rawService) *model.Service {
+	s := buildService(name, r, res.family, res.refs)
+	if s.DrainTimeout == nil && res.cluster != nil {
+		s.DrainTimeout = res.cluster.DrainTimeout
 	}
 	return s
 }
