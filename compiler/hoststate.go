@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
@@ -17,45 +20,95 @@ import (
 // when two services need contradicting settings on one host (a sysctl with
 // two values, two gateways for one route): such a config cannot be applied.
 func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
-	b := map[string]*builder{}
-	get := func(name string) *builder {
-		if b[name] == nil {
-			b[name] = newBuilder(name)
+	var names []string
+	for _, name := range sortedKeys(cfg.Hosts) {
+		if cfg.Hosts[name].Managed {
+			names = append(names, name)
 		}
-		return b[name]
 	}
+	// Hosts are independent: each is built on its own, on every core. A
+	// director carries every service of its clusters and dominates; real
+	// servers share the other cores.
+	// What each host carries, in service order: one pass over the
+	// services rather than one per host.
+	work := map[string][]part{}
+	for i, s := range cfg.Services {
+		for _, d := range cfg.Clusters[s.Cluster].Directors {
+			work[d] = append(work[d], part{svc: i, real: -1})
+		}
+		for j, r := range s.Reals {
+			work[r.Host] = append(work[r.Host], part{svc: i, real: j})
+		}
+	}
+	reasons := make([]string, len(cfg.Services))
+	for i, s := range cfg.Services {
+		reasons[i] = "service " + s.Name
+	}
+	out := make([]*hoststate.Host, len(names))
+	errs := make([][]Conflict, len(names))
+	parallel(len(names), func(i int) {
+		out[i], errs[i] = hostState(cfg, names[i], work[names[i]], reasons)
+	})
+	hosts := make(map[string]*hoststate.Host, len(names))
+	var all []Conflict
+	for i, name := range names {
+		hosts[name] = out[i]
+		all = append(all, errs[i]...)
+	}
+	slices.SortFunc(all, func(a, b Conflict) int { return cmp.Compare(a.Host+a.Message, b.Host+b.Message) })
+	return hosts, all
+}
+
+// part is what one service asks of a host: to direct it (real < 0) or to
+// be its real server number real.
+type part struct{ svc, real int }
+
+// hostState builds the state of managed host name from its parts;
+// reasons[i] names cfg.Services[i].
+func hostState(cfg *model.Config, name string, parts []part, reasons []string) (*hoststate.Host, []Conflict) {
+	b := newBuilder(name)
+	h := cfg.Hosts[name]
 	for _, cl := range sortedValues(cfg.Clusters) {
-		for _, d := range cl.Directors {
-			if h := cfg.Hosts[d]; h != nil && h.Managed {
-				get(d).director(cl, h)
-			}
+		if slices.Contains(cl.Directors, name) {
+			b.director(cl, h)
 		}
 	}
-	for _, s := range cfg.Services {
+	for _, p := range parts {
+		s := cfg.Services[p.svc]
 		cl := cfg.Clusters[s.Cluster]
-		for _, d := range cl.Directors {
-			if h := cfg.Hosts[d]; h != nil && h.Managed {
-				get(d).directorService(cl, h, s)
-			}
-		}
-		for _, r := range s.Reals {
-			if h := cfg.Hosts[r.Host]; h != nil && h.Managed {
-				get(r.Host).realService(cfg, cl, h, s, r)
-			}
+		if p.real < 0 {
+			b.directorService(cl, h, s, reasons[p.svc])
+		} else {
+			b.realService(cfg, cl, h, s, s.Reals[p.real], reasons[p.svc])
 		}
 	}
-	out := map[string]*hoststate.Host{}
-	var errs []Conflict
-	for name, h := range cfg.Hosts {
-		if !h.Managed {
-			continue
+	return b.finish(), b.errs
+}
+
+// parallel calls f(0) … f(n-1) on as many goroutines as there are CPUs,
+// each taking the next index as it becomes free.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
 		}
-		bl := get(name)
-		errs = append(errs, bl.errs...)
-		out[name] = bl.finish()
+		return
 	}
-	slices.SortFunc(errs, func(a, b Conflict) int { return cmp.Compare(a.Host+a.Message, b.Host+b.Message) })
-	return out, errs
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Conflict is a setting two services need with different values on one
@@ -75,7 +128,7 @@ type builder struct {
 	services map[ipvs.ServiceKey]*hoststate.Service
 	sysctls  map[string]*hoststate.Sysctl
 	links    map[string]*hoststate.Link
-	addrs    map[string]*hoststate.Address
+	addrs    map[addrKey]*hoststate.Address
 	fou      map[string]*hoststate.FOU
 	routes   map[netip.Prefix]*hoststate.Route
 	errs     []Conflict
@@ -87,7 +140,7 @@ func newBuilder(name string) *builder {
 		services: map[ipvs.ServiceKey]*hoststate.Service{},
 		sysctls:  map[string]*hoststate.Sysctl{},
 		links:    map[string]*hoststate.Link{},
-		addrs:    map[string]*hoststate.Address{},
+		addrs:    map[addrKey]*hoststate.Address{},
 		fou:      map[string]*hoststate.FOU{},
 		routes:   map[netip.Prefix]*hoststate.Route{},
 	}
@@ -138,9 +191,14 @@ func (b *builder) link(name, kind, reason string) {
 	b.links[name] = l
 }
 
+type addrKey struct {
+	dev string
+	p   netip.Prefix
+}
+
 func (b *builder) addr(dev string, a netip.Addr, reason string) {
 	p := netip.PrefixFrom(a, a.BitLen())
-	k := dev + "|" + p.String()
+	k := addrKey{dev, p}
 	if x, ok := b.addrs[k]; ok {
 		x.Reasons = addReason(x.Reasons, reason)
 		return
@@ -182,8 +240,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	}
 }
 
-func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service) {
-	reason := "service " + s.Name
+func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service, reason string) {
 	svc := IPVSService(s)
 	b.services[svc.ServiceKey] = &hoststate.Service{Name: s.Name, Service: svc, DrainTimeout: s.DrainTimeout}
 	switch cl.VIPBind {
@@ -216,9 +273,8 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 
 // realService records what a managed real server needs to accept the
 // packets a director forwards to it and to answer them correctly.
-func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Host, s *model.Service, r model.Real) {
+func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Host, s *model.Service, r model.Real, reason string) {
 	b.role("real")
-	reason := "service " + s.Name
 	switch s.Forwarding {
 	case "dr":
 		// The packet still carries the VIP: it must be local, but the
@@ -402,17 +458,25 @@ func (b *builder) finish() *hoststate.Host {
 	h := b.h
 	slices.Sort(h.Roles)
 	h.Roles = nonNil(h.Roles)
-	var svcs []ipvs.Service
-	for _, s := range b.services {
-		svcs = append(svcs, s.Service)
-	}
 	// ipvs.Sort is ipvsadm's merge sort, whose result depends on the
 	// input order when addresses spread over the whole address space (its
 	// comparison is not a total order): start from a fixed order, not the
 	// map's, so renders are deterministic.
-	slices.SortFunc(svcs, func(a, b ipvs.Service) int { return strings.Compare(a.ServiceKey.String(), b.ServiceKey.String()) })
+	type keyed struct {
+		key string
+		svc *hoststate.Service
+	}
+	order := make([]keyed, 0, len(b.services))
+	for k, s := range b.services {
+		order = append(order, keyed{k.String(), s})
+	}
+	slices.SortFunc(order, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	svcs := make([]ipvs.Service, len(order))
+	for i, o := range order {
+		svcs[i] = o.svc.Service
+	}
 	ipvs.Sort(svcs)
-	h.Services = []hoststate.Service{}
+	h.Services = make([]hoststate.Service, 0, len(svcs))
 	for _, s := range svcs {
 		hs := *b.services[s.ServiceKey]
 		hs.Service = s
