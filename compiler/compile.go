@@ -5,9 +5,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -98,18 +100,14 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	for _, s := range srcs {
 		res.Files = append(res.Files, s.name)
 	}
-	c := &compilation{ctx: cuecontext.New()}
-	c.schema, err = loadSchema(c.ctx)
-	if err != nil {
+	c := &compilation{clusterFacts: &factsMemo{}, realFactsCache: &factsMemo{}, verdicts: &checkVerdicts{}, values: &valueMemo{m: map[litKey]any{}}}
+	if c.ev, err = newEvaluator(c.verdicts, c.values); err != nil {
 		return nil, err
 	}
-	if c.checks, err = newChecks(c.schema); err != nil {
-		return nil, err
-	}
-	c.serviceDef = c.schema.LookupPath(cue.ParsePath("#Service"))
-	fwd, _ := c.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
+	c.evs = []*evaluator{c.ev}
+	c.ctx, c.schema = c.ev.ctx, c.ev.schema
+	fwd, _ := c.ev.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
 	c.defaultForwarding, _ = fwd.String()
-	c.shapes = newShapes(c.ctx)
 	// Plain data is read as a tree and its services checked value by
 	// value (tree.go, fast.go); the rest of the config (hosts, clusters,
 	// policies) is small and evaluated by CUE as before.
@@ -130,7 +128,7 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 			}
 		}
 		if t == nil {
-			t = &node{kind: structNode, byName: map[string]*field{}}
+			t = &node{kind: structNode}
 		}
 		if ok && c.plainServices(t) {
 			c.tree = t
@@ -194,24 +192,106 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 
 // compilation carries the state of one Compile.
 type compilation struct {
+	// ctx and schema are the first evaluator's: the config's hosts,
+	// clusters and policies are evaluated there.
 	ctx    *cue.Context
 	schema cue.Value
 	user   cue.Value
 	diags  diag.List
-	// checks are the schema's rule checks with their verdicts.
-	checks *checks
-	// serviceDef is #Service; defaultForwarding its forwarding default.
-	serviceDef        cue.Value
+	// ev is the evaluator this compilation (or its copy compiling a
+	// service on another goroutine) uses; evs are all of them, with the
+	// verdicts and values they share.
+	ev       *evaluator
+	evs      []*evaluator
+	verdicts *checkVerdicts
+	values   *valueMemo
+	// defaultForwarding is #Service's forwarding default.
 	defaultForwarding string
-	// shapes checks services read from a tree.
-	shapes *shapes
 	// tree is the config when it is plain data; its services are not in
 	// user then.
 	tree *node
-	// facts caches clusterFacts by cluster name, realFactsCache the
-	// facts of real servers by host and address.
-	facts          map[string]factsOf
-	realFactsCache map[string]factsOf
+	// declared names the hosts and clusters the user declared, valid or
+	// not, by "hosts" and "clusters".
+	declared map[string]map[string]bool
+	// clusterFacts caches clusterFacts by cluster name, realFactsCache
+	// the facts of real servers by host and address.
+	clusterFacts, realFactsCache *factsMemo
+}
+
+// evaluator is a CUE context with the schema loaded into it and what it
+// has learned of it. CUE's evaluator is not safe for concurrent use: each
+// goroutine compiling services has an evaluator of its own. Their rule
+// verdicts and literal values are shared.
+type evaluator struct {
+	ctx          *cue.Context
+	schema       cue.Value
+	serviceDef   cue.Value
+	checks       *checks
+	shapes       *shapes
+	serviceShape *shape
+}
+
+func newEvaluator(verdicts *checkVerdicts, values *valueMemo) (*evaluator, error) {
+	ev := &evaluator{ctx: cuecontext.New()}
+	var err error
+	if ev.schema, err = loadSchema(ev.ctx); err != nil {
+		return nil, err
+	}
+	if ev.checks, err = newChecks(ev.schema, verdicts); err != nil {
+		return nil, err
+	}
+	ev.serviceDef = ev.schema.LookupPath(cue.ParsePath("#Service"))
+	ev.shapes = newShapes(ev.ctx, values)
+	ev.serviceShape = newShape(ev.serviceDef)
+	return ev, nil
+}
+
+// addEvaluators makes sure there is an evaluator for each core that n
+// services can keep busy: a schema costs a few milliseconds to load, a
+// service about a tenth of one to compile.
+func (c *compilation) addEvaluators(n int) error {
+	want := min(runtime.GOMAXPROCS(0), maxEvaluators, 1+n/100)
+	for len(c.evs) < want {
+		ev, err := newEvaluator(c.verdicts, c.values)
+		if err != nil {
+			return err
+		}
+		c.evs = append(c.evs, ev)
+	}
+	return nil
+}
+
+// maxEvaluators bounds the CUE contexts of a compilation.
+const maxEvaluators = 16
+
+// factsMemo keeps facts by name, shared by the goroutines that compile
+// services. Each distinct encoding gets a small number, which stands for
+// it in the checks' verdict keys.
+type factsMemo struct {
+	mu  sync.Mutex
+	m   map[string]factsOf
+	ids map[string]int
+}
+
+func (m *factsMemo) get(k string, make func() map[string]any) factsOf {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.m[k]; ok {
+		return f
+	}
+	if m.m == nil {
+		m.m, m.ids = map[string]factsOf{}, map[string]int{}
+	}
+	facts := make()
+	key := appendKey(nil, facts)
+	id, ok := m.ids[string(key)]
+	if !ok {
+		id = len(m.ids)
+		m.ids[string(key)] = id
+	}
+	f := factsOf{facts: facts, id: id}
+	m.m[k] = f
+	return f
 }
 
 // clusterFactsOf returns clusterFacts of cl and its encoding, computed
@@ -221,16 +301,14 @@ func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host)
 	if cl != nil {
 		name = cl.Name
 	}
-	if f, ok := c.facts[name]; ok {
-		return f
-	}
-	if c.facts == nil {
-		c.facts = map[string]factsOf{}
-	}
-	m := clusterFacts(cl, directors)
-	f := factsOf{facts: m, key: appendKey(nil, m)}
-	c.facts[name] = f
-	return f
+	return c.clusterFacts.get(name, func() map[string]any { return clusterFacts(cl, directors) })
+}
+
+// serviceResult is what compiling one service gave: its model when it is
+// valid, and its diagnostics.
+type serviceResult struct {
+	svc   *model.Service
+	diags diag.List
 }
 
 var (
@@ -257,12 +335,36 @@ func (c *compilation) compile() *model.Config {
 	c.decodeHosts(top, cfg)
 	c.decodeClusters(top, cfg)
 	c.checkClusters(cfg)
+	c.declared = map[string]map[string]bool{}
+	for _, kind := range []string{"hosts", "clusters"} {
+		c.declared[kind] = map[string]bool{}
+		forEachField(c.user.LookupPath(cue.MakePath(cue.Str(kind))), func(name string, _ cue.Value) {
+			c.declared[kind][name] = true
+		})
+	}
 
 	if c.tree != nil {
-		if f := c.tree.byName["services"]; f != nil {
-			for _, sf := range f.val.fields {
-				if s := c.compileServiceTree(sf.name, sf.val, cfg); s != nil {
-					cfg.Services = append(cfg.Services, s)
+		if f := c.tree.get("services"); f != nil {
+			// Services are independent: each is compiled on its own,
+			// on every core, into its own diagnostics, which are then
+			// taken in the order the services were written.
+			fields := f.val.fields
+			if err := c.addEvaluators(len(fields)); err != nil {
+				c.errorf("internal", pathServices, "", "", "loading the schema: %v", err)
+				return cfg
+			}
+			out := make([]serviceResult, len(fields))
+			parallelN(len(c.evs), len(fields), func(worker, i int) {
+				w := *c
+				w.ev = c.evs[worker]
+				w.diags = nil
+				out[i].svc = w.compileServiceTree(fields[i].name, fields[i].val, cfg)
+				out[i].diags = w.diags
+			})
+			for _, r := range out {
+				c.diags = append(c.diags, r.diags...)
+				if r.svc != nil {
+					cfg.Services = append(cfg.Services, r.svc)
 				}
 			}
 		}
@@ -447,10 +549,10 @@ func (c *compilation) hintFor(path cue.Path, msg string) string {
 	var def cue.Value
 	switch {
 	case len(sels) >= 2 && sels[0].String() == "services":
-		def = c.schema.LookupPath(cue.ParsePath("#Service"))
+		def = c.ev.schema.LookupPath(cue.ParsePath("#Service"))
 		sels = sels[2:]
 	default:
-		def = c.schema.LookupPath(cue.ParsePath("#Config"))
+		def = c.ev.schema.LookupPath(cue.ParsePath("#Config"))
 	}
 	for _, s := range sels {
 		next := def.LookupPath(cue.MakePath(s))
@@ -474,7 +576,7 @@ func (c *compilation) hintFor(path cue.Path, msg string) string {
 		}
 	}
 	if _, ref := def.ReferencePath(); len(ref.Selectors()) > 0 {
-		if a := c.schema.LookupPath(ref).Attribute("hint"); a.Err() == nil {
+		if a := c.ev.schema.LookupPath(ref).Attribute("hint"); a.Err() == nil {
 			if s, err := a.String(0); err == nil {
 				return s
 			}
@@ -529,7 +631,7 @@ func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format strin
 // one: services is a struct of services with valid names. A config where
 // it is not is evaluated by CUE as a whole, which reports the mistake.
 func (c *compilation) plainServices(t *node) bool {
-	f := t.byName["services"]
+	f := t.get("services")
 	if f == nil {
 		return true
 	}

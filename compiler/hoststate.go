@@ -46,7 +46,7 @@ func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
 	}
 	out := make([]*hoststate.Host, len(names))
 	errs := make([][]Conflict, len(names))
-	parallel(len(names), func(i int) {
+	parallel(len(names), func(_, i int) {
 		out[i], errs[i] = hostState(cfg, names[i], work[names[i]], reasons)
 	})
 	hosts := make(map[string]*hoststate.Host, len(names))
@@ -85,26 +85,32 @@ func hostState(cfg *model.Config, name string, parts []part, reasons []string) (
 	return b.finish(), b.errs
 }
 
-// parallel calls f(0) … f(n-1) on as many goroutines as there are CPUs,
-// each taking the next index as it becomes free.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+// parallel calls f(w, 0) … f(w, n-1) on as many goroutines as there are
+// CPUs, each taking the next index as it becomes free; w (from 0) tells
+// the goroutines apart.
+func parallel(n int, f func(worker, i int)) {
+	parallelN(runtime.GOMAXPROCS(0), n, f)
+}
+
+// parallelN is parallel on at most workers goroutines.
+func parallelN(workers, n int, f func(worker, i int)) {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := range n {
-			f(i)
+			f(0, i)
 		}
 		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
-				f(i)
+				f(w, i)
 			}
 		})
 	}

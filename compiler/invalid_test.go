@@ -324,7 +324,7 @@ func TestEveryRuleIsTested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := newChecks(s)
+	cs, err := newChecks(s, new(checkVerdicts))
 	if err != nil {
 		t.Fatal(err)
 	}

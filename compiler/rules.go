@@ -24,9 +24,14 @@ import (
 type check struct {
 	def cue.Value
 	ids []string
+	*verdicts
+}
 
-	mu       sync.Mutex
-	verdicts map[string]verdict
+// verdicts are a check's verdicts by input, shared by the evaluators
+// that run the check.
+type verdicts struct {
+	mu sync.Mutex
+	m  map[string]verdict
 }
 
 // verdict is what a check said about one input: the issues of each rule,
@@ -46,7 +51,7 @@ type ruleFailure struct {
 	err  string
 }
 
-func newCheck(schema cue.Value, name string) (*check, error) {
+func newCheck(schema cue.Value, name string, vs *verdicts) (*check, error) {
 	def := schema.LookupPath(cue.ParsePath(name))
 	if !def.Exists() {
 		return nil, fmt.Errorf("schema has no %s", name)
@@ -55,7 +60,10 @@ func newCheck(schema cue.Value, name string) (*check, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &check{def: def, ids: ids, verdicts: map[string]verdict{}}, nil
+	if vs.m == nil {
+		vs.m = map[string]verdict{}
+	}
+	return &check{def: def, ids: ids, verdicts: vs}, nil
 }
 
 // ruleIDs lists the rule ids of a check's rules.
@@ -74,21 +82,21 @@ func ruleIDs(def cue.Value) ([]string, error) {
 // eval returns the verdict on input, a JSON-like value with the check's
 // fields (service/ctx, real/fact/svc/cluster, reals).
 func (k *check) eval(input map[string]any) verdict {
-	return k.evalKey(string(appendKey(nil, input)), func() map[string]any { return input })
+	return k.evalKey(appendKey(nil, input), func() map[string]any { return input })
 }
 
 // evalKey is eval for a caller that has the input's key: the same
 // encoding of the same input, or, in parts, of what identifies them.
-func (k *check) evalKey(key string, input func() map[string]any) verdict {
+func (k *check) evalKey(key []byte, input func() map[string]any) verdict {
 	k.mu.Lock()
-	v, ok := k.verdicts[key]
+	v, ok := k.m[string(key)]
 	k.mu.Unlock()
 	if ok {
 		return v
 	}
 	v = k.evaluate(input())
 	k.mu.Lock()
-	k.verdicts[key] = v
+	k.m[string(key)] = v
 	k.mu.Unlock()
 	return v
 }
@@ -129,19 +137,25 @@ type checks struct {
 	service, real, reals, weights *check
 }
 
-func newChecks(schema cue.Value) (*checks, error) {
+// checkVerdicts are the verdicts of the four checks, shared by the
+// evaluators of a compilation.
+type checkVerdicts struct {
+	service, real, reals, weights verdicts
+}
+
+func newChecks(schema cue.Value, vs *checkVerdicts) (*checks, error) {
 	var cs checks
 	var err error
-	if cs.service, err = newCheck(schema, "#ServiceCheck"); err != nil {
+	if cs.service, err = newCheck(schema, "#ServiceCheck", &vs.service); err != nil {
 		return nil, err
 	}
-	if cs.real, err = newCheck(schema, "#RealCheck"); err != nil {
+	if cs.real, err = newCheck(schema, "#RealCheck", &vs.real); err != nil {
 		return nil, err
 	}
-	if cs.reals, err = newCheck(schema, "#RealsCheck"); err != nil {
+	if cs.reals, err = newCheck(schema, "#RealsCheck", &vs.reals); err != nil {
 		return nil, err
 	}
-	if cs.weights, err = newCheck(schema, "#WeightsCheck"); err != nil {
+	if cs.weights, err = newCheck(schema, "#WeightsCheck", &vs.weights); err != nil {
 		return nil, err
 	}
 	return &cs, nil
@@ -260,7 +274,7 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 	}
 	ctx["realMTUs"] = mtus
-	report(c.checks.service.eval(map[string]any{"service": svc, "ctx": ctx}), "", nil)
+	report(c.ev.checks.service.eval(map[string]any{"service": svc, "ctx": ctx}), "", nil)
 
 	// Each real server on its own.
 	reals, _ := in.data["reals"].([]any)
@@ -274,49 +288,58 @@ func (c *compilation) runRules(in ruleInput) {
 	}
 	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
 	svcKey := appendKey(nil, svcFacts)
-	keys := []string{}
-	weights := []any{}
+	keys := make([]string, 0, len(in.refs))
+	// #WeightsCheck's input is each real server's weight, if it sets one
+	// ([{weight: 1}, {}]): its key is written as appendKey would.
+	wkey := append(make([]byte, 0, 64), `{"reals":[`...)
+	var key []byte
 	for i, ref := range in.refs {
 		real, _ := reals[i].(map[string]any)
-		if real == nil {
-			real = map[string]any{}
-		}
+		weight, hasWeight := real["weight"]
+		fact := c.realFacts(ref, in.family)
 		// The weight is #WeightsCheck's business: left out here, a real
 		// server behind many services is one input whatever its weights.
-		own := make(map[string]any, len(real))
-		for k, v := range real {
-			if k != "weight" {
-				own[k] = v
-			}
-		}
-		fact := c.realFacts(ref, in.family)
-		// The key is the input's encoding with the cluster's and the
-		// host's parts encoded once per compile.
-		key := appendKey(nil, own)
-		key = append(key, '|')
-		key = append(key, fact.key...)
+		// The key is the input's encoding, with numbers standing for the
+		// host's and the cluster's facts.
+		key = appendKeyWithout(key[:0], real, "weight")
 		key = append(key, '|')
 		key = append(key, svcKey...)
 		key = append(key, '|')
-		key = append(key, in.clusterFacts.key...)
-		v := c.checks.real.evalKey(string(key), func() map[string]any {
+		key = strconv.AppendInt(key, int64(fact.id), 10)
+		key = append(key, ',')
+		key = strconv.AppendInt(key, int64(in.clusterFacts.id), 10)
+		v := c.ev.checks.real.evalKey(key, func() map[string]any {
+			own := make(map[string]any, len(real))
+			for k, v := range real {
+				if k != "weight" {
+					own[k] = v
+				}
+			}
 			return map[string]any{"real": own, "fact": fact.facts, "svc": svcFacts, "cluster": in.clusterFacts.facts}
 		})
 		// Issues about a real server that could not be resolved are
 		// dropped, but for its own (its error is reported already).
-		report(v, fmt.Sprintf("reals[%d]", i), func(is ruleIssue) bool { return ref.ok || is.rule == "real-ref" })
+		if len(v.issues) > 0 || len(v.failed) > 0 {
+			report(v, fmt.Sprintf("reals[%d]", i), func(is ruleIssue) bool { return ref.ok || is.rule == "real-ref" })
+		}
 
 		p := port
 		if rp, ok := real["port"]; ok {
 			p = toInt(rp)
 		}
 		keys = append(keys, netip.AddrPortFrom(realFactsAddr(ref, in.family), uint16(p)).String())
-		w := map[string]any{}
-		if x, ok := real["weight"]; ok {
-			w["weight"] = x
+		if i > 0 {
+			wkey = append(wkey, ',')
 		}
-		weights = append(weights, w)
+		if hasWeight {
+			wkey = append(wkey, `{"weight":`...)
+			wkey = appendKey(wkey, weight)
+			wkey = append(wkey, '}')
+		} else {
+			wkey = append(wkey, "{}"...)
+		}
 	}
+	wkey = append(wkey, "]}"...)
 	notUnresolved := func(is ruleIssue) bool {
 		if m := realIndex.FindStringSubmatch(is.Path); m != nil {
 			if i, _ := strconv.Atoi(m[1]); i < len(in.refs) && !in.refs[i].ok {
@@ -325,8 +348,19 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return true
 	}
-	report(c.checks.reals.eval(map[string]any{"keys": keys}), "", notUnresolved)
-	report(c.checks.weights.eval(map[string]any{"reals": weights}), "", notUnresolved)
+	report(c.ev.checks.reals.eval(map[string]any{"keys": keys}), "", notUnresolved)
+	report(c.ev.checks.weights.evalKey(wkey, func() map[string]any {
+		weights := make([]any, len(in.refs))
+		for i := range in.refs {
+			w := map[string]any{}
+			real, _ := reals[i].(map[string]any)
+			if x, ok := real["weight"]; ok {
+				w["weight"] = x
+			}
+			weights[i] = w
+		}
+		return map[string]any{"reals": weights}
+	}), "", notUnresolved)
 }
 
 // joinPath joins a prefix ("reals[1]") and a relative path ("port").
@@ -364,6 +398,25 @@ func hostMTU(h *model.Host) int {
 		}
 	}
 	return mtu
+}
+
+// appendKeyWithout is appendKey of m without its field skip.
+func appendKeyWithout(b []byte, m map[string]any, skip string) []byte {
+	b = append(b, '{')
+	first := true
+	for _, k := range sortedKeys(m) {
+		if k == skip {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		b = appendKey(b, m[k])
+	}
+	return append(b, '}')
 }
 
 // appendKey appends a canonical encoding of JSON-like data to b: map keys

@@ -16,30 +16,34 @@ import (
 )
 
 type rawService struct {
-	Cluster    string   `json:"cluster"`
-	VIP        string   `json:"vip"`
-	Protocol   string   `json:"protocol"`
-	Port       *int     `json:"port"`
-	FWMark     uint32   `json:"fwmark"`
-	Addresses  []string `json:"addresses"`
-	Family     string   `json:"family"`
-	Forwarding string   `json:"forwarding"`
-	Tunnel     *struct {
-		Type     string `json:"type"`
-		Port     uint16 `json:"port"`
-		Checksum string `json:"checksum"`
-	} `json:"tunnel"`
-	Scheduler   string   `json:"scheduler"`
-	Flags       []string `json:"flags"`
-	Persistence *struct {
-		Timeout uint32 `json:"timeout"`
-		Netmask *int   `json:"netmask"`
-		Engine  string `json:"engine"`
-	} `json:"persistence"`
+	Cluster      string            `json:"cluster"`
+	VIP          string            `json:"vip"`
+	Protocol     string            `json:"protocol"`
+	Port         *int              `json:"port"`
+	FWMark       uint32            `json:"fwmark"`
+	Addresses    []string          `json:"addresses"`
+	Family       string            `json:"family"`
+	Forwarding   string            `json:"forwarding"`
+	Tunnel       *rawTunnel        `json:"tunnel"`
+	Scheduler    string            `json:"scheduler"`
+	Flags        []string          `json:"flags"`
+	Persistence  *rawPersistence   `json:"persistence"`
 	OnePacket    bool              `json:"onePacket"`
 	DrainTimeout string            `json:"drainTimeout"`
 	Waive        map[string]string `json:"waive"`
 	Reals        []rawReal         `json:"reals"`
+}
+
+type rawTunnel struct {
+	Type     string `json:"type"`
+	Port     uint16 `json:"port"`
+	Checksum string `json:"checksum"`
+}
+
+type rawPersistence struct {
+	Timeout uint32 `json:"timeout"`
+	Netmask *int   `json:"netmask"`
+	Engine  string `json:"engine"`
 }
 
 type rawReal struct {
@@ -86,7 +90,7 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 	names.reals = realSpecs(user)
 	res := c.resolveService(base, names, cfg)
 
-	shape := c.serviceDef.Unify(user)
+	shape := c.ev.serviceDef.Unify(user)
 	shapeErr := shape.Validate(cue.Concrete(true))
 	var dropped []string
 	if shapeErr != nil {
@@ -155,7 +159,7 @@ func (c *compilation) resolveService(base cue.Path, n serviceNames, cfg *model.C
 	}
 	if n.hasCluster {
 		res.cluster = cfg.Clusters[n.cluster]
-		if res.cluster == nil && !c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(n.cluster))).Exists() {
+		if res.cluster == nil && !c.declared["clusters"][n.cluster] {
 			c.errorf("unknown-cluster", base, "cluster", "declare the cluster under clusters: or fix the name", "cluster %q is not declared", n.cluster)
 		}
 	}
@@ -258,7 +262,7 @@ func (c *compilation) resolveReals(base cue.Path, specs []realSpec, family ipvs.
 		if sp.hasHost {
 			ref.host = cfg.Hosts[sp.host]
 			if ref.host == nil {
-				if !c.user.LookupPath(cue.MakePath(cue.Str("hosts"), cue.Str(sp.host))).Exists() {
+				if !c.declared["hosts"][sp.host] {
 					c.errorf("unknown-host", base, fmt.Sprintf("reals[%d].host", i), "declare the host under hosts:, fix the name, or give its address: instead", "host %q is not declared", sp.host)
 				}
 			} else if !ref.addr.IsValid() && !sp.hasAddr {
@@ -375,10 +379,11 @@ func realFactsAddr(r realRef, family ipvs.Family) netip.Addr {
 	return netip.IPv4Unspecified()
 }
 
-// factsOf is #RealCheck's fact about one real server with its key.
+// factsOf is what #RealCheck knows of one real server or cluster, with
+// a number that stands for its encoding.
 type factsOf struct {
 	facts map[string]any
-	key   []byte
+	id    int
 }
 
 // realFacts returns the facts about a real server, encoded once per
@@ -389,19 +394,13 @@ func (c *compilation) realFacts(r realRef, family ipvs.Family) factsOf {
 	if r.ok && r.host != nil {
 		k = r.host.Name + "|" + k
 	}
-	if f, ok := c.realFactsCache[k]; ok {
+	return c.realFactsCache.get(k, func() map[string]any {
+		f := map[string]any{"address": addr.String(), "family": ipvs.FamilyOf(addr).String()}
+		if r.ok && r.host != nil {
+			f["host"] = hostFacts(r.host)
+		}
 		return f
-	}
-	f := map[string]any{"address": addr.String(), "family": ipvs.FamilyOf(addr).String()}
-	if r.ok && r.host != nil {
-		f["host"] = hostFacts(r.host)
-	}
-	fo := factsOf{facts: f, key: appendKey(nil, f)}
-	if c.realFactsCache == nil {
-		c.realFactsCache = map[string]factsOf{}
-	}
-	c.realFactsCache[k] = fo
-	return fo
+	})
 }
 
 // buildService turns a validated service into its model, with defaults the

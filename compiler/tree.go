@@ -19,6 +19,9 @@ type node struct {
 	expr   ast.Expr
 	label  token.Pos // the label of the field whose value this is
 	fields []*field  // a struct's, in order
+	// byName indexes fields once there are many: most structs (a real
+	// server, a persistence) have a few, and a map would cost more than
+	// the rest of the node.
 	byName map[string]*field
 	elems  []*node // a list's
 	kind   nodeKind
@@ -41,7 +44,7 @@ type field struct {
 // plainTree reads files as one tree, or reports that they are not plain
 // data.
 func plainTree(files []*ast.File) (*node, bool) {
-	root := &node{kind: structNode, byName: map[string]*field{}}
+	root := &node{kind: structNode}
 	for _, f := range files {
 		for _, d := range f.Decls {
 			switch d := d.(type) {
@@ -58,6 +61,33 @@ func plainTree(files []*ast.File) (*node, bool) {
 	return root, true
 }
 
+// get returns the field called name, or nil.
+func (n *node) get(name string) *field {
+	if n.byName != nil {
+		return n.byName[name]
+	}
+	for _, f := range n.fields {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// add appends field f, indexing the fields once there are many.
+func (n *node) add(f *field) {
+	n.fields = append(n.fields, f)
+	switch {
+	case n.byName != nil:
+		n.byName[f.name] = f
+	case len(n.fields) > 8:
+		n.byName = make(map[string]*field, 2*len(n.fields))
+		for _, f := range n.fields {
+			n.byName[f.name] = f
+		}
+	}
+}
+
 func (n *node) addField(f *ast.Field) bool {
 	if f.Constraint != token.ILLEGAL || len(f.Attrs) > 0 {
 		return false
@@ -71,12 +101,10 @@ func (n *node) addField(f *ast.Field) bool {
 		return false
 	}
 	v.label = f.Label.Pos()
-	if old := n.byName[name]; old != nil {
+	if old := n.get(name); old != nil {
 		return old.val.merge(v)
 	}
-	fl := &field{name: name, label: f.Label.Pos(), val: v}
-	n.fields = append(n.fields, fl)
-	n.byName[name] = fl
+	n.add(&field{name: name, label: f.Label.Pos(), val: v})
 	return true
 }
 
@@ -110,7 +138,7 @@ func plainValue(x ast.Expr) (*node, bool) {
 			return &node{expr: x, kind: leafNode}, true
 		}
 	case *ast.StructLit:
-		n := &node{expr: x, kind: structNode, byName: map[string]*field{}}
+		n := &node{expr: x, kind: structNode}
 		for _, d := range x.Elts {
 			switch d := d.(type) {
 			case *ast.CommentGroup:
@@ -145,31 +173,19 @@ func (n *node) merge(o *node) bool {
 	switch {
 	case n.kind == structNode && o.kind == structNode:
 		for _, f := range o.fields {
-			if old := n.byName[f.name]; old != nil {
+			if old := n.get(f.name); old != nil {
 				if !old.val.merge(f.val) {
 					return false
 				}
 				continue
 			}
-			n.fields = append(n.fields, f)
-			n.byName[f.name] = f
+			n.add(f)
 		}
 		return true
 	case n.kind == leafNode && o.kind == leafNode:
-		return litText(n.expr) == litText(o.expr)
+		return keyOf(n.expr) == keyOf(o.expr)
 	}
 	return false
-}
-
-// litText is a literal as written, with its sign.
-func litText(x ast.Expr) string {
-	switch x := x.(type) {
-	case *ast.BasicLit:
-		return x.Kind.String() + " " + x.Value
-	case *ast.UnaryExpr:
-		return x.Op.String() + litText(x.X)
-	}
-	return ""
 }
 
 // pos is where a value is reported: the value itself, or its label when
@@ -196,7 +212,7 @@ func (n *node) lookup(sels []cue.Selector) *node {
 		var next *node
 		switch {
 		case cur.kind == structNode && s.Type() == cue.StringLabel:
-			if f := cur.byName[s.Unquoted()]; f != nil {
+			if f := cur.get(s.Unquoted()); f != nil {
 				next = f.val
 			}
 		case cur.kind == listNode && s.Type() == cue.IndexLabel:

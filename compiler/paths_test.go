@@ -1,0 +1,98 @@
+package compiler
+
+import (
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/lvsgen/lvsgen/internal/gen"
+)
+
+// TestPathsAgree compiles valid configs both ways — as plain data, service
+// by service on every core, and as one CUE instance — and requires the
+// same model, host states and diagnostics. TestInvalidConfigs does the
+// same for invalid ones.
+func TestPathsAgree(t *testing.T) {
+	dirs := []string{filepath.Join("..", "examples")}
+	// The e2e suites' configs: every mode, family and tunnel kind.
+	for _, pattern := range []string{"../e2e/compile/testdata/*", "../e2e/compile/testdata/oracle/*"} {
+		m, _ := filepath.Glob(pattern)
+		for _, d := range m {
+			if files, _ := filepath.Glob(filepath.Join(d, "*.cue")); len(files) > 0 {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	generated := t.TempDir()
+	if err := gen.Write(generated, 300, 10); err != nil {
+		t.Fatal(err)
+	}
+	dirs = append(dirs, generated)
+	if len(dirs) < 10 {
+		t.Fatalf("only %d configs found: %v", len(dirs), dirs)
+	}
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			tree, err := Compile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole, err := CompileWith(dir, Options{wholeCUE: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tree.viaTree {
+				t.Skip("not plain data")
+			}
+			if diff := cmp.Diff(whole.Diagnostics, tree.Diagnostics); diff != "" {
+				t.Errorf("diagnostics (-whole +tree):\n%s", diff)
+			}
+			if diff := cmp.Diff(whole.Config, tree.Config, addrs); diff != "" {
+				t.Errorf("model (-whole +tree):\n%s", diff)
+			}
+			if diff := cmp.Diff(whole.Hosts, tree.Hosts, addrs); diff != "" {
+				t.Errorf("host states (-whole +tree):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPlainLiteral holds plainLiteral to CUE's own decoding of the same
+// literal, and to leaving alone what it does not handle.
+func TestPlainLiteral(t *testing.T) {
+	ctx := cuecontext.New()
+	for _, tc := range []struct {
+		src   string
+		plain bool
+	}{
+		{`"a"`, true}, {`"a\u00e9\n\t\""`, true}, {`#"x\n"#`, true}, {"\"\"\"\n\tmulti\n\t\"\"\"", true},
+		{`1`, true}, {`-1`, true}, {`0x10`, true}, {`0o17`, true}, {`0b101`, true}, {`1_000`, true}, {`1Ki`, true}, {`2M`, true},
+		{`9223372036854775807`, true}, {`0`, true}, {`-0`, true},
+		{`true`, true}, {`false`, true}, {`null`, true},
+		// Left to CUE: floats, bytes, numbers beyond int64.
+		{`1.5`, false}, {`1e3`, false}, {`'b'`, false}, {`18446744073709551616`, false},
+	} {
+		x, err := parser.ParseExpr("", tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if err := ctx.BuildExpr(x).Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := plainLiteral(x)
+		if ok != tc.plain {
+			t.Errorf("%s: handled %v, want %v", tc.src, ok, tc.plain)
+		}
+		if ok && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %#v (%T), CUE decodes %#v (%T)", tc.src, got, got, want, want)
+		}
+	}
+}
