@@ -1,10 +1,12 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -37,8 +39,10 @@ type Result struct {
 	// policies.
 	Rules []Rule
 
-	// viaTree: the services were read as plain data (for tests).
-	viaTree bool
+	// viaTree: the services were read as plain data; compiled: how many
+	// services were compiled rather than reused (for tests).
+	viaTree  bool
+	compiled int
 }
 
 // within reports whether path lies in dir.
@@ -70,6 +74,71 @@ func Compile(dir string) (*Result, error) { return CompileWith(dir, Options{}) }
 // CompileWith is Compile with options. Policies are checked once the
 // config is otherwise valid: they constrain the compiled model.
 func CompileWith(dir string, opts Options) (*Result, error) {
+	return NewCompiler(opts).Compile(dir)
+}
+
+// A Compiler compiles a config directory again and again, as watch does,
+// and keeps what does not change between compiles: each file's parse (by
+// its content), each service's result (by its text, while the hosts and
+// clusters it is checked against stay the same), the schema's verdicts,
+// and the host states built from unchanged services. An edit to one
+// service in a large config costs about that service. Compile calls are
+// serialized; a Compiler is safe for use by several goroutines.
+type Compiler struct {
+	opts Options
+
+	mu    sync.Mutex
+	files fileCache
+	// pool are the evaluators services are compiled with, with the
+	// verdicts and values they share and the numbers that stand for
+	// cluster and real-server facts in verdict keys.
+	pool                []*evaluator
+	verdicts            *checkVerdicts
+	values              *valueMemo
+	clusterIDs, realIDs map[string]int
+	// world identifies the hosts and clusters services were compiled
+	// against; services holds their results then, by name and tree.
+	world    string
+	services map[serviceKey]serviceResult
+	// validNames are service names found valid.
+	validNames map[string]bool
+	// hosts are the host states of the previous compile, with what
+	// they were built from.
+	hosts map[string]hostEntry
+	// views are the services as directors see them, by service;
+	// invalid names those the kernel would refuse.
+	views   map[*model.Service]*directorView
+	invalid map[string]error
+}
+
+// NewCompiler returns a Compiler with opts.
+func NewCompiler(opts Options) *Compiler {
+	c := &Compiler{opts: opts}
+	c.reset()
+	return c
+}
+
+// reset forgets every verdict and value: the caches only grow with new
+// inputs, and a long-running watch sees many.
+func (cc *Compiler) reset() {
+	cc.pool = nil
+	cc.verdicts = &checkVerdicts{}
+	cc.values = &valueMemo{m: map[litKey]any{}}
+	cc.clusterIDs, cc.realIDs = map[string]int{}, map[string]int{}
+}
+
+// maxCached bounds the verdicts and literal values a Compiler keeps
+// between compiles; past it, it starts afresh.
+const maxCached = 200_000
+
+// Compile compiles dir, reusing what it can from the previous compiles.
+func (cc *Compiler) Compile(dir string) (*Result, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.verdicts.size()+cc.values.size() > maxCached {
+		cc.reset()
+	}
+	opts := cc.opts
 	files, err := findFiles(dir)
 	if err != nil {
 		return nil, err
@@ -79,7 +148,7 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 		res.Diagnostics = diag.List{{Rule: "syntax", Pos: diag.Pos{File: dir}, Message: "no .cue files found", Hint: "point lvsgen at the directory that holds your .cue files"}}
 		return res, nil
 	}
-	srcs, diags := parseFiles(files, os.ReadFile)
+	srcs, diags := parseFiles(files, os.ReadFile, &cc.files)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()
@@ -100,43 +169,51 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	for _, s := range srcs {
 		res.Files = append(res.Files, s.name)
 	}
-	c := &compilation{clusterFacts: &factsMemo{}, realFactsCache: &factsMemo{}, verdicts: &checkVerdicts{}, values: &valueMemo{m: map[litKey]any{}}}
-	if c.ev, err = newEvaluator(c.verdicts, c.values); err != nil {
+	c := &compilation{
+		cc:             cc,
+		clusterFacts:   &factsMemo{ids: cc.clusterIDs},
+		realFactsCache: &factsMemo{ids: cc.realIDs},
+	}
+	// The config's own instance gets a fresh context each compile (a
+	// context keeps what was built in it), but for the first, whose
+	// context then compiles services too.
+	if c.ev, err = newEvaluator(cc.verdicts, cc.values); err != nil {
 		return nil, err
 	}
-	c.evs = []*evaluator{c.ev}
+	if len(cc.pool) == 0 {
+		cc.pool = append(cc.pool, c.ev)
+	}
 	c.ctx, c.schema = c.ev.ctx, c.ev.schema
 	fwd, _ := c.ev.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
 	c.defaultForwarding, _ = fwd.String()
 	// Plain data is read as a tree and its services checked value by
 	// value (tree.go, fast.go); the rest of the config (hosts, clusters,
 	// policies) is small and evaluated by CUE as before.
-	inst := srcs
+	var inst []source
 	if !opts.wholeCUE {
-		files := make([]*ast.File, len(srcs))
-		var t *node
-		ok := true
+		trees := make([]*node, len(srcs))
 		for i, s := range srcs {
-			files[i] = s.file
-			switch {
-			case s.tree == nil:
-				ok = false
-			case t == nil:
-				t = s.tree
-			default:
-				ok = ok && t.merge(s.tree)
-			}
+			trees[i] = s.tree
 		}
-		if t == nil {
-			t = &node{kind: structNode}
-		}
+		t, ok := mergeTrees(trees)
 		if ok && c.plainServices(t) {
 			c.tree = t
 			res.viaTree = true
 			inst = make([]source, len(srcs))
-			for i, f := range withoutServices(files) {
-				inst[i] = source{name: srcs[i].name, file: f}
+			for i, s := range srcs {
+				inst[i] = source{name: s.name, file: s.rest}
 			}
+		}
+	}
+	if inst == nil {
+		// The whole config, evaluated by CUE: the files as parsed.
+		inst = make([]source, len(srcs))
+		for i, s := range srcs {
+			f, err := s.full()
+			if err != nil {
+				return nil, err
+			}
+			inst[i] = source{name: s.name, file: f}
 		}
 	}
 	user, diags := buildInstance(c.ctx, dir, inst)
@@ -153,6 +230,7 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	}
 	c.user = user
 	cfg := c.compile()
+	res.compiled = c.compiled
 
 	var hosts map[string]*hoststate.Host
 	if !c.diags.HasErrors() {
@@ -161,13 +239,14 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 	}
 	if !c.diags.HasErrors() {
 		var conflicts []Conflict
-		hosts, conflicts = HostStates(cfg)
+		hosts, conflicts = cc.hostStates(cfg)
 		// Every rule of the schema exists so that what validates loads;
 		// ipvs.Validate states what the kernel and ipvsadm -R accept. A
 		// service that passes one and fails the other is a bug here.
+		// (Each service is validated once, in its director view.)
 		for _, name := range sortedKeys(hosts) {
 			for _, s := range hosts[name].Services {
-				if err := s.Service.Validate(); err != nil {
+				if err := cc.invalid[s.Name]; err != nil {
 					c.errorf("internal", cue.MakePath(cue.Str("services"), cue.Str(s.Name)), "",
 						"this is a bug in lvsgen's schema; please report it with the config",
 						"the kernel or ipvsadm would refuse service %s on %s: %v", s.Name, name, err)
@@ -198,13 +277,12 @@ type compilation struct {
 	schema cue.Value
 	user   cue.Value
 	diags  diag.List
+	// cc is the Compiler this compilation belongs to.
+	cc *Compiler
 	// ev is the evaluator this compilation (or its copy compiling a
-	// service on another goroutine) uses; evs are all of them, with the
-	// verdicts and values they share.
-	ev       *evaluator
-	evs      []*evaluator
-	verdicts *checkVerdicts
-	values   *valueMemo
+	// service on another goroutine) uses: at first the one the config's
+	// instance is built in, then one of the Compiler's pool each.
+	ev *evaluator
 	// defaultForwarding is #Service's forwarding default.
 	defaultForwarding string
 	// tree is the config when it is plain data; its services are not in
@@ -213,6 +291,8 @@ type compilation struct {
 	// declared names the hosts and clusters the user declared, valid or
 	// not, by "hosts" and "clusters".
 	declared map[string]map[string]bool
+	// compiled counts the services compiled rather than reused.
+	compiled int
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo
@@ -246,19 +326,19 @@ func newEvaluator(verdicts *checkVerdicts, values *valueMemo) (*evaluator, error
 	return ev, nil
 }
 
-// addEvaluators makes sure there is an evaluator for each core that n
-// services can keep busy: a schema costs a few milliseconds to load, a
-// service about a tenth of one to compile.
-func (c *compilation) addEvaluators(n int) error {
+// evaluators returns an evaluator for each core that n services can keep
+// busy: a schema costs a few milliseconds to load, a service about a
+// tenth of one to compile.
+func (cc *Compiler) evaluators(n int) ([]*evaluator, error) {
 	want := min(runtime.GOMAXPROCS(0), maxEvaluators, 1+n/100)
-	for len(c.evs) < want {
-		ev, err := newEvaluator(c.verdicts, c.values)
+	for len(cc.pool) < want {
+		ev, err := newEvaluator(cc.verdicts, cc.values)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c.evs = append(c.evs, ev)
+		cc.pool = append(cc.pool, ev)
 	}
-	return nil
+	return cc.pool[:want], nil
 }
 
 // maxEvaluators bounds the CUE contexts of a compilation.
@@ -266,7 +346,8 @@ const maxEvaluators = 16
 
 // factsMemo keeps facts by name, shared by the goroutines that compile
 // services. Each distinct encoding gets a small number, which stands for
-// it in the checks' verdict keys.
+// it in the checks' verdict keys; the numbers last as long as the
+// verdicts (ids is the Compiler's), the facts one compile.
 type factsMemo struct {
 	mu  sync.Mutex
 	m   map[string]factsOf
@@ -280,7 +361,7 @@ func (m *factsMemo) get(k string, make func() map[string]any) factsOf {
 		return f
 	}
 	if m.m == nil {
-		m.m, m.ids = map[string]factsOf{}, map[string]int{}
+		m.m = map[string]factsOf{}
 	}
 	facts := make()
 	key := appendKey(nil, facts)
@@ -302,6 +383,80 @@ func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host)
 		name = cl.Name
 	}
 	return c.clusterFacts.get(name, func() map[string]any { return clusterFacts(cl, directors) })
+}
+
+// compileServices compiles the services of a tree. Services are
+// independent: each is compiled on its own, on every core, into its own
+// diagnostics, which are then taken in the order the services were
+// written. A service whose tree and world (hosts, clusters) are those of
+// the previous compile keeps its result.
+func (c *compilation) compileServices(fields []*field, cfg *model.Config) (compiled int) {
+	cc := c.cc
+	out := make([]serviceResult, len(fields))
+	var todo []int
+	for i, f := range fields {
+		if r, ok := cc.services[serviceKey{f.name, f.val}]; ok {
+			out[i] = r
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	evs, err := cc.evaluators(len(todo))
+	if err != nil {
+		c.errorf("internal", pathServices, "", "", "loading the schema: %v", err)
+		return 0
+	}
+	parallelN(len(evs), len(todo), func(worker, j int) {
+		i := todo[j]
+		w := *c
+		w.ev = evs[worker]
+		w.diags = nil
+		out[i].svc = w.compileServiceTree(fields[i].name, fields[i].val, cfg)
+		out[i].diags = w.diags
+	})
+	// A service compiled again to the same model (a file's other
+	// services when one was edited) keeps its old *model.Service: host
+	// states know their services by pointer.
+	if len(todo) > 0 && cc.services != nil {
+		prev := make(map[string]*model.Service, len(cc.services))
+		for k, r := range cc.services {
+			if r.svc != nil {
+				prev[k.name] = r.svc
+			}
+		}
+		for _, i := range todo {
+			if old := prev[fields[i].name]; old != nil && out[i].svc != nil && reflect.DeepEqual(old, out[i].svc) {
+				out[i].svc = old
+			}
+		}
+	}
+	cc.services = make(map[serviceKey]serviceResult, len(fields))
+	for i, r := range out {
+		cc.services[serviceKey{fields[i].name, fields[i].val}] = r
+		c.diags = append(c.diags, r.diags...)
+		if r.svc != nil {
+			cfg.Services = append(cfg.Services, r.svc)
+		}
+	}
+	return len(todo)
+}
+
+// serviceKey identifies a service's text: a file's parse is kept while
+// the file is unchanged, and with it the service's tree.
+type serviceKey struct {
+	name string
+	n    *node
+}
+
+// worldKey is what compiling a service reads besides the service: the
+// hosts, the clusters and the names declared.
+func worldKey(cfg *model.Config, declared map[string]map[string]bool) string {
+	b, err := json.Marshal([]any{cfg.Hosts, cfg.Clusters, declared})
+	if err != nil {
+		// Never the same world twice: nothing is reused.
+		return fmt.Sprintf("unencodable %p", cfg)
+	}
+	return string(b)
 }
 
 // serviceResult is what compiling one service gave: its model when it is
@@ -342,31 +497,14 @@ func (c *compilation) compile() *model.Config {
 			c.declared[kind][name] = true
 		})
 	}
+	// What was built against other hosts and clusters cannot be reused.
+	if w := worldKey(cfg, c.declared); w != c.cc.world {
+		c.cc.world, c.cc.services, c.cc.hosts = w, nil, nil
+	}
 
 	if c.tree != nil {
 		if f := c.tree.get("services"); f != nil {
-			// Services are independent: each is compiled on its own,
-			// on every core, into its own diagnostics, which are then
-			// taken in the order the services were written.
-			fields := f.val.fields
-			if err := c.addEvaluators(len(fields)); err != nil {
-				c.errorf("internal", pathServices, "", "", "loading the schema: %v", err)
-				return cfg
-			}
-			out := make([]serviceResult, len(fields))
-			parallelN(len(c.evs), len(fields), func(worker, i int) {
-				w := *c
-				w.ev = c.evs[worker]
-				w.diags = nil
-				out[i].svc = w.compileServiceTree(fields[i].name, fields[i].val, cfg)
-				out[i].diags = w.diags
-			})
-			for _, r := range out {
-				c.diags = append(c.diags, r.diags...)
-				if r.svc != nil {
-					cfg.Services = append(cfg.Services, r.svc)
-				}
-			}
+			c.compiled = c.compileServices(f.val.fields, cfg)
 		}
 		slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
 		c.checkUnique(cfg)
@@ -638,11 +776,29 @@ func (c *compilation) plainServices(t *node) bool {
 	if f.val.kind != structNode {
 		return false
 	}
-	// All names in one evaluation: 10,000 small ones cost more.
-	names := make([]string, len(f.val.fields))
-	for i, sf := range f.val.fields {
-		names[i] = sf.name
+	// All new names in one evaluation: 10,000 small ones cost more. A
+	// name found valid stays valid.
+	var names []string
+	for _, sf := range f.val.fields {
+		if !c.cc.validNames[sf.name] {
+			names = append(names, sf.name)
+		}
+	}
+	if len(names) == 0 {
+		return true
 	}
 	list := c.ctx.CompileString("[...#Name]", cue.Scope(c.schema))
-	return list.Unify(c.ctx.Encode(names)).Validate() == nil
+	if list.Unify(c.ctx.Encode(names)).Validate() != nil {
+		return false
+	}
+	if len(c.cc.validNames) > maxCached {
+		c.cc.validNames = nil
+	}
+	if c.cc.validNames == nil {
+		c.cc.validNames = map[string]bool{}
+	}
+	for _, n := range names {
+		c.cc.validNames[n] = true
+	}
+	return true
 }

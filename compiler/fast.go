@@ -44,6 +44,12 @@ type valueMemo struct {
 	m  map[litKey]any
 }
 
+func (m *valueMemo) size() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.m)
+}
+
 // shape is one position of the schema (#Service, one of its fields, a
 // list's elements) with what checking data against it has learned.
 type shape struct {
@@ -175,7 +181,7 @@ func (s *shapes) leaf(sh *shape, n *node) leafVerdict {
 }
 
 func (s *shapes) unify(sh *shape, n *node) leafVerdict {
-	v := sh.v.Unify(s.ctx.BuildExpr(n.expr))
+	v := sh.v.Unify(s.ctx.BuildExpr(n.toExpr()))
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		msg, _ := bestMessage(errors.Errors(err))
 		return leafVerdict{bad: true, msg: msg}
@@ -380,9 +386,6 @@ func (c *compilation) compileServiceTree(name string, n *node, cfg *model.Config
 		}
 		v, ok := c.ev.shapes.value(f.val).(string)
 		return v, ok
-	}
-	if n.kind != structNode {
-		n = &node{expr: n.expr, label: n.label, kind: n.kind}
 	}
 	var names serviceNames
 	names.vip, names.hasVIP = str(n, "vip")

@@ -20,15 +20,37 @@ import (
 // when two services need contradicting settings on one host (a sysctl with
 // two values, two gateways for one route): such a config cannot be applied.
 func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
+	return (&Compiler{}).hostStates(cfg)
+}
+
+// hostEntry is a host's state as a compile built it, with what it was
+// built from.
+type hostEntry struct {
+	world string
+	host  *model.Host
+	parts []partOf
+	state *hoststate.Host
+	errs  []Conflict
+}
+
+// partOf is a part with the service it names.
+type partOf struct {
+	svc  *model.Service
+	real int
+}
+
+// hostStates is HostStates keeping, for the next compile, each host's
+// state with what it was built from: the services it carries (a service
+// unchanged since the last compile is the same *model.Service) and the
+// hosts and clusters (cc.world). A host whose inputs are all the same
+// keeps its state.
+func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
 	var names []string
 	for _, name := range sortedKeys(cfg.Hosts) {
 		if cfg.Hosts[name].Managed {
 			names = append(names, name)
 		}
 	}
-	// Hosts are independent: each is built on its own, on every core. A
-	// director carries every service of its clusters and dominates; real
-	// servers share the other cores.
 	// What each host carries, in service order: one pass over the
 	// services rather than one per host.
 	work := map[string][]part{}
@@ -40,23 +62,78 @@ func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
 			work[r.Host] = append(work[r.Host], part{svc: i, real: j})
 		}
 	}
-	reasons := make([]string, len(cfg.Services))
-	for i, s := range cfg.Services {
-		reasons[i] = "service " + s.Name
+	views := cc.directorViews(cfg.Services)
+	var reasons []string
+	entries := make([]hostEntry, len(names))
+	var todo []int
+	for i, name := range names {
+		parts := work[name]
+		e := hostEntry{world: cc.world, host: cfg.Hosts[name], parts: make([]partOf, len(parts))}
+		for j, p := range parts {
+			e.parts[j] = partOf{cfg.Services[p.svc], p.real}
+		}
+		if old, ok := cc.hosts[name]; ok && cc.world != "" && old.world == e.world && slices.Equal(old.parts, e.parts) {
+			entries[i] = old
+			continue
+		}
+		entries[i] = e
+		todo = append(todo, i)
 	}
-	out := make([]*hoststate.Host, len(names))
-	errs := make([][]Conflict, len(names))
-	parallel(len(names), func(_, i int) {
-		out[i], errs[i] = hostState(cfg, names[i], work[names[i]], reasons)
+	if len(todo) > 0 {
+		reasons = make([]string, len(cfg.Services))
+		for i, s := range cfg.Services {
+			reasons[i] = "service " + s.Name
+		}
+	}
+	// Hosts are independent: each is built on its own, on every core. A
+	// director carries every service of its clusters and dominates; real
+	// servers share the other cores.
+	parallel(len(todo), func(_, j int) {
+		i := todo[j]
+		entries[i].state, entries[i].errs = hostState(cfg, names[i], work[names[i]], reasons, views)
 	})
 	hosts := make(map[string]*hoststate.Host, len(names))
+	cc.hosts = make(map[string]hostEntry, len(names))
 	var all []Conflict
 	for i, name := range names {
-		hosts[name] = out[i]
-		all = append(all, errs[i]...)
+		hosts[name] = entries[i].state
+		cc.hosts[name] = entries[i]
+		all = append(all, entries[i].errs...)
 	}
 	slices.SortFunc(all, func(a, b Conflict) int { return cmp.Compare(a.Host+a.Message, b.Host+b.Message) })
 	return hosts, all
+}
+
+// directorView is what a director makes of a service, the same on every
+// director and in every compile while the service is unchanged: its IPVS
+// service, destinations sorted, and the key it is first ordered by.
+type directorView struct {
+	svc ipvs.Service
+	key string
+	// err is what ipvs.Validate says of svc.
+	err error
+}
+
+// directorViews returns the view of every service, keeping them for the
+// next compile; a service unchanged since is the same *model.Service.
+func (cc *Compiler) directorViews(svcs []*model.Service) map[*model.Service]*directorView {
+	views := make(map[*model.Service]*directorView, len(svcs))
+	cc.invalid = map[string]error{}
+	for _, s := range svcs {
+		v := cc.views[s]
+		if v == nil {
+			v = &directorView{svc: IPVSService(s)}
+			ipvs.SortDestinations(v.svc.Destinations)
+			v.key = v.svc.ServiceKey.String()
+			v.err = v.svc.Validate()
+		}
+		if v.err != nil {
+			cc.invalid[s.Name] = v.err
+		}
+		views[s] = v
+	}
+	cc.views = views
+	return views
 }
 
 // part is what one service asks of a host: to direct it (real < 0) or to
@@ -65,8 +142,9 @@ type part struct{ svc, real int }
 
 // hostState builds the state of managed host name from its parts;
 // reasons[i] names cfg.Services[i].
-func hostState(cfg *model.Config, name string, parts []part, reasons []string) (*hoststate.Host, []Conflict) {
+func hostState(cfg *model.Config, name string, parts []part, reasons []string, views map[*model.Service]*directorView) (*hoststate.Host, []Conflict) {
 	b := newBuilder(name)
+	b.views = views
 	h := cfg.Hosts[name]
 	for _, cl := range sortedValues(cfg.Clusters) {
 		if slices.Contains(cl.Directors, name) {
@@ -127,23 +205,31 @@ type Conflict struct {
 	Reason string
 }
 
+// hostService is a director's service with its first sort key.
+type hostService struct {
+	hoststate.Service
+	key string
+}
+
 // builder accumulates one host's state. Items needed by several services
 // are merged, their reasons joined.
 type builder struct {
 	h        hoststate.Host
-	services map[ipvs.ServiceKey]*hoststate.Service
+	services map[ipvs.ServiceKey]*hostService
 	sysctls  map[string]*hoststate.Sysctl
 	links    map[string]*hoststate.Link
 	addrs    map[addrKey]*hoststate.Address
 	fou      map[string]*hoststate.FOU
 	routes   map[netip.Prefix]*hoststate.Route
 	errs     []Conflict
+	// views are the services as directors see them.
+	views map[*model.Service]*directorView
 }
 
 func newBuilder(name string) *builder {
 	return &builder{
 		h:        hoststate.Host{Version: hoststate.FormatVersion, Name: name},
-		services: map[ipvs.ServiceKey]*hoststate.Service{},
+		services: map[ipvs.ServiceKey]*hostService{},
 		sysctls:  map[string]*hoststate.Sysctl{},
 		links:    map[string]*hoststate.Link{},
 		addrs:    map[addrKey]*hoststate.Address{},
@@ -247,8 +333,8 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 }
 
 func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service, reason string) {
-	svc := IPVSService(s)
-	b.services[svc.ServiceKey] = &hoststate.Service{Name: s.Name, Service: svc, DrainTimeout: s.DrainTimeout}
+	v := b.views[s]
+	b.services[v.svc.ServiceKey] = &hostService{hoststate.Service{Name: s.Name, Service: v.svc, DrainTimeout: s.DrainTimeout}, v.key}
 	switch cl.VIPBind {
 	case "dummy", "interface":
 		for _, a := range s.BoundAddresses() {
@@ -468,23 +554,20 @@ func (b *builder) finish() *hoststate.Host {
 	// input order when addresses spread over the whole address space (its
 	// comparison is not a total order): start from a fixed order, not the
 	// map's, so renders are deterministic.
-	type keyed struct {
-		key string
-		svc *hoststate.Service
+	order := make([]*hostService, 0, len(b.services))
+	for _, s := range b.services {
+		order = append(order, s)
 	}
-	order := make([]keyed, 0, len(b.services))
-	for k, s := range b.services {
-		order = append(order, keyed{k.String(), s})
-	}
-	slices.SortFunc(order, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(order, func(a, b *hostService) int { return strings.Compare(a.key, b.key) })
 	svcs := make([]ipvs.Service, len(order))
 	for i, o := range order {
-		svcs[i] = o.svc.Service
+		svcs[i] = o.Service.Service
 	}
-	ipvs.Sort(svcs)
+	// Destinations are sorted (and shared) already: see directorView.
+	ipvs.SortServices(svcs)
 	h.Services = make([]hoststate.Service, 0, len(svcs))
 	for _, s := range svcs {
-		hs := *b.services[s.ServiceKey]
+		hs := b.services[s.ServiceKey].Service
 		hs.Service = s
 		h.Services = append(h.Services, hs)
 	}

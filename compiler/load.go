@@ -1,11 +1,11 @@
 package compiler
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -67,30 +67,50 @@ func findFiles(dir string) ([]string, error) {
 // source is a parsed file with its original bytes.
 type source struct {
 	name string
-	file *ast.File
-	// tree is the file as plain data, when it is (tree.go).
+	// file is the file as parsed; rest is it without its top-level
+	// services fields.
+	file, rest *ast.File
+	// tree is the file as plain data, when it is (tree.go). The file's
+	// syntax is not kept then (file is nil): it is most of a large
+	// config's memory, and the tree holds what the services need. full
+	// parses data again should the config be evaluated by CUE as a whole.
 	tree *node
+	data []byte
+}
+
+// full returns the file as parsed.
+func (s source) full() (*ast.File, error) {
+	if s.file != nil {
+		return s.file, nil
+	}
+	f, err := parser.ParseFile(s.name, s.data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s again: %w", s.name, err)
+	}
+	return f, nil
 }
 
 // parseFiles parses every file, reporting each syntax error as a
-// diagnostic. Files that parse are returned even when others do not.
-func parseFiles(names []string, read func(string) ([]byte, error)) ([]source, diag.List) {
+// diagnostic. Files that parse are returned even when others do not. A
+// file whose bytes are those cache holds for it is not parsed again.
+func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCache) ([]source, diag.List) {
 	// Files parse independently: on all cores.
 	out := make([]parsed, len(names))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), len(names)) {
-		wg.Go(func() {
-			for i := range next {
-				out[i] = parseFile(names[i], read)
-			}
-		})
-	}
-	for i := range names {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel(len(names), func(_, i int) {
+		name := names[i]
+		b, err := read(name)
+		if err != nil {
+			out[i].diags = diag.List{{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()}}
+			return
+		}
+		if p, ok := cache.get(name, b); ok {
+			out[i] = p
+			return
+		}
+		out[i] = parseFile(name, b)
+		cache.put(name, b, out[i])
+	})
+	cache.keep(names)
 	var srcs []source
 	var diags diag.List
 	for _, p := range out {
@@ -102,6 +122,53 @@ func parseFiles(names []string, read func(string) ([]byte, error)) ([]source, di
 	return srcs, diags
 }
 
+// fileCache keeps each file's parse by its bytes. A source's file and
+// tree are not changed once parsed (mergeTrees copies what it merges
+// into), so a parse can be handed out again.
+type fileCache struct {
+	mu sync.Mutex
+	m  map[string]cachedFile
+}
+
+type cachedFile struct {
+	data []byte
+	p    parsed
+}
+
+func (c *fileCache) get(name string, b []byte) (parsed, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.m[name]
+	if !ok || !bytes.Equal(f.data, b) {
+		return parsed{}, false
+	}
+	return f.p, true
+}
+
+func (c *fileCache) put(name string, b []byte, p parsed) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedFile{}
+	}
+	c.m[name] = cachedFile{data: b, p: p}
+}
+
+// keep forgets files other than names.
+func (c *fileCache) keep(names []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	for name := range c.m {
+		if !want[name] {
+			delete(c.m, name)
+		}
+	}
+}
+
 // parsed is one file's outcome: its source, or its syntax errors.
 type parsed struct {
 	src   source
@@ -109,12 +176,7 @@ type parsed struct {
 	ok    bool
 }
 
-func parseFile(name string, read func(string) ([]byte, error)) (p parsed) {
-	b, err := read(name)
-	if err != nil {
-		p.diags = diag.List{{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()}}
-		return p
-	}
+func parseFile(name string, b []byte) (p parsed) {
 	f, err := parser.ParseFile(name, b)
 	if err != nil {
 		for _, e := range errors.Errors(err) {
@@ -127,10 +189,10 @@ func parseFile(name string, read func(string) ([]byte, error)) (p parsed) {
 		}
 		return p
 	}
-	p.src, p.ok = source{name: name, file: f}, true
+	p.src, p.ok = source{name: name, file: f, rest: withoutServices(f), data: b}, true
 	// Read as plain data here, on the parsing core.
 	if t, ok := plainTree([]*ast.File{f}); ok {
-		p.src.tree = t
+		p.src.tree, p.src.file = t, nil
 	}
 	return p
 }

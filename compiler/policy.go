@@ -48,7 +48,7 @@ type pack struct {
 func policyRefs(srcs []source) []string {
 	var refs []string
 	for _, s := range srcs {
-		for _, d := range s.file.Decls {
+		for _, d := range s.rest.Decls {
 			f, ok := d.(*ast.Field)
 			if !ok {
 				continue

@@ -34,6 +34,12 @@ type verdicts struct {
 	m  map[string]verdict
 }
 
+func (vs *verdicts) len() int {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	return len(vs.m)
+}
+
 // verdict is what a check said about one input: the issues of each rule,
 // and the rules that could not be evaluated.
 type verdict struct {
@@ -141,6 +147,11 @@ type checks struct {
 // evaluators of a compilation.
 type checkVerdicts struct {
 	service, real, reals, weights verdicts
+}
+
+// size is the number of verdicts kept.
+func (vs *checkVerdicts) size() int {
+	return vs.service.len() + vs.real.len() + vs.reals.len() + vs.weights.len()
 }
 
 func newChecks(schema cue.Value, vs *checkVerdicts) (*checks, error) {

@@ -473,27 +473,37 @@ func buildService(name string, r rawService, family ipvs.Family, refs []realRef)
 // one director: the kernel keys services by (protocol, address, port) or
 // (fwmark, family), whatever lvsgen calls them.
 func (c *compilation) checkUnique(cfg *model.Config) {
-	seen := map[string]string{}
+	type key struct {
+		director string
+		svc      ipvs.ServiceKey
+	}
+	seen := map[key]string{}
 	for _, s := range cfg.Services {
 		cl := cfg.Clusters[s.Cluster]
 		if cl == nil {
 			continue
 		}
-		key := fmt.Sprintf("%s:%s", s.Protocol, netip.AddrPortFrom(s.VIP, s.Port))
-		field := "vip"
-		if s.FWMark != 0 {
-			key = fmt.Sprintf("fwmark %d (%s)", s.FWMark, s.Family)
-			field = "fwmark"
+		k := ipvs.ServiceKey{Family: s.Family, FWMark: s.FWMark}
+		if s.FWMark == 0 {
+			proto, _ := ipvs.ParseProtocol(s.Protocol)
+			k = ipvs.ServiceKey{Family: s.Family, Protocol: proto, Addr: s.VIP, Port: s.Port}
 		}
 		for _, d := range cl.Directors {
-			k := d + "|" + key
-			if other, ok := seen[k]; ok {
-				c.errorf("duplicate-service", cue.MakePath(cue.Str("services"), cue.Str(s.Name)), field,
-					"give one of them another address, port or mark, or merge their real servers",
-					"service %s is %s on director %s, like service %s", s.Name, key, d, other)
-				break
+			other, ok := seen[key{d, k}]
+			if !ok {
+				seen[key{d, k}] = s.Name
+				continue
 			}
-			seen[k] = s.Name
+			desc := fmt.Sprintf("%s:%s", s.Protocol, netip.AddrPortFrom(s.VIP, s.Port))
+			field := "vip"
+			if s.FWMark != 0 {
+				desc = fmt.Sprintf("fwmark %d (%s)", s.FWMark, s.Family)
+				field = "fwmark"
+			}
+			c.errorf("duplicate-service", cue.MakePath(cue.Str("services"), cue.Str(s.Name)), field,
+				"give one of them another address, port or mark, or merge their real servers",
+				"service %s is %s on director %s, like service %s", s.Name, desc, d, other)
+			break
 		}
 	}
 }

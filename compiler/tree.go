@@ -1,6 +1,9 @@
 package compiler
 
 import (
+	"maps"
+	"slices"
+
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
@@ -16,7 +19,10 @@ import (
 // interpolation, imports, conflicting duplicates) makes plainTree decline,
 // and the compiler evaluates the config with CUE as a whole instead.
 type node struct {
+	// expr is a leaf's literal; a struct or list keeps only where it
+	// starts (at), not its syntax, which would keep the file's.
 	expr   ast.Expr
+	at     token.Pos
 	label  token.Pos // the label of the field whose value this is
 	fields []*field  // a struct's, in order
 	// byName indexes fields once there are many: most structs (a real
@@ -138,7 +144,7 @@ func plainValue(x ast.Expr) (*node, bool) {
 			return &node{expr: x, kind: leafNode}, true
 		}
 	case *ast.StructLit:
-		n := &node{expr: x, kind: structNode}
+		n := &node{at: x.Pos(), kind: structNode}
 		for _, d := range x.Elts {
 			switch d := d.(type) {
 			case *ast.CommentGroup:
@@ -152,7 +158,7 @@ func plainValue(x ast.Expr) (*node, bool) {
 		}
 		return n, true
 	case *ast.ListLit:
-		n := &node{expr: x, kind: listNode}
+		n := &node{at: x.Pos(), kind: listNode}
 		for _, e := range x.Elts {
 			v, ok := plainValue(e)
 			if !ok {
@@ -168,24 +174,88 @@ func plainValue(x ast.Expr) (*node, bool) {
 
 // merge unifies o into n as CUE would plain data: structs field by field,
 // equal literals are one value. Anything else (two lists, two different
-// literals) is left to CUE, which reports a conflict precisely.
+// literals) is left to CUE, which reports a conflict precisely. It
+// changes n: it is for trees being built.
 func (n *node) merge(o *node) bool {
+	return (&merger{}).merge(n, o)
+}
+
+// mergeTrees merges the trees of several files into a new tree, as merge
+// does, without changing them: a file's tree is kept for the next
+// compile while the file is unchanged. A nil tree (a file that is not
+// plain data) makes it decline.
+func mergeTrees(trees []*node) (*node, bool) {
+	m := &merger{owned: map[*node]bool{}}
+	root := &node{kind: structNode}
+	m.owned[root] = true
+	for _, t := range trees {
+		if t == nil || !m.merge(root, t) {
+			return nil, false
+		}
+	}
+	return root, true
+}
+
+// merger merges trees. With owned set, it changes only the nodes it made
+// and copies any other node before merging into it; without, it changes
+// nodes in place.
+type merger struct {
+	owned map[*node]bool
+}
+
+func (m *merger) merge(n, o *node) bool {
 	switch {
 	case n.kind == structNode && o.kind == structNode:
 		for _, f := range o.fields {
-			if old := n.get(f.name); old != nil {
-				if !old.val.merge(f.val) {
+			old := n.get(f.name)
+			if old == nil {
+				n.add(f)
+				continue
+			}
+			if old.val.kind == leafNode && f.val.kind == leafNode {
+				if keyOf(old.val.expr) != keyOf(f.val.expr) {
 					return false
 				}
 				continue
 			}
-			n.add(f)
+			into := old.val
+			if m.owned != nil && !m.owned[into] {
+				into = m.copyOf(into)
+				n.replace(&field{name: old.name, label: old.label, val: into})
+			}
+			if !m.merge(into, f.val) {
+				return false
+			}
 		}
 		return true
 	case n.kind == leafNode && o.kind == leafNode:
 		return keyOf(n.expr) == keyOf(o.expr)
 	}
 	return false
+}
+
+// copyOf is a copy of n that m may change: its own list of fields, the
+// fields' values shared.
+func (m *merger) copyOf(n *node) *node {
+	c := *n
+	c.fields = slices.Clone(n.fields)
+	if n.byName != nil {
+		c.byName = maps.Clone(n.byName)
+	}
+	m.owned[&c] = true
+	return &c
+}
+
+// replace puts f in place of the field of the same name.
+func (n *node) replace(f *field) {
+	for i, old := range n.fields {
+		if old.name == f.name {
+			n.fields[i] = f
+		}
+	}
+	if n.byName != nil {
+		n.byName[f.name] = f
+	}
 }
 
 // pos is where a value is reported: the value itself, or its label when
@@ -196,6 +266,9 @@ func (n *node) pos() token.Pos {
 			return p
 		}
 	}
+	if n.at.IsValid() {
+		return n.at
+	}
 	if n.label.IsValid() {
 		return n.label
 	}
@@ -203,6 +276,26 @@ func (n *node) pos() token.Pos {
 		return f.label
 	}
 	return token.NoPos
+}
+
+// toExpr is n as CUE syntax: the literal of a leaf, a struct or list
+// of the same (without positions) otherwise.
+func (n *node) toExpr() ast.Expr {
+	switch n.kind {
+	case structNode:
+		st := &ast.StructLit{}
+		for _, f := range n.fields {
+			st.Elts = append(st.Elts, &ast.Field{Label: ast.NewString(f.name), Value: f.val.toExpr()})
+		}
+		return st
+	case listNode:
+		l := &ast.ListLit{}
+		for _, e := range n.elems {
+			l.Elts = append(l.Elts, e.toExpr())
+		}
+		return l
+	}
+	return n.expr
 }
 
 // lookup walks sels from n and returns the deepest node that exists.
@@ -228,23 +321,19 @@ func (n *node) lookup(sels []cue.Selector) *node {
 	return cur
 }
 
-// withoutServices returns copies of files without their top-level
-// services field: with plain data, the rest of the config is evaluated by
-// CUE as before and the services are read from the tree.
-func withoutServices(files []*ast.File) []*ast.File {
-	out := make([]*ast.File, 0, len(files))
-	for _, f := range files {
-		cp := *f
-		cp.Decls = nil
-		for _, d := range f.Decls {
-			if fl, ok := d.(*ast.Field); ok {
-				if name, _ := plainLabel(fl.Label); name == "services" {
-					continue
-				}
+// withoutServices returns a copy of f without its top-level services
+// fields: with plain data, the rest of the config is evaluated by CUE as
+// before and the services are read from the tree.
+func withoutServices(f *ast.File) *ast.File {
+	cp := *f
+	cp.Decls = nil
+	for _, d := range f.Decls {
+		if fl, ok := d.(*ast.Field); ok {
+			if name, _ := plainLabel(fl.Label); name == "services" {
+				continue
 			}
-			cp.Decls = append(cp.Decls, d)
 		}
-		out = append(out, &cp)
+		cp.Decls = append(cp.Decls, d)
 	}
-	return out
+	return &cp
 }

@@ -47,10 +47,17 @@ import "net/netip"
 // non-transitive one included.
 func Sort(services []Service) {
 	for i := range services {
-		mergeSort(services[i].Destinations, cmpDests)
+		SortDestinations(services[i].Destinations)
 	}
-	mergeSort(services, cmpServices)
+	SortServices(services)
 }
+
+// SortServices is Sort without sorting each service's destinations: for
+// services whose destinations are sorted already, and may be shared.
+func SortServices(services []Service) { mergeSort(services, cmpServices) }
+
+// SortDestinations sorts one service's destinations as Sort does.
+func SortDestinations(d []Destination) { mergeSort(d, cmpDests) }
 
 // addrWords returns the address as libipvs holds it: a 16-byte union read
 // as four big-endian 32-bit words, IPv4 in the first word and zeros after

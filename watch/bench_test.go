@@ -5,12 +5,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/internal/gen"
 )
 
 // BenchmarkEditToApply measures the time from an editor's save (a
@@ -75,4 +78,130 @@ func BenchmarkEditToApply(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkEditLarge is BenchmarkEditToApply on a generated config of
+// 10,000 services with 10 real servers each, watched on director lb1 with
+// the in-memory kernel holding all of it: one weight is changed in one
+// file per iteration. Besides the time from the save to the end of the
+// apply it reports the loop's own measures of the turn: compile-ms (read,
+// re-validate) and plan-ms (read the kernel, diff).
+//
+//	go test ./watch -run - -bench EditLarge -benchtime 10x
+func BenchmarkEditLarge(b *testing.B) {
+	dir := b.TempDir()
+	if err := gen.Write(dir, 10000, 10); err != nil {
+		b.Fatal(err)
+	}
+	file := filepath.Join(dir, "services-0001.cue")
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	edited := []byte(strings.Replace(string(orig), "weight: 1}", "weight: 9}", 1))
+	k := memory.New()
+	k.AddDevice("eth0")
+	w, err := NewWatcher(slog.New(slog.DiscardHandler), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	steps := make(chan Step, 100)
+	timings := &turnTimings{}
+	l := &Loop{
+		Dir: dir, Host: "lb1", Compile: compiler.NewCompiler(compiler.Options{}).Compile,
+		Applier:  &applier.Runner{Kernel: k, StateDir: b.TempDir(), MaxDeletes: -1},
+		Events:   w.Events(),
+		Log:      slog.New(timings),
+		Debounce: time.Millisecond,
+		Timeout:  time.Minute,
+		step:     func(s Step) { steps <- s },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	go func() {
+		l.Run(ctx)
+		close(exited)
+	}()
+	defer func() {
+		cancel()
+		<-exited
+	}()
+	if s := <-steps; s.Outcome != Applied {
+		b.Fatalf("start: %+v", s)
+	}
+	timings.reset()
+	i := 0
+	for b.Loop() {
+		content := orig
+		if i%2 == 0 {
+			content = edited
+		}
+		i++
+		tmp := filepath.Join(dir, ".services-0001.cue.tmp")
+		if err := os.WriteFile(tmp, content, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			b.Fatal(err)
+		}
+		for s := range steps {
+			if s.Outcome == Applied && s.Changes > 0 {
+				if s.Changes != 1 {
+					b.Fatalf("one weight changed, %d changes", s.Changes)
+				}
+				break
+			}
+			if s.Outcome == Invalid || s.Outcome == Failed || s.Outcome == Refused {
+				b.Fatalf("turn: %+v", s)
+			}
+		}
+	}
+	n, compile, plan := timings.get()
+	if n > 0 {
+		b.ReportMetric(compile/float64(n)*1000, "compile-ms/op")
+		b.ReportMetric(plan/float64(n)*1000, "plan-ms/op")
+	}
+}
+
+// turnTimings is a slog handler that adds up the compile_seconds and
+// plan_seconds of the loop's "applied" records.
+type turnTimings struct {
+	mu            sync.Mutex
+	n             int
+	compile, plan float64
+}
+
+func (t *turnTimings) Enabled(context.Context, slog.Level) bool { return true }
+func (t *turnTimings) WithAttrs([]slog.Attr) slog.Handler       { return t }
+func (t *turnTimings) WithGroup(string) slog.Handler            { return t }
+func (t *turnTimings) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "applied" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "compile_seconds":
+			t.compile += a.Value.Float64()
+		case "plan_seconds":
+			t.plan += a.Value.Float64()
+		}
+		return true
+	})
+	return nil
+}
+
+func (t *turnTimings) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n, t.compile, t.plan = 0, 0, 0
+}
+
+func (t *turnTimings) get() (int, float64, float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n, t.compile, t.plan
 }

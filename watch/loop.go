@@ -17,7 +17,8 @@ import (
 )
 
 // CompileFunc compiles the config directory dir (symlinks resolved). It is
-// compiler.Compile, or compiler.CompileWith with the policy directories.
+// the Compile method of a compiler.Compiler kept for the loop's life, which
+// recompiles only what an edit changed, or compiler.Compile.
 type CompileFunc func(dir string) (*compiler.Result, error)
 
 // Applier plans and applies a host's desired state; *applier.Runner is

@@ -153,9 +153,9 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		Dir:        dir,
 		PolicyDirs: policyDirs,
 		Host:       f.host,
-		Compile: func(dir string) (*compiler.Result, error) {
-			return compiler.CompileWith(dir, compiler.Options{PolicyDirs: policyDirs})
-		},
+		// One Compiler for the loop's life: an edit recompiles what
+		// it changed, not the whole config.
+		Compile: compiler.NewCompiler(compiler.Options{PolicyDirs: policyDirs}).Compile,
 		Applier: &applier.Runner{
 			Kernel:       k,
 			StateDir:     f.stateDir,
