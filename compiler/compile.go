@@ -121,21 +121,31 @@ func NewCompiler(opts Options) *Compiler {
 // reset forgets every verdict and value: the caches only grow with new
 // inputs, and a long-running watch sees many.
 func (cc *Compiler) reset() {
-	cc.pool = nil
+	cc.pool, cc.validNames = nil, nil
 	cc.verdicts = &checkVerdicts{}
 	cc.values = &valueMemo{m: map[litKey]any{}}
 	cc.clusterIDs, cc.realIDs = map[string]int{}, map[string]int{}
 }
 
+// cached counts the verdicts and values kept.
+func (cc *Compiler) cached() int {
+	n := cc.verdicts.size() + cc.values.size() + len(cc.validNames)
+	for _, ev := range cc.pool {
+		n += ev.shapes.leaves
+	}
+	return n
+}
+
 // maxCached bounds the verdicts and literal values a Compiler keeps
-// between compiles; past it, it starts afresh.
+// between compiles, unless the config is so large that one compile needs
+// more (about two per service); past it, it starts afresh.
 const maxCached = 200_000
 
 // Compile compiles dir, reusing what it can from the previous compiles.
 func (cc *Compiler) Compile(dir string) (*Result, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if cc.verdicts.size()+cc.values.size() > maxCached {
+	if cc.cached() > max(maxCached, 8*len(cc.services)) {
 		cc.reset()
 	}
 	opts := cc.opts
@@ -790,9 +800,6 @@ func (c *compilation) plainServices(t *node) bool {
 	list := c.ctx.CompileString("[...#Name]", cue.Scope(c.schema))
 	if list.Unify(c.ctx.Encode(names)).Validate() != nil {
 		return false
-	}
-	if len(c.cc.validNames) > maxCached {
-		c.cc.validNames = nil
 	}
 	if c.cc.validNames == nil {
 		c.cc.validNames = map[string]bool{}

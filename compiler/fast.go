@@ -36,6 +36,8 @@ import (
 type shapes struct {
 	ctx    *cue.Context
 	values *valueMemo
+	// leaves counts the verdicts kept on the shapes.
+	leaves int
 }
 
 // valueMemo keeps the Go value of each literal, for every evaluator.
@@ -176,6 +178,7 @@ func (s *shapes) leaf(sh *shape, n *node) leafVerdict {
 	if !ok {
 		v = s.unify(sh, n)
 		sh.leaves[k] = v
+		s.leaves++
 	}
 	return v
 }
