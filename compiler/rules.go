@@ -297,8 +297,10 @@ func (c *compilation) runRules(in ruleInput) {
 	if p, ok := in.data["port"]; ok {
 		port = toInt(p)
 	}
-	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
-	svcKey := appendKey(nil, svcFacts)
+	// #RealCheck's svc has the port only for a real server with its own.
+	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String()}
+	svcPortFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
+	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
 	// #WeightsCheck's input is each real server's weight, if it sets one
 	// ([{weight: 1}, {}]): its key is written as appendKey would.
@@ -314,7 +316,11 @@ func (c *compilation) runRules(in ruleInput) {
 		// host's and the cluster's facts.
 		key = appendKeyWithout(key[:0], real, "weight")
 		key = append(key, '|')
-		key = append(key, svcKey...)
+		svc, sk := svcFacts, svcKey
+		if _, ok := real["port"]; ok {
+			svc, sk = svcPortFacts, svcPortKey
+		}
+		key = append(key, sk...)
 		key = append(key, '|')
 		key = strconv.AppendInt(key, int64(fact.id), 10)
 		key = append(key, ',')
@@ -326,7 +332,7 @@ func (c *compilation) runRules(in ruleInput) {
 					own[k] = v
 				}
 			}
-			return map[string]any{"real": own, "fact": fact.facts, "svc": svcFacts, "cluster": in.clusterFacts.facts}
+			return map[string]any{"real": own, "fact": fact.facts, "svc": svc, "cluster": in.clusterFacts.facts}
 		})
 		// Issues about a real server that could not be resolved are
 		// dropped, but for its own (its error is reported already).
