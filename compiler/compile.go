@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -797,8 +798,22 @@ func (c *compilation) plainServices(t *node) bool {
 	if len(names) == 0 {
 		return true
 	}
-	list := c.ctx.CompileString("[...#Name]", cue.Scope(c.schema))
-	if list.Unify(c.ctx.Encode(names)).Validate() != nil {
+	// On every evaluator, a part each.
+	evs, err := c.cc.evaluators(len(names))
+	if err != nil {
+		return false
+	}
+	var bad atomic.Bool
+	per := (len(names) + len(evs) - 1) / len(evs)
+	parallelN(len(evs), len(evs), func(_, i int) {
+		part := names[min(i*per, len(names)):min((i+1)*per, len(names))]
+		ev := evs[i]
+		list := ev.ctx.CompileString("[...#Name]", cue.Scope(ev.schema))
+		if list.Unify(ev.ctx.Encode(part)).Validate() != nil {
+			bad.Store(true)
+		}
+	})
+	if bad.Load() {
 		return false
 	}
 	if c.cc.validNames == nil {
