@@ -80,11 +80,12 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 
 // A Compiler compiles a config directory again and again, as watch does,
 // and keeps what does not change between compiles: each file's parse (by
-// its content), each service's result (by its text, while the hosts and
-// clusters it is checked against stay the same), the schema's verdicts,
-// and the host states built from unchanged services. An edit to one
-// service in a large config costs about that service. Compile calls are
-// serialized; a Compiler is safe for use by several goroutines.
+// its content), each service's result (by its file's content, while the
+// hosts and clusters it is checked against stay the same), the schema's
+// verdicts, and the host states built from unchanged services. An edit to
+// one service in a large config costs about that service's file. Its
+// results are those of a fresh compile of the same files. Compile calls
+// are serialized; a Compiler is safe for use by several goroutines.
 type Compiler struct {
 	opts Options
 
@@ -352,7 +353,7 @@ func (cc *Compiler) evaluators(n int) ([]*evaluator, error) {
 	return cc.pool[:want], nil
 }
 
-// maxEvaluators bounds the CUE contexts of a compilation.
+// maxEvaluators bounds the CUE contexts a Compiler compiles services in.
 const maxEvaluators = 16
 
 // factsMemo keeps facts by name, shared by the goroutines that compile

@@ -27,7 +27,6 @@ func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
 // built from.
 type hostEntry struct {
 	world string
-	host  *model.Host
 	parts []partOf
 	state *hoststate.Host
 	errs  []Conflict
@@ -68,7 +67,7 @@ func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, [
 	var todo []int
 	for i, name := range names {
 		parts := work[name]
-		e := hostEntry{world: cc.world, host: cfg.Hosts[name], parts: make([]partOf, len(parts))}
+		e := hostEntry{world: cc.world, parts: make([]partOf, len(parts))}
 		for j, p := range parts {
 			e.parts[j] = partOf{cfg.Services[p.svc], p.real}
 		}
