@@ -118,12 +118,10 @@ func BenchmarkIncremental(b *testing.B) {
 			if err := gen.Write(dir, n, 10); err != nil {
 				b.Fatal(err)
 			}
-			file := filepath.Join(dir, "services-0001.cue")
-			orig, err := os.ReadFile(file)
+			file, orig, edited, err := gen.WeightEdit(dir)
 			if err != nil {
 				b.Fatal(err)
 			}
-			edited := []byte(strings.Replace(string(orig), "weight: 1}", "weight: 9}", 1))
 			cc := NewCompiler(Options{})
 			if res, err := cc.Compile(dir); err != nil || !res.Valid() {
 				b.Fatalf("%v %v", err, res.Diagnostics)

@@ -215,20 +215,10 @@ func TestInvalidConfigs(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "base.cue"), string(base))
 			writeFile(t, filepath.Join(dir, "case.cue"), "package lvs\n\n"+src+"\n")
-			res, err := Compile(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
 			// The same case evaluated by CUE as one instance, the
 			// reference: a config read as plain data must give the same
 			// diagnostics, word for word and at the same positions.
-			whole, err := CompileWith(dir, Options{wholeCUE: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if whole.viaTree {
-				t.Fatal("wholeCUE compile read a tree")
-			}
+			res, whole := compileBothWays(t, dir)
 			if res.viaTree {
 				viaTree++
 				if diff := cmp.Diff(whole.Diagnostics, res.Diagnostics); diff != "" {

@@ -42,14 +42,7 @@ func TestPathsAgree(t *testing.T) {
 	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			tree, err := Compile(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			whole, err := CompileWith(dir, Options{wholeCUE: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tree, whole := compileBothWays(t, dir)
 			if !tree.viaTree {
 				t.Skip("not plain data")
 			}
@@ -64,6 +57,24 @@ func TestPathsAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compileBothWays compiles dir as Compile does (as plain data when it
+// is) and, the reference, as one CUE instance.
+func compileBothWays(t *testing.T, dir string) (tree, whole *Result) {
+	t.Helper()
+	tree, err := Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err = CompileWith(dir, Options{wholeCUE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.viaTree {
+		t.Fatal("wholeCUE compile read a tree")
+	}
+	return tree, whole
 }
 
 // TestPathsAgreeParallel breaks services in several files of a config
@@ -94,14 +105,7 @@ func TestPathsAgreeParallel(t *testing.T) {
 	edit("services-0001.cue", `host: "rs1"`, `host: "rs-none"`)
 	edit("services-0002.cue", "scheduler:", "schedular:")
 	edit("services-0001.cue", "port: 8", "port: 7000008")
-	tree, err := Compile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole, err := CompileWith(dir, Options{wholeCUE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree, whole := compileBothWays(t, dir)
 	if tree.Valid() || !tree.viaTree {
 		t.Fatalf("valid %v, via tree %v", tree.Valid(), tree.viaTree)
 	}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,19 +53,7 @@ func BenchmarkEditToApply(b *testing.B) {
 				Debounce: debounce,
 				step:     func(s Step) { steps <- s },
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			exited := make(chan struct{})
-			go func() {
-				l.Run(ctx)
-				close(exited)
-			}()
-			defer func() {
-				cancel()
-				<-exited
-			}()
-			if s := <-steps; s.Outcome != Applied {
-				b.Fatalf("start: %+v", s)
-			}
+			defer runLoop(b, l, steps)()
 			b.ResetTimer()
 			for i := range b.N {
 				write("services.cue", servicesCUE(2+i%50, true))
@@ -93,12 +80,10 @@ func BenchmarkEditLarge(b *testing.B) {
 	if err := gen.Write(dir, 10000, 10); err != nil {
 		b.Fatal(err)
 	}
-	file := filepath.Join(dir, "services-0001.cue")
-	orig, err := os.ReadFile(file)
+	file, orig, edited, err := gen.WeightEdit(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	edited := []byte(strings.Replace(string(orig), "weight: 1}", "weight: 9}", 1))
 	k := memory.New()
 	k.AddDevice("eth0")
 	w, err := NewWatcher(slog.New(slog.DiscardHandler), dir)
@@ -117,19 +102,7 @@ func BenchmarkEditLarge(b *testing.B) {
 		Timeout:  time.Minute,
 		step:     func(s Step) { steps <- s },
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan struct{})
-	go func() {
-		l.Run(ctx)
-		close(exited)
-	}()
-	defer func() {
-		cancel()
-		<-exited
-	}()
-	if s := <-steps; s.Outcome != Applied {
-		b.Fatalf("start: %+v", s)
-	}
+	defer runLoop(b, l, steps)()
 	timings.reset()
 	i := 0
 	for b.Loop() {
@@ -162,6 +135,26 @@ func BenchmarkEditLarge(b *testing.B) {
 		b.ReportMetric(compile/float64(n)*1000, "compile-ms/op")
 		b.ReportMetric(plan/float64(n)*1000, "plan-ms/op")
 	}
+}
+
+// runLoop runs l and waits for its first turn (the start) to apply; l
+// reports its turns on steps. stop ends the loop.
+func runLoop(b *testing.B, l *Loop, steps <-chan Step) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan struct{})
+	go func() {
+		l.Run(ctx)
+		close(exited)
+	}()
+	stop = func() {
+		cancel()
+		<-exited
+	}
+	if s := <-steps; s.Outcome != Applied {
+		stop()
+		b.Fatalf("start: %+v", s)
+	}
+	return stop
 }
 
 // turnTimings is a slog handler that adds up the compile_seconds and

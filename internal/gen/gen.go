@@ -164,3 +164,19 @@ func Write(dir string, services, reals int) error {
 	}
 	return nil
 }
+
+// WeightEdit is the edit the incremental benchmarks make in a config
+// Write wrote into dir: the first weight of 1 in services-0001.cue (one
+// service) becomes 9. It returns the file and its content before and
+// after.
+func WeightEdit(dir string) (file string, orig, edited []byte, err error) {
+	file = filepath.Join(dir, "services-0001.cue")
+	if orig, err = os.ReadFile(file); err != nil {
+		return "", nil, nil, err
+	}
+	if !bytes.Contains(orig, []byte("weight: 1}")) {
+		return "", nil, nil, fmt.Errorf("%s has no weight of 1", file)
+	}
+	edited = bytes.Replace(orig, []byte("weight: 1}"), []byte("weight: 9}"), 1)
+	return file, orig, edited, nil
+}
