@@ -365,23 +365,65 @@ func TestUDPLeavesAtOnce(t *testing.T) {
 func TestNATRouteReplacedAndRestored(t *testing.T) {
 	hosts, cfg := compile(t, `services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
 `)
-	// app1 routes through 10.1.0.254 before lvsgen (a config that says
-	// so is rejected by nat-gateway; the kernel's route is what matters).
-	k := hostKernel(t, cfg.Hosts["app1"])
-	ctx := context.Background()
-	must(t, k.AddRoute(ctx, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.1.0.254")}))
-	st := NewState("app1")
-	step(t, k, hosts["app1"], &st, Options{Now: t0})
-	routes, _ := k.Routes(ctx)
-	if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.1") {
-		t.Fatalf("routes after apply: %v", routes)
-	}
 	empty, _ := compile(t, "")
-	step(t, k, empty["app1"], &st, Options{Now: t0})
-	routes, _ = k.Routes(ctx)
-	if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.254") {
-		t.Fatalf("routes after removal: %v, want the original default route back", routes)
+	// A kernel whose default route has another metric cannot change it
+	// in place (ENOENT): the applier deletes and adds it instead.
+	for _, otherMetric := range []bool{false, true} {
+		// app1 routes through 10.1.0.254 before lvsgen (a config that
+		// says so is rejected by nat-gateway; the kernel's route is what
+		// matters).
+		k := &routeLog{Kernel: hostKernel(t, cfg.Hosts["app1"]), otherMetric: otherMetric}
+		ctx := context.Background()
+		must(t, k.AddRoute(ctx, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.1.0.254")}))
+		k.calls = nil
+		st := NewState("app1")
+		step(t, k, hosts["app1"], &st, Options{Now: t0})
+		routes, _ := k.Routes(ctx)
+		if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.1") {
+			t.Fatalf("routes after apply: %v", routes)
+		}
+		step(t, k, empty["app1"], &st, Options{Now: t0})
+		routes, _ = k.Routes(ctx)
+		if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.254") {
+			t.Fatalf("routes after removal: %v, want the original default route back", routes)
+		}
+		want := []string{"change 0.0.0.0/0 via 10.1.0.1", "change 0.0.0.0/0 via 10.1.0.254"}
+		if otherMetric {
+			want = []string{
+				"change 0.0.0.0/0 via 10.1.0.1", "del 0.0.0.0/0 via 10.1.0.254", "add 0.0.0.0/0 via 10.1.0.1",
+				"change 0.0.0.0/0 via 10.1.0.254", "del 0.0.0.0/0 via 10.1.0.1", "add 0.0.0.0/0 via 10.1.0.254",
+			}
+		}
+		if diff := cmp.Diff(want, k.calls); diff != "" {
+			t.Errorf("route writes, other metric %v (-want +got):\n%s", otherMetric, diff)
+		}
 	}
+}
+
+// routeLog records a kernel's route writes; with otherMetric, its routes
+// cannot be changed in place, as a route of a metric other than 0.
+type routeLog struct {
+	kernel.Kernel
+	otherMetric bool
+	calls       []string
+}
+
+func (k *routeLog) AddRoute(ctx context.Context, r kernel.Route) error {
+	k.calls = append(k.calls, "add "+r.String())
+	return k.Kernel.AddRoute(ctx, r)
+}
+
+func (k *routeLog) DelRoute(ctx context.Context, r kernel.Route) error {
+	k.calls = append(k.calls, "del "+r.String())
+	return k.Kernel.DelRoute(ctx, r)
+}
+
+func (k *routeLog) ChangeRoute(ctx context.Context, r kernel.Route) error {
+	k.calls = append(k.calls, "change "+r.String())
+	if k.otherMetric {
+		return fmt.Errorf("changing route %s: %w", r, syscall.ENOENT)
+	}
+	return k.Kernel.ChangeRoute(ctx, r)
 }
 
 // oneAtATime hides a kernel's WriteBatch: Apply sends it one operation at

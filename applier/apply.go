@@ -280,8 +280,14 @@ func applyOp(ctx context.Context, k kernel.Kernel, op Op) error {
 		case Create:
 			return k.AddRoute(ctx, *op.After.(*kernel.Route))
 		case Update:
-			// The kernel interface has no replace: delete, then add.
-			// For a default route that leaves a moment without one.
+			// In one step: a NAT real server's default route is never
+			// missing. A route of another metric (a DHCP default route)
+			// cannot be changed in place; it is deleted and added, as
+			// before, which leaves a moment without it.
+			err := k.ChangeRoute(ctx, *op.After.(*kernel.Route))
+			if !errors.Is(err, syscall.ENOENT) {
+				return err
+			}
 			if err := k.DelRoute(ctx, *op.Before.(*kernel.Route)); err != nil {
 				return err
 			}

@@ -102,6 +102,11 @@ func (c *counting) DelRoute(ctx context.Context, r kernel.Route) error {
 	return c.Kernel.DelRoute(ctx, r)
 }
 
+func (c *counting) ChangeRoute(ctx context.Context, r kernel.Route) error {
+	c.writes++
+	return c.Kernel.ChangeRoute(ctx, r)
+}
+
 func (c *counting) AddFOU(ctx context.Context, f kernel.FOU) error {
 	c.writes++
 	return c.Kernel.AddFOU(ctx, f)

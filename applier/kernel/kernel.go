@@ -75,6 +75,11 @@ type Kernel interface {
 	AddRoute(ctx context.Context, r Route) error
 	// DelRoute deletes a route (ESRCH).
 	DelRoute(ctx context.Context, r Route) error
+	// ChangeRoute points the route to r.Dst at r.Gateway in one step,
+	// as `ip route change` does, so that there is no moment without a
+	// route (ENOENT if there is no route to r.Dst of metric 0;
+	// ENETUNREACH if the gateway is not on a connected subnet).
+	ChangeRoute(ctx context.Context, r Route) error
 
 	// FOUs returns the fou/gue receive ports.
 	FOUs(ctx context.Context) ([]FOU, error)

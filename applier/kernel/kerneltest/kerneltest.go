@@ -94,6 +94,7 @@ var tests = []struct {
 	{"Addresses/LinkDeleted", testAddressesLinkDeleted},
 	{"Routes/Add", testRoutes},
 	{"Routes/Errors", testRouteErrors},
+	{"Routes/Change", testRouteChange},
 	{"FOU", testFOU},
 	{"Sysctls/ReadWrite", testSysctls},
 	{"Sysctls/Unknown", testSysctlUnknown},
@@ -1070,6 +1071,27 @@ func testRouteErrors(t *testing.T, s *suite) {
 	s.wantErr("deleting a missing route", s.k.DelRoute(s.ctx, kernel.Route{Dst: pfx("172.16.0.0/16"), Gateway: ip("10.0.0.1")}), syscall.ESRCH)
 	s.wantErr("deleting a route via another gateway", s.k.DelRoute(s.ctx, kernel.Route{Dst: r.Dst, Gateway: ip("10.0.0.3")}), syscall.ESRCH)
 	s.wantErr("deleting a missing IPv6 route", s.k.DelRoute(s.ctx, kernel.Route{Dst: pfx("2001:db8:200::/48"), Gateway: ip("2001:db8::1")}), syscall.ESRCH)
+	s.wantRoutes(r, r6)
+}
+
+func testRouteChange(t *testing.T, s *suite) {
+	s.connect()
+	r := kernel.Route{Dst: pfx("0.0.0.0/0"), Gateway: ip("10.0.0.1")}
+	r6 := kernel.Route{Dst: pfx("::/0"), Gateway: ip("2001:db8::1")}
+	s.must(s.k.AddRoute(s.ctx, r))
+	s.must(s.k.AddRoute(s.ctx, r6))
+	r.Gateway, r6.Gateway = ip("10.0.0.3"), ip("2001:db8::3")
+	s.must(s.k.ChangeRoute(s.ctx, r))
+	s.must(s.k.ChangeRoute(s.ctx, r6))
+	s.wantRoutes(r, r6)
+	s.wantErr("changing a missing route",
+		s.k.ChangeRoute(s.ctx, kernel.Route{Dst: pfx("172.16.0.0/16"), Gateway: ip("10.0.0.1")}), syscall.ENOENT)
+	s.wantErr("changing a missing IPv6 route",
+		s.k.ChangeRoute(s.ctx, kernel.Route{Dst: pfx("2001:db8:200::/48"), Gateway: ip("2001:db8::1")}), syscall.ENOENT)
+	s.wantErr("changing a route to an off-link gateway",
+		s.k.ChangeRoute(s.ctx, kernel.Route{Dst: r.Dst, Gateway: ip("10.9.0.1")}), syscall.ENETUNREACH)
+	s.wantErr("changing an IPv6 route to an off-link gateway",
+		s.k.ChangeRoute(s.ctx, kernel.Route{Dst: r6.Dst, Gateway: ip("2001:db8:9::1")}), syscall.ENETUNREACH)
 	s.wantRoutes(r, r6)
 }
 

@@ -610,11 +610,7 @@ func (k *Kernel) AddRoute(ctx context.Context, r kernel.Route) error {
 		return errno(op, syscall.EEXIST)
 	}
 	// The gateway must be on a connected subnet of an up device.
-	onLink := slices.ContainsFunc(k.addrs, func(a kernel.Address) bool {
-		l := k.links[a.Device]
-		return l != nil && l.Up && a.Prefix.Bits() < a.Prefix.Addr().BitLen() && a.Prefix.Contains(r.Gateway)
-	})
-	if !onLink {
+	if !k.onLink(r.Gateway) {
 		return errno(op, syscall.ENETUNREACH)
 	}
 	k.routes = append(k.routes, r)
@@ -635,6 +631,33 @@ func (k *Kernel) DelRoute(ctx context.Context, r kernel.Route) error {
 	}
 	k.routes = slices.Delete(k.routes, i, i+1)
 	return nil
+}
+
+// ChangeRoute implements kernel.Kernel.
+func (k *Kernel) ChangeRoute(ctx context.Context, r kernel.Route) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	op := "changing route " + r.String()
+	if err := k.write(op); err != nil {
+		return err
+	}
+	if !k.onLink(r.Gateway) {
+		return errno(op, syscall.ENETUNREACH)
+	}
+	i := slices.IndexFunc(k.routes, func(x kernel.Route) bool { return x.Dst == r.Dst })
+	if i < 0 {
+		return errno(op, syscall.ENOENT)
+	}
+	k.routes[i] = r
+	return nil
+}
+
+// onLink reports whether gw is on a connected subnet of an up device.
+func (k *Kernel) onLink(gw netip.Addr) bool {
+	return slices.ContainsFunc(k.addrs, func(a kernel.Address) bool {
+		l := k.links[a.Device]
+		return l != nil && l.Up && a.Prefix.Bits() < a.Prefix.Addr().BitLen() && a.Prefix.Contains(gw)
+	})
 }
 
 // FOUs implements kernel.Kernel.

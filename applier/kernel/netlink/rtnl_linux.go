@@ -440,6 +440,23 @@ func (k *Kernel) AddRoute(ctx context.Context, r kernel.Route) error {
 	return nil
 }
 
+// ChangeRoute implements kernel.Kernel: RTM_NEWROUTE with NLM_F_REPLACE
+// and without NLM_F_CREATE, which replaces the route of the same
+// destination, TOS and metric, or fails.
+func (k *Kernel) ChangeRoute(ctx context.Context, r kernel.Route) error {
+	rt, err := routeOf(r)
+	if err == nil {
+		err = k.rt.call(ctx, func(h *vnl.Handle) error { return h.RouteChange(rt) })
+		if errors.Is(err, unix.EHOSTUNREACH) && r.Dst.Addr().Is6() {
+			err = fmt.Errorf("gateway not on a connected subnet: %w (the kernel answers %w)", unix.ENETUNREACH, err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("changing route %s: %w", r, err)
+	}
+	return nil
+}
+
 // DelRoute implements kernel.Kernel.
 func (k *Kernel) DelRoute(ctx context.Context, r kernel.Route) error {
 	rt, err := routeOf(r)
