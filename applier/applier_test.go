@@ -786,6 +786,27 @@ services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "w
 	if p := replan(t, k2, hosts["web1"], st2, Options{Now: t0}); len(p.Ops) != 0 {
 		t.Errorf("not converged:\n%s", planText(p))
 	}
+	// Someone binds the VIP again without its flags: it would become
+	// web1's source address. The flags are repaired in place, in one
+	// write, without the VIP going away.
+	vip := kernel.Address{Device: "sit0", Prefix: netip.MustParsePrefix("2001:db8:1::20/128")}
+	must(t, k2.ReplaceAddress(ctx, vip))
+	p = replan(t, k2, hosts["web1"], st2, Options{Now: t0})
+	text := planText(p)
+	if len(p.Ops) != 1 || p.Ops[0].Kind != KindAddress || p.Ops[0].Action != Update ||
+		!strings.Contains(text, "nodad: false → true") || !strings.Contains(text, "deprecated: false → true") {
+		t.Fatalf("flag drift plan:\n%s", text)
+	}
+	counted := &counting{Kernel: k2}
+	if _, err := Apply(ctx, counted, p); err != nil {
+		t.Fatal(err)
+	}
+	if counted.writes != 1 {
+		t.Errorf("%d writes to repair the flags, want 1", counted.writes)
+	}
+	if p := replan(t, k2, hosts["web1"], p.State, Options{Now: t0}); len(p.Ops) != 0 {
+		t.Errorf("not converged after the repair:\n%s", planText(p))
+	}
 }
 
 // TestMissingSchedulerIsNamed: the kernel's ENOENT for a scheduler it

@@ -272,6 +272,8 @@ func applyOp(ctx context.Context, k kernel.Kernel, op Op) error {
 		switch op.Action {
 		case Create:
 			return k.AddAddress(ctx, *op.After.(*kernel.Address))
+		case Update:
+			return k.ReplaceAddress(ctx, *op.After.(*kernel.Address))
 		case Delete:
 			return k.DelAddress(ctx, *op.Before.(*kernel.Address))
 		}

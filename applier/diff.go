@@ -255,11 +255,18 @@ func (d *differ) addresses() {
 			d.problems = append(d.problems, fmt.Sprintf("host %s has no interface %s to bind %s on (%s)", d.want.Name, a.Device, a.Prefix, reasons(a.Reasons)))
 			continue
 		}
-		if !hasAddr(d.obs.Addresses, want) {
+		i := slices.IndexFunc(d.obs.Addresses, func(x kernel.Address) bool { return sameAddr(x, want) })
+		switch {
+		case i < 0:
 			d.setup = append(d.setup, Op{Action: Create, Kind: KindAddress, After: &want, Reason: reasons(a.Reasons)})
 			if !hasAddr(d.next.Addresses, want) {
 				d.next.Addresses = append(d.next.Addresses, want)
 			}
+		case d.obs.Addresses[i].NoDAD != want.NoDAD || d.obs.Addresses[i].Deprecated != want.Deprecated:
+			// An IPv6 VIP that is not deprecated becomes the host's
+			// source address: its flags are repaired, in place.
+			before := d.obs.Addresses[i]
+			d.setup = append(d.setup, Op{Action: Update, Kind: KindAddress, Before: &before, After: &want, Reason: reasons(a.Reasons)})
 		}
 	}
 	for _, a := range d.st.Addresses {

@@ -371,6 +371,10 @@ func changes(before, after any) string {
 	case *kernel.Route:
 		b := after.(*kernel.Route)
 		diff("via", a.Gateway, b.Gateway)
+	case *kernel.Address:
+		b := after.(*kernel.Address)
+		diff("nodad", a.NoDAD, b.NoDAD)
+		diff("deprecated", a.Deprecated, b.Deprecated)
 	case *string:
 		diff("value", *a, *after.(*string))
 	}

@@ -92,6 +92,11 @@ func (c *counting) DelAddress(ctx context.Context, a kernel.Address) error {
 	return c.Kernel.DelAddress(ctx, a)
 }
 
+func (c *counting) ReplaceAddress(ctx context.Context, a kernel.Address) error {
+	c.writes++
+	return c.Kernel.ReplaceAddress(ctx, a)
+}
+
 func (c *counting) AddRoute(ctx context.Context, r kernel.Route) error {
 	c.writes++
 	return c.Kernel.AddRoute(ctx, r)

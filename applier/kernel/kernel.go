@@ -67,6 +67,10 @@ type Kernel interface {
 	// DelAddress removes an address (EADDRNOTAVAIL; ENODEV if the device
 	// is missing).
 	DelAddress(ctx context.Context, a Address) error
+	// ReplaceAddress binds an address, or sets the flags of the same
+	// address already bound, in place (RTM_NEWADDR with NLM_F_REPLACE:
+	// the address is never missing meanwhile; ENODEV).
+	ReplaceAddress(ctx context.Context, a Address) error
 
 	// Routes returns the main table's unicast routes with a gateway.
 	Routes(ctx context.Context) ([]Route, error)

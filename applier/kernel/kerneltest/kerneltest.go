@@ -95,6 +95,7 @@ var tests = []struct {
 	{"Routes/Add", testRoutes},
 	{"Routes/Errors", testRouteErrors},
 	{"Routes/Change", testRouteChange},
+	{"Addresses/Replace", testAddressReplace},
 	{"FOU", testFOU},
 	{"Sysctls/ReadWrite", testSysctls},
 	{"Sysctls/Unknown", testSysctlUnknown},
@@ -1072,6 +1073,25 @@ func testRouteErrors(t *testing.T, s *suite) {
 	s.wantErr("deleting a route via another gateway", s.k.DelRoute(s.ctx, kernel.Route{Dst: r.Dst, Gateway: ip("10.0.0.3")}), syscall.ESRCH)
 	s.wantErr("deleting a missing IPv6 route", s.k.DelRoute(s.ctx, kernel.Route{Dst: pfx("2001:db8:200::/48"), Gateway: ip("2001:db8::1")}), syscall.ESRCH)
 	s.wantRoutes(r, r6)
+}
+
+func testAddressReplace(t *testing.T, s *suite) {
+	plain := kernel.Address{Device: Device, Prefix: pfx("2001:db8::10/128")}
+	flagged := kernel.Address{Device: Device, Prefix: pfx("2001:db8::10/128"), NoDAD: true, Deprecated: true}
+	v4 := kernel.Address{Device: Device, Prefix: pfx("192.0.2.10/32")}
+	// An address bound without its flags gets them in place, and loses
+	// them again.
+	s.must(s.k.AddAddress(s.ctx, plain))
+	s.must(s.k.ReplaceAddress(s.ctx, flagged))
+	s.wantAddresses([]string{Device}, flagged)
+	s.must(s.k.ReplaceAddress(s.ctx, plain))
+	s.wantAddresses([]string{Device}, plain)
+	// Replacing what is not there binds it.
+	s.must(s.k.ReplaceAddress(s.ctx, v4))
+	s.must(s.k.ReplaceAddress(s.ctx, v4))
+	s.wantAddresses([]string{Device}, plain, v4)
+	s.wantErr("replacing an address on a missing device",
+		s.k.ReplaceAddress(s.ctx, kernel.Address{Device: "nosuch0", Prefix: pfx("192.0.2.11/32")}), syscall.ENODEV)
 }
 
 func testRouteChange(t *testing.T, s *suite) {

@@ -572,6 +572,33 @@ func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
 	return nil
 }
 
+// ReplaceAddress implements kernel.Kernel. Like the kernel, it finds an
+// IPv6 address by its address alone and an IPv4 one by address and prefix
+// length, and binds the address when there is none.
+func (k *Kernel) ReplaceAddress(ctx context.Context, a kernel.Address) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	op := "replacing address " + a.String()
+	if err := k.write(op); err != nil {
+		return err
+	}
+	if _, ok := k.links[a.Device]; !ok {
+		return errno(op, syscall.ENODEV)
+	}
+	if a.Prefix.Addr().Is4() {
+		a.NoDAD, a.Deprecated = false, false
+	}
+	i := slices.IndexFunc(k.addrs, func(x kernel.Address) bool {
+		return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() && (a.Prefix.Addr().Is6() || x.Prefix.Bits() == a.Prefix.Bits())
+	})
+	if i < 0 {
+		k.addrs = append(k.addrs, a)
+		return nil
+	}
+	k.addrs[i].NoDAD, k.addrs[i].Deprecated = a.NoDAD, a.Deprecated
+	return nil
+}
+
 // DelAddress implements kernel.Kernel.
 func (k *Kernel) DelAddress(ctx context.Context, a kernel.Address) error {
 	k.mu.Lock()

@@ -332,29 +332,44 @@ func checkPrefix(p netip.Prefix) error {
 // and Deprecated a preferred lifetime of 0 (valid forever), which the
 // kernel marks IFA_F_DEPRECATED; IPv4 gets neither.
 func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
-	err := checkPrefix(a.Prefix)
-	if err == nil {
-		addr := &vnl.Addr{IPNet: ipNet(a.Prefix)}
-		if a.Prefix.Addr().Is6() {
-			if a.NoDAD {
-				addr.Flags |= unix.IFA_F_NODAD
-			}
-			if a.Deprecated {
-				addr.PreferedLft, addr.ValidLft = 0, math.MaxUint32
-			}
-		}
-		err = k.rt.call(ctx, func(h *vnl.Handle) error {
-			link, err := linkByName(h, a.Device)
-			if err != nil {
-				return err
-			}
-			return h.AddrAdd(link, addr)
-		})
-	}
-	if err != nil {
+	if err := k.setAddress(ctx, a, (*vnl.Handle).AddrAdd); err != nil {
 		return fmt.Errorf("adding address %s: %w", a, err)
 	}
 	return nil
+}
+
+// ReplaceAddress implements kernel.Kernel.
+func (k *Kernel) ReplaceAddress(ctx context.Context, a kernel.Address) error {
+	if err := k.setAddress(ctx, a, (*vnl.Handle).AddrReplace); err != nil {
+		return fmt.Errorf("replacing address %s: %w", a, err)
+	}
+	return nil
+}
+
+// setAddress sends a with its flags by send (add or replace). An IPv6
+// address that is not deprecated is given infinite lifetimes explicitly,
+// so that replacing a deprecated one clears its deprecation.
+func (k *Kernel) setAddress(ctx context.Context, a kernel.Address, send func(*vnl.Handle, vnl.Link, *vnl.Addr) error) error {
+	if err := checkPrefix(a.Prefix); err != nil {
+		return err
+	}
+	addr := &vnl.Addr{IPNet: ipNet(a.Prefix)}
+	if a.Prefix.Addr().Is6() {
+		if a.NoDAD {
+			addr.Flags |= unix.IFA_F_NODAD
+		}
+		addr.PreferedLft, addr.ValidLft = math.MaxUint32, math.MaxUint32
+		if a.Deprecated {
+			addr.PreferedLft = 0
+		}
+	}
+	return k.rt.call(ctx, func(h *vnl.Handle) error {
+		link, err := linkByName(h, a.Device)
+		if err != nil {
+			return err
+		}
+		return send(h, link, addr)
+	})
 }
 
 // DelAddress implements kernel.Kernel.
