@@ -438,18 +438,9 @@ func routeOf(r kernel.Route) (*vnl.Route, error) {
 	return &vnl.Route{Dst: ipNet(r.Dst.Masked()), Gw: r.Gateway.AsSlice(), Table: unix.RT_TABLE_MAIN}, nil
 }
 
-// AddRoute implements kernel.Kernel. For IPv6 the kernel refuses a
-// gateway it cannot reach with EHOSTUNREACH (ip6_route_check_nh), for IPv4
-// with ENETUNREACH; both are reported as ENETUNREACH, as documented.
+// AddRoute implements kernel.Kernel.
 func (k *Kernel) AddRoute(ctx context.Context, r kernel.Route) error {
-	rt, err := routeOf(r)
-	if err == nil {
-		err = k.rt.call(ctx, func(h *vnl.Handle) error { return h.RouteAdd(rt) })
-		if errors.Is(err, unix.EHOSTUNREACH) && r.Dst.Addr().Is6() {
-			err = fmt.Errorf("gateway not on a connected subnet: %w (the kernel answers %w)", unix.ENETUNREACH, err)
-		}
-	}
-	if err != nil {
+	if err := k.setRoute(ctx, r, (*vnl.Handle).RouteAdd); err != nil {
 		return fmt.Errorf("adding route %s: %w", r, err)
 	}
 	return nil
@@ -459,17 +450,25 @@ func (k *Kernel) AddRoute(ctx context.Context, r kernel.Route) error {
 // and without NLM_F_CREATE, which replaces the route of the same
 // destination, TOS and metric, or fails.
 func (k *Kernel) ChangeRoute(ctx context.Context, r kernel.Route) error {
-	rt, err := routeOf(r)
-	if err == nil {
-		err = k.rt.call(ctx, func(h *vnl.Handle) error { return h.RouteChange(rt) })
-		if errors.Is(err, unix.EHOSTUNREACH) && r.Dst.Addr().Is6() {
-			err = fmt.Errorf("gateway not on a connected subnet: %w (the kernel answers %w)", unix.ENETUNREACH, err)
-		}
-	}
-	if err != nil {
+	if err := k.setRoute(ctx, r, (*vnl.Handle).RouteChange); err != nil {
 		return fmt.Errorf("changing route %s: %w", r, err)
 	}
 	return nil
+}
+
+// setRoute sends r by send (add or change). For IPv6 the kernel refuses a
+// gateway it cannot reach with EHOSTUNREACH (ip6_route_check_nh), for IPv4
+// with ENETUNREACH; both are reported as ENETUNREACH, as documented.
+func (k *Kernel) setRoute(ctx context.Context, r kernel.Route, send func(*vnl.Handle, *vnl.Route) error) error {
+	rt, err := routeOf(r)
+	if err != nil {
+		return err
+	}
+	err = k.rt.call(ctx, func(h *vnl.Handle) error { return send(h, rt) })
+	if errors.Is(err, unix.EHOSTUNREACH) && r.Dst.Addr().Is6() {
+		err = fmt.Errorf("gateway not on a connected subnet: %w (the kernel answers %w)", unix.ENETUNREACH, err)
+	}
+	return err
 }
 
 // DelRoute implements kernel.Kernel.
