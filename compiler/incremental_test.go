@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,6 +73,13 @@ func TestIncremental(t *testing.T) {
 			write("hosts.cue", append(hosts, []byte("\nhosts: spare: {managed: false, interfaces: eth0: addresses: [\"10.250.0.1/24\"]}\n")...))
 		}, -1, true},
 		{"hosts back", func() { write("hosts.cue", hosts) }, -1, true},
+		{"a syntax error", func() { write("extra.cue", []byte("package lvs\n\nservices: extra: {\n")) }, 0, false},
+		// Beyond plain data the config is evaluated by CUE as a whole
+		// (nothing is counted as compiled there), and back again.
+		{"not plain data", func() {
+			write("extra.cue", []byte("package lvs\n\n_port: 80\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: _port, reals: [{host: \"rs1\"}]}\n"))
+		}, 0, true},
+		{"plain again", func() { os.Remove(filepath.Join(dir, "extra.cue")) }, 0, true},
 	}
 	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
 	for _, st := range steps {
@@ -102,6 +110,51 @@ func TestIncremental(t *testing.T) {
 		}
 		if got.compiled != n {
 			t.Errorf("%s: compiled %d services, want %d", st.name, got.compiled, n)
+		}
+	}
+}
+
+// TestIncrementalExamples edits the bundled example, which enables policy
+// packs, between compiles of one Compiler, and requires what a fresh
+// compile gives.
+func TestIncrementalExamples(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples"))); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "services-edge.cue")
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := NewCompiler(Options{})
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	for i, content := range [][]byte{orig, orig, []byte(strings.Replace(string(orig), "weight:", "weight: 7 | *", 1)), append(slices.Clone(orig), "\n// a comment\n"...), orig} {
+		if err := os.WriteFile(file, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cc.Compile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Compile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !want.Valid() || len(want.Rules) == 0 {
+			t.Fatalf("step %d: the example should be valid with policy rules: %v", i, want.Diagnostics)
+		}
+		if diff := cmp.Diff(want.Diagnostics, got.Diagnostics); diff != "" {
+			t.Errorf("step %d: diagnostics (-fresh +incremental):\n%s", i, diff)
+		}
+		if diff := cmp.Diff(want.Config, got.Config, addrs); diff != "" {
+			t.Errorf("step %d: model (-fresh +incremental):\n%s", i, diff)
+		}
+		if diff := cmp.Diff(want.Hosts, got.Hosts, addrs); diff != "" {
+			t.Errorf("step %d: host states (-fresh +incremental):\n%s", i, diff)
+		}
+		if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
+			t.Errorf("step %d: rules (-fresh +incremental):\n%s", i, diff)
 		}
 	}
 }
