@@ -33,9 +33,14 @@ type Observed struct {
 // Observe reads what Diff needs from k: one dump per kind of object, and
 // the sysctls want or st name.
 func Observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *State) (*Observed, error) {
+	return observe(ctx, k, want, st, k.Services)
+}
+
+// observe is Observe with the IPVS table read by services.
+func observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *State, services func(context.Context) ([]ipvs.Service, error)) (*Observed, error) {
 	var obs Observed
 	var err error
-	if obs.Services, err = k.Services(ctx); err != nil {
+	if obs.Services, err = services(ctx); err != nil {
 		return nil, fmt.Errorf("reading IPVS services: %w", err)
 	}
 	if obs.Timeouts, err = k.Timeouts(ctx); err != nil {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/ipvs"
 )
 
 // Runner is one host's plan-and-apply loop, shared by `lvsgen apply` and
@@ -31,6 +35,19 @@ type Runner struct {
 	// NoState plans with an empty ownership state instead of the state
 	// file: for a saved capture, which has no ownership.
 	NoState bool
+
+	mu sync.Mutex
+	// recall is what the last plan saw of the IPVS table, less what was
+	// applied since: for PlanAfterEdit.
+	recall *recall
+}
+
+// recall is an IPVS table as a plan saw it: the services the config
+// wanted then, and the destinations of every service observed, by
+// canonical key. Services an apply wrote to since are left out.
+type recall struct {
+	want map[ipvs.ServiceKey]hoststate.Service
+	seen map[ipvs.ServiceKey][]ipvs.Destination
 }
 
 // ErrRefused is returned (wrapped) when a guard refuses a plan. Nothing
@@ -40,6 +57,23 @@ var ErrRefused = errors.New("plan refused")
 // Plan loads the state and computes the plan for want. A plan refused by
 // a guard is returned together with an error wrapping ErrRefused.
 func (r *Runner) Plan(ctx context.Context, want *hoststate.Host) (*Plan, error) {
+	return r.plan(ctx, want, false)
+}
+
+// PlanAfterEdit is Plan for a config edited since the last plan of this
+// Runner (watch, after a file change): it reads the kernel as Plan does,
+// but for the destinations of the services that are quiet — wanted as
+// they were then, not written to by the apply since, not draining — which
+// it takes from that plan's observation. A large table costs one dump per
+// service with destinations to read; an edit touches a few. What someone
+// did by hand to a quiet service's destinations meanwhile is seen at the
+// next Plan (watch's resync), not here. Without an earlier plan, or with a
+// kernel that cannot read in part, it is Plan.
+func (r *Runner) PlanAfterEdit(ctx context.Context, want *hoststate.Host) (*Plan, error) {
+	return r.plan(ctx, want, true)
+}
+
+func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool) (*Plan, error) {
 	st := NewState(want.Name)
 	if !r.NoState {
 		var err error
@@ -47,10 +81,21 @@ func (r *Runner) Plan(ctx context.Context, want *hoststate.Host) (*Plan, error) 
 			return nil, err
 		}
 	}
-	obs, err := Observe(ctx, r.Kernel, want, st)
+	r.mu.Lock()
+	rc := r.recall
+	r.recall = nil
+	r.mu.Unlock()
+	read := r.Kernel.Services
+	if pr, ok := r.Kernel.(kernel.PartialReader); ok && afterEdit && rc != nil {
+		read = func(ctx context.Context) ([]ipvs.Service, error) { return rc.read(ctx, pr, want, st) }
+	}
+	obs, err := observe(ctx, r.Kernel, want, st, read)
 	if err != nil {
 		return nil, fmt.Errorf("observing host %s: %w", want.Name, err)
 	}
+	r.mu.Lock()
+	r.recall = newRecall(want, obs)
+	r.mu.Unlock()
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
@@ -69,6 +114,7 @@ func (r *Runner) Plan(ctx context.Context, want *hoststate.Host) (*Plan, error) 
 // (even after a failure, so nothing lvsgen made is lost) and, when all went
 // well, the rules and sysctl files.
 func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *Plan) (*Result, error) {
+	r.forget(p)
 	if p.Changes() == 0 {
 		if err := p.State.Save(r.StateDir); err != nil {
 			return &Result{}, err
@@ -83,4 +129,67 @@ func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *Plan) (*Res
 		return res, applyErr
 	}
 	return res, Persist(want, r.RulesFile, r.SysctlFile)
+}
+
+// forget drops from the recall every service p writes to: the next plan
+// reads them. Done before the apply, so that a failed or interrupted one
+// leaves nothing stale behind.
+func (r *Runner) forget(p *Plan) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recall == nil {
+		return
+	}
+	for _, op := range p.Ops {
+		switch op.Kind {
+		case KindService, KindDestination:
+			delete(r.recall.seen, op.Service.Canonical())
+		}
+	}
+}
+
+func newRecall(want *hoststate.Host, obs *Observed) *recall {
+	rc := &recall{
+		want: make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services)),
+		seen: make(map[ipvs.ServiceKey][]ipvs.Destination, len(obs.Services)),
+	}
+	for _, s := range want.Services {
+		rc.want[s.ServiceKey.Canonical()] = s
+	}
+	for _, s := range obs.Services {
+		rc.seen[s.ServiceKey.Canonical()] = slices.Clone(s.Destinations)
+	}
+	return rc
+}
+
+// read reads the IPVS table with the destinations of the services that
+// are not quiet, and takes the quiet ones' from the recall.
+func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, want *hoststate.Host, st *State) ([]ipvs.Service, error) {
+	wanted := make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services))
+	for _, s := range want.Services {
+		wanted[s.ServiceKey.Canonical()] = s
+	}
+	draining := map[ipvs.ServiceKey]bool{}
+	for _, d := range st.Drains {
+		draining[d.Service.Canonical()] = true
+	}
+	quiet := func(k ipvs.ServiceKey) bool {
+		k = k.Canonical()
+		if _, seen := rc.seen[k]; !seen || draining[k] {
+			return false
+		}
+		before, was := rc.want[k]
+		now, is := wanted[k]
+		return was == is && (!is || reflect.DeepEqual(before, now))
+	}
+	svcs, err := pr.ServicesWith(ctx, func(k ipvs.ServiceKey) bool { return !quiet(k) })
+	if err != nil {
+		return nil, err
+	}
+	for i := range svcs {
+		if k := svcs[i].ServiceKey; quiet(k) {
+			svcs[i].Destinations = slices.Clone(rc.seen[k.Canonical()])
+		}
+	}
+	return svcs, nil
 }

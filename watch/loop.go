@@ -29,6 +29,14 @@ type Applier interface {
 	Apply(ctx context.Context, want *hoststate.Host, p *applier.Plan) (*applier.Result, error)
 }
 
+// editPlanner is an Applier that can plan an edited config reading less
+// of the kernel (*applier.Runner's PlanAfterEdit): what an edit cannot
+// have changed is taken from the last plan, and the resyncs, which use
+// Plan, read everything.
+type editPlanner interface {
+	PlanAfterEdit(ctx context.Context, want *hoststate.Host) (*applier.Plan, error)
+}
+
 // Trigger is what started a cycle.
 type Trigger string
 
@@ -361,7 +369,13 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		attrs = append(attrs, "compile_seconds", seconds(compileTook))
 	}
 	start := l.Clock.Now()
-	p, err := l.Applier.Plan(ctx, c.want)
+	var p *applier.Plan
+	var err error
+	if ep, ok := l.Applier.(editPlanner); ok && trigger == TriggerChange {
+		p, err = ep.PlanAfterEdit(ctx, c.want)
+	} else {
+		p, err = l.Applier.Plan(ctx, c.want)
+	}
 	planTook := l.Clock.Now().Sub(start)
 	attrs = append(attrs, "plan_seconds", seconds(planTook))
 	if errors.Is(err, applier.ErrRefused) {

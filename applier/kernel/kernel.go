@@ -155,6 +155,17 @@ func (f FOU) String() string {
 	return fmt.Sprintf("fou port %d gue", f.Port)
 }
 
+// PartialReader is implemented by kernels that can read the IPVS table
+// with the destinations of some services only. Reading destinations is
+// one dump per service, most of the cost of reading a large table; a plan
+// right after an edit needs only those of the services the edit, or the
+// apply before it, can have changed.
+type PartialReader interface {
+	// ServicesWith is Services with the destinations of only the
+	// services for which dests reports true; the others have none.
+	ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) bool) ([]ipvs.Service, error)
+}
+
 // BatchWriter is implemented by kernels that can pipeline IPVS writes:
 // many requests in flight at once instead of one round trip each, which is
 // most of the cost of loading a large table. The applier uses it when the

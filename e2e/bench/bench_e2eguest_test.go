@@ -354,6 +354,37 @@ func Benchmark10000x10(b *testing.B) {
 			saveEdit = append(saveEdit, save[r]+e)
 		}
 
+		// watch after an edit: the Runner's plan reads the destinations
+		// of what the edit changed, and takes the rest from its last
+		// plan (applier.Runner.PlanAfterEdit).
+		ctx := context.Background()
+		wk := open(b, lb)
+		r := &applier.Runner{Kernel: wk, StateDir: b.TempDir(), MaxDeletes: -1}
+		if err := st.Save(r.StateDir); err != nil {
+			b.Fatal(err)
+		}
+		if p, err := r.Plan(ctx, want); err != nil || len(p.Ops) != 0 {
+			b.Fatalf("full plan before the edits: %v, %s", err, applier.Summary(p.Ops))
+		}
+		var afterEdit, afterEditPlan []time.Duration
+		for rep := range reps {
+			svc := &want.Services[(rep*2999+456)%services]
+			svc.Destinations[rep%10].Weight += 10
+			runtime.GC()
+			start := time.Now()
+			p, err := r.PlanAfterEdit(ctx, want)
+			planned := time.Now()
+			if err == nil {
+				_, err = r.Apply(ctx, want, p)
+			}
+			done := time.Now()
+			if err != nil || len(p.Ops) != 1 || p.Ops[0].Action != applier.Update {
+				b.Fatalf("one weight changed, planned after the edit: plan %s, %v", applier.Summary(p.Ops), err)
+			}
+			afterEdit, afterEditPlan = append(afterEdit, done.Sub(start)), append(afterEditPlan, planned.Sub(start))
+		}
+		wk.Close()
+
 		var tb table
 		tb.row(fmt.Sprintf("lvsgen apply from empty (%d operations)", load.ops), load.apply)
 		tb.row("  the whole: open, read, plan, apply", load.plan+load.apply)
@@ -371,6 +402,9 @@ func Benchmark10000x10(b *testing.B) {
 		tb.row("ipvsadm -S -n, then ipvsadm -e", saveEdit...)
 		tb.ratio("lvsgen read+plan+apply / ipvsadm -S -n + -e", change, saveEdit, "")
 		tb.ratio("lvsgen apply / ipvsadm -e", changeApply, edit, "")
+		tb.row("one weight changed, as watch after an edit: plan, apply", afterEdit...)
+		tb.row("  of which read what changed, plan", afterEditPlan...)
+		tb.ratio("watch after an edit / ipvsadm -S -n + -e", afterEdit, saveEdit, "")
 		tb.note("each weight change planned exactly 1 operation, written as 1 kernel write, and ipvsadm -L -n showed it")
 		tb.print(fmt.Sprintf("%d services x 10 destinations, e2e VM (qemu TCG, one vCPU); lvsgen is the applier in-process on gen.Director's desired state:", services))
 		b.ReportMetric(statsOf(noop).min.Seconds(), "noop-s")

@@ -80,6 +80,7 @@ var tests = []struct {
 	{"Batch/Large", testBatchLarge},
 	{"Batch/Empty", testBatchEmpty},
 	{"Batch/Cancelled", testBatchCancelled},
+	{"Partial/Read", testPartialRead},
 	{"Timeouts/Default", testTimeoutsDefault},
 	{"Timeouts/Set", testTimeoutsSet},
 	{"Links/Dummy", testLinksDummy},
@@ -591,6 +592,29 @@ func testDestFWMark(t *testing.T, s *suite) {
 	s.addService(v4)
 	s.addService(v6)
 	s.wantServices(v4, v6)
+}
+
+// testPartialRead reads every service and the destinations of some.
+func testPartialRead(t *testing.T, s *suite) {
+	pr, ok := s.k.(kernel.PartialReader)
+	if !ok {
+		t.Skip("the kernel has no ServicesWith")
+	}
+	a, b := tcp4("192.0.2.1", 80), tcp4("192.0.2.2", 80)
+	a.Destinations = []ipvs.Destination{dest("10.0.1.1", 80, ipvs.Route, 1), dest("10.0.1.2", 80, ipvs.Route, 2)}
+	b.Destinations = []ipvs.Destination{dest("10.0.1.3", 80, ipvs.Route, 3)}
+	s.addService(a)
+	s.addService(b)
+	got, err := pr.ServicesWith(s.ctx, func(k ipvs.ServiceKey) bool { return k == b.ServiceKey })
+	s.must(err)
+	sortServices(got)
+	bare := a
+	bare.Destinations = nil
+	s.diff("services with the destinations of one", got, []ipvs.Service{bare, b})
+	got, err = pr.ServicesWith(s.ctx, nil)
+	s.must(err)
+	sortServices(got)
+	s.diff("services with every destination", got, []ipvs.Service{a, b})
 }
 
 // batch returns the kernel's BatchWriter, skipping the test without one.

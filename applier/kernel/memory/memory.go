@@ -123,11 +123,20 @@ func (k *Kernel) find(key ipvs.ServiceKey) int {
 
 // Services implements kernel.Kernel.
 func (k *Kernel) Services(ctx context.Context) ([]ipvs.Service, error) {
+	return k.ServicesWith(ctx, nil)
+}
+
+// ServicesWith implements kernel.PartialReader.
+func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) bool) ([]ipvs.Service, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	out := make([]ipvs.Service, 0, len(k.services))
 	for _, s := range k.services {
-		s.Destinations = slices.Clone(s.Destinations)
+		if dests == nil || dests(s.ServiceKey) {
+			s.Destinations = slices.Clone(s.Destinations)
+		} else {
+			s.Destinations = nil
+		}
 		out = append(out, s)
 	}
 	return out, nil

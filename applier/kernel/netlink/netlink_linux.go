@@ -135,6 +135,12 @@ func (k *Kernel) ipvsDo(ctx context.Context, cmd uint8, attrs ...*nl.RtAttr) err
 // buffer, a dump's data and end read in one system call, attributes
 // decoded in place, and every destination in one shared array.
 func (k *Kernel) Services(ctx context.Context) ([]ipvs.Service, error) {
+	return k.ServicesWith(ctx, nil)
+}
+
+// ServicesWith implements kernel.PartialReader: one dump of the services,
+// then one of the destinations of each service dests selects (nil: all).
+func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) bool) ([]ipvs.Service, error) {
 	r, err := k.ipvsRequest(ctx, ipvsCmdGetService)
 	if err != nil {
 		return nil, fmt.Errorf("listing IPVS services: %w", err)
@@ -159,6 +165,10 @@ func (k *Kernel) Services(ctx context.Context) ([]ipvs.Service, error) {
 		errs := []error{nil}
 		for i := range svcs {
 			s := &svcs[i]
+			if dests != nil && !dests(s.ServiceKey) {
+				ends[i] = len(all)
+				continue
+			}
 			data = putGenl(data[:0], ipvsCmdGetDest, ipvsGenlVersion)
 			if data, err = appendServiceKey(data, s.ServiceKey); err != nil {
 				return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
