@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -173,23 +172,33 @@ func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, want *hosts
 	for _, d := range st.Drains {
 		draining[d.Service.Canonical()] = true
 	}
-	quiet := func(k ipvs.ServiceKey) bool {
+	quiet := map[ipvs.ServiceKey]bool{}
+	svcs, err := pr.ServicesWith(ctx, func(k ipvs.ServiceKey) bool {
 		k = k.Canonical()
 		if _, seen := rc.seen[k]; !seen || draining[k] {
-			return false
+			return true
 		}
 		before, was := rc.want[k]
 		now, is := wanted[k]
-		return was == is && (!is || reflect.DeepEqual(before, now))
-	}
-	svcs, err := pr.ServicesWith(ctx, func(k ipvs.ServiceKey) bool { return !quiet(k) })
+		quiet[k] = was == is && (!is || sameWant(before, now))
+		return !quiet[k]
+	})
 	if err != nil {
 		return nil, err
 	}
 	for i := range svcs {
-		if k := svcs[i].ServiceKey; quiet(k) {
-			svcs[i].Destinations = slices.Clone(rc.seen[k.Canonical()])
+		if k := svcs[i].ServiceKey.Canonical(); quiet[k] {
+			svcs[i].Destinations = slices.Clone(rc.seen[k])
 		}
 	}
 	return svcs, nil
+}
+
+// sameWant reports whether a and b ask the same of the kernel.
+func sameWant(a, b hoststate.Service) bool {
+	x, y := a.Service, b.Service
+	return a.Name == b.Name && x.ServiceKey == y.ServiceKey && x.Scheduler == y.Scheduler && x.Flags == y.Flags &&
+		x.Timeout == y.Timeout && x.NetmaskBits == y.NetmaskBits && x.PE == y.PE &&
+		slices.Equal(x.Destinations, y.Destinations) &&
+		(a.DrainTimeout == nil) == (b.DrainTimeout == nil) && (a.DrainTimeout == nil || *a.DrainTimeout == *b.DrainTimeout)
 }
