@@ -419,10 +419,16 @@ func hostMTU(h *model.Host) int {
 
 // appendKeyWithout is appendKey of m without its field skip.
 func appendKeyWithout(b []byte, m map[string]any, skip string) []byte {
+	return appendMap(b, m, func(k string) bool { return k == skip })
+}
+
+// appendMap is appendKey of m, leaving out the fields skip reports (nil:
+// none).
+func appendMap(b []byte, m map[string]any, skip func(string) bool) []byte {
 	b = append(b, '{')
 	first := true
 	for _, k := range sortedKeys(m) {
-		if k == skip {
+		if skip != nil && skip(k) {
 			continue
 		}
 		if !first {
@@ -454,16 +460,7 @@ func appendKey(b []byte, v any) []byte {
 	case float64:
 		return strconv.AppendFloat(b, v, 'g', -1, 64)
 	case map[string]any:
-		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendQuote(b, k)
-			b = append(b, ':')
-			b = appendKey(b, v[k])
-		}
-		return append(b, '}')
+		return appendMap(b, v, nil)
 	case []any:
 		b = append(b, '[')
 		for i, x := range v {
