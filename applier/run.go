@@ -84,16 +84,20 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	rc := r.recall
 	r.recall = nil
 	r.mu.Unlock()
+	wanted := make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services))
+	for _, s := range want.Services {
+		wanted[s.ServiceKey.Canonical()] = s
+	}
 	read := r.Kernel.Services
 	if pr, ok := r.Kernel.(kernel.PartialReader); ok && afterEdit && rc != nil {
-		read = func(ctx context.Context) ([]ipvs.Service, error) { return rc.read(ctx, pr, want, st) }
+		read = func(ctx context.Context) ([]ipvs.Service, error) { return rc.read(ctx, pr, wanted, st) }
 	}
 	obs, err := observe(ctx, r.Kernel, want, st, read)
 	if err != nil {
 		return nil, fmt.Errorf("observing host %s: %w", want.Name, err)
 	}
 	r.mu.Lock()
-	r.recall = newRecall(want, obs)
+	r.recall = newRecall(wanted, obs)
 	r.mu.Unlock()
 	now := time.Now
 	if r.Now != nil {
@@ -147,14 +151,11 @@ func (r *Runner) forget(p *Plan) {
 	}
 }
 
-func newRecall(want *hoststate.Host, obs *Observed) *recall {
-	rc := &recall{
-		want: make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services)),
-		seen: make(map[ipvs.ServiceKey][]ipvs.Destination, len(obs.Services)),
-	}
-	for _, s := range want.Services {
-		rc.want[s.ServiceKey.Canonical()] = s
-	}
+// newRecall remembers obs, with wanted (the services wanted, by canonical
+// key). The destinations are copied: Diff and Apply may not change the
+// recall through obs.
+func newRecall(wanted map[ipvs.ServiceKey]hoststate.Service, obs *Observed) *recall {
+	rc := &recall{want: wanted, seen: make(map[ipvs.ServiceKey][]ipvs.Destination, len(obs.Services))}
 	for _, s := range obs.Services {
 		rc.seen[s.ServiceKey.Canonical()] = slices.Clone(s.Destinations)
 	}
@@ -162,12 +163,10 @@ func newRecall(want *hoststate.Host, obs *Observed) *recall {
 }
 
 // read reads the IPVS table with the destinations of the services that
-// are not quiet, and takes the quiet ones' from the recall.
-func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, want *hoststate.Host, st *State) ([]ipvs.Service, error) {
-	wanted := make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services))
-	for _, s := range want.Services {
-		wanted[s.ServiceKey.Canonical()] = s
-	}
+// are not quiet, and takes the quiet ones' from the recall (not copied:
+// the recall is replaced by one made from this observation, which
+// copies them). wanted are the services wanted now, by canonical key.
+func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]hoststate.Service, st *State) ([]ipvs.Service, error) {
 	draining := map[ipvs.ServiceKey]bool{}
 	for _, d := range st.Drains {
 		draining[d.Service.Canonical()] = true
@@ -188,7 +187,7 @@ func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, want *hosts
 	}
 	for i := range svcs {
 		if k := svcs[i].ServiceKey.Canonical(); quiet[k] {
-			svcs[i].Destinations = slices.Clone(rc.seen[k])
+			svcs[i].Destinations = rc.seen[k]
 		}
 	}
 	return svcs, nil
