@@ -366,7 +366,7 @@ type factsMemo struct {
 	ids map[string]int
 }
 
-func (m *factsMemo) get(k string, make func() map[string]any) factsOf {
+func (m *factsMemo) get(k string, build func() map[string]any) factsOf {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if f, ok := m.m[k]; ok {
@@ -375,7 +375,7 @@ func (m *factsMemo) get(k string, make func() map[string]any) factsOf {
 	if m.m == nil {
 		m.m = map[string]factsOf{}
 	}
-	facts := make()
+	facts := build()
 	key := appendKey(nil, facts)
 	id, ok := m.ids[string(key)]
 	if !ok {
