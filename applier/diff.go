@@ -175,7 +175,7 @@ func reasons(rs []string) string {
 
 func (d *differ) links() {
 	for _, l := range d.want.Links {
-		want := kernel.Link{Name: l.Name, Kind: l.Kind, Mode: l.Mode, Up: true}
+		want := l.Link
 		i := slices.IndexFunc(d.obs.Links, func(x kernel.Link) bool { return x.Name == l.Name })
 		switch {
 		case i < 0:
@@ -255,7 +255,7 @@ func hasAddr(list []kernel.Address, a kernel.Address) bool {
 
 func (d *differ) addresses() {
 	for _, a := range d.want.Addresses {
-		want := kernel.Address{Device: a.Device, Prefix: a.Prefix, NoDAD: a.NoDAD, Deprecated: a.Deprecated}
+		want := a.Address
 		if !d.hasDevice(a.Device) {
 			d.problems = append(d.problems, fmt.Sprintf("host %s has no interface %s to bind %s on (%s)", d.want.Name, a.Device, a.Prefix, reasons(a.Reasons)))
 			continue
@@ -288,7 +288,7 @@ func (d *differ) addresses() {
 
 func (d *differ) fous() {
 	for _, f := range d.want.FOU {
-		want := kernel.FOU{Port: f.Port, IPv6: f.IPv6}
+		want := f.FOU
 		if !slices.Contains(d.obs.FOUs, want) {
 			d.setup = append(d.setup, Op{Action: Create, Kind: KindFOU, After: &want, Reason: reasons(f.Reasons)})
 			if !slices.Contains(d.next.FOUs, want) {
@@ -310,7 +310,7 @@ func (d *differ) fous() {
 
 func (d *differ) routes() {
 	for _, r := range d.want.Routes {
-		want := kernel.Route{Dst: r.Dst, Gateway: r.Gateway}
+		want := r.Route
 		i := slices.IndexFunc(d.obs.Routes, func(x kernel.Route) bool { return x.Dst == r.Dst })
 		owned := slices.IndexFunc(d.next.Routes, func(x OwnedRoute) bool { return x.Dst == r.Dst })
 		switch {
@@ -357,7 +357,7 @@ func (d *differ) timeouts() {
 	if t == nil {
 		return
 	}
-	want := kernel.Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP}
+	want := t.Timeouts
 	if want != d.obs.Timeouts {
 		before := d.obs.Timeouts
 		d.setup = append(d.setup, Op{Action: Update, Kind: KindTimeouts, Before: &before, After: &want, Reason: reasons(t.Reason)})

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
@@ -240,7 +241,7 @@ func (b *builder) link(name, kind, reason string) {
 		l.Reasons = addReason(l.Reasons, reason)
 		return
 	}
-	l := &hoststate.Link{Name: name, Kind: kind, Reasons: []string{reason}}
+	l := &hoststate.Link{Link: kernel.Link{Name: name, Kind: kind, Up: true}, Reasons: []string{reason}}
 	if kind == "ip6tnl" {
 		l.Mode = "any"
 	}
@@ -260,7 +261,7 @@ func (b *builder) addr(dev string, a netip.Addr, reason string) {
 		return
 	}
 	v6 := a.Is6()
-	b.addrs[k] = &hoststate.Address{Device: dev, Prefix: p, NoDAD: v6, Deprecated: v6, Reasons: []string{reason}}
+	b.addrs[k] = &hoststate.Address{Address: kernel.Address{Device: dev, Prefix: p, NoDAD: v6, Deprecated: v6}, Reasons: []string{reason}}
 }
 
 func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
@@ -272,7 +273,7 @@ func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
 		r.Reasons = addReason(r.Reasons, reason)
 		return
 	}
-	b.routes[dst] = &hoststate.Route{Dst: dst, Gateway: gw, Reasons: []string{reason}}
+	b.routes[dst] = &hoststate.Route{Route: kernel.Route{Dst: dst, Gateway: gw}, Reasons: []string{reason}}
 }
 
 // director records what every director of a cluster needs whatever its
@@ -280,8 +281,8 @@ func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
 func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	b.role("director")
 	reason := "cluster " + cl.Name
-	t := &hoststate.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP, Reason: []string{reason}}
-	if b.h.Timeouts != nil && (b.h.Timeouts.TCP != t.TCP || b.h.Timeouts.TCPFin != t.TCPFin || b.h.Timeouts.UDP != t.UDP) {
+	t := &hoststate.Timeouts{Timeouts: kernel.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP}, Reason: []string{reason}}
+	if b.h.Timeouts != nil && b.h.Timeouts.Timeouts != t.Timeouts {
 		b.errs = append(b.errs, b.conflict(reason, "host %s: IPVS timeouts differ between %s and %s; a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), reason))
 	} else if b.h.Timeouts != nil {
 		b.h.Timeouts.Reason = addReason(b.h.Timeouts.Reason, reason)
@@ -368,7 +369,7 @@ func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Hos
 			if f, ok := b.fou[k]; ok {
 				f.Reasons = addReason(f.Reasons, reason)
 			} else {
-				b.fou[k] = &hoststate.FOU{Port: s.Tunnel.Port, Family: outer, IPv6: outer == ipvs.IPv6, Reasons: []string{reason}}
+				b.fou[k] = &hoststate.FOU{FOU: kernel.FOU{Port: s.Tunnel.Port, IPv6: outer == ipvs.IPv6}, Family: outer, Reasons: []string{reason}}
 			}
 		}
 		b.link(dev, kind, reason)

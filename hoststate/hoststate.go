@@ -9,8 +9,7 @@
 package hoststate
 
 import (
-	"net/netip"
-
+	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -48,11 +47,15 @@ type Service struct {
 	DrainTimeout *int `json:"drainTimeout,omitempty"`
 }
 
+// The kernel objects below embed applier/kernel's value of the same
+// name, so that the applier compares and creates exactly what is desired,
+// with no field-by-field copy to forget when the kernel's value grows a
+// field; the reasons are hoststate's own. Their JSON is the kernel value's
+// fields followed by "reasons".
+
 // Timeouts are IPVS connection timeouts in seconds (ipvsadm --set).
 type Timeouts struct {
-	TCP    int      `json:"tcp"`
-	TCPFin int      `json:"tcpfin"`
-	UDP    int      `json:"udp"`
+	kernel.Timeouts
 	Reason []string `json:"reasons"`
 }
 
@@ -63,45 +66,38 @@ type Sysctl struct {
 	Reasons []string `json:"reasons"`
 }
 
-// Link is a network device lvsgen makes sure exists and is up.
+// Link is a network device lvsgen makes sure exists and is up: Up is
+// always true. Kind is the rtnetlink kind: dummy, ipip (tunl0), sit
+// (sit0), gre (gre0), ip6tnl (ip6tnl0) or ip6gre (ip6gre0). Mode is the
+// inner protocol an ip6tnl device accepts: "any" lets ip6tnl0 take IPv4
+// as well as IPv6 inside IPv6 (its default is IPv6 only).
 type Link struct {
-	Name string `json:"name"`
-	// Kind is the rtnetlink kind: dummy, ipip (tunl0), sit (sit0), gre
-	// (gre0), ip6tnl (ip6tnl0) or ip6gre (ip6gre0).
-	Kind string `json:"kind"`
-	// Mode is the inner protocol an ip6tnl device accepts: "any" lets
-	// ip6tnl0 take IPv4 as well as IPv6 inside IPv6 (its default is IPv6
-	// only).
-	Mode    string   `json:"mode,omitempty"`
+	kernel.Link
 	Reasons []string `json:"reasons"`
 }
 
-// Address is an address to bind on a device.
+// Address is an address to bind on a device. NoDAD and Deprecated are set
+// on IPv6 VIPs: usable at once (no duplicate address detection against
+// the real servers that hold the same VIP) and never chosen as a source
+// address — a director that sent tunnelled packets from the VIP would have
+// them dropped by real servers that hold the VIP themselves.
 type Address struct {
-	Device string       `json:"device"`
-	Prefix netip.Prefix `json:"prefix"`
-	// NoDAD and Deprecated are set on IPv6 VIPs: usable at once (no
-	// duplicate address detection against the real servers that hold the
-	// same VIP) and never chosen as a source address — a director that
-	// sent tunnelled packets from the VIP would have them dropped by real
-	// servers that hold the VIP themselves.
-	NoDAD      bool     `json:"nodad,omitempty"`
-	Deprecated bool     `json:"deprecated,omitempty"`
-	Reasons    []string `json:"reasons"`
+	kernel.Address
+	Reasons []string `json:"reasons"`
 }
 
 // FOU is a foo-over-UDP receive port in GUE mode (`ip fou add port P gue`),
-// which decapsulates the GUE tunnels of IPVS tun destinations.
+// which decapsulates the GUE tunnels of IPVS tun destinations. Family is
+// the outer family, IPv6 said as the kernel value says it; it orders the
+// listeners and is not in the JSON form.
 type FOU struct {
-	Port    uint16      `json:"port"`
+	kernel.FOU
 	Family  ipvs.Family `json:"-"`
-	IPv6    bool        `json:"ipv6"`
 	Reasons []string    `json:"reasons"`
 }
 
 // Route is a route lvsgen installs: the return path of a NAT real server.
 type Route struct {
-	Dst     netip.Prefix `json:"dst"`
-	Gateway netip.Addr   `json:"gateway"`
-	Reasons []string     `json:"reasons"`
+	kernel.Route
+	Reasons []string `json:"reasons"`
 }

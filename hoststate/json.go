@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 
+	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -124,4 +125,16 @@ func SchedFlagNames(scheduler string, flags uint32) []string {
 		}
 	}
 	return names
+}
+
+// MarshalJSON renders the documented JSON form, which has no "up": every
+// link of a desired state is up, so the field would say nothing.
+func (l Link) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		kernel.Link
+		// Up shadows the embedded Up (a field nearer the top wins in
+		// encoding/json) and, nil, is omitted.
+		Up      *bool    `json:"up,omitempty"`
+		Reasons []string `json:"reasons"`
+	}{Link: l.Link, Reasons: l.Reasons})
 }

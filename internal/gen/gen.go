@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
@@ -105,7 +106,7 @@ func Director(services, reals int) *hoststate.Host {
 		Version:  hoststate.FormatVersion,
 		Name:     "lb1",
 		Roles:    []string{"director"},
-		Timeouts: &hoststate.Timeouts{TCP: 900, TCPFin: 120, UDP: 300, Reason: []string{reason}},
+		Timeouts: &hoststate.Timeouts{Timeouts: kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}, Reason: []string{reason}},
 	}
 	// The cluster's IPVS sysctls at the schema's defaults, by key.
 	for _, kv := range [][2]string{
