@@ -109,7 +109,7 @@ type Compiler struct {
 	hosts map[string]hostEntry
 	// views are the services as directors see them, by service;
 	// invalid names those the kernel would refuse.
-	views   map[*model.Service]*directorView
+	views   map[*model.Service]*hoststate.View
 	invalid map[string]error
 }
 
@@ -250,7 +250,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		res.Rules = c.checkPolicies(cfg, packs)
 	}
 	if !c.diags.HasErrors() {
-		var conflicts []Conflict
+		var conflicts []hoststate.Conflict
 		hosts, conflicts = cc.hostStates(cfg)
 		// Every rule of the schema exists so that what validates loads;
 		// ipvs.Validate states what the kernel and ipvsadm -R accept. A

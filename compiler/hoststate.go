@@ -1,25 +1,11 @@
 package compiler
 
 import (
-	"cmp"
-	"fmt"
-	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 
-	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
-	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
 )
-
-// HostStates computes the desired state of every managed host. It fails
-// when two services need contradicting settings on one host (a sysctl with
-// two values, two gateways for one route): such a config cannot be applied.
-func HostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
-	return (&Compiler{}).hostStates(cfg)
-}
 
 // hostEntry is a host's state as a compile built it, with what it was
 // built from.
@@ -27,7 +13,7 @@ type hostEntry struct {
 	world string
 	parts []partOf
 	state *hoststate.Host
-	errs  []Conflict
+	errs  []hoststate.Conflict
 }
 
 // partOf is a part with the service it names.
@@ -36,38 +22,21 @@ type partOf struct {
 	real int
 }
 
-// hostStates is HostStates keeping, for the next compile, each host's
+// hostStates is hoststate.Build keeping, for the next compile, each host's
 // state with what it was built from: the services it carries (a service
 // unchanged since the last compile is the same *model.Service) and the
 // hosts and clusters (cc.world). A host whose inputs are all the same
 // keeps its state.
-func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, []Conflict) {
-	var names []string
-	for _, name := range sortedKeys(cfg.Hosts) {
-		if cfg.Hosts[name].Managed {
-			names = append(names, name)
-		}
-	}
-	// What each host carries, in service order: one pass over the
-	// services rather than one per host.
-	work := map[string][]part{}
-	for i, s := range cfg.Services {
-		for _, d := range cfg.Clusters[s.Cluster].Directors {
-			work[d] = append(work[d], part{svc: i, real: -1})
-		}
-		for j, r := range s.Reals {
-			work[r.Host] = append(work[r.Host], part{svc: i, real: j})
-		}
-	}
-	views := cc.directorViews(cfg.Services)
-	var reasons []string
+func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, []hoststate.Conflict) {
+	in := hoststate.NewInputs(cfg, cc.directorViews(cfg.Services))
+	names := in.Managed()
 	entries := make([]hostEntry, len(names))
 	var todo []int
 	for i, name := range names {
-		parts := work[name]
+		parts := in.Parts(name)
 		e := hostEntry{world: cc.world, parts: make([]partOf, len(parts))}
 		for j, p := range parts {
-			e.parts[j] = partOf{cfg.Services[p.svc], p.real}
+			e.parts[j] = partOf{cfg.Services[p.Service], p.Real}
 		}
 		if old, ok := cc.hosts[name]; ok && cc.world != "" && old.world == e.world && slices.Equal(old.parts, e.parts) {
 			entries[i] = old
@@ -76,500 +45,41 @@ func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, [
 		entries[i] = e
 		todo = append(todo, i)
 	}
-	if len(todo) > 0 {
-		reasons = make([]string, len(cfg.Services))
-		for i, s := range cfg.Services {
-			reasons[i] = "service " + s.Name
-		}
-	}
 	// Hosts are independent: each is built on its own, on every core. A
 	// director carries every service of its clusters and dominates; real
 	// servers share the other cores.
 	parallel(len(todo), func(_, j int) {
 		i := todo[j]
-		entries[i].state, entries[i].errs = hostState(cfg, names[i], work[names[i]], reasons, views)
+		entries[i].state, entries[i].errs = in.Host(names[i])
 	})
 	hosts := make(map[string]*hoststate.Host, len(names))
 	cc.hosts = make(map[string]hostEntry, len(names))
-	var all []Conflict
+	var all []hoststate.Conflict
 	for i, name := range names {
 		hosts[name] = entries[i].state
 		cc.hosts[name] = entries[i]
 		all = append(all, entries[i].errs...)
 	}
-	slices.SortFunc(all, func(a, b Conflict) int { return cmp.Compare(a.Host+a.Message, b.Host+b.Message) })
+	hoststate.SortConflicts(all)
 	return hosts, all
 }
 
-// directorView is what a director makes of a service, the same on every
-// director and in every compile while the service is unchanged: its IPVS
-// service, destinations sorted, and the key it is first ordered by.
-type directorView struct {
-	svc ipvs.Service
-	key string
-	// err is what ipvs.Validate says of svc.
-	err error
-}
-
 // directorViews returns the view of every service, keeping them for the
-// next compile; a service unchanged since is the same *model.Service.
-func (cc *Compiler) directorViews(svcs []*model.Service) map[*model.Service]*directorView {
-	views := make(map[*model.Service]*directorView, len(svcs))
+// next compile; a service unchanged since is the same *model.Service, and
+// its view depends on it alone.
+func (cc *Compiler) directorViews(svcs []*model.Service) map[*model.Service]*hoststate.View {
+	views := make(map[*model.Service]*hoststate.View, len(svcs))
 	cc.invalid = map[string]error{}
 	for _, s := range svcs {
 		v := cc.views[s]
 		if v == nil {
-			v = &directorView{svc: IPVSService(s)}
-			ipvs.SortDestinations(v.svc.Destinations)
-			v.key = v.svc.ServiceKey.String()
-			v.err = v.svc.Validate()
+			v = hoststate.NewView(s)
 		}
-		if v.err != nil {
-			cc.invalid[s.Name] = v.err
+		if v.Err != nil {
+			cc.invalid[s.Name] = v.Err
 		}
 		views[s] = v
 	}
 	cc.views = views
 	return views
-}
-
-// part is what one service asks of a host: to direct it (real < 0) or to
-// be its real server number real.
-type part struct{ svc, real int }
-
-// hostState builds the state of managed host name from its parts;
-// reasons[i] names cfg.Services[i].
-func hostState(cfg *model.Config, name string, parts []part, reasons []string, views map[*model.Service]*directorView) (*hoststate.Host, []Conflict) {
-	b := newBuilder(name)
-	b.views = views
-	h := cfg.Hosts[name]
-	for _, cl := range sortedValues(cfg.Clusters) {
-		if slices.Contains(cl.Directors, name) {
-			b.director(cl, h)
-		}
-	}
-	for _, p := range parts {
-		s := cfg.Services[p.svc]
-		cl := cfg.Clusters[s.Cluster]
-		if p.real < 0 {
-			b.directorService(cl, h, s, reasons[p.svc])
-		} else {
-			b.realService(cfg, cl, h, s, s.Reals[p.real], reasons[p.svc])
-		}
-	}
-	return b.finish(), b.errs
-}
-
-// Conflict is a setting two services need with different values on one
-// host.
-type Conflict struct {
-	Host    string
-	Message string
-	// Reason is the item that found the conflict: "service NAME" or
-	// "cluster NAME".
-	Reason string
-}
-
-// hostService is a director's service with its first sort key.
-type hostService struct {
-	hoststate.Service
-	key string
-}
-
-// builder accumulates one host's state. Items needed by several services
-// are merged, their reasons joined.
-type builder struct {
-	h        hoststate.Host
-	services map[ipvs.ServiceKey]*hostService
-	sysctls  map[string]*hoststate.Sysctl
-	links    map[string]*hoststate.Link
-	addrs    map[addrKey]*hoststate.Address
-	fou      map[string]*hoststate.FOU
-	routes   map[netip.Prefix]*hoststate.Route
-	errs     []Conflict
-	// views are the services as directors see them.
-	views map[*model.Service]*directorView
-}
-
-func newBuilder(name string) *builder {
-	return &builder{
-		h:        hoststate.Host{Version: hoststate.FormatVersion, Name: name},
-		services: map[ipvs.ServiceKey]*hostService{},
-		sysctls:  map[string]*hoststate.Sysctl{},
-		links:    map[string]*hoststate.Link{},
-		addrs:    map[addrKey]*hoststate.Address{},
-		fou:      map[string]*hoststate.FOU{},
-		routes:   map[netip.Prefix]*hoststate.Route{},
-	}
-}
-
-func (b *builder) conflict(reason, format string, args ...any) Conflict {
-	return Conflict{Host: b.h.Name, Reason: reason, Message: fmt.Sprintf(format, args...)}
-}
-
-func (b *builder) role(r string) {
-	if !slices.Contains(b.h.Roles, r) {
-		b.h.Roles = append(b.h.Roles, r)
-	}
-}
-
-// addReason adds r to the sorted reasons rs. A real server behind 10,000
-// services collects 10,000 reasons for its ARP sysctls: insertion keeps
-// that linear where re-sorting on every add did not.
-func addReason(rs []string, r string) []string {
-	if i, found := slices.BinarySearch(rs, r); !found {
-		rs = slices.Insert(rs, i, r)
-	}
-	return rs
-}
-
-func (b *builder) sysctl(key string, value int, reason string) {
-	v := strconv.Itoa(value)
-	if s, ok := b.sysctls[key]; ok {
-		if s.Value != v {
-			b.errs = append(b.errs, b.conflict(reason, "host %s: %s must be %s for %s but %s for %s", b.h.Name, key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
-			return
-		}
-		s.Reasons = addReason(s.Reasons, reason)
-		return
-	}
-	b.sysctls[key] = &hoststate.Sysctl{Key: key, Value: v, Reasons: []string{reason}}
-}
-
-func (b *builder) link(name, kind, reason string) {
-	if l, ok := b.links[name]; ok {
-		l.Reasons = addReason(l.Reasons, reason)
-		return
-	}
-	l := &hoststate.Link{Link: kernel.Link{Name: name, Kind: kind, Up: true}, Reasons: []string{reason}}
-	if kind == "ip6tnl" {
-		l.Mode = "any"
-	}
-	b.links[name] = l
-}
-
-type addrKey struct {
-	dev string
-	p   netip.Prefix
-}
-
-func (b *builder) addr(dev string, a netip.Addr, reason string) {
-	p := netip.PrefixFrom(a, a.BitLen())
-	k := addrKey{dev, p}
-	if x, ok := b.addrs[k]; ok {
-		x.Reasons = addReason(x.Reasons, reason)
-		return
-	}
-	v6 := a.Is6()
-	b.addrs[k] = &hoststate.Address{Address: kernel.Address{Device: dev, Prefix: p, NoDAD: v6, Deprecated: v6}, Reasons: []string{reason}}
-}
-
-func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
-	if r, ok := b.routes[dst]; ok {
-		if r.Gateway != gw {
-			b.errs = append(b.errs, b.conflict(reason, "host %s: route %s must go via %s for %s but via %s for %s", b.h.Name, dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
-			return
-		}
-		r.Reasons = addReason(r.Reasons, reason)
-		return
-	}
-	b.routes[dst] = &hoststate.Route{Route: kernel.Route{Dst: dst, Gateway: gw}, Reasons: []string{reason}}
-}
-
-// director records what every director of a cluster needs whatever its
-// services: IPVS timeouts and the cluster's net.ipv4.vs.* sysctls.
-func (b *builder) director(cl *model.Cluster, h *model.Host) {
-	b.role("director")
-	reason := "cluster " + cl.Name
-	t := &hoststate.Timeouts{Timeouts: kernel.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP}, Reason: []string{reason}}
-	if b.h.Timeouts != nil && b.h.Timeouts.Timeouts != t.Timeouts {
-		b.errs = append(b.errs, b.conflict(reason, "host %s: IPVS timeouts differ between %s and %s; a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), reason))
-	} else if b.h.Timeouts != nil {
-		b.h.Timeouts.Reason = addReason(b.h.Timeouts.Reason, reason)
-	} else {
-		b.h.Timeouts = t
-	}
-	for _, k := range sortedKeys(cl.Sysctl) {
-		b.sysctl("net.ipv4.vs."+k, cl.Sysctl[k], reason)
-	}
-	if cl.VIPBind == "dummy" {
-		b.link(cl.VIPDevice, "dummy", reason)
-	}
-}
-
-func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service, reason string) {
-	v := b.views[s]
-	b.services[v.svc.ServiceKey] = &hostService{hoststate.Service{Name: s.Name, Service: v.svc, DrainTimeout: s.DrainTimeout}, v.key}
-	switch cl.VIPBind {
-	case "dummy", "interface":
-		for _, a := range s.BoundAddresses() {
-			b.addr(cl.VIPDevice, a, reason)
-		}
-	}
-	if s.Forwarding == "nat" {
-		// NAT replies come back through the director and are forwarded
-		// (de-NATed) to the client: routing must be on.
-		if s.Family == ipvs.IPv4 {
-			b.sysctl("net.ipv4.ip_forward", 1, reason)
-		} else {
-			b.sysctl("net.ipv6.conf.all.forwarding", 1, reason)
-		}
-		// A director that forwards out the interface a packet came in on
-		// sends ICMP redirects; for NAT they would point clients or real
-		// servers past the director. The kernel ORs all and the device.
-		if s.Family == ipvs.IPv4 {
-			b.sysctl("net.ipv4.conf.all.send_redirects", 0, reason)
-			for _, r := range s.Reals {
-				if ifc, _, ok := h.InterfaceFor(r.Address); ok {
-					b.sysctl("net.ipv4.conf."+ifc.Name+".send_redirects", 0, reason)
-				}
-			}
-		}
-	}
-}
-
-// realService records what a managed real server needs to accept the
-// packets a director forwards to it and to answer them correctly.
-func (b *builder) realService(cfg *model.Config, cl *model.Cluster, h *model.Host, s *model.Service, r model.Real, reason string) {
-	b.role("real")
-	switch s.Forwarding {
-	case "dr":
-		// The packet still carries the VIP: it must be local, but the
-		// real server must neither answer ARP for it nor use it as an ARP
-		// source, or it would steal the VIP from the director. The kernel
-		// takes the larger of all and the device for both settings.
-		for _, a := range s.BoundAddresses() {
-			b.addr("lo", a, reason)
-		}
-		if s.Family == ipvs.IPv4 {
-			b.arpSettings(h, r.Address, reason)
-		}
-	case "nat":
-		gw := natGateway(cfg, cl, s.Family, r.Address)
-		if !gw.IsValid() {
-			return
-		}
-		if len(cl.ClientNetworks) == 0 {
-			def := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-			if s.Family == ipvs.IPv6 {
-				def = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-			}
-			b.route(def, gw, reason)
-		}
-		for _, c := range cl.ClientNetworks {
-			if ipvs.FamilyOf(c.Addr()) == s.Family {
-				b.route(c.Masked(), gw, reason)
-			}
-		}
-	case "tun":
-		dev, kind := tunnelDevice(s.Tunnel.Type, ipvs.FamilyOf(r.Address), s.Family)
-		outer := ipvs.FamilyOf(r.Address)
-		if s.Tunnel.Type == "gue" {
-			k := fmt.Sprintf("%d/%s", s.Tunnel.Port, outer)
-			if f, ok := b.fou[k]; ok {
-				f.Reasons = addReason(f.Reasons, reason)
-			} else {
-				b.fou[k] = &hoststate.FOU{FOU: kernel.FOU{Port: s.Tunnel.Port, IPv6: outer == ipvs.IPv6}, Family: outer, Reasons: []string{reason}}
-			}
-		}
-		b.link(dev, kind, reason)
-		for _, a := range s.BoundAddresses() {
-			b.addr(dev, a, reason)
-		}
-		if s.Family == ipvs.IPv4 {
-			// Decapsulated packets arrive on the tunnel device with the
-			// client's source address, which the reverse-path filter
-			// would drop: the kernel uses the larger of all and the
-			// device. (IPv6 has no rp_filter.)
-			b.sysctl("net.ipv4.conf.all.rp_filter", 0, reason)
-			b.sysctl("net.ipv4.conf."+dev+".rp_filter", 0, reason)
-			b.arpSettings(h, r.Address, reason)
-		}
-	}
-}
-
-// tunnelDevice is the device that decapsulates what a director sends a
-// tun real server, by the kernel's demultiplexing: GRE carries any inner
-// protocol on gre0 (ip6gre0 over IPv6); IPv4-in-IPv4 (ipip, or gue, which
-// hands its payload on by IP protocol) arrives on tunl0 and IPv6-in-IPv4 on
-// sit0; anything in IPv6 on ip6tnl0, which must accept any inner protocol.
-// The e2e suite carries traffic through each combination.
-func tunnelDevice(typ string, outer, inner ipvs.Family) (dev, kind string) {
-	switch {
-	case typ == "gre" && outer == ipvs.IPv4:
-		return "gre0", "gre"
-	case typ == "gre":
-		return "ip6gre0", "ip6gre"
-	case outer == ipvs.IPv6:
-		return "ip6tnl0", "ip6tnl"
-	case inner == ipvs.IPv6:
-		return "sit0", "sit"
-	}
-	return "tunl0", "ipip"
-}
-
-// arpSettings keeps a real server from answering ARP for, or announcing, a
-// VIP it holds on lo or a tunnel device.
-func (b *builder) arpSettings(h *model.Host, addr netip.Addr, reason string) {
-	b.sysctl("net.ipv4.conf.all.arp_ignore", 1, reason)
-	b.sysctl("net.ipv4.conf.all.arp_announce", 2, reason)
-	if ifc, _, ok := h.InterfaceFor(addr); ok {
-		b.sysctl("net.ipv4.conf."+ifc.Name+".arp_ignore", 1, reason)
-		b.sysctl("net.ipv4.conf."+ifc.Name+".arp_announce", 2, reason)
-	}
-}
-
-// natGateway is the address a NAT real server at a routes back through:
-// the cluster's floating natGateway, else the director's own address on
-// the real server's subnet.
-func natGateway(cfg *model.Config, cl *model.Cluster, f ipvs.Family, a netip.Addr) netip.Addr {
-	if f == ipvs.IPv4 && cl.NATGateway.IsValid() {
-		return cl.NATGateway
-	}
-	if f == ipvs.IPv6 && cl.NATGateway6.IsValid() {
-		return cl.NATGateway6
-	}
-	for _, d := range cl.Directors {
-		if h := cfg.Hosts[d]; h != nil {
-			if _, p, ok := h.InterfaceFor(a); ok {
-				return p.Addr()
-			}
-		}
-	}
-	return netip.Addr{}
-}
-
-// IPVSService converts a validated service into the IPVS service its
-// directors carry.
-func IPVSService(s *model.Service) ipvs.Service {
-	svc := ipvs.Service{
-		ServiceKey: ipvs.ServiceKey{FWMark: s.FWMark, Family: s.Family},
-		Scheduler:  s.Scheduler,
-	}
-	if s.FWMark == 0 {
-		svc.Addr = s.VIP
-		svc.Port = s.Port
-		svc.Protocol, _ = ipvs.ParseProtocol(s.Protocol)
-	}
-	if p := s.Persistence; p != nil {
-		svc.Flags |= ipvs.FlagPersistent
-		svc.Timeout = p.Timeout
-		svc.NetmaskBits = p.Netmask
-		svc.PE = p.Engine
-	} else {
-		// The kernel stores a full mask for a non-persistent service.
-		svc.NetmaskBits = 32
-		if s.Family == ipvs.IPv6 {
-			svc.NetmaskBits = 128
-		}
-	}
-	if s.OnePacket {
-		svc.Flags |= ipvs.FlagOnePacket
-	}
-	for _, f := range s.Flags {
-		switch f {
-		case "sh-fallback", "mh-fallback", "flag-1":
-			svc.Flags |= ipvs.FlagSched1
-		case "sh-port", "mh-port", "flag-2":
-			svc.Flags |= ipvs.FlagSched2
-		case "flag-3":
-			svc.Flags |= ipvs.FlagSched3
-		}
-	}
-	for _, r := range s.Reals {
-		d := ipvs.Destination{
-			Addr:           r.Address,
-			Port:           r.Port,
-			Weight:         r.Weight,
-			UpperThreshold: r.UpperThreshold,
-			LowerThreshold: r.LowerThreshold,
-		}
-		switch s.Forwarding {
-		case "dr":
-			d.Forward = ipvs.Route
-		case "nat":
-			d.Forward = ipvs.Masq
-		case "tun":
-			d.Forward = ipvs.Tunnel
-			switch s.Tunnel.Type {
-			case "gue":
-				d.TunType = ipvs.TunGUE
-				d.TunPort = s.Tunnel.Port
-			case "gre":
-				d.TunType = ipvs.TunGRE
-			}
-			switch s.Tunnel.Checksum {
-			case "csum":
-				d.TunFlags = ipvs.TunFlagCsum
-			case "remcsum":
-				d.TunFlags = ipvs.TunFlagRemCsum
-			}
-		}
-		svc.Destinations = append(svc.Destinations, d)
-	}
-	return svc
-}
-
-// finish returns the host's state with every list in a stable order.
-func (b *builder) finish() *hoststate.Host {
-	h := b.h
-	slices.Sort(h.Roles)
-	h.Roles = nonNil(h.Roles)
-	// ipvs.Sort is ipvsadm's merge sort, whose result depends on the
-	// input order when addresses spread over the whole address space (its
-	// comparison is not a total order): start from a fixed order, not the
-	// map's, so renders are deterministic.
-	order := make([]*hostService, 0, len(b.services))
-	for _, s := range b.services {
-		order = append(order, s)
-	}
-	slices.SortFunc(order, func(a, b *hostService) int { return strings.Compare(a.key, b.key) })
-	svcs := make([]ipvs.Service, len(order))
-	for i, o := range order {
-		svcs[i] = o.Service.Service
-	}
-	// Destinations are sorted (and shared) already: see directorView.
-	ipvs.SortServices(svcs)
-	h.Services = make([]hoststate.Service, 0, len(svcs))
-	for _, s := range svcs {
-		hs := b.services[s.ServiceKey].Service
-		hs.Service = s
-		h.Services = append(h.Services, hs)
-	}
-	h.Sysctls = sortedDeref(b.sysctls, func(a, b hoststate.Sysctl) int { return cmp.Compare(a.Key, b.Key) })
-	h.Links = sortedDeref(b.links, func(a, b hoststate.Link) int { return cmp.Compare(a.Name, b.Name) })
-	h.Addresses = sortedDeref(b.addrs, func(a, b hoststate.Address) int {
-		return cmp.Or(cmp.Compare(a.Device, b.Device), a.Prefix.Addr().Compare(b.Prefix.Addr()))
-	})
-	h.FOU = sortedDeref(b.fou, func(a, b hoststate.FOU) int {
-		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family))
-	})
-	h.Routes = sortedDeref(b.routes, func(a, b hoststate.Route) int {
-		return cmp.Or(a.Dst.Addr().Compare(b.Dst.Addr()), cmp.Compare(a.Dst.Bits(), b.Dst.Bits()))
-	})
-	return &h
-}
-
-func sortedDeref[K comparable, V any](m map[K]*V, cmpf func(a, b V) int) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, *v)
-	}
-	slices.SortFunc(out, cmpf)
-	return out
-}
-
-func sortedValues[V any](m map[string]V) []V {
-	var out []V
-	for _, k := range sortedKeys(m) {
-		out = append(out, m[k])
-	}
-	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

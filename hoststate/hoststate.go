@@ -1,11 +1,3 @@
-// Package hoststate is the desired state of one host: everything lvsgen
-// wants its kernel to hold — IPVS services and destinations, IPVS timeouts,
-// sysctls, links, addresses, fou listeners and routes — each item with the
-// reasons (services) that need it.
-//
-// It is plain data: the compiler produces it, `lvsgen render` prints it, and
-// the applier diffs it against what it observes. Its JSON form is a stable,
-// versioned interface (see docs/CONFIG.md) that other tools may read.
 package hoststate
 
 import (

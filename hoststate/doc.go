@@ -1,0 +1,19 @@
+// Package hoststate is the desired state of one host: everything lvsgen
+// wants its kernel to hold — IPVS services and destinations, IPVS timeouts,
+// sysctls, links, addresses, fou listeners and routes — each item with the
+// reasons (services) that need it.
+//
+// Build computes it from a validated model.Config, purely: it reads the
+// model and nothing else, so that it can be tested, and reused by the
+// compiler, without files or a kernel. The compiler only caches it
+// (compiler.Compiler keeps each host's state while the host's inputs are
+// unchanged and builds hosts on every core); Inputs is the per-host entry
+// point that cache calls.
+//
+// The state is plain data; its JSON form is a stable, versioned interface
+// (see docs/CONFIG.md) that other tools may read. The applier diffs the state against what it observes: links,
+// addresses, fou ports, routes and timeouts embed applier/kernel's values,
+// which are what the applier creates.
+//
+// hoststate depends on model, ipvs and applier/kernel's value types only.
+package hoststate
