@@ -10,8 +10,11 @@
 // unchanged and builds hosts on every core); Inputs is the per-host entry
 // point that cache calls.
 //
-// The state is plain data; its JSON form is a stable, versioned interface
-// (see docs/CONFIG.md) that other tools may read. The applier diffs the state against what it observes: links,
+// The state is plain data, rendered here in each of its forms: the human
+// text of `lvsgen render` (WriteText), a sysctl.d fragment (WriteSysctl),
+// the IPVS rules in ipvsadm-save form (WriteSave) and JSON (WriteJSON).
+// The JSON form is a stable, versioned interface (see docs/CONFIG.md) that
+// other tools may read. The applier diffs the state against what it observes: links,
 // addresses, fou ports, routes and timeouts embed applier/kernel's values,
 // which are what the applier creates.
 //

@@ -2,11 +2,22 @@ package hoststate
 
 import (
 	"encoding/json"
+	"io"
 	"net/netip"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
+
+// WriteJSON writes the host's documented JSON form, indented, with a
+// final newline; "<" and ">" are written as they are, not escaped for
+// HTML.
+func WriteJSON(w io.Writer, h *Host) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(h)
+}
 
 // jsonService is the documented JSON form of a Service: lowercase names,
 // enums as words, so readers need not know kernel numbers.
