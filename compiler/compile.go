@@ -151,7 +151,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		cc.reset()
 	}
 	opts := cc.opts
-	files, err := findFiles(dir)
+	files, err := ConfigFiles(dir)
 	if err != nil {
 		return nil, err
 	}

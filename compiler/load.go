@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -24,45 +21,6 @@ import (
 // schemaPrefix marks positions inside the embedded schema, so that they can
 // be told apart from the user's files.
 const schemaPrefix = "<lvsgen-schema>/"
-
-// findFiles lists the .cue files under dir, sorted. Hidden directories and
-// cue.mod are skipped: they hold tooling, not configuration.
-func findFiles(dir string) ([]string, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading config directory: %w", err)
-	}
-	if !st.IsDir() {
-		if strings.HasSuffix(dir, ".cue") {
-			return []string{dir}, nil
-		}
-		return nil, fmt.Errorf("reading config directory: %s is not a directory", dir)
-	}
-	var files []string
-	// A trailing separator makes the walk follow dir when it is a symlink
-	// (git-sync swaps a "current" link to each checkout); the names it
-	// reports still start with dir as the user wrote it.
-	err = filepath.WalkDir(dir+string(filepath.Separator), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if filepath.Clean(path) != filepath.Clean(dir) && (strings.HasPrefix(d.Name(), ".") || d.Name() == "cue.mod") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(d.Name(), ".cue") && !strings.HasPrefix(d.Name(), ".") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading config directory: %w", err)
-	}
-	slices.Sort(files)
-	return files, nil
-}
 
 // source is a parsed file with its original bytes.
 type source struct {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/lvsgen/lvsgen/compiler"
 )
 
 // Event is a change under a watched config directory that the loop should
@@ -175,7 +177,7 @@ func (w *Watcher) inConfig(path string) bool {
 		parts := strings.Split(filepath.ToSlash(rel), "/")
 		hidden := false
 		for _, p := range parts {
-			if skipDir(p) {
+			if compiler.IgnoredDir(p) {
 				hidden = true
 				break
 			}
@@ -256,7 +258,7 @@ func (w *Watcher) addTree(dir string) {
 		if !d.IsDir() {
 			return nil
 		}
-		if path != dir && skipDir(d.Name()) {
+		if path != dir && compiler.IgnoredDir(d.Name()) {
 			return filepath.SkipDir
 		}
 		w.add(path, true)

@@ -10,54 +10,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+
+	"github.com/lvsgen/lvsgen/compiler"
 )
-
-// ConfigFiles lists the files the compiler reads as configuration under
-// dir, relative to dir and sorted: .cue files, skipping hidden files and
-// directories and cue.mod, as the compiler does.
-func ConfigFiles(dir string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != dir && skipDir(d.Name()) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(d.Name(), ".cue") && !strings.HasPrefix(d.Name(), ".") {
-			rel, err := filepath.Rel(dir, path)
-			if err != nil {
-				return err
-			}
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing config files: %w", err)
-	}
-	slices.Sort(files)
-	return files, nil
-}
-
-// skipDir reports whether a directory below the config root holds no
-// configuration: hidden ones (.git) and cue.mod.
-func skipDir(name string) bool { return strings.HasPrefix(name, ".") || name == "cue.mod" }
 
 // HashDirs is the content hash of a config: SHA-256 over the sorted names
 // (relative to their directory, prefixed by the directory's position in
-// dirs) and contents of the config files of each directory. Two checkouts
-// of the same commit hash the same wherever they are.
+// dirs) and contents of the config files (compiler.ConfigFiles) of each
+// directory. Two checkouts of the same commit hash the same wherever they
+// are.
 func HashDirs(dirs ...string) (string, error) {
 	h := sha256.New()
 	var n [8]byte
 	for i, dir := range dirs {
-		files, err := ConfigFiles(dir)
+		files, err := hashedFiles(dir)
 		if err != nil {
 			return "", err
 		}
@@ -76,6 +43,23 @@ func HashDirs(dirs ...string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashedFiles lists the config files of dir as HashDirs names them:
+// relative to dir, with slashes.
+func hashedFiles(dir string) ([]string, error) {
+	files, err := compiler.ConfigFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range files {
+		rel, err := filepath.Rel(dir, f)
+		if err != nil {
+			return nil, fmt.Errorf("reading config directory: %w", err)
+		}
+		files[i] = filepath.ToSlash(rel)
+	}
+	return files, nil
 }
 
 // GitCommit returns the commit checked out in the git work tree that holds

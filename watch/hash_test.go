@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/compiler"
 )
 
 func TestHashDirs(t *testing.T) {
@@ -150,4 +154,81 @@ func TestGitCommitMatchesGit(t *testing.T) {
 	wt := filepath.Join(repo, ".worktrees", "w")
 	git(repo, "worktree", "add", "-q", "--detach", wt, "HEAD~1")
 	check("worktree", wt)
+}
+
+// TestHashedFilesAreCompiled: lvsgen watch hashes exactly the files the
+// compiler reads, whatever the config directory holds — symlinks to a
+// file and to a directory, hidden directories, other files — and through a
+// symlinked config directory (git-sync's "current"). A change to a file
+// the compiler reads changes the hash; a change to any other does not.
+func TestHashedFilesAreCompiled(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "config")
+	mustWrite(t, filepath.Join(dir, "a.cue"), "package c\n")
+	mustWrite(t, filepath.Join(dir, "sub", "b.cue"), "package c\n")
+	mustWrite(t, filepath.Join(dir, "README.md"), "not config\n")
+	mustWrite(t, filepath.Join(dir, ".git", "x.cue"), "package c\n")
+	mustWrite(t, filepath.Join(dir, "sub", ".cache", "y.cue"), "package c\n")
+	mustWrite(t, filepath.Join(dir, "cue.mod", "module.cue"), "module: \"x\"\n")
+	mustWrite(t, filepath.Join(root, "elsewhere", "shared.cue"), "package c\n")
+	mustWrite(t, filepath.Join(root, "elsewhere", "dir", "z.cue"), "package c\n")
+	for _, l := range [][2]string{
+		{filepath.Join(root, "elsewhere", "shared.cue"), filepath.Join(dir, "linked.cue")},
+		{filepath.Join(root, "elsewhere", "dir"), filepath.Join(dir, "linkeddir")},
+		{dir, filepath.Join(root, "current")},
+	} {
+		if err := os.Symlink(l[0], l[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{dir, filepath.Join(root, "current")} {
+		res, err := compiler.Compile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var compiled []string
+		for _, f := range res.Files {
+			rel, err := filepath.Rel(d, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compiled = append(compiled, filepath.ToSlash(rel))
+		}
+		hashed, err := hashedFiles(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(compiled, hashed); diff != "" {
+			t.Errorf("%s: files (-compiled +hashed):\n%s", d, diff)
+		}
+	}
+	tests := []struct {
+		file    string
+		changes bool
+	}{
+		{filepath.Join(dir, "a.cue"), true},
+		{filepath.Join(dir, "sub", "b.cue"), true},
+		{filepath.Join(root, "elsewhere", "shared.cue"), true},
+		{filepath.Join(dir, "README.md"), false},
+		{filepath.Join(dir, ".git", "x.cue"), false},
+		{filepath.Join(dir, "sub", ".cache", "y.cue"), false},
+		{filepath.Join(dir, "cue.mod", "module.cue"), false},
+		{filepath.Join(root, "elsewhere", "dir", "z.cue"), false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimPrefix(tt.file, root), func(t *testing.T) {
+			before, err := HashDirs(filepath.Join(root, "current"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, tt.file, "package c\n// edited\n")
+			after, err := HashDirs(filepath.Join(root, "current"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed := after != before; changed != tt.changes {
+				t.Errorf("hash changed: %v, want %v", changed, tt.changes)
+			}
+		})
+	}
 }
