@@ -51,11 +51,7 @@ func TestRenderGolden(t *testing.T) {
 			}
 			golden(t, name+".json", append(js, '\n'))
 			if len(h.Services) > 0 {
-				var svcs []ipvs.Service
-				for _, s := range h.Services {
-					svcs = append(svcs, s.Service)
-				}
-				golden(t, name+".ipvsadm-save", []byte(ipvs.SaveString(svcs)))
+				golden(t, name+".ipvsadm-save", []byte(ipvs.SaveString(h.IPVSServices())))
 			}
 		})
 	}
@@ -122,11 +118,7 @@ services: d: {cluster: "c", vip: "200.0.0.1", port: 80, reals: [{host: "rs"}]}
 		if err != nil || !res.Valid() {
 			t.Fatalf("%v %v", err, res.Diagnostics)
 		}
-		var svcs []ipvs.Service
-		for _, s := range res.Hosts["lb"].Services {
-			svcs = append(svcs, s.Service)
-		}
-		got := ipvs.SaveString(svcs)
+		got := ipvs.SaveString(res.Hosts["lb"].IPVSServices())
 		if i == 0 {
 			first = got
 		} else if got != first {
