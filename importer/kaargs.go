@@ -13,6 +13,8 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
+// errAt is an *Error at statement st, pointing at its word i (none when
+// i is past the last word).
 func errAt(st *kaStmt, i int, format string, args ...any) *Error {
 	tok := ""
 	if i < len(st.words) {

@@ -23,18 +23,22 @@ type kaGroup struct {
 	markNoFamily bool
 }
 
+// kaRange is one address entry of a group: first to end, inclusive, each
+// with port.
 type kaRange struct {
 	pos        kaPos
 	first, end netip.Addr
 	port       uint16
 }
 
+// kaMark is one fwmark entry of a group.
 type kaMark struct {
 	pos    kaPos
 	mark   uint32
 	family ipvs.Family // 0: not given
 }
 
+// parseGroup reads a virtual_server_group's entries.
 func parseGroup(st *kaStmt) (*kaGroup, error) {
 	g := &kaGroup{st: st}
 	for _, e := range st.block {
@@ -155,6 +159,7 @@ func parseRange(st *kaStmt, s string) (kaRange, error) {
 	return r, nil
 }
 
+// lastAddr is the highest address of p.
 func lastAddr(p netip.Prefix) netip.Addr {
 	b := p.Addr().AsSlice()
 	for i := p.Bits(); i < len(b)*8; i++ {

@@ -16,6 +16,8 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
+// kaVSKind is how a virtual_server names its services: by address and
+// port, by fwmark, or by group.
 type kaVSKind int
 
 const (
@@ -24,6 +26,8 @@ const (
 	vsGroup
 )
 
+// kaVS is a virtual_server as read, before keepalived's checks and
+// defaults (kaprogram.go); zero values mean not set.
 type kaVS struct {
 	st       *kaStmt
 	kind     kaVSKind
@@ -47,6 +51,7 @@ type kaVS struct {
 	comments []string
 }
 
+// kaReal is a real_server (or the sorry_server) as read.
 type kaReal struct {
 	st        *kaStmt
 	addr      netip.Addr
@@ -315,6 +320,7 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 	return nil
 }
 
+// orDefault is s, or def when s is empty.
 func orDefault(s, def string) string {
 	if s == "" {
 		return def

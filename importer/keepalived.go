@@ -122,6 +122,8 @@ func FromKeepalived(path string, opts KeepalivedOptions) (*Result, error) {
 	return d.finish()
 }
 
+// kaImport is one keepalived import in progress: what collect gathers
+// first, the services defined so far, and the output blocks and notes.
 type kaImport struct {
 	routerID   string
 	timeouts   *timeouts
@@ -132,6 +134,7 @@ type kaImport struct {
 	unmodelled []Note
 }
 
+// warn records a warning at pos (the file alone when pos has no line).
 func (k *kaImport) warn(pos kaPos, what string) {
 	w := ""
 	if pos.file != "" {
@@ -243,6 +246,8 @@ func (k *kaImport) build(stmts []*kaStmt) error {
 	return nil
 }
 
+// globalDefs reports what global_defs holds beyond what collect read:
+// keepalived keeps it, and some of it (lvs_flush) needs the operator.
 func (k *kaImport) globalDefs(st *kaStmt) {
 	var kept []string
 	for _, g := range st.block {
