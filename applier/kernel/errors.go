@@ -4,7 +4,9 @@ package kernel
 // to which object, and why. Both kernels return one for every read and
 // write that fails, and for every failed write of a batch, so that a
 // caller can tell which object the kernel refused (errors.As) and why
-// (errors.Is with the errno, kept in Err). Like os.PathError, it reads
+// (errors.Is with the errno, kept in Err). (The in-memory twin's injected
+// failures are the exception: they come back as the test made them.)
+// Like os.PathError, it reads
 // as the operation, then the object, then the cause:
 //
 //	adding destination 10.0.0.1:80 to tcp:192.0.2.10:80: file exists
@@ -28,11 +30,16 @@ type OpError struct {
 	Err error
 }
 
+// Error reads as Op, Object, then Err: "adding link dummy0: file exists".
 func (e *OpError) Error() string {
-	if e.Err == nil {
-		return e.Op + " " + e.Object
+	s := e.Op
+	if e.Object != "" {
+		s += " " + e.Object
 	}
-	return e.Op + " " + e.Object + ": " + e.Err.Error()
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
 // Unwrap returns the cause, so that errors.Is finds the errno.

@@ -26,7 +26,11 @@ type Kernel struct {
 	sysctls map[string]string
 }
 
-var _ kernel.Kernel = (*Kernel)(nil)
+var (
+	_ kernel.Kernel        = (*Kernel)(nil)
+	_ kernel.PartialReader = (*Kernel)(nil)
+	_ kernel.BatchWriter   = (*Kernel)(nil)
+)
 
 // New returns a kernel with a loopback device and the sysctls lvsgen reads
 // at their kernel defaults.
