@@ -18,6 +18,8 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden plans under testdata/golden")
@@ -25,19 +27,19 @@ var update = flag.Bool("update", false, "rewrite the golden plans under testdata
 // goldenPlan compares p's text (plain and, with colour, coloured) and
 // JSON renderings with testdata/golden/NAME.{txt,json}: the plan's
 // output is pinned byte for byte.
-func goldenPlan(t *testing.T, name string, p *Plan, colour bool) {
+func goldenPlan(t *testing.T, name string, p *plan.Plan, colour bool) {
 	t.Helper()
 	var txt, js bytes.Buffer
-	if err := p.WriteText(&txt, false); err != nil {
+	if err := planfmt.WriteText(&txt, p, false); err != nil {
 		t.Fatal(err)
 	}
 	if colour {
 		txt.WriteString("--- with colour:\n")
-		if err := p.WriteText(&txt, true); err != nil {
+		if err := planfmt.WriteText(&txt, p, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := p.WriteJSON(&js); err != nil {
+	if err := planfmt.WriteJSON(&js, p); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, name+".txt", txt.Bytes())
@@ -83,10 +85,10 @@ func TestGoldenExamples(t *testing.T) {
 	slices.Sort(names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			opt := Options{DrainTimeout: DefaultDrainTimeout, Now: t0}
-			p := replan(t, hostKernel(t, res.Config.Hosts[name]), res.Hosts[name], NewState(name), opt)
+			opt := plan.Options{DrainTimeout: plan.DefaultDrainTimeout, Now: t0}
+			p := replan(t, hostKernel(t, res.Config.Hosts[name]), res.Hosts[name], plan.NewState(name), opt)
 			goldenPlan(t, "examples-"+name, p, false)
-			p = replan(t, memory.New(), res.Hosts[name], NewState(name), opt)
+			p = replan(t, memory.New(), res.Hosts[name], plan.NewState(name), opt)
 			goldenPlan(t, "examples-"+name+"-empty", p, false)
 		})
 	}
@@ -124,8 +126,8 @@ func TestGoldenChanges(t *testing.T) {
 	for _, name := range []string{"lb1", "nat1", "web1", "app1"} {
 		t.Run(name, func(t *testing.T) {
 			k := hostKernel(t, cfg.Hosts[name])
-			st := NewState(name)
-			opt := Options{DrainTimeout: DefaultDrainTimeout, Now: t0}
+			st := plan.NewState(name)
+			opt := plan.Options{DrainTimeout: plan.DefaultDrainTimeout, Now: t0}
 			if name == "app1" {
 				// Someone else's default route, which the NAT
 				// service replaces and its removal restores.
@@ -139,7 +141,7 @@ func TestGoldenChanges(t *testing.T) {
 				other := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.99"), Port: 22}, Scheduler: "rr", NetmaskBits: 32}
 				must(t, k.AddService(ctx, other))
 			}
-			later := Options{DrainTimeout: DefaultDrainTimeout, Now: t0.Add(time.Minute)}
+			later := plan.Options{DrainTimeout: plan.DefaultDrainTimeout, Now: t0.Add(time.Minute)}
 			goldenPlan(t, "changes-"+name, replan(t, k, after[name], st, later), name == "lb1")
 			if name == "lb1" {
 				later.Prune = true

@@ -20,6 +20,8 @@ import (
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 // openKernel opens the live kernel; a variable so tests can substitute
@@ -45,7 +47,7 @@ func (f *planFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.format, "format", "text", "text or json")
 	c.Flags().StringVar(&f.stateDir, "state-dir", applier.DefaultStateDir, "where lvsgen records what it owns on this host")
 	c.Flags().BoolVar(&f.prune, "prune", false, "also delete IPVS services lvsgen did not create and the config does not name")
-	c.Flags().DurationVar(&f.drainTimeout, "drain-timeout", applier.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
+	c.Flags().DurationVar(&f.drainTimeout, "drain-timeout", plan.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
 	c.Flags().IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
 	c.Flags().BoolVar(&f.detailedExit, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole run's kernel calls")
@@ -83,11 +85,11 @@ func (f *planFlags) runner(k kernel.Kernel) *applier.Runner {
 	return &applier.Runner{Kernel: k, StateDir: f.stateDir, Prune: f.prune, DrainTimeout: f.drainTimeout, MaxDeletes: f.maxDeletes}
 }
 
-func writePlan(w io.Writer, p *applier.Plan, format string) error {
+func writePlan(w io.Writer, p *plan.Plan, format string) error {
 	if format == "json" {
-		return p.WriteJSON(w)
+		return planfmt.WriteJSON(w, p)
 	}
-	return p.WriteText(w, isTerminal(w))
+	return planfmt.WriteText(w, p, isTerminal(w))
 }
 
 func isTerminal(w io.Writer) bool {
@@ -258,7 +260,7 @@ its sysctls to --sysctl-file.`,
 			start := time.Now()
 			res, err := r.Apply(ctx, want, p)
 			if p.Changes() > 0 {
-				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), applier.Summary(res.Done))
+				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), plan.Summary(res.Done))
 			}
 			if err != nil && res != nil && len(res.Undone()) > 0 {
 				reportStopped(out, res, err)
@@ -283,14 +285,14 @@ func reportStopped(out io.Writer, res *applier.Result, err error) {
 		fmt.Fprintf(out, "Failed: %v\n", ae)
 	}
 	if n := len(res.AlsoFailed); n > 0 {
-		ops := make([]applier.Op, n)
+		ops := make([]plan.Op, n)
 		for i, f := range res.AlsoFailed {
 			ops[i] = f.Op
 		}
-		fmt.Fprintf(out, "Also failed in the same batch: %s (first: %v).\n", applier.Summary(ops), res.AlsoFailed[0].Err)
+		fmt.Fprintf(out, "Also failed in the same batch: %s (first: %v).\n", plan.Summary(ops), res.AlsoFailed[0].Err)
 	}
 	if len(res.Unknown) > 0 {
-		fmt.Fprintf(out, "Sent, but the kernel's answer was lost (done or not; the next plan shows): %s.\n", applier.Summary(res.Unknown))
+		fmt.Fprintf(out, "Sent, but the kernel's answer was lost (done or not; the next plan shows): %s.\n", plan.Summary(res.Unknown))
 	}
-	fmt.Fprintf(out, "Not done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", applier.Summary(res.NotDone))
+	fmt.Fprintf(out, "Not done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", plan.Summary(res.NotDone))
 }
