@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,11 +14,9 @@ import (
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/applier/kernel"
-	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
-	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
@@ -128,10 +125,10 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			var k kernel.Kernel
 			r := f.runner(nil)
 			if f.observed != "" {
-				if k, err = observedKernel(ctx, f.observed); err != nil {
+				if k, err = applier.LoadCapture(ctx, f.observed); err != nil {
 					return err
 				}
-				want = ipvsOnly(want)
+				want = applier.CaptureWant(want)
 				r.NoState = true // a capture comes with no ownership
 			} else if k, err = openKernel(); err != nil {
 				return err
@@ -155,49 +152,6 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 	f.register(c)
 	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture instead of the live kernel")
 	return c
-}
-
-// observedKernel loads a capture into an in-memory kernel.
-func observedKernel(ctx context.Context, path string) (kernel.Kernel, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading --observed: %w", err)
-	}
-	defer file.Close()
-	svcs, err := ipvs.ParseSave(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading --observed %s: %w", path, err)
-	}
-	k := memory.New()
-	for _, s := range svcs {
-		if err := k.AddService(ctx, s); err != nil {
-			return nil, fmt.Errorf("loading --observed %s: %w", path, err)
-		}
-		for _, d := range s.Destinations {
-			// Thresholds are compared on neither side (see ipvsOnly);
-			// a hand-written rules file may carry -x/-y.
-			d.UpperThreshold, d.LowerThreshold = 0, 0
-			if err := k.AddDestination(ctx, s.ServiceKey, d); err != nil {
-				return nil, fmt.Errorf("loading --observed %s: %w", path, err)
-			}
-		}
-	}
-	return k, nil
-}
-
-// ipvsOnly keeps what a capture can be compared with: the IPVS services,
-// without connection thresholds, which ipvsadm-save never prints (a plan
-// against a capture would otherwise always "change" them).
-func ipvsOnly(want *hoststate.Host) *hoststate.Host {
-	h := &hoststate.Host{Version: want.Version, Name: want.Name, Roles: want.Roles}
-	for _, s := range want.Services {
-		s.Destinations = slices.Clone(s.Destinations)
-		for i := range s.Destinations {
-			s.Destinations[i].UpperThreshold, s.Destinations[i].LowerThreshold = 0, 0
-		}
-		h.Services = append(h.Services, s)
-	}
-	return h
 }
 
 func newApply() *cobra.Command {
