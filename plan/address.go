@@ -8,6 +8,9 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 )
 
+// KindAddress is the kind of an address on a device.
+const KindAddress Kind = "address"
+
 // Address is an address lvsgen binds on a device (KindAddress): a VIP.
 type Address struct {
 	kernel.Address
@@ -16,6 +19,7 @@ type Address struct {
 // Kind is KindAddress.
 func (a *Address) Kind() Kind { return KindAddress }
 
+// String names the address by prefix and device.
 func (a *Address) String() string { return a.Address.String() }
 
 // Attrs is empty: the name says it all.

@@ -7,6 +7,9 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
+// KindDestination is the kind of a real server of an IPVS service.
+const KindDestination Kind = "destination"
+
 // Destination is a real server of an IPVS service (KindDestination).
 type Destination struct {
 	// Service is the destination's service.
@@ -17,6 +20,7 @@ type Destination struct {
 // Kind is KindDestination.
 func (d *Destination) Kind() Kind { return KindDestination }
 
+// String names the destination by its service and address.
 func (d *Destination) String() string {
 	return ServiceName(d.Service) + " -> " + d.AddrPort().String()
 }

@@ -26,10 +26,11 @@
 // objects, its own diff step. Nothing else switches on kinds, but the
 // executor in package applier, which makes the kernel call of each.
 //
-// The fields of ipvs.Service and ipvs.Destination are compared, shown and
-// told apart from a want through one table per type (serviceFields,
-// destFields); a test fails when a field of either struct is in neither
-// the table nor the list of fields not compared.
+// The fields of ipvs.Service and ipvs.Destination are compared (kernel
+// against want by Diff, want against want by EqualServices) and shown
+// through one table per type (serviceFields, destFields); a test fails
+// when a field of either struct is in neither the table nor the list of
+// fields not compared.
 //
 // # Adding an object kind
 //
@@ -44,7 +45,8 @@
 //     others is a safety rule, decided next to the other rules and their
 //     reasons rather than in the kind's file.
 //  3. Unavoidably, the data has a field for it: Observed (what the kernel
-//     has) and, if lvsgen owns such objects, State (what it made).
+//     has) and, if lvsgen owns such objects, State (what it made, in the
+//     state file), with its line in State's clone and Sort.
 //
 // Outside this package, applier observes the kind and makes its kernel
 // calls; planfmt needs nothing.

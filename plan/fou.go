@@ -7,6 +7,9 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 )
 
+// KindFOU is the kind of a GUE receive port.
+const KindFOU Kind = "fou"
+
 // FOU is a GUE receive port lvsgen opens (KindFOU).
 type FOU struct {
 	kernel.FOU
@@ -15,6 +18,7 @@ type FOU struct {
 // Kind is KindFOU.
 func (f *FOU) Kind() Kind { return KindFOU }
 
+// String names the port as ip fou does.
 func (f *FOU) String() string { return f.FOU.String() }
 
 // Attrs is empty: the name says it all.

@@ -7,6 +7,9 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 )
 
+// KindLink is the kind of a network device.
+const KindLink Kind = "link"
+
 // Link is a network device lvsgen creates (KindLink): a dummy device for
 // VIPs, a tunnel device. Its Kind method shadows the device kind, which
 // is l.Link.Kind.
@@ -17,6 +20,7 @@ type Link struct {
 // Kind is KindLink.
 func (l *Link) Kind() Kind { return KindLink }
 
+// String is the device name.
 func (l *Link) String() string { return l.Name }
 
 // Attrs shows the device kind.

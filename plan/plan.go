@@ -23,20 +23,11 @@ const (
 	Wait Action = "wait"
 )
 
-// Kind is the kind of kernel object an operation changes.
+// Kind is the kind of kernel object an operation changes. Each kind's
+// constant is in its file, with its type: KindService (service.go),
+// KindDestination, KindTimeouts, KindLink, KindAddress, KindRoute,
+// KindFOU and KindSysctl.
 type Kind string
-
-// Kinds of objects, one per file of this package.
-const (
-	KindService     Kind = "service"
-	KindDestination Kind = "destination"
-	KindTimeouts    Kind = "timeouts"
-	KindLink        Kind = "link"
-	KindAddress     Kind = "address"
-	KindRoute       Kind = "route"
-	KindFOU         Kind = "fou"
-	KindSysctl      Kind = "sysctl"
-)
 
 // Object is a kernel object as an operation carries it: one type per
 // Kind (*Service, *Destination, *Timeouts, *Link, *Address, *Route, *FOU,

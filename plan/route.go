@@ -7,6 +7,9 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 )
 
+// KindRoute is the kind of a gateway route.
+const KindRoute Kind = "route"
+
 // Route is a gateway route lvsgen installs (KindRoute): a NAT real
 // server's route back through its director.
 type Route struct {

@@ -9,6 +9,9 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
+// KindService is the kind of an IPVS service.
+const KindService Kind = "service"
+
 // Service is an IPVS service without its destinations (KindService):
 // service operations carry it, the destinations are objects of their own.
 type Service struct {
@@ -26,6 +29,7 @@ func bareService(s ipvs.Service) *Service {
 // Kind is KindService.
 func (s *Service) Kind() Kind { return KindService }
 
+// String is ServiceName of the service.
 func (s *Service) String() string { return ServiceName(s.ServiceKey) }
 
 func (s *Service) service() ipvs.ServiceKey { return s.ServiceKey }

@@ -8,6 +8,9 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 )
 
+// KindSysctl is the kind of a kernel setting.
+const KindSysctl Kind = "sysctl"
+
 // Sysctl is a kernel setting and its value (KindSysctl).
 type Sysctl struct {
 	Key   string
@@ -17,6 +20,7 @@ type Sysctl struct {
 // Kind is KindSysctl.
 func (s *Sysctl) Kind() Kind { return KindSysctl }
 
+// String is the key.
 func (s *Sysctl) String() string { return s.Key }
 
 // Attrs shows the value.

@@ -12,9 +12,13 @@ type Timeouts struct {
 	kernel.Timeouts
 }
 
+// KindTimeouts is the kind of the IPVS connection timeouts.
+const KindTimeouts Kind = "timeouts"
+
 // Kind is KindTimeouts.
 func (t *Timeouts) Kind() Kind { return KindTimeouts }
 
+// String is "ipvs": the timeouts are the IPVS table's.
 func (t *Timeouts) String() string { return "ipvs" }
 
 // Attrs shows the three timeouts.
