@@ -46,7 +46,7 @@ type Runner struct {
 // wanted then, and the destinations of every service observed, by
 // canonical key. Services an apply wrote to since are left out.
 type recall struct {
-	want map[ipvs.ServiceKey]hoststate.Service
+	want map[ipvs.ServiceKey]*hoststate.Service
 	seen map[ipvs.ServiceKey][]ipvs.Destination
 }
 
@@ -85,9 +85,13 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	rc := r.recall
 	r.recall = nil
 	r.mu.Unlock()
-	wanted := make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services))
-	for _, s := range want.Services {
-		wanted[s.ServiceKey.Canonical()] = s
+	// Pointers into a copy the recall owns: the caller may change want
+	// later, and sameWant compares through them without a copy that
+	// would escape, an allocation per service.
+	svcs := slices.Clone(want.Services)
+	wanted := make(map[ipvs.ServiceKey]*hoststate.Service, len(svcs))
+	for i := range svcs {
+		wanted[svcs[i].ServiceKey.Canonical()] = &svcs[i]
 	}
 	read := r.Kernel.Services
 	if pr, ok := r.Kernel.(kernel.PartialReader); ok && afterEdit && rc != nil {
@@ -154,7 +158,7 @@ func (r *Runner) forget(p *plan.Plan) {
 // newRecall remembers obs, with wanted (the services wanted, by canonical
 // key). The destinations are copied: Diff and Apply may not change the
 // recall through obs.
-func newRecall(wanted map[ipvs.ServiceKey]hoststate.Service, obs *plan.Observed) *recall {
+func newRecall(wanted map[ipvs.ServiceKey]*hoststate.Service, obs *plan.Observed) *recall {
 	rc := &recall{want: wanted, seen: make(map[ipvs.ServiceKey][]ipvs.Destination, len(obs.Services))}
 	for _, s := range obs.Services {
 		rc.seen[s.ServiceKey.Canonical()] = slices.Clone(s.Destinations)
@@ -166,7 +170,7 @@ func newRecall(wanted map[ipvs.ServiceKey]hoststate.Service, obs *plan.Observed)
 // are not quiet, and takes the quiet ones' from the recall (not copied:
 // the recall is replaced by one made from this observation, which
 // copies them). wanted are the services wanted now, by canonical key.
-func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]hoststate.Service, st *plan.State) ([]ipvs.Service, error) {
+func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]*hoststate.Service, st *plan.State) ([]ipvs.Service, error) {
 	draining := map[ipvs.ServiceKey]bool{}
 	for _, d := range st.Drains {
 		draining[d.Service.Canonical()] = true
@@ -196,7 +200,7 @@ func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[
 // sameWant reports whether a and b ask the same of the kernel: the IPVS
 // service, compared field by field through plan's table of them, and
 // the name and drain timeout its plan uses.
-func sameWant(a, b hoststate.Service) bool {
+func sameWant(a, b *hoststate.Service) bool {
 	return a.Name == b.Name && plan.EqualServices(&a.Service, &b.Service) &&
 		(a.DrainTimeout == nil) == (b.DrainTimeout == nil) && (a.DrainTimeout == nil || *a.DrainTimeout == *b.DrainTimeout)
 }

@@ -71,22 +71,22 @@ func Diff(want *hoststate.Host, obs *Observed, st *State, opt Options) *Plan {
 	}
 	d.services()
 	sortTeardown(d.teardown)
-	plan := &Plan{Host: want.Name, State: next, prev: st}
+	p := &Plan{Host: want.Name, State: next, prev: st}
 	phases := [][]Op{d.setup, d.svcCreate, d.destChange, d.destLeave, d.svcDelete, d.teardown}
 	n := 0
 	for _, phase := range phases {
 		n += len(phase)
 	}
 	if n > 0 {
-		plan.Ops = make([]Op, 0, n)
+		p.Ops = make([]Op, 0, n)
 	}
 	for _, phase := range phases {
-		plan.Ops = append(plan.Ops, phase...)
+		p.Ops = append(p.Ops, phase...)
 	}
-	plan.Unmanaged = d.unmanaged
-	plan.Problems = d.problems
+	p.Unmanaged = d.unmanaged
+	p.Problems = d.problems
 	next.Sort()
-	return plan
+	return p
 }
 
 // hostKinds are the diffs of the host's objects other than the IPVS
@@ -182,7 +182,8 @@ func (d *differ) services() {
 	}
 	d.svcCreate = make([]Op, 0, creates)
 
-	for _, ws := range d.want.Services {
+	for wi := range d.want.Services {
+		ws := &d.want.Services[wi]
 		want := ws.Service
 		key := want.ServiceKey.Canonical()
 		if !nextOwned[key] {
@@ -203,7 +204,9 @@ func (d *differ) services() {
 			continue
 		}
 		have := d.obs.Services[i]
-		if !sameService(&have, &want) {
+		// Pointers into the slices, not to the copies: those would
+		// escape, an allocation per service of a no-op plan.
+		if !sameService(&d.obs.Services[i], &ws.Service) {
 			why := "service " + ws.Name
 			if owned[key] {
 				why += " (drift or config change)"
