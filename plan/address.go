@@ -16,6 +16,8 @@ type Address struct {
 	kernel.Address
 }
 
+var _ Object = (*Address)(nil)
+
 // Kind is KindAddress.
 func (a *Address) Kind() Kind { return KindAddress }
 

@@ -17,6 +17,8 @@ type Destination struct {
 	ipvs.Destination
 }
 
+var _ Object = (*Destination)(nil)
+
 // Kind is KindDestination.
 func (d *Destination) Kind() Kind { return KindDestination }
 

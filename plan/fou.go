@@ -15,6 +15,8 @@ type FOU struct {
 	kernel.FOU
 }
 
+var _ Object = (*FOU)(nil)
+
 // Kind is KindFOU.
 func (f *FOU) Kind() Kind { return KindFOU }
 

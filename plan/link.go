@@ -17,6 +17,8 @@ type Link struct {
 	kernel.Link
 }
 
+var _ Object = (*Link)(nil)
+
 // Kind is KindLink.
 func (l *Link) Kind() Kind { return KindLink }
 

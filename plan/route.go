@@ -16,6 +16,8 @@ type Route struct {
 	kernel.Route
 }
 
+var _ Object = (*Route)(nil)
+
 // Kind is KindRoute.
 func (r *Route) Kind() Kind { return KindRoute }
 

@@ -26,6 +26,8 @@ func bareService(s ipvs.Service) *Service {
 	return &Service{s}
 }
 
+var _ Object = (*Service)(nil)
+
 // Kind is KindService.
 func (s *Service) Kind() Kind { return KindService }
 

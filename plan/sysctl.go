@@ -17,6 +17,8 @@ type Sysctl struct {
 	Value string
 }
 
+var _ Object = (*Sysctl)(nil)
+
 // Kind is KindSysctl.
 func (s *Sysctl) Kind() Kind { return KindSysctl }
 

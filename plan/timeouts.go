@@ -15,6 +15,8 @@ type Timeouts struct {
 // KindTimeouts is the kind of the IPVS connection timeouts.
 const KindTimeouts Kind = "timeouts"
 
+var _ Object = (*Timeouts)(nil)
+
 // Kind is KindTimeouts.
 func (t *Timeouts) Kind() Kind { return KindTimeouts }
 
