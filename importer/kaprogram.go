@@ -132,7 +132,7 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 				note(r.st.pos, fmt.Sprintf("real server %s is not a unicast address: the kernel refuses it", d.Addr))
 				continue
 			case d.UpperThreshold > math.MaxInt32 || d.LowerThreshold > math.MaxInt32:
-				note(r.st.pos, fmt.Sprintf("real server %s: a threshold above %d: the kernel refuses it", d.Addr, math.MaxInt32))
+				note(r.st.pos, fmt.Sprintf("real server %s: a threshold above %d, which lvsgen does not take: kernels with the 6.1 threshold fix refuse it, earlier ones keep it", d.Addr, math.MaxInt32))
 				continue
 			case d.LowerThreshold > d.UpperThreshold:
 				note(r.st.pos, fmt.Sprintf("real server %s: lthreshold %d above uthreshold %d: the kernel refuses it", d.Addr, d.LowerThreshold, d.UpperThreshold))

@@ -366,14 +366,36 @@ func testDestThresholdRange(t *testing.T, s *suite) {
 	d.UpperThreshold = 1<<31 - 1
 	svc.Destinations = []ipvs.Destination{d}
 	s.addService(svc)
-	// The fields are u32, but the kernel compares them as ints.
+	// The fields are u32 on the wire, and every kernel takes them up to
+	// 2^31-1. Above that, kernels differ: 6.1 stable builds with the fix
+	// for the int comparisons the schedulers make refuse them (EINVAL),
+	// earlier ones (Debian's 6.1.172, for one) store the u32 as given.
+	// lvsgen's schema never sends them and the twin refuses them as the
+	// fixed kernels do; what every kernel must do is one of the two,
+	// exactly: refuse and keep nothing, or keep the value as sent.
 	big := dest("10.0.1.2", 80, ipvs.Route, 1)
 	big.UpperThreshold = 1 << 31
-	s.wantErr("adding a destination with upper threshold 2^31", s.ipvs.AddDestination(s.ctx, svc.ServiceKey, big), syscall.EINVAL)
+	if s.aboveInt32("adding a destination with upper threshold 2^31", s.ipvs.AddDestination(s.ctx, svc.ServiceKey, big)) {
+		svc.Destinations = append(svc.Destinations, big)
+	}
 	up := d
 	up.UpperThreshold = 1<<32 - 1
-	s.wantErr("updating a destination to upper threshold 2^32-1", s.ipvs.UpdateDestination(s.ctx, svc.ServiceKey, up), syscall.EINVAL)
+	if s.aboveInt32("updating a destination to upper threshold 2^32-1", s.ipvs.UpdateDestination(s.ctx, svc.ServiceKey, up)) {
+		svc.Destinations[0] = up
+	}
 	s.wantServices(svc)
+}
+
+// aboveInt32 checks the answer to a write of a threshold above 2^31-1:
+// EINVAL, or success, which it reports (see testDestThresholdRange).
+func (s *suite) aboveInt32(what string, err error) (stored bool) {
+	s.t.Helper()
+	if err == nil {
+		s.t.Logf("%s: this kernel stores it", what)
+		return true
+	}
+	s.wantErr(what, err, syscall.EINVAL)
+	return false
 }
 
 func testDestDuplicate(t *testing.T, s *suite) {

@@ -228,8 +228,10 @@ func checkDest(svc ipvs.Service, d ipvs.Destination) error {
 		return syscall.ERANGE
 	}
 	if d.UpperThreshold > math.MaxInt32 {
-		// Debian's 6.1 has the fix that refuses thresholds the
-		// kernel's int comparisons would read as negative.
+		// As 6.1 stable builds with the fix that refuses thresholds
+		// the schedulers' int comparisons would read as negative;
+		// earlier builds store them (kerneltest's ThresholdRange
+		// takes both).
 		return syscall.EINVAL
 	}
 	if d.Forward == ipvs.Tunnel && d.TunType == ipvs.TunGUE && d.TunPort == 0 {
