@@ -108,7 +108,7 @@ const batchSize = 64
 // it did and which it also refused. Apply may be called again with a new
 // plan after a failure; Diff of a fresh observation picks up where this
 // one stopped.
-func Apply(ctx context.Context, k kernel.Kernel, p *plan.Plan) (*Result, error) {
+func Apply(ctx context.Context, k kernel.IPVS, p *plan.Plan) (*Result, error) {
 	res := &Result{}
 	bw, _ := k.(kernel.BatchWriter)
 	ops := p.Ops
@@ -244,8 +244,9 @@ func ipvsWrite(op plan.Op) kernel.IPVSWrite {
 	return kernel.IPVSWrite{}
 }
 
-// applyOp makes the kernel call of one operation.
-func applyOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
+// applyOp makes the kernel call of one operation. The IPVS table's own
+// operations need only k; the host's objects need all of a kernel.Kernel.
+func applyOp(ctx context.Context, k kernel.IPVS, op plan.Op) error {
 	switch o := op.Object().(type) {
 	case *plan.Service, *plan.Destination:
 		if op.Action == plan.Wait {
@@ -254,6 +255,18 @@ func applyOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
 		return kernel.Do(ctx, k, ipvsWrite(op))
 	case *plan.Timeouts:
 		return k.SetTimeouts(ctx, o.Timeouts)
+	}
+	hk, ok := k.(kernel.Kernel)
+	if !ok {
+		return fmt.Errorf("%s %s %s: %w", op.Action, op.Kind(), op.Object(), ErrIPVSOnly)
+	}
+	return applyHostOp(ctx, hk, op)
+}
+
+// applyHostOp makes the kernel call of an operation on a host object:
+// a link, address, route, fou port or sysctl.
+func applyHostOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
+	switch o := op.Object().(type) {
 	case *plan.Link:
 		switch op.Action {
 		case plan.Create:

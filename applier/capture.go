@@ -13,11 +13,11 @@ import (
 )
 
 // LoadCapture loads a saved `ipvsadm-save -n` capture (lvsgen plan
-// --observed) into an in-memory kernel to plan against: CI can show what
+// --observed) into an in-memory IPVS table to plan against: CI can show what
 // a change would do to a real host, without root. Plan it with
 // CaptureWant's desired state and a Runner with NoState: the capture
 // holds the IPVS table alone, with no ownership.
-func LoadCapture(ctx context.Context, path string) (kernel.Kernel, error) {
+func LoadCapture(ctx context.Context, path string) (kernel.IPVS, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading --observed: %w", err)
@@ -27,7 +27,7 @@ func LoadCapture(ctx context.Context, path string) (kernel.Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading --observed %s: %w", path, err)
 	}
-	k := memory.New()
+	k := memory.NewIPVS()
 	for _, s := range svcs {
 		if err := k.AddService(ctx, s); err != nil {
 			return nil, fmt.Errorf("loading --observed %s: %w", path, err)

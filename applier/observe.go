@@ -13,13 +13,20 @@ import (
 )
 
 // Observe reads what plan.Diff needs from k: one dump per kind of object, and
-// the sysctls want or st name.
-func Observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *plan.State) (*plan.Observed, error) {
+// the sysctls want or st name. An IPVS table alone (a capture, for
+// `lvsgen plan --observed`) is enough when neither want nor st has any
+// host object (link, address, route, fou port, sysctl): the host part of
+// the observation is then empty. Otherwise k must be a kernel.Kernel.
+func Observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.State) (*plan.Observed, error) {
 	return observe(ctx, k, want, st, k.Services)
 }
 
+// ErrIPVSOnly is returned (wrapped) when a kernel that is an IPVS table
+// alone is asked for the host's objects.
+var ErrIPVSOnly = errors.New("this kernel is an IPVS table alone (a capture): it has no links, addresses, routes, fou ports or sysctls")
+
 // observe is Observe with the IPVS table read by services.
-func observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *plan.State, services func(context.Context) ([]ipvs.Service, error)) (*plan.Observed, error) {
+func observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.State, services func(context.Context) ([]ipvs.Service, error)) (*plan.Observed, error) {
 	var obs plan.Observed
 	var err error
 	if obs.Services, err = services(ctx); err != nil {
@@ -28,17 +35,41 @@ func observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *pla
 	if obs.Timeouts, err = k.Timeouts(ctx); err != nil {
 		return nil, fmt.Errorf("reading IPVS timeouts: %w", err)
 	}
+	hk, ok := k.(kernel.Kernel)
+	if !ok {
+		if hasHostObjects(want, st) {
+			return nil, fmt.Errorf("observing host %s: %w", want.Name, ErrIPVSOnly)
+		}
+		obs.Sysctls = map[string]string{}
+		return &obs, nil
+	}
+	if err := observeHost(ctx, hk, want, st, &obs); err != nil {
+		return nil, err
+	}
+	return &obs, nil
+}
+
+// hasHostObjects reports whether want or st names any object of the host
+// beyond the IPVS table.
+func hasHostObjects(want *hoststate.Host, st *plan.State) bool {
+	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls) > 0 ||
+		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls) > 0
+}
+
+// observeHost reads the host's objects into obs.
+func observeHost(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *plan.State, obs *plan.Observed) error {
+	var err error
 	if obs.Links, err = k.Links(ctx); err != nil {
-		return nil, fmt.Errorf("reading links: %w", err)
+		return fmt.Errorf("reading links: %w", err)
 	}
 	if obs.Addresses, err = k.Addresses(ctx); err != nil {
-		return nil, fmt.Errorf("reading addresses: %w", err)
+		return fmt.Errorf("reading addresses: %w", err)
 	}
 	if obs.Routes, err = k.Routes(ctx); err != nil {
-		return nil, fmt.Errorf("reading routes: %w", err)
+		return fmt.Errorf("reading routes: %w", err)
 	}
 	if obs.FOUs, err = k.FOUs(ctx); err != nil {
-		return nil, fmt.Errorf("reading fou ports: %w", err)
+		return fmt.Errorf("reading fou ports: %w", err)
 	}
 	obs.Sysctls = map[string]string{}
 	keys := []string{}
@@ -54,9 +85,9 @@ func observe(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st *pla
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading sysctl: %w", err)
+			return fmt.Errorf("reading sysctl: %w", err)
 		}
 		obs.Sysctls[key] = v
 	}
-	return &obs, nil
+	return nil
 }

@@ -19,7 +19,9 @@ import (
 // `lvsgen watch`: load the ownership state, observe, diff, check the
 // guards, apply, save the state, persist the rules.
 type Runner struct {
-	Kernel   kernel.Kernel
+	// Kernel is the host's kernel: a kernel.Kernel, or an IPVS table
+	// alone for a desired state of IPVS services only (a capture).
+	Kernel   kernel.IPVS
 	StateDir string
 	// Prune and DrainTimeout are passed to plan.Diff.
 	Prune        bool

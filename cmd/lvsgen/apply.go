@@ -122,7 +122,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			var k kernel.Kernel
+			var k kernel.IPVS
 			r := f.runner(nil)
 			if f.observed != "" {
 				if k, err = applier.LoadCapture(ctx, f.observed); err != nil {
