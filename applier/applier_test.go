@@ -22,6 +22,8 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
+	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 // site is a small config; tests vary its services.
@@ -84,14 +86,14 @@ func hostKernel(t *testing.T, h *model.Host) *memory.Kernel {
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 // step plans and applies want on k with state st, returning the plan.
-func step(t *testing.T, k kernel.Kernel, want *hoststate.Host, st **State, opt Options) *Plan {
+func step(t *testing.T, k kernel.Kernel, want *hoststate.Host, st **plan.State, opt plan.Options) *plan.Plan {
 	t.Helper()
 	ctx := context.Background()
 	obs, err := Observe(ctx, k, want, *st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := Diff(want, obs, *st, opt)
+	p := plan.Diff(want, obs, *st, opt)
 	if _, err := Apply(ctx, k, p); err != nil {
 		t.Fatalf("apply: %v\nplan:\n%s", err, planText(p))
 	}
@@ -99,19 +101,19 @@ func step(t *testing.T, k kernel.Kernel, want *hoststate.Host, st **State, opt O
 	return p
 }
 
-func planText(p *Plan) string {
+func planText(p *plan.Plan) string {
 	var b strings.Builder
-	p.WriteText(&b, false)
+	planfmt.WriteText(&b, p, false)
 	return b.String()
 }
 
-func replan(t *testing.T, k kernel.Kernel, want *hoststate.Host, st *State, opt Options) *Plan {
+func replan(t *testing.T, k kernel.Kernel, want *hoststate.Host, st *plan.State, opt plan.Options) *plan.Plan {
 	t.Helper()
 	obs, err := Observe(context.Background(), k, want, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Diff(want, obs, st, opt)
+	return plan.Diff(want, obs, st, opt)
 }
 
 const web = `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, scheduler: "wrr", reals: [{host: "web1", weight: 3}, {host: "web2"}]}
@@ -123,8 +125,8 @@ func TestApplyFromEmptyThenNoop(t *testing.T) {
 	for _, name := range []string{"lb1", "web1", "nat1", "app1"} {
 		t.Run(name, func(t *testing.T) {
 			k := hostKernel(t, cfg.Hosts[name])
-			st := NewState(name)
-			opt := Options{DrainTimeout: DefaultDrainTimeout, Now: t0}
+			st := plan.NewState(name)
+			opt := plan.Options{DrainTimeout: plan.DefaultDrainTimeout, Now: t0}
 			p := step(t, k, hosts[name], &st, opt)
 			if p.Changes() == 0 {
 				t.Fatal("first apply changed nothing")
@@ -189,21 +191,21 @@ func TestOrderVIPBeforeServiceAndLast(t *testing.T) {
 	hosts, cfg := compile(t, `services: api: {cluster: "nat", vip: "192.168.1.20", port: 80, forwarding: "nat", reals: [{host: "app1", port: 8080}]}
 `)
 	k := hostKernel(t, cfg.Hosts["nat1"])
-	st := NewState("nat1")
-	opt := Options{Now: t0}
+	st := plan.NewState("nat1")
+	opt := plan.Options{Now: t0}
 	p := step(t, k, hosts["nat1"], &st, opt)
-	idx := func(p *Plan, kind Kind) int {
+	idx := func(p *plan.Plan, kind plan.Kind) int {
 		for i, o := range p.Ops {
-			if o.Kind == kind {
+			if o.Kind() == kind {
 				return i
 			}
 		}
 		return -1
 	}
-	if a, s := idx(p, KindAddress), idx(p, KindService); a < 0 || s < 0 || a > s {
+	if a, s := idx(p, plan.KindAddress), idx(p, plan.KindService); a < 0 || s < 0 || a > s {
 		t.Errorf("the VIP (op %d) must be bound before the service (op %d):\n%s", a, s, planText(p))
 	}
-	if s, d := idx(p, KindService), idx(p, KindDestination); s > d {
+	if s, d := idx(p, plan.KindService), idx(p, plan.KindDestination); s > d {
 		t.Errorf("service (op %d) must come before its destinations (op %d)", s, d)
 	}
 	// Remove the service: destinations, then the service, then the VIP.
@@ -211,7 +213,7 @@ func TestOrderVIPBeforeServiceAndLast(t *testing.T) {
 	p = step(t, k, empty["nat1"], &st, opt)
 	var kinds []string
 	for _, o := range p.Ops {
-		kinds = append(kinds, string(o.Action)+" "+string(o.Kind))
+		kinds = append(kinds, string(o.Action)+" "+string(o.Kind()))
 	}
 	// lvs0 stays: nat1 still directs cluster nat.
 	want := []string{"delete service", "delete address", "update sysctl", "update sysctl", "update sysctl"}
@@ -226,8 +228,8 @@ func TestOrderVIPBeforeServiceAndLast(t *testing.T) {
 func TestDriftIsRepaired(t *testing.T) {
 	hosts, cfg := compile(t, web)
 	k := hostKernel(t, cfg.Hosts["lb1"])
-	st := NewState("lb1")
-	opt := Options{DrainTimeout: DefaultDrainTimeout, Now: t0}
+	st := plan.NewState("lb1")
+	opt := plan.Options{DrainTimeout: plan.DefaultDrainTimeout, Now: t0}
 	step(t, k, hosts["lb1"], &st, opt)
 	ctx := context.Background()
 	key := hosts["lb1"].Services[0].ServiceKey
@@ -237,10 +239,10 @@ func TestDriftIsRepaired(t *testing.T) {
 	svc.Scheduler = "rr"
 	must(t, k.UpdateService(ctx, svc))
 	must(t, k.AddDestination(ctx, key, ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.13"), Port: 80, Forward: ipvs.Route, Weight: 1}))
-	p := replan(t, k, hosts["lb1"], st, Options{DrainTimeout: 0, Now: t0})
+	p := replan(t, k, hosts["lb1"], st, plan.Options{DrainTimeout: 0, Now: t0})
 	var got []string
 	for _, o := range p.Ops {
-		got = append(got, fmt.Sprintf("%s %s %s", o.Action, o.Kind, o.Object()))
+		got = append(got, fmt.Sprintf("%s %s %s", o.Action, o.Kind(), o.Object()))
 	}
 	want := []string{
 		"update service tcp:192.0.2.10:80",
@@ -262,16 +264,16 @@ func TestUnmanagedServiceSurvivesUnlessPruned(t *testing.T) {
 	ctx := context.Background()
 	other := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.99"), Port: 22}, Scheduler: "rr", NetmaskBits: 32}
 	must(t, k.AddService(ctx, other))
-	st := NewState("lb1")
-	p := step(t, k, hosts["lb1"], &st, Options{Now: t0})
+	st := plan.NewState("lb1")
+	p := step(t, k, hosts["lb1"], &st, plan.Options{Now: t0})
 	if len(p.Unmanaged) != 1 || !p.Unmanaged[0].ServiceKey.Same(other.ServiceKey) {
 		t.Errorf("unmanaged = %v, want the hand-made service", p.Unmanaged)
 	}
 	if svcs, _ := k.Services(ctx); len(svcs) != 2 {
 		t.Fatalf("the unmanaged service was touched: %v", svcs)
 	}
-	p = replan(t, k, hosts["lb1"], st, Options{Now: t0, Prune: true})
-	if len(p.Ops) != 1 || p.Ops[0].Action != Delete || p.Deletes() != 1 {
+	p = replan(t, k, hosts["lb1"], st, plan.Options{Now: t0, Prune: true})
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete || p.Deletes() != 1 {
 		t.Fatalf("prune plan:\n%s", planText(p))
 	}
 }
@@ -283,8 +285,8 @@ func TestDrainAcrossRuns(t *testing.T) {
 	hosts2, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}]}
 `)
 	k := hostKernel(t, cfg.Hosts["lb1"])
-	st := NewState("lb1")
-	opt := Options{DrainTimeout: 10 * time.Minute, Now: t0}
+	st := plan.NewState("lb1")
+	opt := plan.Options{DrainTimeout: 10 * time.Minute, Now: t0}
 	step(t, k, hosts3["lb1"], &st, opt)
 	key := hosts3["lb1"].Services[0].ServiceKey
 	web3 := netip.MustParseAddrPort("10.0.0.13:80")
@@ -292,7 +294,7 @@ func TestDrainAcrossRuns(t *testing.T) {
 
 	// Run 1: web3 leaves the config: weight 0, not deleted.
 	p := step(t, k, hosts2["lb1"], &st, opt)
-	if len(p.Ops) != 1 || p.Ops[0].Action != Drain {
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Drain {
 		t.Fatalf("run 1:\n%s", planText(p))
 	}
 	if w := destWeight(t, k, key, web3); w != 0 {
@@ -300,20 +302,20 @@ func TestDrainAcrossRuns(t *testing.T) {
 	}
 	// The state survives the process: reload it from disk.
 	dir := t.TempDir()
-	must(t, st.Save(dir))
+	must(t, SaveState(dir, st))
 	st, err := LoadState(dir, "lb1")
 	must(t, err)
 
 	// Run 2, 5 minutes later, connections still open: wait.
 	opt.Now = t0.Add(5 * time.Minute)
 	p = step(t, k, hosts2["lb1"], &st, opt)
-	if len(p.Ops) != 1 || p.Ops[0].Action != Wait || p.Changes() != 0 {
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Wait || p.Changes() != 0 {
 		t.Fatalf("run 2:\n%s", planText(p))
 	}
 	// Run 3: connections ended: delete.
 	must(t, k.SetConns(key, web3, 0, 2))
 	p = step(t, k, hosts2["lb1"], &st, opt)
-	if len(p.Ops) != 1 || p.Ops[0].Action != Delete {
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
 		t.Fatalf("run 3:\n%s", planText(p))
 	}
 	if len(st.Drains) != 0 {
@@ -323,20 +325,20 @@ func TestDrainAcrossRuns(t *testing.T) {
 
 	// A drain that outlives its timeout is deleted with connections open.
 	k2 := hostKernel(t, cfg.Hosts["lb1"])
-	st2 := NewState("lb1")
+	st2 := plan.NewState("lb1")
 	opt.Now = t0
 	step(t, k2, hosts3["lb1"], &st2, opt)
 	must(t, k2.SetConns(key, web3, 5, 0))
 	step(t, k2, hosts2["lb1"], &st2, opt)
 	opt.Now = t0.Add(11 * time.Minute)
 	p = step(t, k2, hosts2["lb1"], &st2, opt)
-	if len(p.Ops) != 1 || p.Ops[0].Action != Delete {
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
 		t.Fatalf("after the timeout:\n%s", planText(p))
 	}
 
 	// A destination that comes back while draining gets its weight back.
 	k3 := hostKernel(t, cfg.Hosts["lb1"])
-	st3 := NewState("lb1")
+	st3 := plan.NewState("lb1")
 	opt.Now = t0
 	step(t, k3, hosts3["lb1"], &st3, opt)
 	must(t, k3.SetConns(key, web3, 5, 0))
@@ -353,11 +355,11 @@ func TestUDPLeavesAtOnce(t *testing.T) {
 	hosts1, _ := compile(t, `services: dns: {cluster: "dr", vip: "192.0.2.10", protocol: "udp", port: 53, reals: [{host: "web1"}]}
 `)
 	k := hostKernel(t, cfg.Hosts["lb1"])
-	st := NewState("lb1")
-	opt := Options{DrainTimeout: time.Hour, Now: t0}
+	st := plan.NewState("lb1")
+	opt := plan.Options{DrainTimeout: time.Hour, Now: t0}
 	step(t, k, hosts2["lb1"], &st, opt)
 	p := step(t, k, hosts1["lb1"], &st, opt)
-	if len(p.Ops) != 1 || p.Ops[0].Action != Delete {
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
 		t.Fatalf("udp destination should be deleted at once:\n%s", planText(p))
 	}
 }
@@ -376,13 +378,13 @@ func TestNATRouteReplacedAndRestored(t *testing.T) {
 		ctx := context.Background()
 		must(t, k.AddRoute(ctx, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.1.0.254")}))
 		k.calls = nil
-		st := NewState("app1")
-		step(t, k, hosts["app1"], &st, Options{Now: t0})
+		st := plan.NewState("app1")
+		step(t, k, hosts["app1"], &st, plan.Options{Now: t0})
 		routes, _ := k.Routes(ctx)
 		if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.1") {
 			t.Fatalf("routes after apply: %v", routes)
 		}
-		step(t, k, empty["app1"], &st, Options{Now: t0})
+		step(t, k, empty["app1"], &st, plan.Options{Now: t0})
 		routes, _ = k.Routes(ctx)
 		if len(routes) != 1 || routes[0].Gateway != netip.MustParseAddr("10.1.0.254") {
 			t.Fatalf("routes after removal: %v, want the original default route back", routes)
@@ -439,8 +441,8 @@ func TestFailureAtEveryStep(t *testing.T) {
 `)
 	want := hosts["lb1"]
 	probe := hostKernel(t, cfg.Hosts["lb1"])
-	stp := NewState("lb1")
-	n := len(step(t, probe, want, &stp, Options{Now: t0}).Ops)
+	stp := plan.NewState("lb1")
+	n := len(step(t, probe, want, &stp, plan.Options{Now: t0}).Ops)
 	for _, batched := range []bool{true, false} {
 		for fail := 0; fail < n; fail++ {
 			t.Run(fmt.Sprintf("batched=%v/fail at write %d", batched, fail), func(t *testing.T) {
@@ -457,11 +459,11 @@ func TestFailureAtEveryStep(t *testing.T) {
 					}
 					return nil
 				}
-				st := NewState("lb1")
+				st := plan.NewState("lb1")
 				ctx := context.Background()
 				obs, err := Observe(ctx, kk, want, st)
 				must(t, err)
-				p := Diff(want, obs, st, Options{Now: t0})
+				p := plan.Diff(want, obs, st, plan.Options{Now: t0})
 				res, err := Apply(ctx, kk, p)
 				var ae *ApplyError
 				if !errors.As(err, &ae) || !errors.Is(err, syscall.EIO) {
@@ -479,11 +481,11 @@ func TestFailureAtEveryStep(t *testing.T) {
 				if sent := writesOf(res.Done) + 1 + len(res.AlsoFailed); writes != sent {
 					t.Fatalf("the kernel saw %d writes, Result accounts for %d", writes, sent)
 				}
-				if f := p.Ops[fail]; batched && f.Kind == KindService && f.Action == Create {
+				if f := p.Ops[fail]; batched && f.Kind() == plan.KindService && f.Action == plan.Create {
 					// Its destinations, in the same batch, fail in the
 					// kernel after it.
 					for _, o := range p.Ops[fail+1:] {
-						if o.Kind == KindDestination && o.Service.Same(f.Service) && !slices.ContainsFunc(res.AlsoFailed, func(x OpError) bool {
+						if o.Kind() == plan.KindDestination && o.Service().Same(f.Service()) && !slices.ContainsFunc(res.AlsoFailed, func(x OpError) bool {
 							return opID(x.Op) == opID(o) && errors.Is(x.Err, syscall.ESRCH)
 						}) {
 							t.Errorf("%s: not among the also-failed with ESRCH: %v", opID(o), res.AlsoFailed)
@@ -501,9 +503,9 @@ func TestFailureAtEveryStep(t *testing.T) {
 				}
 				k.Fail = nil
 				// The state the failed run leaves is the one it started
-				// with, plus what Diff of the next run re-derives.
-				step(t, k, want, &st, Options{Now: t0})
-				if p := replan(t, k, want, st, Options{Now: t0}); len(p.Ops) != 0 {
+				// with, plus what plan.Diff of the next run re-derives.
+				step(t, k, want, &st, plan.Options{Now: t0})
+				if p := replan(t, k, want, st, plan.Options{Now: t0}); len(p.Ops) != 0 {
 					t.Fatalf("not converged:\n%s", planText(p))
 				}
 				checkMatches(t, k, want)
@@ -513,13 +515,13 @@ func TestFailureAtEveryStep(t *testing.T) {
 }
 
 // opID names an operation within a plan.
-func opID(o Op) string { return fmt.Sprintf("%s %s %s %s", o.Action, o.Kind, o.Object(), o.Key) }
+func opID(o plan.Op) string { return fmt.Sprintf("%s %s %s", o.Action, o.Kind(), o.Object()) }
 
 // writesOf counts the kernel writes of ops (a Wait writes nothing).
-func writesOf(ops []Op) int {
+func writesOf(ops []plan.Op) int {
 	n := 0
 	for _, o := range ops {
-		if o.Action != Wait {
+		if o.Action != plan.Wait {
 			n++
 		}
 	}
@@ -529,10 +531,10 @@ func writesOf(ops []Op) int {
 // checkResult asserts that every operation of p is in exactly one part of
 // res, that Done and NotDone keep the plan's order, and that NotDone ends
 // with the plan's tail.
-func checkResult(t *testing.T, p *Plan, res *Result) {
+func checkResult(t *testing.T, p *plan.Plan, res *Result) {
 	t.Helper()
 	seen := map[string]int{}
-	count := func(ops []Op) {
+	count := func(ops []plan.Op) {
 		for _, o := range ops {
 			seen[opID(o)]++
 		}
@@ -547,7 +549,7 @@ func checkResult(t *testing.T, p *Plan, res *Result) {
 	if len(seen) != len(p.Ops) {
 		t.Fatalf("the result has %d operations, the plan %d", len(seen), len(p.Ops))
 	}
-	inOrder := func(name string, ops []Op) {
+	inOrder := func(name string, ops []plan.Op) {
 		j := 0
 		for _, o := range ops {
 			for j < len(p.Ops) && opID(p.Ops[j]) != opID(o) {
@@ -590,8 +592,8 @@ func TestTransitions(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, host := range []string{"lb1", "web1"} {
 		k := hostKernel(t, cfg.Hosts[host])
-		st := NewState(host)
-		opt := Options{Now: t0}
+		st := plan.NewState(host)
+		opt := plan.Options{Now: t0}
 		for i := 0; i < 30; i++ {
 			n := names[rng.IntN(len(names))]
 			step(t, k, hosts[n][host], &st, opt)
@@ -655,11 +657,11 @@ func TestDiffDeterministic(t *testing.T) {
 `)
 	empty, _ := compile(t, "")
 	k := hostKernel(t, cfg.Hosts["nat1"])
-	st := NewState("nat1")
-	step(t, k, hosts["nat1"], &st, Options{Now: t0})
-	first := planText(replan(t, k, empty["nat1"], st, Options{Now: t0}))
+	st := plan.NewState("nat1")
+	step(t, k, hosts["nat1"], &st, plan.Options{Now: t0})
+	first := planText(replan(t, k, empty["nat1"], st, plan.Options{Now: t0}))
 	for i := 0; i < 20; i++ {
-		if got := planText(replan(t, k, empty["nat1"], st, Options{Now: t0})); got != first {
+		if got := planText(replan(t, k, empty["nat1"], st, plan.Options{Now: t0})); got != first {
 			t.Fatalf("plans differ:\n%s\n---\n%s", first, got)
 		}
 	}
@@ -673,14 +675,14 @@ services: api2: {cluster: "nat", vip: "192.168.1.21", port: 80, forwarding: "nat
 `)
 	empty, _ := compile(t, "")
 	probe := hostKernel(t, cfg.Hosts["nat1"])
-	stp := NewState("nat1")
-	step(t, probe, hosts["nat1"], &stp, Options{Now: t0})
-	n := len(replan(t, probe, empty["nat1"], stp, Options{Now: t0}).Ops)
+	stp := plan.NewState("nat1")
+	step(t, probe, hosts["nat1"], &stp, plan.Options{Now: t0})
+	n := len(replan(t, probe, empty["nat1"], stp, plan.Options{Now: t0}).Ops)
 	for fail := 0; fail < n; fail++ {
 		t.Run(fmt.Sprintf("fail at removal %d", fail), func(t *testing.T) {
 			k := hostKernel(t, cfg.Hosts["nat1"])
-			st := NewState("nat1")
-			step(t, k, hosts["nat1"], &st, Options{Now: t0})
+			st := plan.NewState("nat1")
+			step(t, k, hosts["nat1"], &st, plan.Options{Now: t0})
 			writes := 0
 			k.Fail = func(op string) error {
 				writes++
@@ -689,17 +691,17 @@ services: api2: {cluster: "nat", vip: "192.168.1.21", port: 80, forwarding: "nat
 				}
 				return nil
 			}
-			p := replan(t, k, empty["nat1"], st, Options{Now: t0})
+			p := replan(t, k, empty["nat1"], st, plan.Options{Now: t0})
 			res, err := Apply(context.Background(), k, p)
 			if err == nil {
 				t.Fatal("no error injected")
 			}
 			dir := t.TempDir()
-			must(t, p.StateAfter(res).Save(dir))
+			must(t, SaveState(dir, p.StateAfter(res.Undone())))
 			st, err = LoadState(dir, "nat1")
 			must(t, err)
 			k.Fail = nil
-			step(t, k, empty["nat1"], &st, Options{Now: t0})
+			step(t, k, empty["nat1"], &st, plan.Options{Now: t0})
 			if svcs, _ := k.Services(context.Background()); len(svcs) != 0 {
 				t.Errorf("services left behind: %v", svcs)
 			}
@@ -722,16 +724,16 @@ func TestServiceDrainTimeout(t *testing.T) {
 	for _, tt := range []struct {
 		timeout string
 		after   time.Duration
-		want    Action
-	}{{"0s", 0, Delete}, {"1m", 0, Drain}} {
+		want    plan.Action
+	}{{"0s", 0, plan.Delete}, {"1m", 0, plan.Drain}} {
 		t.Run(tt.timeout, func(t *testing.T) {
 			two, cfg := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, drainTimeout: "`+tt.timeout+`", reals: [{host: "web1"}, {host: "web2"}]}
 `)
 			one, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, drainTimeout: "`+tt.timeout+`", reals: [{host: "web1"}]}
 `)
 			k := hostKernel(t, cfg.Hosts["lb1"])
-			st := NewState("lb1")
-			opt := Options{DrainTimeout: time.Hour, Now: t0}
+			st := plan.NewState("lb1")
+			opt := plan.Options{DrainTimeout: time.Hour, Now: t0}
 			step(t, k, two["lb1"], &st, opt)
 			must(t, k.SetConns(two["lb1"].Services[0].ServiceKey, netip.MustParseAddrPort("10.0.0.12:80"), 3, 0))
 			p := step(t, k, one["lb1"], &st, opt)
@@ -751,8 +753,8 @@ services: t: {cluster: "dr", vip: "192.0.2.20", port: 80, forwarding: "tun", rea
 services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "web1", address: "10.0.0.11"}], forwarding: "tun"}
 `)
 	k := hostKernel(t, cfg.Hosts["far6"])
-	st := NewState("far6")
-	step(t, k, hosts["far6"], &st, Options{Now: t0})
+	st := plan.NewState("far6")
+	step(t, k, hosts["far6"], &st, plan.Options{Now: t0})
 	ctx := context.Background()
 	links, _ := k.Links(ctx)
 	var mode string
@@ -765,14 +767,14 @@ services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "w
 		t.Fatalf("ip6tnl0 mode %q, want any; links %v", mode, links)
 	}
 	must(t, k.AddLink(ctx, kernel.Link{Name: "ip6tnl0", Kind: "ip6tnl", Mode: "ip6ip6"}))
-	p := step(t, k, hosts["far6"], &st, Options{Now: t0})
-	if len(p.Ops) != 1 || p.Ops[0].Kind != KindLink || p.Ops[0].Action != Update {
+	p := step(t, k, hosts["far6"], &st, plan.Options{Now: t0})
+	if len(p.Ops) != 1 || p.Ops[0].Kind() != plan.KindLink || p.Ops[0].Action != plan.Update {
 		t.Fatalf("mode drift plan:\n%s", planText(p))
 	}
 	// web1 gets the IPv6 VIP on sit0 (IPv6 inside IPv4), flagged.
 	k2 := hostKernel(t, cfg.Hosts["web1"])
-	st2 := NewState("web1")
-	step(t, k2, hosts["web1"], &st2, Options{Now: t0})
+	st2 := plan.NewState("web1")
+	step(t, k2, hosts["web1"], &st2, plan.Options{Now: t0})
 	addrs, _ := k2.Addresses(ctx)
 	found := false
 	for _, a := range addrs {
@@ -783,7 +785,7 @@ services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "w
 	if !found {
 		t.Errorf("IPv6 VIP on sit0 with nodad and deprecated missing: %v", addrs)
 	}
-	if p := replan(t, k2, hosts["web1"], st2, Options{Now: t0}); len(p.Ops) != 0 {
+	if p := replan(t, k2, hosts["web1"], st2, plan.Options{Now: t0}); len(p.Ops) != 0 {
 		t.Errorf("not converged:\n%s", planText(p))
 	}
 	// Someone binds the VIP again without its flags: it would become
@@ -791,9 +793,9 @@ services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "w
 	// write, without the VIP going away.
 	vip := kernel.Address{Device: "sit0", Prefix: netip.MustParsePrefix("2001:db8:1::20/128")}
 	must(t, k2.ReplaceAddress(ctx, vip))
-	p = replan(t, k2, hosts["web1"], st2, Options{Now: t0})
+	p = replan(t, k2, hosts["web1"], st2, plan.Options{Now: t0})
 	text := planText(p)
-	if len(p.Ops) != 1 || p.Ops[0].Kind != KindAddress || p.Ops[0].Action != Update ||
+	if len(p.Ops) != 1 || p.Ops[0].Kind() != plan.KindAddress || p.Ops[0].Action != plan.Update ||
 		!strings.Contains(text, "nodad: false → true") || !strings.Contains(text, "deprecated: false → true") {
 		t.Fatalf("flag drift plan:\n%s", text)
 	}
@@ -804,7 +806,7 @@ services: v6: {cluster: "dr", vip: "2001:db8:1::20", port: 80, reals: [{host: "w
 	if counted.writes != 1 {
 		t.Errorf("%d writes to repair the flags, want 1", counted.writes)
 	}
-	if p := replan(t, k2, hosts["web1"], p.State, Options{Now: t0}); len(p.Ops) != 0 {
+	if p := replan(t, k2, hosts["web1"], p.State, plan.Options{Now: t0}); len(p.Ops) != 0 {
 		t.Errorf("not converged after the repair:\n%s", planText(p))
 	}
 }
@@ -815,25 +817,10 @@ func TestMissingSchedulerIsNamed(t *testing.T) {
 	hosts, cfg := compile(t, `services: w: {cluster: "dr", vip: "192.0.2.10", port: 80, scheduler: "twos", reals: [{host: "web1"}]}
 `)
 	k := hostKernel(t, cfg.Hosts["lb1"])
-	st := NewState("lb1")
-	p := replan(t, k, hosts["lb1"], st, Options{Now: t0})
+	st := plan.NewState("lb1")
+	p := replan(t, k, hosts["lb1"], st, plan.Options{Now: t0})
 	_, err := Apply(context.Background(), k, p)
 	if err == nil || !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "module ip_vs_twos is missing; twos needs Linux 6.2 or later") {
 		t.Fatalf("error %v", err)
-	}
-}
-
-// TestKeyNames: the state file's order is by key name, made without fmt.
-func TestKeyNames(t *testing.T) {
-	for _, k := range []ipvs.ServiceKey{
-		{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("10.0.0.1"), Port: 80},
-		{Family: ipvs.IPv6, Protocol: ipvs.UDP, Addr: netip.MustParseAddr("2001:db8::1"), Port: 53},
-		{Family: ipvs.IPv4, Protocol: ipvs.SCTP, Addr: netip.MustParseAddr("192.0.2.1"), Port: 0},
-		{Family: ipvs.IPv4, Protocol: 99, Addr: netip.MustParseAddr("192.0.2.1"), Port: 1},
-		{Family: ipvs.IPv6, FWMark: 7},
-	} {
-		if got := string(appendKeyName([]byte("x"), k)); got != "x"+k.String() {
-			t.Errorf("appendKeyName(%v) = %q, want %q", k, got, "x"+k.String())
-		}
 	}
 }

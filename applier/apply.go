@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // Result is what Apply did, operation by operation. Every operation of the
@@ -17,10 +17,10 @@ type Result struct {
 	// Done are the operations the kernel did, in plan order. When a
 	// pipelined batch had a failure, the operations of that batch the
 	// kernel did after it are here too.
-	Done []Op
+	Done []plan.Op
 	// Failed is the first operation that failed, nil if none did; the
 	// ApplyError Apply returns is about it.
-	Failed *Op
+	Failed *plan.Op
 	// AlsoFailed are the operations after Failed, in its batch, that
 	// the kernel also refused: the kernel goes on with a batch after a
 	// failed request, so the destinations of a service whose creation
@@ -29,22 +29,22 @@ type Result struct {
 	// Unknown are operations sent to the kernel whose answer never
 	// came (the exchange was cancelled or timed out): each may or may
 	// not have been done. A fresh Observe tells.
-	Unknown []Op
+	Unknown []plan.Op
 	// NotDone are the operations never sent, in plan order: everything
 	// after the batch (or the single operation) that failed.
-	NotDone []Op
+	NotDone []plan.Op
 }
 
 // OpError is an operation the kernel refused, with its error.
 type OpError struct {
-	Op  Op
+	Op  plan.Op
 	Err error
 }
 
 // Undone are the operations that may not have been done: Failed,
 // AlsoFailed, Unknown and NotDone.
-func (r *Result) Undone() []Op {
-	var ops []Op
+func (r *Result) Undone() []plan.Op {
+	var ops []plan.Op
 	if r.Failed != nil {
 		ops = append(ops, *r.Failed)
 	}
@@ -59,13 +59,13 @@ func (r *Result) Undone() []Op {
 // before it are done, it and the ones after it are not; a new plan from a
 // fresh observation converges.
 type ApplyError struct {
-	Op  Op
+	Op  plan.Op
 	Err error
 }
 
 func (e *ApplyError) Error() string {
-	msg := fmt.Sprintf("%s %s %s: %v", e.Op.Action, e.Op.Kind, e.Op.Object(), e.Err)
-	if s, ok := e.Op.After.(*ipvs.Service); ok && e.Op.Kind == KindService && errors.Is(e.Err, syscall.ENOENT) {
+	msg := fmt.Sprintf("%s %s %s: %v", e.Op.Action, e.Op.Kind(), e.Op.Object(), e.Err)
+	if s, ok := e.Op.After.(*plan.Service); ok && errors.Is(e.Err, syscall.ENOENT) {
 		// ENOENT from a new or changed service means a missing module.
 		msg += fmt.Sprintf(" (the kernel has no scheduler %q: module ip_vs_%s is missing", s.Scheduler, s.Scheduler)
 		if s.PE != "" {
@@ -108,7 +108,7 @@ const batchSize = 64
 // it did and which it also refused. Apply may be called again with a new
 // plan after a failure; Diff of a fresh observation picks up where this
 // one stopped.
-func Apply(ctx context.Context, k kernel.Kernel, p *Plan) (*Result, error) {
+func Apply(ctx context.Context, k kernel.IPVS, p *plan.Plan) (*Result, error) {
 	res := &Result{}
 	bw, _ := k.(kernel.BatchWriter)
 	ops := p.Ops
@@ -118,7 +118,7 @@ func Apply(ctx context.Context, k kernel.Kernel, p *Plan) (*Result, error) {
 			return res, fmt.Errorf("applying plan: %w", err)
 		}
 		op := ops[i]
-		if bw == nil || !isIPVS(op) {
+		if bw == nil || !op.IsIPVS() {
 			if err := applyOp(ctx, k, op); err != nil {
 				failed := op
 				res.Failed = &failed
@@ -139,21 +139,19 @@ func Apply(ctx context.Context, k kernel.Kernel, p *Plan) (*Result, error) {
 	return res, nil
 }
 
-// isIPVS reports whether op is an IPVS service or destination operation,
-// the ones a batch carries.
-func isIPVS(op Op) bool { return op.Kind == KindService || op.Kind == KindDestination }
-
 // removes reports whether op takes something away from a service.
-func removes(op Op) bool { return op.Action == Delete || op.Action == Drain || op.Action == Wait }
+func removes(op plan.Op) bool {
+	return op.Action == plan.Delete || op.Action == plan.Drain || op.Action == plan.Wait
+}
 
 // batchEnd returns the end of the batch that starts at ops[i]: the
 // following IPVS operations of the same direction (adding or removing),
 // up to batchSize kernel writes.
-func batchEnd(ops []Op, i int) int {
+func batchEnd(ops []plan.Op, i int) int {
 	writes := 0
 	j := i
-	for ; j < len(ops) && isIPVS(ops[j]) && removes(ops[j]) == removes(ops[i]); j++ {
-		if ops[j].Action == Wait {
+	for ; j < len(ops) && ops[j].IsIPVS() && removes(ops[j]) == removes(ops[i]); j++ {
+		if ops[j].Action == plan.Wait {
 			continue
 		}
 		if writes == batchSize {
@@ -168,10 +166,10 @@ func batchEnd(ops []Op, i int) int {
 // became of each operation. A Wait writes nothing: it is done once its
 // batch is sent. It returns the error that stops Apply: an ApplyError for
 // the first write the kernel refused, else the exchange's own error.
-func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []Op, res *Result) error {
+func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *Result) error {
 	ws := make([]kernel.IPVSWrite, 0, len(ops))
 	for _, op := range ops {
-		if op.Action != Wait {
+		if op.Action != plan.Wait {
 			ws = append(ws, ipvsWrite(op))
 		}
 	}
@@ -184,7 +182,7 @@ func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []Op, res *Resul
 	var first *ApplyError
 	w := 0
 	for _, op := range ops {
-		if op.Action == Wait {
+		if op.Action == plan.Wait {
 			res.Done = append(res.Done, op)
 			continue
 		}
@@ -218,26 +216,27 @@ func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []Op, res *Resul
 }
 
 // ipvsWrite is the kernel write of an IPVS operation (not a Wait).
-func ipvsWrite(op Op) kernel.IPVSWrite {
-	switch op.Kind {
-	case KindService:
+// The object is After, or Before for a deletion.
+func ipvsWrite(op plan.Op) kernel.IPVSWrite {
+	switch o := op.Object().(type) {
+	case *plan.Service:
 		switch op.Action {
-		case Create:
-			return kernel.IPVSWrite{Op: kernel.AddService, Service: *op.After.(*ipvs.Service)}
-		case Update:
-			return kernel.IPVSWrite{Op: kernel.UpdateService, Service: *op.After.(*ipvs.Service)}
-		case Delete:
-			return kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: op.Before.(*ipvs.Service).ServiceKey}}
+		case plan.Create:
+			return kernel.IPVSWrite{Op: kernel.AddService, Service: o.Service}
+		case plan.Update:
+			return kernel.IPVSWrite{Op: kernel.UpdateService, Service: o.Service}
+		case plan.Delete:
+			return kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: o.ServiceKey}}
 		}
-	case KindDestination:
-		svc := ipvs.Service{ServiceKey: op.Service}
+	case *plan.Destination:
+		svc := ipvs.Service{ServiceKey: o.Service}
 		switch op.Action {
-		case Create:
-			return kernel.IPVSWrite{Op: kernel.AddDestination, Service: svc, Dest: *op.After.(*ipvs.Destination)}
-		case Update, Drain:
-			return kernel.IPVSWrite{Op: kernel.UpdateDestination, Service: svc, Dest: *op.After.(*ipvs.Destination)}
-		case Delete:
-			return kernel.IPVSWrite{Op: kernel.DelDestination, Service: svc, Dest: *op.Before.(*ipvs.Destination)}
+		case plan.Create:
+			return kernel.IPVSWrite{Op: kernel.AddDestination, Service: svc, Dest: o.Destination}
+		case plan.Update, plan.Drain:
+			return kernel.IPVSWrite{Op: kernel.UpdateDestination, Service: svc, Dest: o.Destination}
+		case plan.Delete:
+			return kernel.IPVSWrite{Op: kernel.DelDestination, Service: svc, Dest: o.Destination}
 		}
 	}
 	// Diff makes no other IPVS operation; an invalid op fails in the
@@ -245,93 +244,80 @@ func ipvsWrite(op Op) kernel.IPVSWrite {
 	return kernel.IPVSWrite{}
 }
 
-func applyOp(ctx context.Context, k kernel.Kernel, op Op) error {
-	switch op.Kind {
-	case KindService, KindDestination:
-		if op.Action == Wait {
+// applyOp makes the kernel call of one operation. The IPVS table's own
+// operations need only k; the host's objects need all of a kernel.Kernel.
+func applyOp(ctx context.Context, k kernel.IPVS, op plan.Op) error {
+	switch o := op.Object().(type) {
+	case *plan.Service, *plan.Destination:
+		if op.Action == plan.Wait {
 			return nil
 		}
 		return kernel.Do(ctx, k, ipvsWrite(op))
-	case KindTimeouts:
-		return k.SetTimeouts(ctx, *op.After.(*kernel.Timeouts))
-	case KindLink:
+	case *plan.Timeouts:
+		return k.SetTimeouts(ctx, o.Timeouts)
+	}
+	hk, ok := k.(kernel.Kernel)
+	if !ok {
+		return fmt.Errorf("%s %s %s: %w", op.Action, op.Kind(), op.Object(), ErrIPVSOnly)
+	}
+	return applyHostOp(ctx, hk, op)
+}
+
+// applyHostOp makes the kernel call of an operation on a host object:
+// a link, address, route, fou port or sysctl.
+func applyHostOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
+	switch o := op.Object().(type) {
+	case *plan.Link:
 		switch op.Action {
-		case Create:
-			return k.AddLink(ctx, *op.After.(*kernel.Link))
-		case Update:
-			l := op.After.(*kernel.Link)
-			if l.Mode != "" {
+		case plan.Create:
+			return k.AddLink(ctx, o.Link)
+		case plan.Update:
+			if o.Mode != "" {
 				// A fallback tunnel device's mode: AddLink sets it.
-				return k.AddLink(ctx, *l)
+				return k.AddLink(ctx, o.Link)
 			}
-			return k.SetLinkUp(ctx, l.Name)
-		case Delete:
-			return k.DelLink(ctx, op.Before.(*kernel.Link).Name)
+			return k.SetLinkUp(ctx, o.Name)
+		case plan.Delete:
+			return k.DelLink(ctx, o.Name)
 		}
-	case KindAddress:
+	case *plan.Address:
 		switch op.Action {
-		case Create:
-			return k.AddAddress(ctx, *op.After.(*kernel.Address))
-		case Update:
-			return k.ReplaceAddress(ctx, *op.After.(*kernel.Address))
-		case Delete:
-			return k.DelAddress(ctx, *op.Before.(*kernel.Address))
+		case plan.Create:
+			return k.AddAddress(ctx, o.Address)
+		case plan.Update:
+			return k.ReplaceAddress(ctx, o.Address)
+		case plan.Delete:
+			return k.DelAddress(ctx, o.Address)
 		}
-	case KindRoute:
+	case *plan.Route:
 		switch op.Action {
-		case Create:
-			return k.AddRoute(ctx, *op.After.(*kernel.Route))
-		case Update:
+		case plan.Create:
+			return k.AddRoute(ctx, o.Route)
+		case plan.Update:
 			// In one step: a NAT real server's default route is never
 			// missing. A route of another metric (a DHCP default route)
 			// cannot be changed in place; it is deleted and added, as
 			// before, which leaves a moment without it.
-			err := k.ChangeRoute(ctx, *op.After.(*kernel.Route))
+			err := k.ChangeRoute(ctx, o.Route)
 			if !errors.Is(err, syscall.ENOENT) {
 				return err
 			}
-			if err := k.DelRoute(ctx, *op.Before.(*kernel.Route)); err != nil {
+			if err := k.DelRoute(ctx, op.Before.(*plan.Route).Route); err != nil {
 				return err
 			}
-			return k.AddRoute(ctx, *op.After.(*kernel.Route))
-		case Delete:
-			return k.DelRoute(ctx, *op.Before.(*kernel.Route))
+			return k.AddRoute(ctx, o.Route)
+		case plan.Delete:
+			return k.DelRoute(ctx, o.Route)
 		}
-	case KindFOU:
+	case *plan.FOU:
 		switch op.Action {
-		case Create:
-			return k.AddFOU(ctx, *op.After.(*kernel.FOU))
-		case Delete:
-			return k.DelFOU(ctx, *op.Before.(*kernel.FOU))
+		case plan.Create:
+			return k.AddFOU(ctx, o.FOU)
+		case plan.Delete:
+			return k.DelFOU(ctx, o.FOU)
 		}
-	case KindSysctl:
-		return k.SetSysctl(ctx, op.Key, *op.After.(*string))
+	case *plan.Sysctl:
+		return k.SetSysctl(ctx, o.Key, o.Value)
 	}
-	return fmt.Errorf("no way to %s a %s", op.Action, op.Kind)
-}
-
-// Summary counts operations by kind and action, e.g. "2 service create,
-// 20 destination create".
-func Summary(ops []Op) string {
-	type key struct {
-		k Kind
-		a Action
-	}
-	counts := map[key]int{}
-	var order []key
-	for _, o := range ops {
-		k := key{o.Kind, o.Action}
-		if counts[k] == 0 {
-			order = append(order, k)
-		}
-		counts[k]++
-	}
-	var parts []string
-	for _, k := range order {
-		parts = append(parts, fmt.Sprintf("%d %s %s", counts[k], k.k, k.a))
-	}
-	if len(parts) == 0 {
-		return "nothing"
-	}
-	return strings.Join(parts, ", ")
+	return fmt.Errorf("no way to %s a %s", op.Action, op.Kind())
 }

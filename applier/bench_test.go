@@ -10,6 +10,8 @@ import (
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/gen"
+	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 // benchSizes are the numbers of services, each with 10 real servers.
@@ -18,9 +20,9 @@ var benchSizes = []int{100, 1000, 10000}
 // observedAs returns what Observe reads from a kernel that holds want and
 // the state an earlier apply left: the services in an order of their own
 // (the kernel dumps its hash table), with their own destination slices.
-func observedAs(want *hoststate.Host) (*Observed, *State) {
-	obs := &Observed{Timeouts: kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}, Sysctls: map[string]string{}}
-	st := NewState(want.Name)
+func observedAs(want *hoststate.Host) (*plan.Observed, *plan.State) {
+	obs := &plan.Observed{Timeouts: kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}, Sysctls: map[string]string{}}
+	st := plan.NewState(want.Name)
 	for _, s := range want.Services {
 		svc := s.Service
 		svc.Destinations = slices.Clone(svc.Destinations)
@@ -47,7 +49,7 @@ func BenchmarkDiff(b *testing.B) {
 		b.Run(fmt.Sprintf("noop/%dx10", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if p := Diff(want, obs, st, Options{Now: t0}); len(p.Ops) != 0 {
+				if p := plan.Diff(want, obs, st, plan.Options{Now: t0}); len(p.Ops) != 0 {
 					b.Fatalf("%d operations", len(p.Ops))
 				}
 			}
@@ -57,7 +59,7 @@ func BenchmarkDiff(b *testing.B) {
 		b.Run(fmt.Sprintf("one-change/%dx10", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if p := Diff(want, changed, st, Options{Now: t0}); len(p.Ops) != 1 {
+				if p := plan.Diff(want, changed, st, plan.Options{Now: t0}); len(p.Ops) != 1 {
 					b.Fatalf("%d operations", len(p.Ops))
 				}
 			}
@@ -71,24 +73,24 @@ func BenchmarkDiff(b *testing.B) {
 func BenchmarkPlan(b *testing.B) {
 	for _, n := range benchSizes {
 		want := gen.Director(n, 10)
-		empty := &Observed{Timeouts: kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}, Sysctls: map[string]string{}}
+		empty := &plan.Observed{Timeouts: kernel.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}, Sysctls: map[string]string{}}
 		for _, s := range want.Sysctls {
 			empty.Sysctls[s.Key] = s.Value
 		}
-		st := NewState(want.Name)
+		st := plan.NewState(want.Name)
 		b.Run(fmt.Sprintf("from-empty/%dx10", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if p := Diff(want, empty, st, Options{Now: t0}); len(p.Ops) != 11*n {
+				if p := plan.Diff(want, empty, st, plan.Options{Now: t0}); len(p.Ops) != 11*n {
 					b.Fatalf("%d operations", len(p.Ops))
 				}
 			}
 		})
-		p := Diff(want, empty, st, Options{Now: t0})
+		p := plan.Diff(want, empty, st, plan.Options{Now: t0})
 		b.Run(fmt.Sprintf("text/%dx10", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := p.WriteText(io.Discard, false); err != nil {
+				if err := planfmt.WriteText(io.Discard, p, false); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,13 +1,18 @@
 // Package applier makes one host's kernel match its desired state
-// (hoststate.Host), safely: it observes the live kernel, diffs it into a
-// plan — data, shown before anything changes — and applies the plan's
-// operations in order.
+// (hoststate.Host), safely: it observes the live kernel (Observe), has
+// package plan diff it into a plan — data, shown before anything changes
+// — and executes the plan's operations in order (Apply), stopping at the
+// first failure and saying what was and was not done.
 //
-// lvsgen changes only what it manages. What it created is recorded in a
-// state file per host (State); an IPVS service it did not create and the
-// config does not name is left alone and shown as unmanaged, unless the
-// caller prunes. Drift inside managed objects (someone ran ipvsadm by hand)
-// is repaired. A destination leaving a TCP service is drained: weight 0
-// first, deleted once its active connections end or the drain timeout
-// passes, across runs.
+// It holds what touches the OS around a plan: the kernel reads and
+// writes, the state file that records what lvsgen owns on a host
+// (LoadState, SaveState; the State type is plan's), the per-host lock
+// (Lock), the files that make the applied state survive a reboot
+// (Persist), and a saved capture loaded as a kernel to plan against
+// (LoadCapture). Runner ties them into the loop `lvsgen apply` and
+// `lvsgen watch` share.
+//
+// What is planned, and in which order, is package plan's; how a plan is
+// shown is package planfmt's. Apply decides nothing: it makes each
+// operation's kernel call.
 package applier

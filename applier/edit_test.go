@@ -13,6 +13,7 @@ import (
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // destReads counts the services whose destinations a partial read asks
@@ -64,7 +65,7 @@ func TestPlanAfterEditReadsWhatChanged(t *testing.T) {
 	kern.read = nil
 	p, err = r.PlanAfterEdit(ctx, edited)
 	must(t, err)
-	if len(p.Ops) != 1 || p.Ops[0].Kind != KindDestination || !p.Ops[0].Service.Same(svc.ServiceKey) {
+	if len(p.Ops) != 1 || p.Ops[0].Kind() != plan.KindDestination || !p.Ops[0].Service().Same(svc.ServiceKey) {
 		t.Fatalf("plan after one weight changed:\n%s", planText(p))
 	}
 	if len(kern.read) != 1 || !kern.read[0].Same(svc.ServiceKey) {
@@ -92,7 +93,7 @@ func TestPlanAfterEditReadsWhatChanged(t *testing.T) {
 	}
 	p, err = r.Plan(ctx, edited)
 	must(t, err)
-	if len(p.Ops) != 1 || !p.Ops[0].Service.Same(other.ServiceKey) {
+	if len(p.Ops) != 1 || !p.Ops[0].Service().Same(other.ServiceKey) {
 		t.Fatalf("the full plan should repair the drift:\n%s", planText(p))
 	}
 }
@@ -139,7 +140,7 @@ func TestPlanAfterEditMatchesPlan(t *testing.T) {
 			t.Fatalf("step %d: plan after edit differs from the full plan (-full +after edit):\n%s", i, diff)
 		}
 		for _, op := range got.Ops {
-			if op.Action == Drain {
+			if op.Action == plan.Drain {
 				drains++
 			}
 		}

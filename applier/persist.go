@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/lvsgen/lvsgen/hoststate"
-	"github.com/lvsgen/lvsgen/ipvs"
 )
 
 // Default files that make the applied state survive a reboot without
@@ -22,12 +21,8 @@ const (
 // sysctls as a sysctl.d fragment. An empty path skips that file.
 func Persist(want *hoststate.Host, rulesFile, sysctlFile string) error {
 	if rulesFile != "" {
-		svcs := make([]ipvs.Service, 0, len(want.Services))
-		for _, s := range want.Services {
-			svcs = append(svcs, s.Service)
-		}
 		var b bytes.Buffer
-		if err := ipvs.FormatSave(&b, svcs); err != nil {
+		if err := hoststate.WriteSave(&b, want); err != nil {
 			return fmt.Errorf("persisting IPVS rules: %w", err)
 		}
 		if err := os.MkdirAll(filepath.Dir(rulesFile), 0o755); err != nil {

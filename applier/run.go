@@ -12,15 +12,18 @@ import (
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // Runner is one host's plan-and-apply loop, shared by `lvsgen apply` and
 // `lvsgen watch`: load the ownership state, observe, diff, check the
 // guards, apply, save the state, persist the rules.
 type Runner struct {
-	Kernel   kernel.Kernel
+	// Kernel is the host's kernel: a kernel.Kernel, or an IPVS table
+	// alone for a desired state of IPVS services only (a capture).
+	Kernel   kernel.IPVS
 	StateDir string
-	// Prune and DrainTimeout are passed to Diff.
+	// Prune and DrainTimeout are passed to plan.Diff.
 	Prune        bool
 	DrainTimeout time.Duration
 	// MaxDeletes refuses a plan that deletes or drains more services and
@@ -45,7 +48,7 @@ type Runner struct {
 // wanted then, and the destinations of every service observed, by
 // canonical key. Services an apply wrote to since are left out.
 type recall struct {
-	want map[ipvs.ServiceKey]hoststate.Service
+	want map[ipvs.ServiceKey]*hoststate.Service
 	seen map[ipvs.ServiceKey][]ipvs.Destination
 }
 
@@ -55,7 +58,7 @@ var ErrRefused = errors.New("plan refused")
 
 // Plan loads the state and computes the plan for want. A plan refused by
 // a guard is returned together with an error wrapping ErrRefused.
-func (r *Runner) Plan(ctx context.Context, want *hoststate.Host) (*Plan, error) {
+func (r *Runner) Plan(ctx context.Context, want *hoststate.Host) (*plan.Plan, error) {
 	return r.plan(ctx, want, false)
 }
 
@@ -68,12 +71,12 @@ func (r *Runner) Plan(ctx context.Context, want *hoststate.Host) (*Plan, error) 
 // did by hand to a quiet service's destinations meanwhile is seen at the
 // next Plan (watch's resync), not here. Without an earlier plan, or with a
 // kernel that cannot read in part, it is Plan.
-func (r *Runner) PlanAfterEdit(ctx context.Context, want *hoststate.Host) (*Plan, error) {
+func (r *Runner) PlanAfterEdit(ctx context.Context, want *hoststate.Host) (*plan.Plan, error) {
 	return r.plan(ctx, want, true)
 }
 
-func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool) (*Plan, error) {
-	st := NewState(want.Name)
+func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool) (*plan.Plan, error) {
+	st := plan.NewState(want.Name)
 	if !r.NoState {
 		var err error
 		if st, err = LoadState(r.StateDir, want.Name); err != nil {
@@ -84,9 +87,13 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	rc := r.recall
 	r.recall = nil
 	r.mu.Unlock()
-	wanted := make(map[ipvs.ServiceKey]hoststate.Service, len(want.Services))
-	for _, s := range want.Services {
-		wanted[s.ServiceKey.Canonical()] = s
+	// Pointers into a copy the recall owns: the caller may change want
+	// later, and sameWant compares through them without a copy that
+	// would escape, an allocation per service.
+	svcs := slices.Clone(want.Services)
+	wanted := make(map[ipvs.ServiceKey]*hoststate.Service, len(svcs))
+	for i := range svcs {
+		wanted[svcs[i].ServiceKey.Canonical()] = &svcs[i]
 	}
 	read := r.Kernel.Services
 	if pr, ok := r.Kernel.(kernel.PartialReader); ok && afterEdit && rc != nil {
@@ -103,7 +110,7 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	if r.Now != nil {
 		now = r.Now
 	}
-	p := Diff(want, obs, st, Options{Prune: r.Prune, DrainTimeout: r.DrainTimeout, Now: now()})
+	p := plan.Diff(want, obs, st, plan.Options{Prune: r.Prune, DrainTimeout: r.DrainTimeout, Now: now()})
 	if len(p.Problems) > 0 {
 		return p, fmt.Errorf("%w: the config does not fit host %s: %s", ErrRefused, want.Name, strings.Join(p.Problems, "; "))
 	}
@@ -116,16 +123,16 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 // Apply applies p (from Plan) and records the outcome: the ownership state
 // (even after a failure, so nothing lvsgen made is lost) and, when all went
 // well, the rules and sysctl files.
-func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *Plan) (*Result, error) {
+func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) (*Result, error) {
 	r.forget(p)
 	if p.Changes() == 0 {
-		if err := p.State.Save(r.StateDir); err != nil {
+		if err := SaveState(r.StateDir, p.State); err != nil {
 			return &Result{}, err
 		}
 		return &Result{}, Persist(want, r.RulesFile, r.SysctlFile)
 	}
 	res, applyErr := Apply(ctx, r.Kernel, p)
-	if err := p.StateAfter(res).Save(r.StateDir); err != nil {
+	if err := SaveState(r.StateDir, p.StateAfter(res.Undone())); err != nil {
 		return res, errors.Join(applyErr, err)
 	}
 	if applyErr != nil {
@@ -137,16 +144,15 @@ func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *Plan) (*Res
 // forget drops from the recall every service p writes to: the next plan
 // reads them. Done before the apply, so that a failed or interrupted one
 // leaves nothing stale behind.
-func (r *Runner) forget(p *Plan) {
+func (r *Runner) forget(p *plan.Plan) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.recall == nil {
 		return
 	}
 	for _, op := range p.Ops {
-		switch op.Kind {
-		case KindService, KindDestination:
-			delete(r.recall.seen, op.Service.Canonical())
+		if op.IsIPVS() {
+			delete(r.recall.seen, op.Service().Canonical())
 		}
 	}
 }
@@ -154,7 +160,7 @@ func (r *Runner) forget(p *Plan) {
 // newRecall remembers obs, with wanted (the services wanted, by canonical
 // key). The destinations are copied: Diff and Apply may not change the
 // recall through obs.
-func newRecall(wanted map[ipvs.ServiceKey]hoststate.Service, obs *Observed) *recall {
+func newRecall(wanted map[ipvs.ServiceKey]*hoststate.Service, obs *plan.Observed) *recall {
 	rc := &recall{want: wanted, seen: make(map[ipvs.ServiceKey][]ipvs.Destination, len(obs.Services))}
 	for _, s := range obs.Services {
 		rc.seen[s.ServiceKey.Canonical()] = slices.Clone(s.Destinations)
@@ -166,7 +172,7 @@ func newRecall(wanted map[ipvs.ServiceKey]hoststate.Service, obs *Observed) *rec
 // are not quiet, and takes the quiet ones' from the recall (not copied:
 // the recall is replaced by one made from this observation, which
 // copies them). wanted are the services wanted now, by canonical key.
-func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]hoststate.Service, st *State) ([]ipvs.Service, error) {
+func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]*hoststate.Service, st *plan.State) ([]ipvs.Service, error) {
 	draining := map[ipvs.ServiceKey]bool{}
 	for _, d := range st.Drains {
 		draining[d.Service.Canonical()] = true
@@ -193,11 +199,10 @@ func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[
 	return svcs, nil
 }
 
-// sameWant reports whether a and b ask the same of the kernel.
-func sameWant(a, b hoststate.Service) bool {
-	x, y := a.Service, b.Service
-	return a.Name == b.Name && x.ServiceKey == y.ServiceKey && x.Scheduler == y.Scheduler && x.Flags == y.Flags &&
-		x.Timeout == y.Timeout && x.NetmaskBits == y.NetmaskBits && x.PE == y.PE &&
-		slices.Equal(x.Destinations, y.Destinations) &&
+// sameWant reports whether a and b ask the same of the kernel: the IPVS
+// service, compared field by field through plan's table of them, and
+// the name and drain timeout its plan uses.
+func sameWant(a, b *hoststate.Service) bool {
+	return a.Name == b.Name && plan.EqualServices(&a.Service, &b.Service) &&
 		(a.DrainTimeout == nil) == (b.DrainTimeout == nil) && (a.DrainTimeout == nil || *a.DrainTimeout == *b.DrainTimeout)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // counting counts the writes that reach a memory kernel through the
@@ -129,16 +130,16 @@ func (c *counting) SetSysctl(ctx context.Context, key, value string) error {
 
 // loaded returns a memory kernel holding want, applied by lvsgen, and the
 // ownership state that apply left.
-func loaded(t testing.TB, want *hoststate.Host) (*memory.Kernel, *State) {
+func loaded(t testing.TB, want *hoststate.Host) (*memory.Kernel, *plan.State) {
 	t.Helper()
 	k := memory.New()
-	st := NewState(want.Name)
+	st := plan.NewState(want.Name)
 	ctx := context.Background()
 	obs, err := Observe(ctx, k, want, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := Diff(want, obs, st, Options{Now: t0})
+	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
 	if _, err := Apply(ctx, k, p); err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +165,8 @@ func TestOneWeightChangeIsOneWrite(t *testing.T) {
 	d.Weight++
 	obs, err := Observe(ctx, c, want, st)
 	must(t, err)
-	p := Diff(want, obs, st, Options{Now: t0})
-	if len(p.Ops) != 1 || p.Ops[0].Action != Update || p.Ops[0].Kind != KindDestination || !p.Ops[0].Service.Same(svc.ServiceKey) {
+	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Update || p.Ops[0].Kind() != plan.KindDestination || !p.Ops[0].Service().Same(svc.ServiceKey) {
 		t.Fatalf("plan for one changed weight:\n%s", planText(p))
 	}
 	res, err := Apply(ctx, c, p)
@@ -177,7 +178,7 @@ func TestOneWeightChangeIsOneWrite(t *testing.T) {
 		t.Fatalf("weight %d after apply, want %d", got, d.Weight)
 	}
 	// And nothing more to do.
-	if p := replan(t, k, want, st, Options{Now: t0}); len(p.Ops) != 0 {
+	if p := replan(t, k, want, st, plan.Options{Now: t0}); len(p.Ops) != 0 {
 		t.Fatalf("not converged:\n%s", planText(p))
 	}
 }
@@ -198,11 +199,11 @@ func TestFailureStopsAfterItsBatch(t *testing.T) {
 		}
 		return nil
 	}
-	st := NewState(want.Name)
+	st := plan.NewState(want.Name)
 	ctx := context.Background()
 	obs, err := Observe(ctx, c, want, st)
 	must(t, err)
-	p := Diff(want, obs, st, Options{Now: t0})
+	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
 	res, err := Apply(ctx, c, p)
 	if !errors.Is(err, syscall.ENOMEM) {
 		t.Fatalf("apply: %v, want ENOMEM", err)
@@ -219,9 +220,9 @@ func TestFailureStopsAfterItsBatch(t *testing.T) {
 		t.Fatalf("not done %d, also failed %d, unknown %d", len(res.NotDone), len(res.AlsoFailed), len(res.Unknown))
 	}
 	k.Fail = nil
-	st = p.StateAfter(res)
-	step(t, k, want, &st, Options{Now: t0})
-	if p := replan(t, k, want, st, Options{Now: t0}); len(p.Ops) != 0 {
+	st = p.StateAfter(res.Undone())
+	step(t, k, want, &st, plan.Options{Now: t0})
+	if p := replan(t, k, want, st, plan.Options{Now: t0}); len(p.Ops) != 0 {
 		t.Fatalf("not converged:\n%s", planText(p))
 	}
 	checkMatches(t, k, want)
@@ -257,11 +258,11 @@ func (l *lossy) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error,
 func TestLostAnswers(t *testing.T) {
 	want := gen.Director(3, 10)
 	k := &lossy{Kernel: memory.New(), ok: 12}
-	st := NewState(want.Name)
+	st := plan.NewState(want.Name)
 	ctx := context.Background()
 	obs, err := Observe(ctx, k, want, st)
 	must(t, err)
-	p := Diff(want, obs, st, Options{Now: t0})
+	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
 	res, err := Apply(ctx, k, p)
 	var ae *ApplyError
 	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ae) {
@@ -271,12 +272,12 @@ func TestLostAnswers(t *testing.T) {
 	if res.Failed != nil || len(res.Unknown) != 2 || len(res.NotDone) != 33-14 {
 		t.Fatalf("failed %v, unknown %d, not done %d", res.Failed, len(res.Unknown), len(res.NotDone))
 	}
-	st = p.StateAfter(res)
+	st = p.StateAfter(res.Undone())
 	if len(st.Services) != 3 {
 		t.Fatalf("state owns %d services, want all 3", len(st.Services))
 	}
-	step(t, k.Kernel, want, &st, Options{Now: t0})
-	if p := replan(t, k.Kernel, want, st, Options{Now: t0}); len(p.Ops) != 0 {
+	step(t, k.Kernel, want, &st, plan.Options{Now: t0})
+	if p := replan(t, k.Kernel, want, st, plan.Options{Now: t0}); len(p.Ops) != 0 {
 		t.Fatalf("not converged:\n%s", planText(p))
 	}
 	checkMatches(t, k.Kernel, want)
@@ -297,7 +298,7 @@ func TestBatchesKeepDirection(t *testing.T) {
 	ctx := context.Background()
 	obs, err := Observe(ctx, c, after, st)
 	must(t, err)
-	p := Diff(after, obs, st, Options{Now: t0, DrainTimeout: DefaultDrainTimeout})
+	p := plan.Diff(after, obs, st, plan.Options{Now: t0, DrainTimeout: plan.DefaultDrainTimeout})
 	if _, err := Apply(ctx, c, p); err != nil {
 		t.Fatal(err)
 	}

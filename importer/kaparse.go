@@ -6,7 +6,8 @@ package importer
 // brace expansion relative to the including file, conditional lines
 // (@id, @^id), parameters ($NAME=VALUE, $NAME, ${NAME}, multi-line
 // definitions ending lines with '\') and ~SEQ/~SEQx lines. It builds a tree
-// of statements; keepalived.go gives them meaning.
+// of statements; keepalived.go and the ka*.go files beside it give them
+// meaning.
 
 import (
 	"errors"

@@ -46,7 +46,7 @@ type realSpec struct {
 const maxFWMark = math.MaxInt32
 
 // specOf returns the lvsgen service that reproduces s, or why there is
-// none. The checks mirror what compiler.IPVSService produces, so that the
+// none. The checks mirror what hoststate.IPVSService produces, so that the
 // service compiles back to s as far as the kernel and ipvsadm-save see it.
 func specOf(s ipvs.Service) (*serviceSpec, string) {
 	sp := &serviceSpec{family: s.Family, scheduler: s.Scheduler}
@@ -182,7 +182,7 @@ func specOf(s ipvs.Service) (*serviceSpec, string) {
 			return nil, fmt.Sprintf("real server %s is not a unicast address the kernel forwards to", d.Addr)
 		}
 		if d.UpperThreshold > math.MaxInt32 || d.LowerThreshold > math.MaxInt32 {
-			return nil, fmt.Sprintf("real server %s: a threshold above %d, which the kernel refuses", d.AddrPort(), math.MaxInt32)
+			return nil, fmt.Sprintf("real server %s: a threshold above %d, which lvsgen does not take: kernels with the 6.1 threshold fix refuse it, earlier ones keep it", d.AddrPort(), math.MaxInt32)
 		}
 		if d.LowerThreshold > d.UpperThreshold {
 			return nil, fmt.Sprintf("real server %s: lower threshold %d above upper threshold %d", d.AddrPort(), d.LowerThreshold, d.UpperThreshold)

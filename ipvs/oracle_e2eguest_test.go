@@ -29,14 +29,9 @@ import (
 func restore(t *testing.T, text string) (*topo.Node, guest.Result) {
 	t.Helper()
 	d := topo.New(t).Node("dir", nil, "")
-	var res guest.Result
-	err := d.Do(func() error {
-		cmd := exec.Command("ipvsadm", "-R")
-		cmd.Stdin = strings.NewReader(text)
-		var err error
-		res, err = guest.RunCmd(cmd)
-		return err
-	})
+	cmd := exec.Command("ipvsadm", "-R")
+	cmd.Stdin = strings.NewReader(text)
+	res, err := d.RunCmd(cmd)
 	if err != nil {
 		t.Fatalf("ipvsadm -R: %v", err)
 	}

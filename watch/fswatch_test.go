@@ -56,6 +56,20 @@ func waitEvent(t *testing.T, w *Watcher, what string, ok func(Event) bool) Event
 	}
 }
 
+// waitWatched waits until the watcher watches dir, which it adds by itself
+// once it sees dir appear. On timeout the test fails with failure and
+// the directories it does watch.
+func waitWatched(t *testing.T, w *Watcher, dir, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(fsTimeout)
+	for !slices.Contains(w.Watched(), dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", failure, w.Watched())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // drain discards the events already delivered.
 func drain(w *Watcher) {
 	for {
@@ -121,13 +135,7 @@ func TestWatcherFollowsNewDirectories(t *testing.T) {
 	waitEvent(t, w, "site", isPath(filepath.Join(dir, "site")))
 	// The watcher adds site and site/edge when it sees site created;
 	// wait for that before writing into them.
-	deadline := time.Now().Add(fsTimeout)
-	for !slices.Contains(w.Watched(), sub) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never watched: %v", sub, w.Watched())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitWatched(t, w, sub, sub+" never watched")
 	mustWrite(t, filepath.Join(sub, "b.cue"), "b: 1\n")
 	waitEvent(t, w, "site/edge/b.cue", isPath(filepath.Join(sub, "b.cue")))
 }
@@ -149,13 +157,7 @@ func TestWatcherCheckoutReplacingManyFiles(t *testing.T) {
 	waitEvent(t, w, "any event", func(Event) bool { return true })
 	drain(w)
 	// Still following the new tree afterwards.
-	deadline := time.Now().Add(fsTimeout)
-	for !slices.Contains(w.Watched(), filepath.Join(dir, "svc2")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("svc2 never watched: %v", w.Watched())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitWatched(t, w, filepath.Join(dir, "svc2"), "svc2 never watched")
 	mustWrite(t, filepath.Join(dir, "svc2", "last.cue"), "z: 1\n")
 	waitEvent(t, w, "svc2/last.cue", isPath(filepath.Join(dir, "svc2", "last.cue")))
 	if slices.Contains(w.Watched(), filepath.Join(dir, "svc")) {
@@ -229,13 +231,7 @@ func TestWatcherDirectoryDeletedAndRecreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEvent(t, w, "the new directory", isPath(dir))
-	deadline := time.Now().Add(fsTimeout)
-	for !slices.Contains(w.Watched(), dir) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never watched again: %v", dir, w.Watched())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitWatched(t, w, dir, dir+" never watched again")
 	mustWrite(t, filepath.Join(dir, "b.cue"), "b: 1\n")
 	waitEvent(t, w, "b.cue", isPath(filepath.Join(dir, "b.cue")))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // CompileFunc compiles the config directory dir (symlinks resolved). It is
@@ -25,8 +26,8 @@ type CompileFunc func(dir string) (*compiler.Result, error)
 // one. Plan returns an error wrapping applier.ErrRefused, together with the
 // plan, when a guard refuses it.
 type Applier interface {
-	Plan(ctx context.Context, want *hoststate.Host) (*applier.Plan, error)
-	Apply(ctx context.Context, want *hoststate.Host, p *applier.Plan) (*applier.Result, error)
+	Plan(ctx context.Context, want *hoststate.Host) (*plan.Plan, error)
+	Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) (*applier.Result, error)
 }
 
 // editPlanner is an Applier that can plan an edited config reading less
@@ -34,7 +35,7 @@ type Applier interface {
 // have changed is taken from the last plan, and the resyncs, which use
 // Plan, read everything.
 type editPlanner interface {
-	PlanAfterEdit(ctx context.Context, want *hoststate.Host) (*applier.Plan, error)
+	PlanAfterEdit(ctx context.Context, want *hoststate.Host) (*plan.Plan, error)
 }
 
 // Trigger is what started a cycle.
@@ -369,7 +370,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		attrs = append(attrs, "compile_seconds", seconds(compileTook))
 	}
 	start := l.Clock.Now()
-	var p *applier.Plan
+	var p *plan.Plan
 	var err error
 	if ep, ok := l.Applier.(editPlanner); ok && trigger == TriggerChange {
 		p, err = ep.PlanAfterEdit(ctx, c.want)
@@ -383,7 +384,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		l.Metrics.failure(ReasonRefused)
 		l.refused = c.hash
 		if p != nil {
-			attrs = append(attrs, "deletes", p.Deletes(), "plan", applier.Summary(p.Ops))
+			attrs = append(attrs, "deletes", p.Deletes(), "plan", plan.Summary(p.Ops))
 		}
 		if l.current != nil {
 			attrs = append(attrs, "running_hash", l.current.hash)
@@ -412,17 +413,17 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 	}
 	done := 0
 	for _, op := range res.Done {
-		if op.Action != applier.Wait {
+		if op.Action != plan.Wait {
 			done++
 		}
 	}
 	if len(res.Done) > 0 {
-		attrs = append(attrs, "done", applier.Summary(res.Done))
+		attrs = append(attrs, "done", plan.Summary(res.Done))
 	}
 	if err != nil {
 		l.Metrics.failure(ReasonKernelError)
 		if notDone := res.Undone(); len(notDone) > 0 {
-			attrs = append(attrs, "not_done", applier.Summary(notDone))
+			attrs = append(attrs, "not_done", plan.Summary(notDone))
 		}
 		l.Log.Error("apply failed; retrying at the next resync", append(attrs, "error", err.Error())...)
 		return Failed, done

@@ -24,6 +24,8 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 // hostsCUE is a NAT director lb between a client LAN and three app
@@ -104,12 +106,12 @@ type countingApplier struct {
 	plans, applies atomic.Int32
 }
 
-func (c *countingApplier) Plan(ctx context.Context, want *hoststate.Host) (*applier.Plan, error) {
+func (c *countingApplier) Plan(ctx context.Context, want *hoststate.Host) (*plan.Plan, error) {
 	c.plans.Add(1)
 	return c.Applier.Plan(ctx, want)
 }
 
-func (c *countingApplier) Apply(ctx context.Context, want *hoststate.Host, p *applier.Plan) (*applier.Result, error) {
+func (c *countingApplier) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) (*applier.Result, error) {
 	c.applies.Add(1)
 	return c.Applier.Apply(ctx, want, p)
 }
@@ -302,7 +304,7 @@ func (h *harness) converged() {
 	}
 	if p.Changes() != 0 {
 		var b strings.Builder
-		p.WriteText(&b, false)
+		planfmt.WriteText(&b, p, false)
 		h.t.Fatalf("the kernel does not match the config:\n%s", &b)
 	}
 }

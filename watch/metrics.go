@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // Failure reasons, the values of the reason label of
@@ -118,7 +118,7 @@ func (m *Metrics) observe(d time.Duration) {
 }
 
 // success records an apply that succeeded.
-func (m *Metrics) success(t Trigger, now time.Time, want *hoststate.Host, done []applier.Op, hash, commit string) {
+func (m *Metrics) success(t Trigger, now time.Time, want *hoststate.Host, done []plan.Op, hash, commit string) {
 	if m == nil {
 		return
 	}
@@ -132,8 +132,8 @@ func (m *Metrics) success(t Trigger, now time.Time, want *hoststate.Host, done [
 	m.destinations.Set(float64(dests))
 	changed := false
 	for _, op := range done {
-		if op.Action != applier.Wait {
-			m.operations.WithLabelValues(string(op.Kind), string(op.Action)).Inc()
+		if op.Action != plan.Wait {
+			m.operations.WithLabelValues(string(op.Kind()), string(op.Action)).Inc()
 			changed = true
 		}
 	}

@@ -1,12 +1,3 @@
-// Package kernel is the small interface between lvsgen's applier and a
-// Linux kernel: the IPVS table, network devices, addresses, routes, fou
-// listeners and sysctls — the objects lvsgen manages, in kernel terms.
-//
-// Two implementations exist: netlink (the real kernel, Linux only) and
-// memory (an in-memory twin for tests). They must return the same errors for
-// the same requests — the kernel's errno values, wrapped so that errors.Is
-// works (syscall.EEXIST, ENOENT, ESRCH, EINVAL, ERANGE...) — and the same
-// conformance tests (kerneltest) run against both.
 package kernel
 
 import (
@@ -18,10 +9,36 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
-// Kernel is what the applier reads and writes. Every call is bounded by
+// Kernel is what the applier reads and writes: every kind of object
+// lvsgen manages, one small interface per kind. Every call is bounded by
 // its context. Methods named after an object read all of them in one dump;
-// the others change one object.
+// the others change one object. Every error names its operation and
+// object in an *OpError that keeps the kernel's errno.
+//
+// A new kind of kernel object gets its own interface here, embedded in
+// Kernel, with its methods in both implementations and its conformance
+// tests in a group of its own in kerneltest. The next one is nftables,
+// for FULLNAT's source NAT: an NFTables interface that reads and writes
+// lvsgen's own nft tables, so that a caller that needs only IPVS (or only
+// nftables) asks for that alone.
 type Kernel interface {
+	IPVS
+	Links
+	Addresses
+	Routes
+	FOUs
+	Sysctls
+}
+
+// IPVS is the IPVS table: virtual services, their destinations, and the
+// connection timeouts. It is all a kernel read from an `ipvsadm-save`
+// capture has (the --observed mode of `lvsgen plan`).
+//
+// Two optional interfaces make large tables cheaper, and an IPVS kernel
+// may implement either: PartialReader reads the destinations of some
+// services only, BatchWriter pipelines many writes. Callers type-assert
+// for them and fall back to these methods.
+type IPVS interface {
 	// Services returns every IPVS service with its destinations,
 	// including destinations' connection counters.
 	Services(ctx context.Context) ([]ipvs.Service, error)
@@ -46,7 +63,11 @@ type Kernel interface {
 	// Timeouts reads and SetTimeouts writes the IPVS timeouts.
 	Timeouts(ctx context.Context) (Timeouts, error)
 	SetTimeouts(ctx context.Context, t Timeouts) error
+}
 
+// Links are the network devices: the dummy device VIPs are bound on and
+// the fallback tunnel devices that decapsulate tunnelled packets.
+type Links interface {
 	// Links returns the network devices.
 	Links(ctx context.Context) ([]Link, error)
 	// AddLink creates a device of l.Kind and brings it up; for a
@@ -59,7 +80,11 @@ type Kernel interface {
 	SetLinkUp(ctx context.Context, name string) error
 	// DelLink deletes a device (ENODEV).
 	DelLink(ctx context.Context, name string) error
+}
 
+// Addresses are the addresses bound on devices (VIPs, and the subnets
+// that make gateways reachable).
+type Addresses interface {
 	// Addresses returns every address on every device.
 	Addresses(ctx context.Context) ([]Address, error)
 	// AddAddress binds an address (EEXIST, ENODEV).
@@ -71,7 +96,10 @@ type Kernel interface {
 	// address already bound, in place (RTM_NEWADDR with NLM_F_REPLACE:
 	// the address is never missing meanwhile; ENODEV).
 	ReplaceAddress(ctx context.Context, a Address) error
+}
 
+// Routes are the gateway routes of the main table.
+type Routes interface {
 	// Routes returns the main table's unicast routes with a gateway.
 	Routes(ctx context.Context) ([]Route, error)
 	// AddRoute adds a route (EEXIST; ENETUNREACH if the gateway is not
@@ -84,14 +112,21 @@ type Kernel interface {
 	// route (ENOENT if there is no route to r.Dst of metric 0;
 	// ENETUNREACH if the gateway is not on a connected subnet).
 	ChangeRoute(ctx context.Context, r Route) error
+}
 
+// FOUs are the fou/gue receive ports that decapsulate GUE-tunnelled
+// packets.
+type FOUs interface {
 	// FOUs returns the fou/gue receive ports.
 	FOUs(ctx context.Context) ([]FOU, error)
 	// AddFOU opens a GUE receive port (EEXIST).
 	AddFOU(ctx context.Context, f FOU) error
 	// DelFOU closes one (ENOENT).
 	DelFOU(ctx context.Context, f FOU) error
+}
 
+// Sysctls are the /proc/sys values lvsgen reads and sets.
+type Sysctls interface {
 	// Sysctl reads a /proc/sys value by its dotted name (ENOENT if the
 	// key does not exist).
 	Sysctl(ctx context.Context, key string) (string, error)
@@ -155,7 +190,7 @@ func (f FOU) String() string {
 	return fmt.Sprintf("fou port %d gue", f.Port)
 }
 
-// PartialReader is implemented by kernels that can read the IPVS table
+// PartialReader is implemented by IPVS kernels that can read the table
 // with the destinations of some services only. Reading destinations is
 // one dump per service, most of the cost of reading a large table; a plan
 // right after an edit needs only those of the services the edit, or the
@@ -166,7 +201,7 @@ type PartialReader interface {
 	ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) bool) ([]ipvs.Service, error)
 }
 
-// BatchWriter is implemented by kernels that can pipeline IPVS writes:
+// BatchWriter is implemented by IPVS kernels that can pipeline writes:
 // many requests in flight at once instead of one round trip each, which is
 // most of the cost of loading a large table. The applier uses it when the
 // kernel has it, and the Kernel methods otherwise.
@@ -175,12 +210,12 @@ type BatchWriter interface {
 	// of netlink requests: a write that fails does not stop the ones
 	// after it (destinations of a service whose creation failed fail
 	// with ESRCH, and the rest of the batch goes on). It returns one
-	// error per write — nil when the kernel did it, else the same
-	// error the single-write method returns — and, separately, an
-	// error that failed the exchange as a whole (cancelled, timed out,
-	// socket error). When that error is non-nil, a write whose outcome
-	// is not known has an error wrapping ErrNoAnswer, and one never
-	// sent has an error wrapping ErrNotSent.
+	// error per write — nil when the kernel did it, else an *OpError
+	// naming the write, as the single-write method returns — and,
+	// separately, an error that failed the exchange as a whole
+	// (cancelled, timed out, socket error). When that error is non-nil,
+	// a write whose outcome is not known has an error wrapping
+	// ErrNoAnswer, and one never sent has an error wrapping ErrNotSent.
 	WriteBatch(ctx context.Context, ws []IPVSWrite) ([]error, error)
 }
 
@@ -229,7 +264,7 @@ type IPVSWrite struct {
 
 // Do does one IPVS write with k's single-write methods: a batch of one,
 // for kernels without BatchWriter.
-func Do(ctx context.Context, k Kernel, w IPVSWrite) error {
+func Do(ctx context.Context, k IPVS, w IPVSWrite) error {
 	switch w.Op {
 	case AddService:
 		return k.AddService(ctx, w.Service)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,11 +14,11 @@ import (
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/applier/kernel"
-	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
-	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 // openKernel opens the live kernel; a variable so tests can substitute
@@ -45,7 +44,7 @@ func (f *planFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.format, "format", "text", "text or json")
 	c.Flags().StringVar(&f.stateDir, "state-dir", applier.DefaultStateDir, "where lvsgen records what it owns on this host")
 	c.Flags().BoolVar(&f.prune, "prune", false, "also delete IPVS services lvsgen did not create and the config does not name")
-	c.Flags().DurationVar(&f.drainTimeout, "drain-timeout", applier.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
+	c.Flags().DurationVar(&f.drainTimeout, "drain-timeout", plan.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
 	c.Flags().IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
 	c.Flags().BoolVar(&f.detailedExit, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole run's kernel calls")
@@ -83,11 +82,11 @@ func (f *planFlags) runner(k kernel.Kernel) *applier.Runner {
 	return &applier.Runner{Kernel: k, StateDir: f.stateDir, Prune: f.prune, DrainTimeout: f.drainTimeout, MaxDeletes: f.maxDeletes}
 }
 
-func writePlan(w io.Writer, p *applier.Plan, format string) error {
+func writePlan(w io.Writer, p *plan.Plan, format string) error {
 	if format == "json" {
-		return p.WriteJSON(w)
+		return planfmt.WriteJSON(w, p)
 	}
-	return p.WriteText(w, isTerminal(w))
+	return planfmt.WriteText(w, p, isTerminal(w))
 }
 
 func isTerminal(w io.Writer) bool {
@@ -123,13 +122,13 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			var k kernel.Kernel
+			var k kernel.IPVS
 			r := f.runner(nil)
 			if f.observed != "" {
-				if k, err = observedKernel(ctx, f.observed); err != nil {
+				if k, err = applier.LoadCapture(ctx, f.observed); err != nil {
 					return err
 				}
-				want = ipvsOnly(want)
+				want = applier.CaptureWant(want)
 				r.NoState = true // a capture comes with no ownership
 			} else if k, err = openKernel(); err != nil {
 				return err
@@ -153,49 +152,6 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 	f.register(c)
 	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture instead of the live kernel")
 	return c
-}
-
-// observedKernel loads a capture into an in-memory kernel.
-func observedKernel(ctx context.Context, path string) (kernel.Kernel, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading --observed: %w", err)
-	}
-	defer file.Close()
-	svcs, err := ipvs.ParseSave(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading --observed %s: %w", path, err)
-	}
-	k := memory.New()
-	for _, s := range svcs {
-		if err := k.AddService(ctx, s); err != nil {
-			return nil, fmt.Errorf("loading --observed %s: %w", path, err)
-		}
-		for _, d := range s.Destinations {
-			// Thresholds are compared on neither side (see ipvsOnly);
-			// a hand-written rules file may carry -x/-y.
-			d.UpperThreshold, d.LowerThreshold = 0, 0
-			if err := k.AddDestination(ctx, s.ServiceKey, d); err != nil {
-				return nil, fmt.Errorf("loading --observed %s: %w", path, err)
-			}
-		}
-	}
-	return k, nil
-}
-
-// ipvsOnly keeps what a capture can be compared with: the IPVS services,
-// without connection thresholds, which ipvsadm-save never prints (a plan
-// against a capture would otherwise always "change" them).
-func ipvsOnly(want *hoststate.Host) *hoststate.Host {
-	h := &hoststate.Host{Version: want.Version, Name: want.Name, Roles: want.Roles}
-	for _, s := range want.Services {
-		s.Destinations = slices.Clone(s.Destinations)
-		for i := range s.Destinations {
-			s.Destinations[i].UpperThreshold, s.Destinations[i].LowerThreshold = 0, 0
-		}
-		h.Services = append(h.Services, s)
-	}
-	return h
 }
 
 func newApply() *cobra.Command {
@@ -258,7 +214,7 @@ its sysctls to --sysctl-file.`,
 			start := time.Now()
 			res, err := r.Apply(ctx, want, p)
 			if p.Changes() > 0 {
-				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), applier.Summary(res.Done))
+				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), plan.Summary(res.Done))
 			}
 			if err != nil && res != nil && len(res.Undone()) > 0 {
 				reportStopped(out, res, err)
@@ -283,14 +239,14 @@ func reportStopped(out io.Writer, res *applier.Result, err error) {
 		fmt.Fprintf(out, "Failed: %v\n", ae)
 	}
 	if n := len(res.AlsoFailed); n > 0 {
-		ops := make([]applier.Op, n)
+		ops := make([]plan.Op, n)
 		for i, f := range res.AlsoFailed {
 			ops[i] = f.Op
 		}
-		fmt.Fprintf(out, "Also failed in the same batch: %s (first: %v).\n", applier.Summary(ops), res.AlsoFailed[0].Err)
+		fmt.Fprintf(out, "Also failed in the same batch: %s (first: %v).\n", plan.Summary(ops), res.AlsoFailed[0].Err)
 	}
 	if len(res.Unknown) > 0 {
-		fmt.Fprintf(out, "Sent, but the kernel's answer was lost (done or not; the next plan shows): %s.\n", applier.Summary(res.Unknown))
+		fmt.Fprintf(out, "Sent, but the kernel's answer was lost (done or not; the next plan shows): %s.\n", plan.Summary(res.Unknown))
 	}
-	fmt.Fprintf(out, "Not done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", applier.Summary(res.NotDone))
+	fmt.Fprintf(out, "Not done: %s. Run apply again once the cause is fixed; it plans from the kernel as it is.\n", plan.Summary(res.NotDone))
 }

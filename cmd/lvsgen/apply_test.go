@@ -1,12 +1,15 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
@@ -143,6 +146,54 @@ func TestApplyReportsBatchFailure(t *testing.T) {
 	} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Fatalf("exit %d, want 1 and %q in\n%s", code, want, out)
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden outputs under testdata/golden")
+
+// TestPlanGolden pins `lvsgen plan`'s output, text and JSON, byte for
+// byte: against a capture, and against a live (in-memory) kernel.
+func TestPlanGolden(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "lb1.save")
+	os.WriteFile(capture, []byte(`-A -t 192.0.2.10:80 -s wrr
+-a -t 192.0.2.10:80 -r 10.10.0.11:80 -g -w 3
+-a -t 192.0.2.10:80 -r 10.10.0.12:80 -g -w 5
+-A -t 192.0.2.99:22 -s rr
+-a -t 192.0.2.99:22 -r 10.10.0.11:22 -g -w 1
+`), 0o644)
+	k := memory.New()
+	k.AddDevice("eth0")
+	useMemoryKernel(t, k)
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"plan-observed", []string{"plan", "../../examples", "--host", "lb1", "--observed", capture}},
+		{"plan-live", []string{"plan", "../../examples", "--host", "nat1", "--state-dir", t.TempDir()}},
+	} {
+		for _, format := range []string{"text", "json"} {
+			t.Run(tt.name+"."+format, func(t *testing.T) {
+				_, out := runCapture(t, append(tt.args, "--format", format)...)
+				path := filepath.Join("testdata", "golden", tt.name+"."+format)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(want), out); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", path, diff)
+				}
+			})
 		}
 	}
 }

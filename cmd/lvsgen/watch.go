@@ -22,6 +22,7 @@ import (
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/watch"
 )
 
@@ -78,7 +79,7 @@ address. See docs/OPERATIONS.md.`,
 	fl.StringVar(&f.host, "host", "", "the host whose kernel this is (required)")
 	fl.StringVar(&f.stateDir, "state-dir", applier.DefaultStateDir, "where lvsgen records what it owns on this host")
 	fl.BoolVar(&f.prune, "prune", false, "also delete IPVS services lvsgen did not create and the config does not name")
-	fl.DurationVar(&f.drainTimeout, "drain-timeout", applier.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", plan.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
 	fl.IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
 	fl.DurationVar(&f.timeout, "timeout", watch.DefaultTimeout, "bound on one plan-and-apply's kernel calls")
 	fl.StringArrayVar(&f.policyDirs, "policy", nil, "also check (and watch) the policies in this directory (repeatable)")

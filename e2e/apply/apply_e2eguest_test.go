@@ -70,14 +70,6 @@ func (l *lab) noChanges(dir string, order ...string) {
 	}
 }
 
-func checkSplit(t *testing.T, what string, names []string, want map[string]int) {
-	t.Helper()
-	got := topo.Count(names)
-	if topo.FormatCount(got) != topo.FormatCount(want) {
-		t.Errorf("%s: got %s, want %s", what, topo.FormatCount(got), topo.FormatCount(want))
-	}
-}
-
 func data(t *testing.T, name string) string {
 	p, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
@@ -108,7 +100,7 @@ func TestApplyNAT(t *testing.T) {
 	cfg := data(t, "nat")
 	order := []string{"rs1", "rs2", "dir"}
 	l.apply(cfg, order...)
-	checkSplit(t, "NAT rr 80->8080 after apply", l.client.HTTPRequests("10.0.1.100:80", requests), map[string]int{"rs1": 10, "rs2": 10})
+	topo.CheckSplit(t, "NAT rr 80->8080 after apply", l.client.HTTPRequests("10.0.1.100:80", requests), map[string]int{"rs1": 10, "rs2": 10})
 	l.noChanges(cfg, order...)
 
 	// By hand, as an operator might: a weight changed, a service added.
@@ -144,7 +136,7 @@ func TestApplyNAT(t *testing.T) {
 	if !strings.Contains(save, "-r 10.0.2.12:8080 -m -w 0\n") {
 		t.Fatalf("rs2 should be draining at weight 0:\n%s", save)
 	}
-	checkSplit(t, "NAT while rs2 drains", l.client.HTTPRequests("10.0.1.100:80", 6), map[string]int{"rs1": 6})
+	topo.CheckSplit(t, "NAT while rs2 drains", l.client.HTTPRequests("10.0.1.100:80", 6), map[string]int{"rs1": 6})
 	res = l.run("dir", "plan", one)
 	if !strings.Contains(res.Stdout, "= destination tcp:10.0.1.100:80 -> 10.0.2.12:8080") || !strings.Contains(res.Stdout, "active connections") {
 		t.Errorf("plan while draining:\n%s", res.Stdout)
@@ -185,7 +177,7 @@ func TestApplyDR(t *testing.T) {
 	cfg := data(t, "dr")
 	order := []string{"rs1", "rs2", "dir"}
 	l.apply(cfg, order...)
-	checkSplit(t, "DR rr after apply", l.client.HTTPRequests("10.0.3.100:80", requests), map[string]int{"rs1": 10, "rs2": 10})
+	topo.CheckSplit(t, "DR rr after apply", l.client.HTTPRequests("10.0.3.100:80", requests), map[string]int{"rs1": 10, "rs2": 10})
 	l.noChanges(cfg, order...)
 	if v := l.hosts["rs1"].ReadSysctl("net.ipv4.conf.all.arp_ignore"); v != "1" {
 		t.Errorf("rs1 arp_ignore = %s", v)
@@ -215,6 +207,6 @@ func TestApplyTUN(t *testing.T) {
 	cfg := data(t, "tun")
 	order := []string{"rs1", "rs2", "dir"}
 	l.apply(cfg, order...)
-	checkSplit(t, "TUN wrr 3:1 after apply", l.client.HTTPRequests("10.0.1.100:80", requests), map[string]int{"rs1": 15, "rs2": 5})
+	topo.CheckSplit(t, "TUN wrr 3:1 after apply", l.client.HTTPRequests("10.0.1.100:80", requests), map[string]int{"rs1": 15, "rs2": 5})
 	l.noChanges(cfg, order...)
 }

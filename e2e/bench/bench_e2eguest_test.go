@@ -33,6 +33,7 @@ import (
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/plan"
 )
 
 // reps is how many times each measurement is repeated in the one VM run.
@@ -110,7 +111,7 @@ type applyTimes struct {
 	plan  time.Duration // netlink.New, Observe and Diff
 	apply time.Duration // Apply of the plan
 	ops   int
-	state *applier.State
+	state *plan.State
 }
 
 // lvsgenApply plans want against n's kernel and applies the plan.
@@ -120,12 +121,12 @@ func lvsgenApply(b *testing.B, n *topo.Node, want *hoststate.Host) applyTimes {
 	start := time.Now()
 	k := open(b, n)
 	defer k.Close()
-	st := applier.NewState(want.Name)
+	st := plan.NewState(want.Name)
 	obs, err := applier.Observe(ctx, k, want, st)
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := applier.Diff(want, obs, st, applier.Options{Now: time.Now()})
+	p := plan.Diff(want, obs, st, plan.Options{Now: time.Now()})
 	planned := time.Now()
 	res, err := applier.Apply(ctx, k, p)
 	done := time.Now()
@@ -142,7 +143,7 @@ func (t noopTimes) total() time.Duration { return t.observe + t.diff }
 
 // lvsgenNoop reads n's kernel and plans want against it, which must give
 // an empty plan.
-func lvsgenNoop(b *testing.B, n *topo.Node, want *hoststate.Host, st *applier.State) noopTimes {
+func lvsgenNoop(b *testing.B, n *topo.Node, want *hoststate.Host, st *plan.State) noopTimes {
 	runtime.GC()
 	ctx := context.Background()
 	start := time.Now()
@@ -153,10 +154,10 @@ func lvsgenNoop(b *testing.B, n *topo.Node, want *hoststate.Host, st *applier.St
 		b.Fatal(err)
 	}
 	observed := time.Now()
-	p := applier.Diff(want, obs, st, applier.Options{Now: time.Now()})
+	p := plan.Diff(want, obs, st, plan.Options{Now: time.Now()})
 	done := time.Now()
 	if len(p.Ops) != 0 {
-		b.Fatalf("no-op plan has %d operations: %s", len(p.Ops), applier.Summary(p.Ops))
+		b.Fatalf("no-op plan has %d operations: %s", len(p.Ops), plan.Summary(p.Ops))
 	}
 	return noopTimes{observe: observed.Sub(start), diff: done.Sub(observed)}
 }
@@ -325,13 +326,13 @@ func Benchmark10000x10(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p := applier.Diff(want, obs, st, applier.Options{Now: time.Now()})
+			p := plan.Diff(want, obs, st, plan.Options{Now: time.Now()})
 			planned := time.Now()
 			res, err := applier.Apply(ctx, k, p)
 			done := time.Now()
 			k.Close()
-			if err != nil || len(p.Ops) != 1 || p.Ops[0].Kind != applier.KindDestination || p.Ops[0].Action != applier.Update || len(res.Done) != 1 || k.writes != 1 || k.batches != 1 {
-				b.Fatalf("one weight changed: plan %s, apply %v, %d writes in %d batches; want 1 destination update in 1 write", applier.Summary(p.Ops), err, k.writes, k.batches)
+			if err != nil || len(p.Ops) != 1 || p.Ops[0].Kind() != plan.KindDestination || p.Ops[0].Action != plan.Update || len(res.Done) != 1 || k.writes != 1 || k.batches != 1 {
+				b.Fatalf("one weight changed: plan %s, apply %v, %d writes in %d batches; want 1 destination update in 1 write", plan.Summary(p.Ops), err, k.writes, k.batches)
 			}
 			st = p.State
 			change, changePlan, changeApply = append(change, done.Sub(start)), append(changePlan, planned.Sub(start)), append(changeApply, done.Sub(planned))
@@ -360,11 +361,11 @@ func Benchmark10000x10(b *testing.B) {
 		ctx := context.Background()
 		wk := open(b, lb)
 		r := &applier.Runner{Kernel: wk, StateDir: b.TempDir(), MaxDeletes: -1}
-		if err := st.Save(r.StateDir); err != nil {
+		if err := applier.SaveState(r.StateDir, st); err != nil {
 			b.Fatal(err)
 		}
 		if p, err := r.Plan(ctx, want); err != nil || len(p.Ops) != 0 {
-			b.Fatalf("full plan before the edits: %v, %s", err, applier.Summary(p.Ops))
+			b.Fatalf("full plan before the edits: %v, %s", err, plan.Summary(p.Ops))
 		}
 		var afterEdit, afterEditPlan []time.Duration
 		for rep := range reps {
@@ -378,8 +379,8 @@ func Benchmark10000x10(b *testing.B) {
 				_, err = r.Apply(ctx, want, p)
 			}
 			done := time.Now()
-			if err != nil || len(p.Ops) != 1 || p.Ops[0].Action != applier.Update {
-				b.Fatalf("one weight changed, planned after the edit: plan %s, %v", applier.Summary(p.Ops), err)
+			if err != nil || len(p.Ops) != 1 || p.Ops[0].Action != plan.Update {
+				b.Fatalf("one weight changed, planned after the edit: plan %s, %v", plan.Summary(p.Ops), err)
 			}
 			afterEdit, afterEditPlan = append(afterEdit, done.Sub(start)), append(afterEditPlan, planned.Sub(start))
 		}

@@ -41,14 +41,9 @@ func render(t *testing.T, dir, host, format string) string {
 // returns ipvsadm's result.
 func restore(t *testing.T, n *topo.Node, text string) guest.Result {
 	t.Helper()
-	var res guest.Result
-	err := n.Do(func() error {
-		cmd := exec.Command("ipvsadm", "-R")
-		cmd.Stdin = strings.NewReader(text)
-		var err error
-		res, err = guest.RunCmd(cmd)
-		return err
-	})
+	cmd := exec.Command("ipvsadm", "-R")
+	cmd.Stdin = strings.NewReader(text)
+	res, err := n.RunCmd(cmd)
 	if err != nil {
 		t.Fatalf("ipvsadm -R: %v", err)
 	}

@@ -18,17 +18,6 @@ var (
 	splitWRR = map[string]int{"rs1": requests * 3 / 4, "rs2": requests / 4}
 )
 
-// checkSplit fails unless the answers tally exactly to want.
-func checkSplit(t *testing.T, what string, names []string, want map[string]int) {
-	t.Helper()
-	got := topo.Count(names)
-	if topo.FormatCount(got) != topo.FormatCount(want) {
-		t.Errorf("%s: answers %s, want %s (sequence %v)", what, topo.FormatCount(got), topo.FormatCount(want), names)
-	} else {
-		t.Logf("%s: %s", what, topo.FormatCount(got))
-	}
-}
-
 // TestTrafficDR builds the LAN of testdata/dr (a client, the director and
 // two real servers, all plain namespaces), configures the director and the
 // real servers from their renders alone, and sends traffic to the VIPs,
@@ -48,9 +37,9 @@ func TestTrafficDR(t *testing.T) {
 		rs.ServeHTTP(80)
 		rs.ServeUDP(53)
 	}
-	checkSplit(t, "DR tcp rr", client.HTTPRequests("10.0.0.100:80", requests), splitRR)
-	checkSplit(t, "DR tcp wrr 3:1", client.HTTPRequests("10.0.0.101:80", requests), splitWRR)
-	checkSplit(t, "DR udp rr", client.UDPRequests("10.0.0.100:53", requests), splitRR)
+	topo.CheckSplit(t, "DR tcp rr", client.HTTPRequests("10.0.0.100:80", requests), splitRR)
+	topo.CheckSplit(t, "DR tcp wrr 3:1", client.HTTPRequests("10.0.0.101:80", requests), splitWRR)
+	topo.CheckSplit(t, "DR udp rr", client.UDPRequests("10.0.0.100:53", requests), splitRR)
 }
 
 // TestTrafficNAT builds testdata/nat: the client on the front LAN, the
@@ -76,9 +65,9 @@ func TestTrafficNAT(t *testing.T) {
 		rs.ServeHTTP(8080)
 		rs.ServeUDP(8080)
 	}
-	checkSplit(t, "NAT tcp rr 80->8080", client.HTTPRequests("10.0.1.100:80", requests), splitRR)
-	checkSplit(t, "NAT tcp wrr 3:1 80->8080", client.HTTPRequests("10.0.1.101:80", requests), splitWRR)
-	checkSplit(t, "NAT udp rr 53->8080", client.UDPRequests("10.0.1.100:53", requests), splitRR)
+	topo.CheckSplit(t, "NAT tcp rr 80->8080", client.HTTPRequests("10.0.1.100:80", requests), splitRR)
+	topo.CheckSplit(t, "NAT tcp wrr 3:1 80->8080", client.HTTPRequests("10.0.1.101:80", requests), splitWRR)
+	topo.CheckSplit(t, "NAT udp rr 53->8080", client.UDPRequests("10.0.1.100:53", requests), splitRR)
 }
 
 // TestTrafficTUN builds testdata/tun: the client and the director on the
@@ -114,7 +103,7 @@ func TestTrafficTUN(t *testing.T) {
 		{"gue", "10.0.1.102:80", "10.0.1.103:80"},
 		{"gre", "10.0.1.104:80", "10.0.1.105:80"},
 	} {
-		checkSplit(t, "TUN "+c.tunnel+" tcp rr", client.HTTPRequests(c.rr, requests), splitRR)
-		checkSplit(t, "TUN "+c.tunnel+" tcp wrr 3:1", client.HTTPRequests(c.wrr, requests), splitWRR)
+		topo.CheckSplit(t, "TUN "+c.tunnel+" tcp rr", client.HTTPRequests(c.rr, requests), splitRR)
+		topo.CheckSplit(t, "TUN "+c.tunnel+" tcp wrr 3:1", client.HTTPRequests(c.wrr, requests), splitWRR)
 	}
 }

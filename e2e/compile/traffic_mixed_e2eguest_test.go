@@ -116,6 +116,6 @@ func TestTrafficTUNMixed(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		checkSplit(t, "TUN "+c.name+" tcp rr", client.HTTPRequests(c.target, requests), splitRR)
+		topo.CheckSplit(t, "TUN "+c.name+" tcp rr", client.HTTPRequests(c.target, requests), splitRR)
 	}
 }

@@ -14,17 +14,6 @@ import (
 // servers must split them evenly.
 const requests = 20
 
-// checkSplit fails unless the answers tally exactly to want.
-func checkSplit(t *testing.T, what string, names []string, want map[string]int) {
-	t.Helper()
-	got := topo.Count(names)
-	if topo.FormatCount(got) != topo.FormatCount(want) {
-		t.Errorf("%s: answers %s, want %s (sequence %v)", what, topo.FormatCount(got), topo.FormatCount(want), names)
-	} else {
-		t.Logf("%s: %s", what, topo.FormatCount(got))
-	}
-}
-
 // drLab is one subnet with a client, a director holding the VIP on eth0,
 // and two real servers configured for direct routing, serving HTTP and UDP
 // on port 80.
@@ -64,8 +53,8 @@ func TestDirectRoutingRR(t *testing.T) {
 		}
 	}
 	want := map[string]int{"rs1": requests / 2, "rs2": requests / 2}
-	checkSplit(t, "DR tcp rr", l.client.HTTPRequests(l.vip+":80", requests), want)
-	checkSplit(t, "DR udp rr", l.client.UDPRequests(l.vip+":80", requests), want)
+	topo.CheckSplit(t, "DR tcp rr", l.client.HTTPRequests(l.vip+":80", requests), want)
+	topo.CheckSplit(t, "DR udp rr", l.client.UDPRequests(l.vip+":80", requests), want)
 }
 
 func TestDirectRoutingWRR(t *testing.T) {
@@ -74,7 +63,7 @@ func TestDirectRoutingWRR(t *testing.T) {
 	l.dir.MustRun("ipvsadm", "-A", "-t", l.vip+":80", "-s", "wrr")
 	l.dir.MustRun("ipvsadm", "-a", "-t", l.vip+":80", "-r", l.rs[0]+":80", "-g", "-w", "3")
 	l.dir.MustRun("ipvsadm", "-a", "-t", l.vip+":80", "-r", l.rs[1]+":80", "-g", "-w", "1")
-	checkSplit(t, "DR tcp wrr 3:1", l.client.HTTPRequests(l.vip+":80", requests),
+	topo.CheckSplit(t, "DR tcp wrr 3:1", l.client.HTTPRequests(l.vip+":80", requests),
 		map[string]int{"rs1": requests * 3 / 4, "rs2": requests / 4})
 }
 
@@ -105,8 +94,8 @@ func TestNATPortMapping(t *testing.T) {
 		}
 	}
 	want := map[string]int{"rs1": requests / 2, "rs2": requests / 2}
-	checkSplit(t, "NAT tcp rr 80->8080", client.HTTPRequests(vip+":80", requests), want)
-	checkSplit(t, "NAT udp rr 80->8080", client.UDPRequests(vip+":80", requests), want)
+	topo.CheckSplit(t, "NAT tcp rr 80->8080", client.HTTPRequests(vip+":80", requests), want)
+	topo.CheckSplit(t, "NAT udp rr 80->8080", client.UDPRequests(vip+":80", requests), want)
 }
 
 // tunLab is a client and a director on the front subnet, real servers on
@@ -156,8 +145,8 @@ func (l *tunLab) run(t *testing.T, what string, tunOpts ...string) {
 		}
 	}
 	want := map[string]int{"rs1": requests / 2, "rs2": requests / 2}
-	checkSplit(t, what+" tcp rr", l.client.HTTPRequests(l.vip+":80", requests), want)
-	checkSplit(t, what+" udp rr", l.client.UDPRequests(l.vip+":80", requests), want)
+	topo.CheckSplit(t, what+" tcp rr", l.client.HTTPRequests(l.vip+":80", requests), want)
+	topo.CheckSplit(t, what+" udp rr", l.client.UDPRequests(l.vip+":80", requests), want)
 }
 
 // checkSave compares the director's ipvsadm -S -n with the services the
@@ -235,6 +224,6 @@ func TestDirectRoutingIPv6(t *testing.T) {
 		}
 	}
 	want := map[string]int{"rs1": requests / 2, "rs2": requests / 2}
-	checkSplit(t, "DR ipv6 tcp rr", client.HTTPRequests(svc, requests), want)
-	checkSplit(t, "DR ipv6 udp rr", client.UDPRequests(svc, requests), want)
+	topo.CheckSplit(t, "DR ipv6 tcp rr", client.HTTPRequests(svc, requests), want)
+	topo.CheckSplit(t, "DR ipv6 udp rr", client.UDPRequests(svc, requests), want)
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -300,4 +301,16 @@ func FormatCount(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// CheckSplit fails the test unless the answers (names, one a request) tally
+// exactly to want; otherwise it logs the tally. what names the check.
+func CheckSplit(t testing.TB, what string, names []string, want map[string]int) {
+	t.Helper()
+	got := Count(names)
+	if FormatCount(got) != FormatCount(want) {
+		t.Errorf("%s: answers %s, want %s (sequence %v)", what, FormatCount(got), FormatCount(want), names)
+	} else {
+		t.Logf("%s: %s", what, FormatCount(got))
+	}
 }

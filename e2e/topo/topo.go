@@ -459,11 +459,17 @@ func (n *Node) Start(cmd *exec.Cmd) error {
 // Run runs a command in the node's namespace. The error is non-nil only
 // when it could not run or timed out; the exit status is in the result.
 func (n *Node) Run(name string, args ...string) (guest.Result, error) {
+	return n.RunCmd(exec.Command(name, args...))
+}
+
+// RunCmd runs cmd, which may have a Stdin, in the node's namespace. As with
+// Run, the error is non-nil only when it could not run or timed out.
+func (n *Node) RunCmd(cmd *exec.Cmd) (guest.Result, error) {
 	var res guest.Result
-	// RunCmd starts the child from this locked thread and waits there.
+	// guest.RunCmd starts the child from this locked thread and waits there.
 	err := n.Do(func() error {
 		var err error
-		res, err = guest.RunCmd(exec.Command(name, args...))
+		res, err = guest.RunCmd(cmd)
 		return err
 	})
 	if err != nil {

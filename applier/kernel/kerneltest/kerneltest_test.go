@@ -17,3 +17,9 @@ func TestMemory(t *testing.T) {
 		return k
 	})
 }
+
+// TestMemoryIPVS holds the in-memory IPVS table alone, as a plan against
+// a captured table uses it, to the IPVS part of the suite.
+func TestMemoryIPVS(t *testing.T) {
+	kerneltest.RunIPVS(t, func(t *testing.T) kernel.IPVS { return memory.NewIPVS() })
+}

@@ -93,12 +93,12 @@ func (k *Kernel) fous(ctx context.Context) (all, gue []kernel.FOU, err error) {
 	return all, gue, err
 }
 
-// FOUs implements kernel.Kernel: the GUE receive ports, of both families
+// FOUs implements kernel.FOUs: the GUE receive ports, of both families
 // (the kernel dumps them all whatever family is asked for).
 func (k *Kernel) FOUs(ctx context.Context) ([]kernel.FOU, error) {
 	_, gue, err := k.fous(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing fou ports: %w", err)
+		return nil, &kernel.OpError{Op: "listing", Object: "fou ports", Err: err}
 	}
 	if gue == nil {
 		gue = []kernel.FOU{}
@@ -120,7 +120,7 @@ func (k *Kernel) hasFOU(ctx context.Context, f kernel.FOU) bool {
 	return false
 }
 
-// AddFOU implements kernel.Kernel. The kernel opens the UDP socket first,
+// AddFOU implements kernel.FOUs. The kernel opens the UDP socket first,
 // so a port it already has fails with EADDRINUSE, as does a port another
 // socket holds; the first is reported as EEXIST, as documented.
 func (k *Kernel) AddFOU(ctx context.Context, f kernel.FOU) error {
@@ -132,12 +132,12 @@ func (k *Kernel) AddFOU(ctx context.Context, f kernel.FOU) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("adding %s: %w", f, err)
+		return &kernel.OpError{Op: "adding", Object: f.String(), Err: err}
 	}
 	return nil
 }
 
-// DelFOU implements kernel.Kernel. The kernel answers EINVAL for a port
+// DelFOU implements kernel.FOUs. The kernel answers EINVAL for a port
 // it does not have; that is reported as ENOENT, as documented.
 func (k *Kernel) DelFOU(ctx context.Context, f kernel.FOU) error {
 	id, err := k.fouFamily(ctx)
@@ -148,7 +148,7 @@ func (k *Kernel) DelFOU(ctx context.Context, f kernel.FOU) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("deleting %s: %w", f, err)
+		return &kernel.OpError{Op: "deleting", Object: f.String(), Err: err}
 	}
 	return nil
 }

@@ -305,27 +305,6 @@ func appendWrite(b []byte, w kernel.IPVSWrite) ([]byte, error) {
 	return b, nil
 }
 
-// writeError gives a write's error the context the Kernel methods give
-// theirs.
-func writeError(w kernel.IPVSWrite, err error) error {
-	k := w.Service.ServiceKey
-	switch w.Op {
-	case kernel.AddService:
-		return fmt.Errorf("adding service %s: %w", k, err)
-	case kernel.UpdateService:
-		return fmt.Errorf("updating service %s: %w", k, err)
-	case kernel.DelService:
-		return fmt.Errorf("deleting service %s: %w", k, err)
-	case kernel.AddDestination:
-		return fmt.Errorf("adding destination %s to %s: %w", w.Dest.AddrPort(), k, err)
-	case kernel.UpdateDestination:
-		return fmt.Errorf("updating destination %s of %s: %w", w.Dest.AddrPort(), k, err)
-	case kernel.DelDestination:
-		return fmt.Errorf("deleting destination %s of %s: %w", w.Dest.AddrPort(), k, err)
-	}
-	return fmt.Errorf("%v: %w", w.Op, err)
-}
-
 // forAttrs calls f with the type (without its flag bits) and value of
 // each attribute in b, in order.
 func forAttrs(b []byte, f func(typ uint16, v []byte)) error {

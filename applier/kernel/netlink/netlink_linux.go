@@ -35,7 +35,11 @@ type Kernel struct {
 	rt *rtnl
 }
 
-var _ kernel.Kernel = (*Kernel)(nil)
+var (
+	_ kernel.Kernel        = (*Kernel)(nil)
+	_ kernel.PartialReader = (*Kernel)(nil)
+	_ kernel.BatchWriter   = (*Kernel)(nil)
+)
 
 // New opens the kernel of the current network namespace, or of the one an
 // option names. IPVS need not be loaded yet: its methods find the family
@@ -127,7 +131,7 @@ func (k *Kernel) ipvsDo(ctx context.Context, cmd uint8, attrs ...*nl.RtAttr) err
 	return k.genl.do(ctx, r, nil)
 }
 
-// Services implements kernel.Kernel: one dump of the services, then one
+// Services implements kernel.IPVS: one dump of the services, then one
 // dump of destinations per service (the kernel dumps the destinations of
 // one service at a time, and runs one dump at a time per socket, so they
 // cannot be pipelined). This is most of what a plan reads, so it is kept
@@ -141,9 +145,10 @@ func (k *Kernel) Services(ctx context.Context) ([]ipvs.Service, error) {
 // ServicesWith implements kernel.PartialReader: one dump of the services,
 // then one of the destinations of each service dests selects (nil: all).
 func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) bool) ([]ipvs.Service, error) {
+	listing := func(err error) error { return &kernel.OpError{Op: "listing", Object: "IPVS services", Err: err} }
 	r, err := k.ipvsRequest(ctx, ipvsCmdGetService)
 	if err != nil {
-		return nil, fmt.Errorf("listing IPVS services: %w", err)
+		return nil, listing(err)
 	}
 	var svcs []ipvs.Service
 	if err := k.genl.dump(ctx, r, func(data []byte) error {
@@ -154,7 +159,7 @@ func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) b
 		svcs = append(svcs, s)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("listing IPVS services: %w", err)
+		return nil, listing(err)
 	}
 	// ends[i] is where the destinations of svcs[i] end in all.
 	all := make([]ipvs.Destination, 0, 4*len(svcs))
@@ -169,9 +174,12 @@ func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) b
 				ends[i] = len(all)
 				continue
 			}
+			listing := func(err error) error {
+				return &kernel.OpError{Op: "listing", Object: "destinations of " + s.ServiceKey.String(), Err: err}
+			}
 			data = putGenl(data[:0], ipvsCmdGetDest, ipvsGenlVersion)
 			if data, err = appendServiceKey(data, s.ServiceKey); err != nil {
-				return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
+				return listing(err)
 			}
 			reqs[0].data = data
 			start := len(all)
@@ -186,13 +194,13 @@ func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) b
 					all = append(all, d)
 					return nil
 				}); err != nil {
-					return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, err)
+					return listing(err)
 				}
 				if errors.Is(errs[0], errDumpInterrupted) && try < 5 {
 					continue
 				}
 				if errs[0] != nil {
-					return fmt.Errorf("listing destinations of %s: %w", s.ServiceKey, errs[0])
+					return listing(errs[0])
 				}
 				break
 			}
@@ -201,6 +209,11 @@ func (k *Kernel) ServicesWith(ctx context.Context, dests func(ipvs.ServiceKey) b
 		return nil
 	})
 	if err != nil {
+		// The session's own failures (a done context, a closed
+		// socket) come without the read they stopped.
+		if oe := (*kernel.OpError)(nil); !errors.As(err, &oe) {
+			err = listing(err)
+		}
 		return nil, err
 	}
 	start := 0
@@ -224,8 +237,8 @@ func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error
 	errs := make([]error, len(ws))
 	id, err := k.family(ctx)
 	if err != nil {
-		for i := range errs {
-			errs[i] = kernel.ErrNotSent
+		for i, w := range ws {
+			errs[i] = kernel.WriteError(w, kernel.ErrNotSent)
 		}
 		return errs, fmt.Errorf("writing IPVS: %w", err)
 	}
@@ -237,7 +250,7 @@ func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error
 	for i, w := range ws {
 		b, err := appendWrite(buf, w)
 		if err != nil {
-			errs[i] = writeError(w, err)
+			errs[i] = kernel.WriteError(w, err)
 			continue
 		}
 		offs = append(offs, len(buf))
@@ -252,7 +265,7 @@ func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error
 	rerrs, err := k.genl.writeBatch(ctx, reqs)
 	for j, e := range rerrs {
 		if e != nil {
-			errs[idx[j]] = writeError(ws[idx[j]], e)
+			errs[idx[j]] = kernel.WriteError(ws[idx[j]], e)
 		}
 	}
 	if err != nil {
@@ -260,8 +273,6 @@ func (k *Kernel) WriteBatch(ctx context.Context, ws []kernel.IPVSWrite) ([]error
 	}
 	return errs, nil
 }
-
-var _ kernel.BatchWriter = (*Kernel)(nil)
 
 // write does one IPVS write, as a batch of one would but waiting for its
 // ack.
@@ -274,42 +285,42 @@ func (k *Kernel) write(ctx context.Context, w kernel.IPVSWrite) error {
 		}
 	}
 	if err != nil {
-		return writeError(w, err)
+		return kernel.WriteError(w, err)
 	}
 	return nil
 }
 
-// AddService implements kernel.Kernel.
+// AddService implements kernel.IPVS.
 func (k *Kernel) AddService(ctx context.Context, s ipvs.Service) error {
 	return k.write(ctx, kernel.IPVSWrite{Op: kernel.AddService, Service: s})
 }
 
-// UpdateService implements kernel.Kernel.
+// UpdateService implements kernel.IPVS.
 func (k *Kernel) UpdateService(ctx context.Context, s ipvs.Service) error {
 	return k.write(ctx, kernel.IPVSWrite{Op: kernel.UpdateService, Service: s})
 }
 
-// DelService implements kernel.Kernel.
+// DelService implements kernel.IPVS.
 func (k *Kernel) DelService(ctx context.Context, key ipvs.ServiceKey) error {
 	return k.write(ctx, kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: key}})
 }
 
-// AddDestination implements kernel.Kernel.
+// AddDestination implements kernel.IPVS.
 func (k *Kernel) AddDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
 	return k.write(ctx, kernel.IPVSWrite{Op: kernel.AddDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d})
 }
 
-// UpdateDestination implements kernel.Kernel.
+// UpdateDestination implements kernel.IPVS.
 func (k *Kernel) UpdateDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
 	return k.write(ctx, kernel.IPVSWrite{Op: kernel.UpdateDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d})
 }
 
-// DelDestination implements kernel.Kernel.
+// DelDestination implements kernel.IPVS.
 func (k *Kernel) DelDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
 	return k.write(ctx, kernel.IPVSWrite{Op: kernel.DelDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d})
 }
 
-// Timeouts implements kernel.Kernel.
+// Timeouts implements kernel.IPVS.
 func (k *Kernel) Timeouts(ctx context.Context) (kernel.Timeouts, error) {
 	var t kernel.Timeouts
 	r, err := k.ipvsRequest(ctx, ipvsCmdGetConfig)
@@ -321,19 +332,19 @@ func (k *Kernel) Timeouts(ctx context.Context) (kernel.Timeouts, error) {
 		})
 	}
 	if err != nil {
-		return kernel.Timeouts{}, fmt.Errorf("reading IPVS timeouts: %w", err)
+		return kernel.Timeouts{}, &kernel.OpError{Op: "reading", Object: "IPVS timeouts", Err: err}
 	}
 	return t, nil
 }
 
-// SetTimeouts implements kernel.Kernel.
+// SetTimeouts implements kernel.IPVS.
 func (k *Kernel) SetTimeouts(ctx context.Context, t kernel.Timeouts) error {
 	attrs, err := timeoutsAttrs(t)
 	if err == nil {
 		err = k.ipvsDo(ctx, ipvsCmdSetConfig, attrs...)
 	}
 	if err != nil {
-		return fmt.Errorf("setting IPVS timeouts: %w", err)
+		return &kernel.OpError{Op: "setting", Object: "IPVS timeouts", Err: err}
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ func kernelLink(l vnl.Link) kernel.Link {
 	return out
 }
 
-// Links implements kernel.Kernel.
+// Links implements kernel.Links.
 func (k *Kernel) Links(ctx context.Context) ([]kernel.Link, error) {
 	var links []vnl.Link
 	err := k.rt.call(ctx, func(h *vnl.Handle) error {
@@ -163,7 +163,7 @@ func (k *Kernel) Links(ctx context.Context) ([]kernel.Link, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing links: %w", err)
+		return nil, &kernel.OpError{Op: "listing", Object: "links", Err: err}
 	}
 	out := make([]kernel.Link, 0, len(links))
 	for _, l := range links {
@@ -177,7 +177,7 @@ func (k *Kernel) Links(ctx context.Context) ([]kernel.Link, error) {
 // namespace when it loads, by name, with the kind of the module.
 var fallbackDevices = map[string]string{"tunl0": "ipip", "sit0": "sit", "gre0": "gre", "ip6tnl0": "ip6tnl", "ip6gre0": "ip6gre"}
 
-// AddLink implements kernel.Kernel. A dummy device is created up in one
+// AddLink implements kernel.Links. A dummy device is created up in one
 // request. For a fallback tunnel device, a request to create a device of
 // its kind by its name makes the kernel load the module (request_module
 // "rtnl-link-<kind>"), whose per-namespace setup creates the device; the
@@ -186,18 +186,18 @@ var fallbackDevices = map[string]string{"tunl0": "ipip", "sit0": "sit", "gre0": 
 // SIOCCHGTUNNEL ioctl: Linux before 6.17 refuses to change a fallback
 // device over rtnetlink (EINVAL). The device is then brought up.
 func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
-	op := "adding link " + l.Name
+	failed := func(err error) error { return &kernel.OpError{Op: "adding", Object: "link " + l.Name, Err: err} }
 	if kind, ok := fallbackDevices[l.Name]; ok {
 		if l.Kind != kind {
-			return fmt.Errorf("%s: kind %q, want %q: %w", op, l.Kind, kind, unix.EINVAL)
+			return failed(fmt.Errorf("kind %q, want %q: %w", l.Kind, kind, unix.EINVAL))
 		}
 		proto, setMode := ip6tnlModes[l.Mode]
 		switch {
 		case l.Mode == "":
 		case kind != "ip6tnl":
-			return fmt.Errorf("%s: a %s device has no mode: %w", op, kind, unix.EINVAL)
+			return failed(fmt.Errorf("a %s device has no mode: %w", kind, unix.EINVAL))
 		case !setMode:
-			return fmt.Errorf("%s: unknown ip6tnl mode %q: %w", op, l.Mode, unix.EINVAL)
+			return failed(fmt.Errorf("unknown ip6tnl mode %q: %w", l.Mode, unix.EINVAL))
 		}
 		err := k.rt.call(ctx, func(h *vnl.Handle) error {
 			link, err := linkByName(h, l.Name)
@@ -219,26 +219,26 @@ func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
 			return h.LinkSetUp(link)
 		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
+			return failed(err)
 		}
 		return nil
 	}
 	if l.Kind != "dummy" {
-		return fmt.Errorf("%s: kind %q: only dummy devices are created: %w", op, l.Kind, unix.EOPNOTSUPP)
+		return failed(fmt.Errorf("kind %q: only dummy devices are created: %w", l.Kind, unix.EOPNOTSUPP))
 	}
 	if !validLinkName(l.Name) {
-		return fmt.Errorf("%s: invalid device name: %w", op, unix.EINVAL)
+		return failed(fmt.Errorf("invalid device name: %w", unix.EINVAL))
 	}
 	err := k.rt.call(ctx, func(h *vnl.Handle) error {
 		return h.LinkAdd(&vnl.Dummy{LinkAttrs: vnl.LinkAttrs{Name: l.Name, Flags: net.FlagUp}})
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return failed(err)
 	}
 	return nil
 }
 
-// SetLinkUp implements kernel.Kernel.
+// SetLinkUp implements kernel.Links.
 func (k *Kernel) SetLinkUp(ctx context.Context, name string) error {
 	err := k.rt.call(ctx, func(h *vnl.Handle) error {
 		link, err := linkByName(h, name)
@@ -248,12 +248,12 @@ func (k *Kernel) SetLinkUp(ctx context.Context, name string) error {
 		return h.LinkSetUp(link)
 	})
 	if err != nil {
-		return fmt.Errorf("setting link %s up: %w", name, err)
+		return &kernel.OpError{Op: "setting up", Object: "link " + name, Err: err}
 	}
 	return nil
 }
 
-// DelLink implements kernel.Kernel.
+// DelLink implements kernel.Links.
 func (k *Kernel) DelLink(ctx context.Context, name string) error {
 	err := k.rt.call(ctx, func(h *vnl.Handle) error {
 		link, err := linkByName(h, name)
@@ -263,7 +263,7 @@ func (k *Kernel) DelLink(ctx context.Context, name string) error {
 		return h.LinkDel(link)
 	})
 	if err != nil {
-		return fmt.Errorf("deleting link %s: %w", name, err)
+		return &kernel.OpError{Op: "deleting", Object: "link " + name, Err: err}
 	}
 	return nil
 }
@@ -278,7 +278,7 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// Addresses implements kernel.Kernel.
+// Addresses implements kernel.Addresses.
 func (k *Kernel) Addresses(ctx context.Context) ([]kernel.Address, error) {
 	var (
 		links []vnl.Link
@@ -297,7 +297,7 @@ func (k *Kernel) Addresses(ctx context.Context) ([]kernel.Address, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing addresses: %w", err)
+		return nil, &kernel.OpError{Op: "listing", Object: "addresses", Err: err}
 	}
 	names := map[int]string{}
 	for _, l := range links {
@@ -328,20 +328,20 @@ func checkPrefix(p netip.Prefix) error {
 	return nil
 }
 
-// AddAddress implements kernel.Kernel. For IPv6, NoDAD sets IFA_F_NODAD
+// AddAddress implements kernel.Addresses. For IPv6, NoDAD sets IFA_F_NODAD
 // and Deprecated a preferred lifetime of 0 (valid forever), which the
 // kernel marks IFA_F_DEPRECATED; IPv4 gets neither.
 func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
 	if err := k.setAddress(ctx, a, (*vnl.Handle).AddrAdd); err != nil {
-		return fmt.Errorf("adding address %s: %w", a, err)
+		return &kernel.OpError{Op: "adding", Object: "address " + a.String(), Err: err}
 	}
 	return nil
 }
 
-// ReplaceAddress implements kernel.Kernel.
+// ReplaceAddress implements kernel.Addresses.
 func (k *Kernel) ReplaceAddress(ctx context.Context, a kernel.Address) error {
 	if err := k.setAddress(ctx, a, (*vnl.Handle).AddrReplace); err != nil {
-		return fmt.Errorf("replacing address %s: %w", a, err)
+		return &kernel.OpError{Op: "replacing", Object: "address " + a.String(), Err: err}
 	}
 	return nil
 }
@@ -372,7 +372,7 @@ func (k *Kernel) setAddress(ctx context.Context, a kernel.Address, send func(*vn
 	})
 }
 
-// DelAddress implements kernel.Kernel.
+// DelAddress implements kernel.Addresses.
 func (k *Kernel) DelAddress(ctx context.Context, a kernel.Address) error {
 	err := checkPrefix(a.Prefix)
 	if err == nil {
@@ -385,12 +385,12 @@ func (k *Kernel) DelAddress(ctx context.Context, a kernel.Address) error {
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("deleting address %s: %w", a, err)
+		return &kernel.OpError{Op: "deleting", Object: "address " + a.String(), Err: err}
 	}
 	return nil
 }
 
-// Routes implements kernel.Kernel.
+// Routes implements kernel.Routes.
 func (k *Kernel) Routes(ctx context.Context) ([]kernel.Route, error) {
 	var routes []vnl.Route
 	err := k.rt.call(ctx, func(h *vnl.Handle) error {
@@ -400,7 +400,7 @@ func (k *Kernel) Routes(ctx context.Context) ([]kernel.Route, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing routes: %w", err)
+		return nil, &kernel.OpError{Op: "listing", Object: "routes", Err: err}
 	}
 	out := []kernel.Route{}
 	for _, r := range routes {
@@ -438,20 +438,20 @@ func routeOf(r kernel.Route) (*vnl.Route, error) {
 	return &vnl.Route{Dst: ipNet(r.Dst.Masked()), Gw: r.Gateway.AsSlice(), Table: unix.RT_TABLE_MAIN}, nil
 }
 
-// AddRoute implements kernel.Kernel.
+// AddRoute implements kernel.Routes.
 func (k *Kernel) AddRoute(ctx context.Context, r kernel.Route) error {
 	if err := k.setRoute(ctx, r, (*vnl.Handle).RouteAdd); err != nil {
-		return fmt.Errorf("adding route %s: %w", r, err)
+		return &kernel.OpError{Op: "adding", Object: "route " + r.String(), Err: err}
 	}
 	return nil
 }
 
-// ChangeRoute implements kernel.Kernel: RTM_NEWROUTE with NLM_F_REPLACE
+// ChangeRoute implements kernel.Routes: RTM_NEWROUTE with NLM_F_REPLACE
 // and without NLM_F_CREATE, which replaces the route of the same
 // destination, TOS and metric, or fails.
 func (k *Kernel) ChangeRoute(ctx context.Context, r kernel.Route) error {
 	if err := k.setRoute(ctx, r, (*vnl.Handle).RouteChange); err != nil {
-		return fmt.Errorf("changing route %s: %w", r, err)
+		return &kernel.OpError{Op: "changing", Object: "route " + r.String(), Err: err}
 	}
 	return nil
 }
@@ -471,14 +471,14 @@ func (k *Kernel) setRoute(ctx context.Context, r kernel.Route, send func(*vnl.Ha
 	return err
 }
 
-// DelRoute implements kernel.Kernel.
+// DelRoute implements kernel.Routes.
 func (k *Kernel) DelRoute(ctx context.Context, r kernel.Route) error {
 	rt, err := routeOf(r)
 	if err == nil {
 		err = k.rt.call(ctx, func(h *vnl.Handle) error { return h.RouteDel(rt) })
 	}
 	if err != nil {
-		return fmt.Errorf("deleting route %s: %w", r, err)
+		return &kernel.OpError{Op: "deleting", Object: "route " + r.String(), Err: err}
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsgen/lvsgen/applier/kernel"
 )
 
 // perDevice are the sysctl directories whose next component is a device
@@ -52,16 +54,17 @@ func sysctlPath(key string) (string, bool) {
 	return path.Join(append([]string{"/proc/sys"}, parts...)...), true
 }
 
-// Sysctl implements kernel.Kernel. In another namespace the file is
+// Sysctl implements kernel.Sysctls. In another namespace the file is
 // opened from a thread inside it: /proc/sys/net shows the namespace of
 // the thread that looks it up.
 func (k *Kernel) Sysctl(ctx context.Context, key string) (string, error) {
+	failed := func(err error) error { return &kernel.OpError{Op: "reading", Object: "sysctl " + key, Err: err} }
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", failed(err)
 	}
 	p, ok := sysctlPath(key)
 	if !ok {
-		return "", fmt.Errorf("reading sysctl %s: not a sysctl name: %w", key, unix.ENOENT)
+		return "", failed(fmt.Errorf("not a sysctl name: %w", unix.ENOENT))
 	}
 	var b []byte
 	err := inNetNS(k.ns, func() (err error) {
@@ -69,19 +72,20 @@ func (k *Kernel) Sysctl(ctx context.Context, key string) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("reading sysctl %s: %w", key, unwrapPath(err))
+		return "", failed(unwrapPath(err))
 	}
 	return strings.TrimSuffix(string(b), "\n"), nil
 }
 
-// SetSysctl implements kernel.Kernel.
+// SetSysctl implements kernel.Sysctls.
 func (k *Kernel) SetSysctl(ctx context.Context, key, value string) error {
+	failed := func(err error) error { return &kernel.OpError{Op: "writing", Object: "sysctl " + key, Err: err} }
 	if err := ctx.Err(); err != nil {
-		return err
+		return failed(err)
 	}
 	p, ok := sysctlPath(key)
 	if !ok {
-		return fmt.Errorf("writing sysctl %s: not a sysctl name: %w", key, unix.ENOENT)
+		return failed(fmt.Errorf("not a sysctl name: %w", unix.ENOENT))
 	}
 	err := inNetNS(k.ns, func() error {
 		f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -96,7 +100,7 @@ func (k *Kernel) SetSysctl(ctx context.Context, key, value string) error {
 		return cerr
 	})
 	if err != nil {
-		return fmt.Errorf("writing sysctl %s: %w", key, unwrapPath(err))
+		return failed(unwrapPath(err))
 	}
 	return nil
 }

@@ -1,0 +1,209 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lvsgen/lvsgen/ipvs"
+)
+
+// Action is what an operation does to its object.
+type Action string
+
+// Actions, with their stable lowercase names (the JSON form uses them).
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+	// Drain sets a leaving destination's weight to 0; a later run deletes
+	// it once it has no active connections or the drain timeout passed.
+	Drain Action = "drain"
+	// Wait is no kernel write: a destination still draining, shown so
+	// the operator sees why it is still there.
+	Wait Action = "wait"
+)
+
+// Kind is the kind of kernel object an operation changes. Each kind's
+// constant is in its file, with its type: KindService (service.go),
+// KindDestination, KindTimeouts, KindLink, KindAddress, KindRoute,
+// KindFOU and KindSysctl.
+type Kind string
+
+// Object is a kernel object as an operation carries it: one type per
+// Kind (*Service, *Destination, *Timeouts, *Link, *Address, *Route, *FOU,
+// *Sysctl), each in its own file with everything the plan needs to know
+// of its kind. The unexported method keeps the kinds in this package, so
+// that a kind is added in one place (see the package documentation).
+type Object interface {
+	// Kind is the object's kind.
+	Kind() Kind
+	// String names the object for people: "tcp:192.0.2.10:80",
+	// "192.0.2.10/32 dev lo", "net.ipv4.ip_forward".
+	String() string
+	// Attrs describes what creating the object sets, for people; empty
+	// when its name says it all.
+	Attrs() string
+	// Changes lists "name: old → new" for each attribute that differs
+	// from before, an object of the same kind.
+	Changes(before Object) []string
+	// JSON is the value the JSON form of a plan shows for the object.
+	JSON() any
+	// keepUndone puts back into u's state what op, an operation on the
+	// object that may not have been done, still leaves lvsgen owning.
+	keepUndone(op Op, u *undone)
+}
+
+// Op is one step of a plan. Before and After hold the object as it is and
+// as it will be: Create has only After, Delete only Before; Update, Drain
+// and Wait both, of the same kind.
+type Op struct {
+	Action Action
+	Before Object
+	After  Object
+	// Reason says why: the lvsgen service or cluster that needs the
+	// object, "not in the config", "drift", ...
+	Reason string
+}
+
+// Object is the operation's object: After, or Before for a deletion.
+func (o Op) Object() Object {
+	if o.After != nil {
+		return o.After
+	}
+	return o.Before
+}
+
+// Kind is the kind of the operation's object.
+func (o Op) Kind() Kind { return o.Object().Kind() }
+
+// Service is the IPVS service of a service or destination operation; the
+// zero key for other kinds.
+func (o Op) Service() ipvs.ServiceKey {
+	if s, ok := o.Object().(interface{ service() ipvs.ServiceKey }); ok {
+		return s.service()
+	}
+	return ipvs.ServiceKey{}
+}
+
+// IsIPVS reports whether o is an IPVS service or destination operation:
+// the ones the kernel may take in batches.
+func (o Op) IsIPVS() bool {
+	k := o.Kind()
+	return k == KindService || k == KindDestination
+}
+
+// Describe shows what the operation changes, for people: the attributes
+// of a creation, old → new of the others, nothing for a deletion.
+func (o Op) Describe() string {
+	switch o.Action {
+	case Create:
+		return o.After.Attrs()
+	case Update, Drain, Wait:
+		return strings.Join(o.After.Changes(o.Before), ", ")
+	}
+	return ""
+}
+
+// Plan is the ordered list of operations that makes a host's kernel match
+// its desired state, plus what lvsgen saw and left alone. A plan is data:
+// Apply executes exactly its operations, in order, and decides nothing.
+type Plan struct {
+	Host string
+	Ops  []Op
+	// Unmanaged are IPVS services in the kernel that lvsgen did not
+	// create and that the config does not name; --prune deletes them.
+	Unmanaged []ipvs.Service
+	// Problems are reasons the plan cannot work on this host (a device
+	// the config names that the host does not have). A plan with
+	// problems must not be applied.
+	Problems []string
+	// State is the ownership state as it will be once every operation
+	// has succeeded; StateAfter gives it for a partial apply.
+	State *State
+	// prev is the state the plan was made from.
+	prev *State
+}
+
+// Changes counts the operations that write to the kernel.
+func (p *Plan) Changes() int {
+	n := 0
+	for _, o := range p.Ops {
+		if o.Action != Wait {
+			n++
+		}
+	}
+	return n
+}
+
+// Deletes counts services and destinations the plan deletes or drains:
+// what the --max-deletes guard limits.
+func (p *Plan) Deletes() int {
+	n := 0
+	for _, o := range p.Ops {
+		if o.IsIPVS() && (o.Action == Delete || o.Action == Drain) {
+			n++
+		}
+	}
+	return n
+}
+
+// StateAfter is the ownership state after an apply of p that stopped
+// early, given the operations that may not have been done (failed,
+// unanswered or not sent): p.State, except that objects whose removal may
+// not have been done are still owned. Creations not done may stay
+// claimed: the next plan sees them missing and creates them, or, if the
+// config no longer wants them, forgets them.
+func (p *Plan) StateAfter(undoneOps []Op) *State {
+	if len(undoneOps) == 0 {
+		return p.State
+	}
+	u := &undone{prev: p.prev, s: p.State.clone()}
+	for _, op := range undoneOps {
+		op.Object().keepUndone(op, u)
+	}
+	u.s.Sort()
+	return u.s
+}
+
+// undone is StateAfter's work in progress: the state being made, the one
+// the plan was made from, and sets of owned services made on first use.
+type undone struct {
+	prev, s *State
+	// Sets, not searches: a plan may delete thousands of services.
+	prevOwned, owned map[ipvs.ServiceKey]bool
+}
+
+// keySet is the set of keys' canonical forms.
+func keySet(keys []ipvs.ServiceKey) map[ipvs.ServiceKey]bool {
+	m := make(map[ipvs.ServiceKey]bool, len(keys))
+	for _, k := range keys {
+		m[k.Canonical()] = true
+	}
+	return m
+}
+
+// Summary counts operations by kind and action, e.g. "2 service create,
+// 20 destination create".
+func Summary(ops []Op) string {
+	type key struct {
+		k Kind
+		a Action
+	}
+	counts := map[key]int{}
+	var order []key
+	for _, o := range ops {
+		k := key{o.Kind(), o.Action}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%d %s %s", counts[k], k.k, k.a))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,92 @@
+package planfmt
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/lvsgen/lvsgen/plan"
+)
+
+// symbols of the human rendering, like terraform's.
+var symbols = map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-", plan.Drain: "=", plan.Wait: "="}
+
+// ANSI colours per action, used only on a terminal.
+var colours = map[plan.Action]string{plan.Create: "\x1b[32m", plan.Update: "\x1b[33m", plan.Delete: "\x1b[31m", plan.Drain: "\x1b[36m", plan.Wait: "\x1b[36m"}
+
+// WriteText prints p for people: one line per operation with its symbol,
+// object, change and reason, then a summary. colour adds ANSI colours,
+// for a terminal.
+func WriteText(w io.Writer, p *plan.Plan, colour bool) error {
+	fmt.Fprintf(w, "Plan for host %s:\n", p.Host)
+	if len(p.Ops) == 0 {
+		fmt.Fprintln(w, "  no changes: the kernel matches the config")
+	}
+	for _, o := range p.Ops {
+		line := fmt.Sprintf("  %s %-9s %s", symbols[o.Action], o.Kind(), o.Object())
+		if d := o.Describe(); d != "" {
+			line += "  " + d
+		}
+		if colour {
+			line = colours[o.Action] + line + "\x1b[0m"
+		}
+		fmt.Fprintf(w, "%s\n      # %s\n", line, o.Reason)
+	}
+	for _, s := range p.Unmanaged {
+		fmt.Fprintf(w, "  ? service   %s  unmanaged: not created by lvsgen and not in the config (--prune deletes it)\n", plan.ServiceName(s.ServiceKey))
+	}
+	for _, pr := range p.Problems {
+		fmt.Fprintf(w, "  ! %s\n", pr)
+	}
+	counts := map[plan.Action]int{}
+	for _, o := range p.Ops {
+		counts[o.Action]++
+	}
+	_, err := fmt.Fprintf(w, "%d to create, %d to change, %d to delete, %d to drain, %d draining, %d unmanaged.\n",
+		counts[plan.Create], counts[plan.Update], counts[plan.Delete], counts[plan.Drain], counts[plan.Wait], len(p.Unmanaged))
+	return err
+}
+
+// Version is the version of the JSON form of a plan.
+const Version = 1
+
+type jsonOp struct {
+	Action plan.Action `json:"action"`
+	Kind   plan.Kind   `json:"kind"`
+	Object string      `json:"object"`
+	Before any         `json:"before,omitempty"`
+	After  any         `json:"after,omitempty"`
+	Reason string      `json:"reason"`
+}
+
+// jsonObject is o's JSON form, nil for none.
+func jsonObject(o plan.Object) any {
+	if o == nil {
+		return nil
+	}
+	return o.JSON()
+}
+
+// WriteJSON prints p as a versioned JSON document: the same operations
+// as WriteText, each with its object's JSON form before and after.
+func WriteJSON(w io.Writer, p *plan.Plan) error {
+	ops := []jsonOp{}
+	for _, o := range p.Ops {
+		ops = append(ops, jsonOp{o.Action, o.Kind(), o.Object().String(), jsonObject(o.Before), jsonObject(o.After), o.Reason})
+	}
+	unmanaged := []string{}
+	for _, s := range p.Unmanaged {
+		unmanaged = append(unmanaged, plan.ServiceName(s.ServiceKey))
+	}
+	doc := struct {
+		Version   int      `json:"version"`
+		Host      string   `json:"host"`
+		Changes   int      `json:"changes"`
+		Ops       []jsonOp `json:"ops"`
+		Unmanaged []string `json:"unmanaged"`
+	}{Version, p.Host, p.Changes(), ops, unmanaged}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
+}
