@@ -82,74 +82,32 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 // and keeps what does not change between compiles: each file's parse (by
 // its content), each service's result (by its file's content, while the
 // hosts and clusters it is checked against stay the same), the schema's
-// verdicts, and the host states built from unchanged services. An edit to
-// one service in a large config costs about that service's file. Its
-// results are those of a fresh compile of the same files. Compile calls
-// are serialized; a Compiler is safe for use by several goroutines.
+// verdicts, and the host states built from unchanged services (memo.go
+// says what is kept, by what key, and what bounds it). An edit to one
+// service in a large config costs about that service's file. Its results
+// are those of a fresh compile of the same files. Compile calls are
+// serialized; a Compiler is safe for use by several goroutines.
 type Compiler struct {
 	opts Options
 
-	mu    sync.Mutex
-	files fileCache
-	// pool are the evaluators services are compiled with, with the
-	// verdicts and values they share and the numbers that stand for
-	// cluster and real-server facts in verdict keys.
-	pool                []*evaluator
-	verdicts            *checkVerdicts
-	values              *valueMemo
-	clusterIDs, realIDs map[string]int
-	// world identifies the hosts and clusters services were compiled
-	// against; services holds their results then, by name and tree.
-	world    string
-	services map[serviceKey]serviceResult
-	// validNames are service names found valid.
-	validNames map[string]bool
-	// hosts are the host states of the previous compile, with what
-	// they were built from.
-	hosts map[string]hostEntry
-	// views are the services as directors see them, by service;
-	// invalid names those the kernel would refuse.
-	views   map[*model.Service]*directorView
-	invalid map[string]error
+	mu sync.Mutex
+	// memo is what is kept between compiles (memo.go); its fields are
+	// promoted (cc.hosts is cc.memo.hosts).
+	memo
 }
 
 // NewCompiler returns a Compiler with opts.
 func NewCompiler(opts Options) *Compiler {
 	c := &Compiler{opts: opts}
-	c.reset()
+	c.memo.forgetVerdicts()
 	return c
 }
-
-// reset forgets every verdict and value: the caches only grow with new
-// inputs, and a long-running watch sees many.
-func (cc *Compiler) reset() {
-	cc.pool, cc.validNames = nil, nil
-	cc.verdicts = &checkVerdicts{}
-	cc.values = &valueMemo{m: map[litKey]any{}}
-	cc.clusterIDs, cc.realIDs = map[string]int{}, map[string]int{}
-}
-
-// cached counts the verdicts and values kept.
-func (cc *Compiler) cached() int {
-	n := cc.verdicts.size() + cc.values.size() + len(cc.validNames)
-	for _, ev := range cc.pool {
-		n += ev.shapes.leaves
-	}
-	return n
-}
-
-// maxCached bounds the verdicts and literal values a Compiler keeps
-// between compiles, unless the config is so large that one compile needs
-// more (about two per service); past it, it starts afresh.
-const maxCached = 200_000
 
 // Compile compiles dir, reusing what it can from the previous compiles.
 func (cc *Compiler) Compile(dir string) (*Result, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if cc.cached() > max(maxCached, 8*len(cc.services)) {
-		cc.reset()
-	}
+	cc.memo.bound()
 	opts := cc.opts
 	files, err := findFiles(dir)
 	if err != nil {
@@ -510,9 +468,7 @@ func (c *compilation) compile() *model.Config {
 		})
 	}
 	// What was built against other hosts and clusters cannot be reused.
-	if w := worldKey(cfg, c.declared); w != c.cc.world {
-		c.cc.world, c.cc.services, c.cc.hosts = w, nil, nil
-	}
+	c.cc.memo.newWorld(worldKey(cfg, c.declared))
 
 	if c.tree != nil {
 		if f := c.tree.get("services"); f != nil {
