@@ -20,6 +20,7 @@ import (
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 
+	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/model"
@@ -161,11 +162,11 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	// policies) is small and evaluated by CUE as before.
 	var inst []source
 	if !opts.wholeCUE {
-		trees := make([]*node, len(srcs))
+		trees := make([]*plaindata.Node, len(srcs))
 		for i, s := range srcs {
 			trees[i] = s.tree
 		}
-		t, ok := mergeTrees(trees)
+		t, ok := plaindata.Merge(trees)
 		if ok && c.plainServices(t) {
 			c.tree = t
 			res.viaTree = true
@@ -257,7 +258,7 @@ type compilation struct {
 	defaultForwarding string
 	// tree is the config when it is plain data; its services are not in
 	// user then.
-	tree *node
+	tree *plaindata.Node
 	// declared names the hosts and clusters the user declared, valid or
 	// not, by "hosts" and "clusters".
 	declared map[string]map[string]bool
@@ -277,11 +278,11 @@ type evaluator struct {
 	schema       cue.Value
 	serviceDef   cue.Value
 	checks       *checks
-	shapes       *shapes
-	serviceShape *shape
+	shapes       *plaindata.Shapes
+	serviceShape *plaindata.Shape
 }
 
-func newEvaluator(verdicts *checkVerdicts, values *valueMemo) (*evaluator, error) {
+func newEvaluator(verdicts *checkVerdicts, values *plaindata.Values) (*evaluator, error) {
 	ev := &evaluator{ctx: cuecontext.New()}
 	var err error
 	if ev.schema, err = loadSchema(ev.ctx); err != nil {
@@ -291,8 +292,11 @@ func newEvaluator(verdicts *checkVerdicts, values *valueMemo) (*evaluator, error
 		return nil, err
 	}
 	ev.serviceDef = ev.schema.LookupPath(cue.ParsePath("#Service"))
-	ev.shapes = newShapes(ev.ctx, values)
-	ev.serviceShape = newShape(ev.serviceDef)
+	ev.shapes = plaindata.NewShapes(ev.ctx, values, func(err error) string {
+		msg, _ := bestMessage(errors.Errors(err))
+		return msg
+	})
+	ev.serviceShape = plaindata.NewShape(ev.serviceDef)
 	return ev, nil
 }
 
@@ -360,12 +364,12 @@ func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host)
 // diagnostics, which are then taken in the order the services were
 // written. A service whose tree and world (hosts, clusters) are those of
 // the previous compile keeps its result.
-func (c *compilation) compileServices(fields []*field, cfg *model.Config) (compiled int) {
+func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Config) (compiled int) {
 	cc := c.cc
 	out := make([]serviceResult, len(fields))
 	var todo []int
 	for i, f := range fields {
-		if r, ok := cc.services[serviceKey{f.name, f.val}]; ok {
+		if r, ok := cc.services[serviceKey{f.Name, f.Val}]; ok {
 			out[i] = r
 		} else {
 			todo = append(todo, i)
@@ -381,7 +385,7 @@ func (c *compilation) compileServices(fields []*field, cfg *model.Config) (compi
 		w := *c
 		w.ev = evs[worker]
 		w.diags = nil
-		out[i].svc = w.compileServiceTree(fields[i].name, fields[i].val, cfg)
+		out[i].svc = w.compileServiceTree(fields[i].Name, fields[i].Val, cfg)
 		out[i].diags = w.diags
 	})
 	// A service compiled again to the same model (a file's other
@@ -395,14 +399,14 @@ func (c *compilation) compileServices(fields []*field, cfg *model.Config) (compi
 			}
 		}
 		for _, i := range todo {
-			if old := prev[fields[i].name]; old != nil && out[i].svc != nil && reflect.DeepEqual(old, out[i].svc) {
+			if old := prev[fields[i].Name]; old != nil && out[i].svc != nil && reflect.DeepEqual(old, out[i].svc) {
 				out[i].svc = old
 			}
 		}
 	}
 	cc.services = make(map[serviceKey]serviceResult, len(fields))
 	for i, r := range out {
-		cc.services[serviceKey{fields[i].name, fields[i].val}] = r
+		cc.services[serviceKey{fields[i].Name, fields[i].Val}] = r
 		c.diags = append(c.diags, r.diags...)
 		if r.svc != nil {
 			cfg.Services = append(cfg.Services, r.svc)
@@ -415,7 +419,7 @@ func (c *compilation) compileServices(fields []*field, cfg *model.Config) (compi
 // the file is unchanged, and with it the service's tree.
 type serviceKey struct {
 	name string
-	n    *node
+	n    *plaindata.Node
 }
 
 // worldKey is what compiling a service reads besides the service: the
@@ -471,8 +475,8 @@ func (c *compilation) compile() *model.Config {
 	c.cc.memo.newWorld(worldKey(cfg, c.declared))
 
 	if c.tree != nil {
-		if f := c.tree.get("services"); f != nil {
-			c.compiled = c.compileServices(f.val.fields, cfg)
+		if f := c.tree.Get("services"); f != nil {
+			c.compiled = c.compileServices(f.Val.Fields(), cfg)
 		}
 		slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
 		c.checkUnique(cfg)
@@ -701,7 +705,7 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 		c.diags = append(c.diags, diag.Diagnostic{
 			Severity: sev,
 			Rule:     rule,
-			Pos:      toPos(c.tree.lookup(sels).pos()),
+			Pos:      toPos(c.tree.Lookup(sels).Pos()),
 			Path:     path.String(),
 			Message:  msg,
 			Hint:     hint,
@@ -736,20 +740,20 @@ func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format strin
 // plainServices reports whether the tree's services can be checked one by
 // one: services is a struct of services with valid names. A config where
 // it is not is evaluated by CUE as a whole, which reports the mistake.
-func (c *compilation) plainServices(t *node) bool {
-	f := t.get("services")
+func (c *compilation) plainServices(t *plaindata.Node) bool {
+	f := t.Get("services")
 	if f == nil {
 		return true
 	}
-	if f.val.kind != structNode {
+	if f.Val.Kind() != plaindata.Struct {
 		return false
 	}
 	// All new names in one evaluation: 10,000 small ones cost more. A
 	// name found valid stays valid.
 	var names []string
-	for _, sf := range f.val.fields {
-		if !c.cc.validNames[sf.name] {
-			names = append(names, sf.name)
+	for _, sf := range f.Val.Fields() {
+		if !c.cc.validNames[sf.Name] {
+			names = append(names, sf.Name)
 		}
 	}
 	if len(names) == 0 {

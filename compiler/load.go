@@ -17,6 +17,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
+	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/schema"
 )
@@ -70,11 +71,11 @@ type source struct {
 	// file is the file as parsed; rest is it without its top-level
 	// services fields.
 	file, rest *ast.File
-	// tree is the file as plain data, when it is (tree.go). The file's
+	// tree is the file as plain data, when it is (plaindata). The file's
 	// syntax is not kept then (file is nil): it is most of a large
 	// config's memory, and the tree holds what the services need. full
 	// parses data again should the config be evaluated by CUE as a whole.
-	tree *node
+	tree *plaindata.Node
 	data []byte
 }
 
@@ -189,9 +190,9 @@ func parseFile(name string, b []byte) (p parsed) {
 		}
 		return p
 	}
-	p.src, p.ok = source{name: name, file: f, rest: withoutServices(f), data: b}, true
+	p.src, p.ok = source{name: name, file: f, rest: plaindata.Without(f, "services"), data: b}, true
 	// Read as plain data here, on the parsing core.
-	if t, ok := plainTree([]*ast.File{f}); ok {
+	if t, ok := plaindata.Read([]*ast.File{f}); ok {
 		p.src.tree, p.src.file = t, nil
 	}
 	return p

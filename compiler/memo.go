@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -63,7 +64,7 @@ type memo struct {
 	// verdicts and values they share.
 	pool                []*evaluator
 	verdicts            *checkVerdicts
-	values              *valueMemo
+	values              *plaindata.Values
 	validNames          map[string]bool
 	clusterIDs, realIDs map[string]int
 }
@@ -79,15 +80,15 @@ const maxCached = 200_000
 func (m *memo) forgetVerdicts() {
 	m.pool, m.validNames = nil, nil
 	m.verdicts = &checkVerdicts{}
-	m.values = &valueMemo{m: map[litKey]any{}}
+	m.values = plaindata.NewValues()
 	m.clusterIDs, m.realIDs = map[string]int{}, map[string]int{}
 }
 
 // verdictsKept counts the verdicts and values kept.
 func (m *memo) verdictsKept() int {
-	n := m.verdicts.size() + m.values.size() + len(m.validNames)
+	n := m.verdicts.size() + m.values.Len() + len(m.validNames)
 	for _, ev := range m.pool {
-		n += ev.shapes.leaves
+		n += ev.shapes.Leaves()
 	}
 	return n
 }
