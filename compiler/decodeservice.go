@@ -5,9 +5,13 @@ import (
 	"math"
 )
 
-// rawService and the types below mirror #Service's fields for decoding a
-// validated service: the whole-CUE path decodes CUE's value into them, the
-// plain-data path the data it read, with decodeRaw.
+// rawService and the types below mirror #Service's fields. Both evaluation
+// paths decode a validated service into one with decodeRaw, from
+// JSON-like data: the whole-CUE path from what CUE decodes the service
+// into, the plain-data path from the data it read, with the schema's
+// defaults. The json tags name each field as the schema does;
+// TestDecodeEveryField sets every field and holds decodeRaw, on both
+// paths' data, to CUE's own decoding by those tags.
 type rawService struct {
 	Cluster      string            `json:"cluster"`
 	VIP          string            `json:"vip"`
@@ -49,7 +53,9 @@ type rawReal struct {
 }
 
 // decodeRaw reads a validated service's data (with defaults) into a
-// rawService, as decoding its JSON would, without encoding it first.
+// rawService, as decoding its JSON would, without encoding it first. A
+// number is an int64 (as CUE and plaindata decode an integer), an int or
+// a whole float64.
 func decodeRaw(data map[string]any) (rawService, error) {
 	var d rawDecoder
 	var r rawService

@@ -80,8 +80,14 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 	if diag.List(c.diags[before:]).HasErrors() {
 		return nil
 	}
-	var r rawService
-	if err := shape.Decode(&r); err != nil {
+	// Decoded as the plain-data path decodes its data: one decoder.
+	var m map[string]any
+	if err := shape.Decode(&m); err != nil {
+		c.errorf("schema", base, "", "", "decoding service: %v", err)
+		return nil
+	}
+	r, err := decodeRaw(m)
+	if err != nil {
 		c.errorf("schema", base, "", "", "decoding service: %v", err)
 		return nil
 	}
