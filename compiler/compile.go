@@ -158,7 +158,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	fwd, _ := c.ev.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
 	c.defaultForwarding, _ = fwd.String()
 	// Plain data is read as a tree and its services checked value by
-	// value (tree.go, fast.go); the rest of the config (hosts, clusters,
+	// value (plaindata, plain.go); the rest of the config (hosts, clusters,
 	// policies) is small and evaluated by CUE as before.
 	var inst []source
 	if !opts.wholeCUE {

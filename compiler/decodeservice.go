@@ -3,6 +3,10 @@ package compiler
 import (
 	"fmt"
 	"math"
+
+	"cuelang.org/go/cue"
+
+	"github.com/lvsgen/lvsgen/model"
 )
 
 // rawService and the types below mirror #Service's fields. Both evaluation
@@ -50,6 +54,17 @@ type rawReal struct {
 	Weight         int32  `json:"weight"`
 	UpperThreshold uint32 `json:"upperThreshold"`
 	LowerThreshold uint32 `json:"lowerThreshold"`
+}
+
+// buildDecoded decodes a validated service's data (with defaults) and
+// builds its model, or reports why it cannot.
+func (c *compilation) buildDecoded(base cue.Path, name string, res resolved, data map[string]any) *model.Service {
+	r, err := decodeRaw(data)
+	if err != nil {
+		c.errorf("schema", base, "", "", "decoding service: %v", err)
+		return nil
+	}
+	return res.build(name, r)
 }
 
 // decodeRaw reads a validated service's data (with defaults) into a

@@ -124,7 +124,7 @@ func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCa
 }
 
 // fileCache keeps each file's parse by its bytes. A source's file and
-// tree are not changed once parsed (mergeTrees copies what it merges
+// tree are not changed once parsed (plaindata.Merge copies what it merges
 // into), so a parse can be handed out again.
 type fileCache struct {
 	mu sync.Mutex

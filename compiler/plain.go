@@ -77,10 +77,5 @@ func (c *compilation) compileServiceTree(name string, n *plaindata.Node, cfg *mo
 		return nil
 	}
 	c.ev.shapes.WithDefaults(c.ev.serviceShape, data)
-	r, err := decodeRaw(data)
-	if err != nil {
-		c.errorf("schema", base, "", "", "decoding service: %v", err)
-		return nil
-	}
-	return res.build(name, r)
+	return c.buildDecoded(base, name, res, data)
 }

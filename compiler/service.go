@@ -86,12 +86,7 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 		c.errorf("schema", base, "", "", "decoding service: %v", err)
 		return nil
 	}
-	r, err := decodeRaw(m)
-	if err != nil {
-		c.errorf("schema", base, "", "", "decoding service: %v", err)
-		return nil
-	}
-	return res.build(name, r)
+	return c.buildDecoded(base, name, res, m)
 }
 
 // serviceNames is what a service names, read leniently before validation:
