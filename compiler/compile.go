@@ -6,13 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -359,69 +357,6 @@ func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host)
 	return c.clusterFacts.get(name, func() map[string]any { return clusterFacts(cl, directors) })
 }
 
-// compileServices compiles the services of a tree. Services are
-// independent: each is compiled on its own, on every core, into its own
-// diagnostics, which are then taken in the order the services were
-// written. A service whose tree and world (hosts, clusters) are those of
-// the previous compile keeps its result.
-func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Config) (compiled int) {
-	cc := c.cc
-	out := make([]serviceResult, len(fields))
-	var todo []int
-	for i, f := range fields {
-		if r, ok := cc.services[serviceKey{f.Name, f.Val}]; ok {
-			out[i] = r
-		} else {
-			todo = append(todo, i)
-		}
-	}
-	evs, err := cc.evaluators(len(todo))
-	if err != nil {
-		c.errorf("internal", pathServices, "", "", "loading the schema: %v", err)
-		return 0
-	}
-	parallelN(len(evs), len(todo), func(worker, j int) {
-		i := todo[j]
-		w := *c
-		w.ev = evs[worker]
-		w.diags = nil
-		out[i].svc = w.compileServiceTree(fields[i].Name, fields[i].Val, cfg)
-		out[i].diags = w.diags
-	})
-	// A service compiled again to the same model (a file's other
-	// services when one was edited) keeps its old *model.Service: host
-	// states know their services by pointer.
-	if len(todo) > 0 && cc.services != nil {
-		prev := make(map[string]*model.Service, len(cc.services))
-		for k, r := range cc.services {
-			if r.svc != nil {
-				prev[k.name] = r.svc
-			}
-		}
-		for _, i := range todo {
-			if old := prev[fields[i].Name]; old != nil && out[i].svc != nil && reflect.DeepEqual(old, out[i].svc) {
-				out[i].svc = old
-			}
-		}
-	}
-	cc.services = make(map[serviceKey]serviceResult, len(fields))
-	for i, r := range out {
-		cc.services[serviceKey{fields[i].Name, fields[i].Val}] = r
-		c.diags = append(c.diags, r.diags...)
-		if r.svc != nil {
-			cfg.Services = append(cfg.Services, r.svc)
-		}
-	}
-	return len(todo)
-}
-
-// serviceKey identifies a service's text: a file's parse is kept while
-// the file is unchanged, and with it the service's tree.
-type serviceKey struct {
-	name string
-	n    *plaindata.Node
-}
-
 // worldKey is what compiling a service reads besides the service: the
 // hosts, the clusters and the names declared.
 func worldKey(cfg *model.Config, declared map[string]map[string]bool) string {
@@ -431,13 +366,6 @@ func worldKey(cfg *model.Config, declared map[string]map[string]bool) string {
 		return fmt.Sprintf("unencodable %p", cfg)
 	}
 	return string(b)
-}
-
-// serviceResult is what compiling one service gave: its model when it is
-// valid, and its diagnostics.
-type serviceResult struct {
-	svc   *model.Service
-	diags diag.List
 }
 
 var (
@@ -735,53 +663,4 @@ func mustAddr(s string) netip.Addr {
 // errorf is shorthand for an error diagnostic.
 func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format string, args ...any) {
 	c.addIssue(diag.Error, rule, base, rel, fmt.Sprintf(format, args...), hint)
-}
-
-// plainServices reports whether the tree's services can be checked one by
-// one: services is a struct of services with valid names. A config where
-// it is not is evaluated by CUE as a whole, which reports the mistake.
-func (c *compilation) plainServices(t *plaindata.Node) bool {
-	f := t.Get("services")
-	if f == nil {
-		return true
-	}
-	if f.Val.Kind() != plaindata.Struct {
-		return false
-	}
-	// All new names in one evaluation: 10,000 small ones cost more. A
-	// name found valid stays valid.
-	var names []string
-	for _, sf := range f.Val.Fields() {
-		if !c.cc.validNames[sf.Name] {
-			names = append(names, sf.Name)
-		}
-	}
-	if len(names) == 0 {
-		return true
-	}
-	// On every evaluator, a part each.
-	evs, err := c.cc.evaluators(len(names))
-	if err != nil {
-		return false
-	}
-	var bad atomic.Bool
-	per := (len(names) + len(evs) - 1) / len(evs)
-	parallelN(len(evs), len(evs), func(_, i int) {
-		part := names[min(i*per, len(names)):min((i+1)*per, len(names))]
-		ev := evs[i]
-		list := ev.ctx.CompileString("[...#Name]", cue.Scope(ev.schema))
-		if list.Unify(ev.ctx.Encode(part)).Validate() != nil {
-			bad.Store(true)
-		}
-	})
-	if bad.Load() {
-		return false
-	}
-	if c.cc.validNames == nil {
-		c.cc.validNames = map[string]bool{}
-	}
-	for _, n := range names {
-		c.cc.validNames[n] = true
-	}
-	return true
 }

@@ -44,6 +44,9 @@ import (
 // the config alone needs more), they are all forgotten at once
 // (forgetVerdicts) and rebuilt by that compile.
 //
+// What lasts one compile only (the facts of clusters and real servers
+// given to the rule checks, factsMemo) lives on the compilation, not here.
+//
 // A memo belongs to one Compiler, whose mutex serializes compiles; within
 // a compile the parts shared by goroutines (files, verdicts, values) lock
 // themselves.
