@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,9 +40,9 @@ const everyField = `services: s: {
 // TestDecodeEveryField decodes a service that sets every field, on both
 // evaluation paths' data, with decodeRaw, and requires what CUE's own
 // decoder makes of it by rawService's json tags — with no field of
-// rawService left zero. A field added to rawService and the schema but
-// not to decodeRaw fails here; so does one added to rawService but not
-// to everyField.
+// rawService left zero, and rawService's fields those of #Service. A
+// field added to the schema but not to rawService fails here; so does
+// one added to both but not to decodeRaw, or not to everyField.
 func TestDecodeEveryField(t *testing.T) {
 	ev, err := newEvaluator(&checkVerdicts{}, plaindata.NewValues())
 	if err != nil {
@@ -55,6 +56,11 @@ func TestDecodeEveryField(t *testing.T) {
 	shape := ev.serviceDef.Unify(user)
 	if err := shape.Validate(cue.Concrete(true)); err != nil {
 		t.Fatalf("everyField does not fit #Service: %v", err)
+	}
+
+	// rawService mirrors #Service: the same fields, by its json tags.
+	if diff := cmp.Diff(schemaFields(ev.serviceDef, ""), tagFields(reflect.TypeFor[rawService](), "")); diff != "" {
+		t.Errorf("#Service's fields (-) and rawService's (+):\n%s", diff)
 	}
 
 	var want rawService
@@ -96,6 +102,55 @@ func TestDecodeEveryField(t *testing.T) {
 	if diff := cmp.Diff(want, gotTree); diff != "" {
 		t.Errorf("plain data (-want +got):\n%s", diff)
 	}
+}
+
+// schemaFields lists the paths of v's fields, regular and optional, in
+// nested structs and list elements ([] for an element), sorted. A struct
+// with no fields of its own (waive's [string]: string) is one field.
+func schemaFields(v cue.Value, path string) []string {
+	var out []string
+	if v.IncompleteKind() == cue.ListKind {
+		if el := v.LookupPath(cue.MakePath(cue.AnyIndex)); el.Exists() && el.IncompleteKind() == cue.StructKind {
+			return schemaFields(el, path+"[]")
+		}
+		return nil
+	}
+	it, err := v.Fields(cue.Optional(true))
+	if err != nil || v.IncompleteKind() != cue.StructKind {
+		return nil
+	}
+	for it.Next() {
+		p := strings.TrimPrefix(path+"."+it.Selector().Unquoted(), ".")
+		out = append(out, p)
+		out = append(out, schemaFields(it.Value(), p)...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// tagFields is schemaFields for a Go type, by its json tags.
+func tagFields(t reflect.Type, path string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Slice {
+		if t.Elem().Kind() == reflect.Struct {
+			return tagFields(t.Elem(), path+"[]")
+		}
+		return nil
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		p := strings.TrimPrefix(path+"."+name, ".")
+		out = append(out, p)
+		out = append(out, tagFields(t.Field(i).Type, p)...)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // zeroFields lists the paths of v's fields that hold their zero value.
