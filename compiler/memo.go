@@ -29,7 +29,8 @@ import (
 //
 // Verdicts — keyed by inputs ever seen, so they grow as a long-running
 // watch sees new values:
-//   - pool: the evaluators (CUE contexts with the schema loaded), with the
+//   - pool: the evaluators (CUE contexts with the schema loaded; at most
+//     maxEvaluators, one per core the services keep busy), with the
 //     shape verdicts each has learned (plain-data literals checked against
 //     a field's constraint);
 //   - verdicts: the rule checks' verdicts by input;
