@@ -6,13 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -20,6 +18,7 @@ import (
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 
+	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/model"
@@ -82,74 +81,32 @@ func CompileWith(dir string, opts Options) (*Result, error) {
 // and keeps what does not change between compiles: each file's parse (by
 // its content), each service's result (by its file's content, while the
 // hosts and clusters it is checked against stay the same), the schema's
-// verdicts, and the host states built from unchanged services. An edit to
-// one service in a large config costs about that service's file. Its
-// results are those of a fresh compile of the same files. Compile calls
-// are serialized; a Compiler is safe for use by several goroutines.
+// verdicts, and the host states built from unchanged services (memo.go
+// says what is kept, by what key, and what bounds it). An edit to one
+// service in a large config costs about that service's file. Its results
+// are those of a fresh compile of the same files. Compile calls are
+// serialized; a Compiler is safe for use by several goroutines.
 type Compiler struct {
 	opts Options
 
-	mu    sync.Mutex
-	files fileCache
-	// pool are the evaluators services are compiled with, with the
-	// verdicts and values they share and the numbers that stand for
-	// cluster and real-server facts in verdict keys.
-	pool                []*evaluator
-	verdicts            *checkVerdicts
-	values              *valueMemo
-	clusterIDs, realIDs map[string]int
-	// world identifies the hosts and clusters services were compiled
-	// against; services holds their results then, by name and tree.
-	world    string
-	services map[serviceKey]serviceResult
-	// validNames are service names found valid.
-	validNames map[string]bool
-	// hosts are the host states of the previous compile, with what
-	// they were built from.
-	hosts map[string]hostEntry
-	// views are the services as directors see them, by service;
-	// invalid names those the kernel would refuse.
-	views   map[*model.Service]*hoststate.View
-	invalid map[string]error
+	mu sync.Mutex
+	// memo is what is kept between compiles (memo.go); its fields are
+	// promoted (cc.hosts is cc.memo.hosts).
+	memo
 }
 
 // NewCompiler returns a Compiler with opts.
 func NewCompiler(opts Options) *Compiler {
 	c := &Compiler{opts: opts}
-	c.reset()
+	c.memo.forgetVerdicts()
 	return c
 }
-
-// reset forgets every verdict and value: the caches only grow with new
-// inputs, and a long-running watch sees many.
-func (cc *Compiler) reset() {
-	cc.pool, cc.validNames = nil, nil
-	cc.verdicts = &checkVerdicts{}
-	cc.values = &valueMemo{m: map[litKey]any{}}
-	cc.clusterIDs, cc.realIDs = map[string]int{}, map[string]int{}
-}
-
-// cached counts the verdicts and values kept.
-func (cc *Compiler) cached() int {
-	n := cc.verdicts.size() + cc.values.size() + len(cc.validNames)
-	for _, ev := range cc.pool {
-		n += ev.shapes.leaves
-	}
-	return n
-}
-
-// maxCached bounds the verdicts and literal values a Compiler keeps
-// between compiles, unless the config is so large that one compile needs
-// more (about two per service); past it, it starts afresh.
-const maxCached = 200_000
 
 // Compile compiles dir, reusing what it can from the previous compiles.
 func (cc *Compiler) Compile(dir string) (*Result, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	if cc.cached() > max(maxCached, 8*len(cc.services)) {
-		cc.reset()
-	}
+	cc.memo.bound()
 	opts := cc.opts
 	files, err := ConfigFiles(dir)
 	if err != nil {
@@ -199,15 +156,15 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	fwd, _ := c.ev.serviceDef.LookupPath(cue.ParsePath("forwarding")).Default()
 	c.defaultForwarding, _ = fwd.String()
 	// Plain data is read as a tree and its services checked value by
-	// value (tree.go, fast.go); the rest of the config (hosts, clusters,
+	// value (plaindata, plain.go); the rest of the config (hosts, clusters,
 	// policies) is small and evaluated by CUE as before.
 	var inst []source
 	if !opts.wholeCUE {
-		trees := make([]*node, len(srcs))
+		trees := make([]*plaindata.Node, len(srcs))
 		for i, s := range srcs {
 			trees[i] = s.tree
 		}
-		t, ok := mergeTrees(trees)
+		t, ok := plaindata.Merge(trees)
 		if ok && c.plainServices(t) {
 			c.tree = t
 			res.viaTree = true
@@ -299,7 +256,7 @@ type compilation struct {
 	defaultForwarding string
 	// tree is the config when it is plain data; its services are not in
 	// user then.
-	tree *node
+	tree *plaindata.Node
 	// declared names the hosts and clusters the user declared, valid or
 	// not, by "hosts" and "clusters".
 	declared map[string]map[string]bool
@@ -319,11 +276,11 @@ type evaluator struct {
 	schema       cue.Value
 	serviceDef   cue.Value
 	checks       *checks
-	shapes       *shapes
-	serviceShape *shape
+	shapes       *plaindata.Shapes
+	serviceShape *plaindata.Shape
 }
 
-func newEvaluator(verdicts *checkVerdicts, values *valueMemo) (*evaluator, error) {
+func newEvaluator(verdicts *checkVerdicts, values *plaindata.Values) (*evaluator, error) {
 	ev := &evaluator{ctx: cuecontext.New()}
 	var err error
 	if ev.schema, err = loadSchema(ev.ctx); err != nil {
@@ -333,8 +290,11 @@ func newEvaluator(verdicts *checkVerdicts, values *valueMemo) (*evaluator, error
 		return nil, err
 	}
 	ev.serviceDef = ev.schema.LookupPath(cue.ParsePath("#Service"))
-	ev.shapes = newShapes(ev.ctx, values)
-	ev.serviceShape = newShape(ev.serviceDef)
+	ev.shapes = plaindata.NewShapes(ev.ctx, values, func(err error) string {
+		msg, _ := bestMessage(errors.Errors(err))
+		return msg
+	})
+	ev.serviceShape = plaindata.NewShape(ev.serviceDef)
 	return ev, nil
 }
 
@@ -397,69 +357,6 @@ func (c *compilation) clusterFactsOf(cl *model.Cluster, directors []*model.Host)
 	return c.clusterFacts.get(name, func() map[string]any { return clusterFacts(cl, directors) })
 }
 
-// compileServices compiles the services of a tree. Services are
-// independent: each is compiled on its own, on every core, into its own
-// diagnostics, which are then taken in the order the services were
-// written. A service whose tree and world (hosts, clusters) are those of
-// the previous compile keeps its result.
-func (c *compilation) compileServices(fields []*field, cfg *model.Config) (compiled int) {
-	cc := c.cc
-	out := make([]serviceResult, len(fields))
-	var todo []int
-	for i, f := range fields {
-		if r, ok := cc.services[serviceKey{f.name, f.val}]; ok {
-			out[i] = r
-		} else {
-			todo = append(todo, i)
-		}
-	}
-	evs, err := cc.evaluators(len(todo))
-	if err != nil {
-		c.errorf("internal", pathServices, "", "", "loading the schema: %v", err)
-		return 0
-	}
-	parallelN(len(evs), len(todo), func(worker, j int) {
-		i := todo[j]
-		w := *c
-		w.ev = evs[worker]
-		w.diags = nil
-		out[i].svc = w.compileServiceTree(fields[i].name, fields[i].val, cfg)
-		out[i].diags = w.diags
-	})
-	// A service compiled again to the same model (a file's other
-	// services when one was edited) keeps its old *model.Service: host
-	// states know their services by pointer.
-	if len(todo) > 0 && cc.services != nil {
-		prev := make(map[string]*model.Service, len(cc.services))
-		for k, r := range cc.services {
-			if r.svc != nil {
-				prev[k.name] = r.svc
-			}
-		}
-		for _, i := range todo {
-			if old := prev[fields[i].name]; old != nil && out[i].svc != nil && reflect.DeepEqual(old, out[i].svc) {
-				out[i].svc = old
-			}
-		}
-	}
-	cc.services = make(map[serviceKey]serviceResult, len(fields))
-	for i, r := range out {
-		cc.services[serviceKey{fields[i].name, fields[i].val}] = r
-		c.diags = append(c.diags, r.diags...)
-		if r.svc != nil {
-			cfg.Services = append(cfg.Services, r.svc)
-		}
-	}
-	return len(todo)
-}
-
-// serviceKey identifies a service's text: a file's parse is kept while
-// the file is unchanged, and with it the service's tree.
-type serviceKey struct {
-	name string
-	n    *node
-}
-
 // worldKey is what compiling a service reads besides the service: the
 // hosts, the clusters and the names declared.
 func worldKey(cfg *model.Config, declared map[string]map[string]bool) string {
@@ -469,13 +366,6 @@ func worldKey(cfg *model.Config, declared map[string]map[string]bool) string {
 		return fmt.Sprintf("unencodable %p", cfg)
 	}
 	return string(b)
-}
-
-// serviceResult is what compiling one service gave: its model when it is
-// valid, and its diagnostics.
-type serviceResult struct {
-	svc   *model.Service
-	diags diag.List
 }
 
 var (
@@ -510,13 +400,11 @@ func (c *compilation) compile() *model.Config {
 		})
 	}
 	// What was built against other hosts and clusters cannot be reused.
-	if w := worldKey(cfg, c.declared); w != c.cc.world {
-		c.cc.world, c.cc.services, c.cc.hosts = w, nil, nil
-	}
+	c.cc.memo.newWorld(worldKey(cfg, c.declared))
 
 	if c.tree != nil {
-		if f := c.tree.get("services"); f != nil {
-			c.compiled = c.compileServices(f.val.fields, cfg)
+		if f := c.tree.Get("services"); f != nil {
+			c.compiled = c.compileServices(f.Val.Fields(), cfg)
 		}
 		slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
 		c.checkUnique(cfg)
@@ -745,7 +633,7 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 		c.diags = append(c.diags, diag.Diagnostic{
 			Severity: sev,
 			Rule:     rule,
-			Pos:      toPos(c.tree.lookup(sels).pos()),
+			Pos:      toPos(c.tree.Lookup(sels).Pos()),
 			Path:     path.String(),
 			Message:  msg,
 			Hint:     hint,
@@ -775,53 +663,4 @@ func mustAddr(s string) netip.Addr {
 // errorf is shorthand for an error diagnostic.
 func (c *compilation) errorf(rule string, base cue.Path, rel, hint, format string, args ...any) {
 	c.addIssue(diag.Error, rule, base, rel, fmt.Sprintf(format, args...), hint)
-}
-
-// plainServices reports whether the tree's services can be checked one by
-// one: services is a struct of services with valid names. A config where
-// it is not is evaluated by CUE as a whole, which reports the mistake.
-func (c *compilation) plainServices(t *node) bool {
-	f := t.get("services")
-	if f == nil {
-		return true
-	}
-	if f.val.kind != structNode {
-		return false
-	}
-	// All new names in one evaluation: 10,000 small ones cost more. A
-	// name found valid stays valid.
-	var names []string
-	for _, sf := range f.val.fields {
-		if !c.cc.validNames[sf.name] {
-			names = append(names, sf.name)
-		}
-	}
-	if len(names) == 0 {
-		return true
-	}
-	// On every evaluator, a part each.
-	evs, err := c.cc.evaluators(len(names))
-	if err != nil {
-		return false
-	}
-	var bad atomic.Bool
-	per := (len(names) + len(evs) - 1) / len(evs)
-	parallelN(len(evs), len(evs), func(_, i int) {
-		part := names[min(i*per, len(names)):min((i+1)*per, len(names))]
-		ev := evs[i]
-		list := ev.ctx.CompileString("[...#Name]", cue.Scope(ev.schema))
-		if list.Unify(ev.ctx.Encode(part)).Validate() != nil {
-			bad.Store(true)
-		}
-	})
-	if bad.Load() {
-		return false
-	}
-	if c.cc.validNames == nil {
-		c.cc.validNames = map[string]bool{}
-	}
-	for _, n := range names {
-		c.cc.validNames[n] = true
-	}
-	return true
 }

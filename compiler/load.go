@@ -14,6 +14,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
+	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/schema"
 )
@@ -28,11 +29,11 @@ type source struct {
 	// file is the file as parsed; rest is it without its top-level
 	// services fields.
 	file, rest *ast.File
-	// tree is the file as plain data, when it is (tree.go). The file's
+	// tree is the file as plain data, when it is (plaindata). The file's
 	// syntax is not kept then (file is nil): it is most of a large
 	// config's memory, and the tree holds what the services need. full
 	// parses data again should the config be evaluated by CUE as a whole.
-	tree *node
+	tree *plaindata.Node
 	data []byte
 }
 
@@ -81,7 +82,7 @@ func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCa
 }
 
 // fileCache keeps each file's parse by its bytes. A source's file and
-// tree are not changed once parsed (mergeTrees copies what it merges
+// tree are not changed once parsed (plaindata.Merge copies what it merges
 // into), so a parse can be handed out again.
 type fileCache struct {
 	mu sync.Mutex
@@ -147,9 +148,9 @@ func parseFile(name string, b []byte) (p parsed) {
 		}
 		return p
 	}
-	p.src, p.ok = source{name: name, file: f, rest: withoutServices(f), data: b}, true
+	p.src, p.ok = source{name: name, file: f, rest: plaindata.Without(f, "services"), data: b}, true
 	// Read as plain data here, on the parsing core.
-	if t, ok := plainTree([]*ast.File{f}); ok {
+	if t, ok := plaindata.Read([]*ast.File{f}); ok {
 		p.src.tree, p.src.file = t, nil
 	}
 	return p

@@ -15,46 +15,6 @@ import (
 	"github.com/lvsgen/lvsgen/model"
 )
 
-type rawService struct {
-	Cluster      string            `json:"cluster"`
-	VIP          string            `json:"vip"`
-	Protocol     string            `json:"protocol"`
-	Port         *int              `json:"port"`
-	FWMark       uint32            `json:"fwmark"`
-	Addresses    []string          `json:"addresses"`
-	Family       string            `json:"family"`
-	Forwarding   string            `json:"forwarding"`
-	Tunnel       *rawTunnel        `json:"tunnel"`
-	Scheduler    string            `json:"scheduler"`
-	Flags        []string          `json:"flags"`
-	Persistence  *rawPersistence   `json:"persistence"`
-	OnePacket    bool              `json:"onePacket"`
-	DrainTimeout string            `json:"drainTimeout"`
-	Waive        map[string]string `json:"waive"`
-	Reals        []rawReal         `json:"reals"`
-}
-
-type rawTunnel struct {
-	Type     string `json:"type"`
-	Port     uint16 `json:"port"`
-	Checksum string `json:"checksum"`
-}
-
-type rawPersistence struct {
-	Timeout uint32 `json:"timeout"`
-	Netmask *int   `json:"netmask"`
-	Engine  string `json:"engine"`
-}
-
-type rawReal struct {
-	Host           string `json:"host"`
-	Address        string `json:"address"`
-	Port           *int   `json:"port"`
-	Weight         int32  `json:"weight"`
-	UpperThreshold uint32 `json:"upperThreshold"`
-	LowerThreshold uint32 `json:"lowerThreshold"`
-}
-
 type rawIssue struct {
 	Path     string `json:"path"`
 	Message  string `json:"message"`
@@ -120,12 +80,13 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 	if diag.List(c.diags[before:]).HasErrors() {
 		return nil
 	}
-	var r rawService
-	if err := shape.Decode(&r); err != nil {
+	// Decoded as the plain-data path decodes its data: one decoder.
+	var m map[string]any
+	if err := shape.Decode(&m); err != nil {
 		c.errorf("schema", base, "", "", "decoding service: %v", err)
 		return nil
 	}
-	return res.build(name, r)
+	return c.buildDecoded(base, name, res, m)
 }
 
 // serviceNames is what a service names, read leniently before validation:

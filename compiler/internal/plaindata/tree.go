@@ -1,4 +1,4 @@
-package compiler
+package plaindata
 
 import (
 	"maps"
@@ -10,47 +10,62 @@ import (
 	"cuelang.org/go/cue/token"
 )
 
-// A tree is a configuration written as plain data — structs, lists and
+// A Node is one value of a tree: a configuration written as plain data — structs, lists and
 // literals, as most large configs are, generated or not — read straight
 // from the parsed files without CUE's evaluator. Unifying 10,000 services
 // as one CUE value costs seconds; a tree of them costs milliseconds, and
 // every value keeps the position it was written at. Anything beyond plain
 // data (references, comprehensions, definitions, disjunctions,
-// interpolation, imports, conflicting duplicates) makes plainTree decline,
-// and the compiler evaluates the config with CUE as a whole instead.
-type node struct {
+// interpolation, imports, conflicting duplicates) makes Read decline, and
+// the compiler evaluates the config with CUE as a whole instead.
+//
+// A Node is not changed once read: Merge copies what it merges into, so
+// a file's tree can be kept and merged again while the file is unchanged.
+type Node struct {
 	// expr is a leaf's literal; a struct or list keeps only where it
 	// starts (at), not its syntax, which would keep the file's.
 	expr   ast.Expr
 	at     token.Pos
 	label  token.Pos // the label of the field whose value this is
-	fields []*field  // a struct's, in order
+	fields []*Field  // a struct's, in order
 	// byName indexes fields once there are many: most structs (a real
 	// server, a persistence) have a few, and a map would cost more than
 	// the rest of the node.
-	byName map[string]*field
-	elems  []*node // a list's
-	kind   nodeKind
+	byName map[string]*Field
+	elems  []*Node // a list's
+	kind   Kind
 }
 
-type nodeKind int
+// Kind is what a Node is: a literal, a struct or a list.
+type Kind int
 
+// The kinds of Node.
 const (
-	leafNode nodeKind = iota
-	structNode
-	listNode
+	Leaf Kind = iota
+	Struct
+	List
 )
 
-type field struct {
-	name  string
+// A Field is a struct's field: its name and value.
+type Field struct {
+	Name  string
 	label token.Pos
-	val   *node
+	Val   *Node
 }
 
-// plainTree reads files as one tree, or reports that they are not plain
-// data.
-func plainTree(files []*ast.File) (*node, bool) {
-	root := &node{kind: structNode}
+// Kind reports what n is.
+func (n *Node) Kind() Kind { return n.kind }
+
+// Fields are a struct's fields, in the order written (a field written in
+// several places is one, where first written).
+func (n *Node) Fields() []*Field { return n.fields }
+
+// Elems are a list's elements.
+func (n *Node) Elems() []*Node { return n.elems }
+
+// Read reads files as one tree, or reports that they are not plain data.
+func Read(files []*ast.File) (*Node, bool) {
+	root := &Node{kind: Struct}
 	for _, f := range files {
 		for _, d := range f.Decls {
 			switch d := d.(type) {
@@ -67,13 +82,13 @@ func plainTree(files []*ast.File) (*node, bool) {
 	return root, true
 }
 
-// get returns the field called name, or nil.
-func (n *node) get(name string) *field {
+// Get returns the field called name, or nil.
+func (n *Node) Get(name string) *Field {
 	if n.byName != nil {
 		return n.byName[name]
 	}
 	for _, f := range n.fields {
-		if f.name == name {
+		if f.Name == name {
 			return f
 		}
 	}
@@ -81,20 +96,20 @@ func (n *node) get(name string) *field {
 }
 
 // add appends field f, indexing the fields once there are many.
-func (n *node) add(f *field) {
+func (n *Node) add(f *Field) {
 	n.fields = append(n.fields, f)
 	switch {
 	case n.byName != nil:
-		n.byName[f.name] = f
+		n.byName[f.Name] = f
 	case len(n.fields) > 8:
-		n.byName = make(map[string]*field, 2*len(n.fields))
+		n.byName = make(map[string]*Field, 2*len(n.fields))
 		for _, f := range n.fields {
-			n.byName[f.name] = f
+			n.byName[f.Name] = f
 		}
 	}
 }
 
-func (n *node) addField(f *ast.Field) bool {
+func (n *Node) addField(f *ast.Field) bool {
 	if f.Constraint != token.ILLEGAL || len(f.Attrs) > 0 {
 		return false
 	}
@@ -107,10 +122,10 @@ func (n *node) addField(f *ast.Field) bool {
 		return false
 	}
 	v.label = f.Label.Pos()
-	if old := n.get(name); old != nil {
-		return old.val.merge(v)
+	if old := n.Get(name); old != nil {
+		return old.Val.merge(v)
 	}
-	n.add(&field{name: name, label: f.Label.Pos(), val: v})
+	n.add(&Field{Name: name, label: f.Label.Pos(), Val: v})
 	return true
 }
 
@@ -132,19 +147,19 @@ func plainLabel(l ast.Label) (string, bool) {
 	return "", false
 }
 
-func plainValue(x ast.Expr) (*node, bool) {
+func plainValue(x ast.Expr) (*Node, bool) {
 	switch x := x.(type) {
 	case *ast.BasicLit:
 		switch x.Kind {
 		case token.STRING, token.INT, token.FLOAT, token.TRUE, token.FALSE, token.NULL:
-			return &node{expr: x, kind: leafNode}, true
+			return &Node{expr: x, kind: Leaf}, true
 		}
 	case *ast.UnaryExpr:
 		if b, ok := x.X.(*ast.BasicLit); ok && x.Op == token.SUB && (b.Kind == token.INT || b.Kind == token.FLOAT) {
-			return &node{expr: x, kind: leafNode}, true
+			return &Node{expr: x, kind: Leaf}, true
 		}
 	case *ast.StructLit:
-		n := &node{at: x.Pos(), kind: structNode}
+		n := &Node{at: x.Pos(), kind: Struct}
 		for _, d := range x.Elts {
 			switch d := d.(type) {
 			case *ast.CommentGroup:
@@ -158,7 +173,7 @@ func plainValue(x ast.Expr) (*node, bool) {
 		}
 		return n, true
 	case *ast.ListLit:
-		n := &node{at: x.Pos(), kind: listNode}
+		n := &Node{at: x.Pos(), kind: List}
 		for _, e := range x.Elts {
 			v, ok := plainValue(e)
 			if !ok {
@@ -176,17 +191,17 @@ func plainValue(x ast.Expr) (*node, bool) {
 // equal literals are one value. Anything else (two lists, two different
 // literals) is left to CUE, which reports a conflict precisely. It
 // changes n: it is for trees being built.
-func (n *node) merge(o *node) bool {
+func (n *Node) merge(o *Node) bool {
 	return (&merger{}).merge(n, o)
 }
 
-// mergeTrees merges the trees of several files into a new tree, as merge
-// does, without changing them: a file's tree is kept for the next
-// compile while the file is unchanged. A nil tree (a file that is not
-// plain data) makes it decline.
-func mergeTrees(trees []*node) (*node, bool) {
-	m := &merger{owned: map[*node]bool{}}
-	root := &node{kind: structNode}
+// Merge merges the trees of several files into a new tree, as CUE would
+// unify plain data, without changing them: a file's tree is kept for the
+// next compile while the file is unchanged. A nil tree (a file that is
+// not plain data) or a conflict CUE must report makes it decline.
+func Merge(trees []*Node) (*Node, bool) {
+	m := &merger{owned: map[*Node]bool{}}
+	root := &Node{kind: Struct}
 	m.owned[root] = true
 	for _, t := range trees {
 		if t == nil || !m.merge(root, t) {
@@ -200,35 +215,35 @@ func mergeTrees(trees []*node) (*node, bool) {
 // and copies any other node before merging into it; without, it changes
 // nodes in place.
 type merger struct {
-	owned map[*node]bool
+	owned map[*Node]bool
 }
 
-func (m *merger) merge(n, o *node) bool {
+func (m *merger) merge(n, o *Node) bool {
 	switch {
-	case n.kind == structNode && o.kind == structNode:
+	case n.kind == Struct && o.kind == Struct:
 		for _, f := range o.fields {
-			old := n.get(f.name)
+			old := n.Get(f.Name)
 			if old == nil {
 				n.add(f)
 				continue
 			}
-			if old.val.kind == leafNode && f.val.kind == leafNode {
-				if keyOf(old.val.expr) != keyOf(f.val.expr) {
+			if old.Val.kind == Leaf && f.Val.kind == Leaf {
+				if keyOf(old.Val.expr) != keyOf(f.Val.expr) {
 					return false
 				}
 				continue
 			}
-			into := old.val
+			into := old.Val
 			if m.owned != nil && !m.owned[into] {
 				into = m.copyOf(into)
-				n.replace(&field{name: old.name, label: old.label, val: into})
+				n.replace(&Field{Name: old.Name, label: old.label, Val: into})
 			}
-			if !m.merge(into, f.val) {
+			if !m.merge(into, f.Val) {
 				return false
 			}
 		}
 		return true
-	case n.kind == leafNode && o.kind == leafNode:
+	case n.kind == Leaf && o.kind == Leaf:
 		return keyOf(n.expr) == keyOf(o.expr)
 	}
 	return false
@@ -236,7 +251,7 @@ func (m *merger) merge(n, o *node) bool {
 
 // copyOf is a copy of n that m may change: its own list of fields, the
 // fields' values shared.
-func (m *merger) copyOf(n *node) *node {
+func (m *merger) copyOf(n *Node) *Node {
 	c := *n
 	c.fields = slices.Clone(n.fields)
 	if n.byName != nil {
@@ -247,20 +262,20 @@ func (m *merger) copyOf(n *node) *node {
 }
 
 // replace puts f in place of the field of the same name.
-func (n *node) replace(f *field) {
+func (n *Node) replace(f *Field) {
 	for i, old := range n.fields {
-		if old.name == f.name {
+		if old.Name == f.Name {
 			n.fields[i] = f
 		}
 	}
 	if n.byName != nil {
-		n.byName[f.name] = f
+		n.byName[f.Name] = f
 	}
 }
 
-// pos is where a value is reported: the value itself, or its label when
+// Pos is where a value is reported: the value itself, or its label when
 // the value has no position of its own (the struct of `a: b: 1`).
-func (n *node) pos() token.Pos {
+func (n *Node) Pos() token.Pos {
 	if n.expr != nil {
 		if p := n.expr.Pos(); p.IsValid() {
 			return p
@@ -280,15 +295,15 @@ func (n *node) pos() token.Pos {
 
 // toExpr is n as CUE syntax: the literal of a leaf, a struct or list
 // of the same (without positions) otherwise.
-func (n *node) toExpr() ast.Expr {
+func (n *Node) toExpr() ast.Expr {
 	switch n.kind {
-	case structNode:
+	case Struct:
 		st := &ast.StructLit{}
 		for _, f := range n.fields {
-			st.Elts = append(st.Elts, &ast.Field{Label: ast.NewString(f.name), Value: f.val.toExpr()})
+			st.Elts = append(st.Elts, &ast.Field{Label: ast.NewString(f.Name), Value: f.Val.toExpr()})
 		}
 		return st
-	case listNode:
+	case List:
 		l := &ast.ListLit{}
 		for _, e := range n.elems {
 			l.Elts = append(l.Elts, e.toExpr())
@@ -298,17 +313,17 @@ func (n *node) toExpr() ast.Expr {
 	return n.expr
 }
 
-// lookup walks sels from n and returns the deepest node that exists.
-func (n *node) lookup(sels []cue.Selector) *node {
+// Lookup walks sels from n and returns the deepest node that exists.
+func (n *Node) Lookup(sels []cue.Selector) *Node {
 	cur := n
 	for _, s := range sels {
-		var next *node
+		var next *Node
 		switch {
-		case cur.kind == structNode && s.Type() == cue.StringLabel:
-			if f := cur.get(s.Unquoted()); f != nil {
-				next = f.val
+		case cur.kind == Struct && s.Type() == cue.StringLabel:
+			if f := cur.Get(s.Unquoted()); f != nil {
+				next = f.Val
 			}
-		case cur.kind == listNode && s.Type() == cue.IndexLabel:
+		case cur.kind == List && s.Type() == cue.IndexLabel:
 			if i := s.Index(); i >= 0 && i < len(cur.elems) {
 				next = cur.elems[i]
 			}
@@ -321,15 +336,15 @@ func (n *node) lookup(sels []cue.Selector) *node {
 	return cur
 }
 
-// withoutServices returns a copy of f without its top-level services
-// fields: with plain data, the rest of the config is evaluated by CUE as
-// before and the services are read from the tree.
-func withoutServices(f *ast.File) *ast.File {
+// Without returns a copy of f without its top-level fields called name:
+// with plain data, the rest of the config (hosts, clusters) is evaluated by
+// CUE as before and the services are read from the tree.
+func Without(f *ast.File, name string) *ast.File {
 	cp := *f
 	cp.Decls = nil
 	for _, d := range f.Decls {
 		if fl, ok := d.(*ast.Field); ok {
-			if name, _ := plainLabel(fl.Label); name == "services" {
+			if n, _ := plainLabel(fl.Label); n == name {
 				continue
 			}
 		}

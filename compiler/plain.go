@@ -1,0 +1,202 @@
+package compiler
+
+import (
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"cuelang.org/go/cue"
+
+	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
+	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+// compileServiceTree is compileService for a service read from a tree.
+func (c *compilation) compileServiceTree(name string, n *plaindata.Node, cfg *model.Config) *model.Service {
+	base := cue.MakePath(cue.Str("services"), cue.Str(name))
+	before := len(c.diags)
+
+	str := func(n *plaindata.Node, field string) (string, bool) {
+		f := n.Get(field)
+		if f == nil || f.Val.Kind() != plaindata.Leaf {
+			return "", false
+		}
+		v, ok := c.ev.shapes.Value(f.Val).(string)
+		return v, ok
+	}
+	var names serviceNames
+	names.vip, names.hasVIP = str(n, "vip")
+	names.family, _ = str(n, "family")
+	names.cluster, names.hasCluster = str(n, "cluster")
+	if rf := n.Get("reals"); rf != nil && rf.Val.Kind() == plaindata.List {
+		for _, e := range rf.Val.Elems() {
+			var sp realSpec
+			if e.Kind() == plaindata.Struct {
+				sp.host, sp.hasHost = str(e, "host")
+				sp.addr, sp.hasAddr = str(e, "address")
+			}
+			names.reals = append(names.reals, sp)
+		}
+	}
+	res := c.resolveService(base, names, cfg)
+
+	var issues []plaindata.Issue
+	c.ev.shapes.Check(c.ev.serviceShape, n, make([]string, 0, 4), &issues)
+	var dropped []string
+	for _, is := range issues {
+		dropped = append(dropped, strings.Join(is.Path, "."))
+		sels := base.Selectors()
+		for _, p := range is.Path {
+			if i, err := strconv.Atoi(p); err == nil {
+				sels = append(sels, cue.Index(i))
+			} else {
+				sels = append(sels, cue.Str(p))
+			}
+		}
+		path := cue.MakePath(sels...)
+		hint := c.hintFor(path, is.Msg)
+		c.diags = append(c.diags, diag.Diagnostic{
+			Rule:    "schema",
+			Pos:     toPos(is.Node.Pos()),
+			Path:    path.String(),
+			Message: is.Msg,
+			Hint:    hint,
+		})
+	}
+	data, _ := c.ev.shapes.Data(n, dropped).(map[string]any)
+	c.runRules(ruleInput{
+		resolved: res,
+		base:     base,
+		data:     data,
+		hasVIP:   names.hasVIP && !slices.Contains(dropped, "vip"),
+		shapeOK:  len(issues) == 0,
+		dropped:  dropped,
+	})
+	if diag.List(c.diags[before:]).HasErrors() {
+		return nil
+	}
+	c.ev.shapes.WithDefaults(c.ev.serviceShape, data)
+	return c.buildDecoded(base, name, res, data)
+}
+
+// plainServices reports whether the tree's services can be checked one by
+// one: services is a struct of services with valid names. A config where
+// it is not is evaluated by CUE as a whole, which reports the mistake.
+func (c *compilation) plainServices(t *plaindata.Node) bool {
+	f := t.Get("services")
+	if f == nil {
+		return true
+	}
+	if f.Val.Kind() != plaindata.Struct {
+		return false
+	}
+	// All new names in one evaluation: 10,000 small ones cost more. A
+	// name found valid stays valid.
+	var names []string
+	for _, sf := range f.Val.Fields() {
+		if !c.cc.validNames[sf.Name] {
+			names = append(names, sf.Name)
+		}
+	}
+	if len(names) == 0 {
+		return true
+	}
+	// On every evaluator, a part each.
+	evs, err := c.cc.evaluators(len(names))
+	if err != nil {
+		return false
+	}
+	var bad atomic.Bool
+	per := (len(names) + len(evs) - 1) / len(evs)
+	parallelN(len(evs), len(evs), func(_, i int) {
+		part := names[min(i*per, len(names)):min((i+1)*per, len(names))]
+		ev := evs[i]
+		list := ev.ctx.CompileString("[...#Name]", cue.Scope(ev.schema))
+		if list.Unify(ev.ctx.Encode(part)).Validate() != nil {
+			bad.Store(true)
+		}
+	})
+	if bad.Load() {
+		return false
+	}
+	if c.cc.validNames == nil {
+		c.cc.validNames = map[string]bool{}
+	}
+	for _, n := range names {
+		c.cc.validNames[n] = true
+	}
+	return true
+}
+
+// compileServices compiles the services of a tree. Services are
+// independent: each is compiled on its own, on every core, into its own
+// diagnostics, which are then taken in the order the services were
+// written. A service whose tree and world (hosts, clusters) are those of
+// the previous compile keeps its result.
+func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Config) (compiled int) {
+	cc := c.cc
+	out := make([]serviceResult, len(fields))
+	var todo []int
+	for i, f := range fields {
+		if r, ok := cc.services[serviceKey{f.Name, f.Val}]; ok {
+			out[i] = r
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	evs, err := cc.evaluators(len(todo))
+	if err != nil {
+		c.errorf("internal", pathServices, "", "", "loading the schema: %v", err)
+		return 0
+	}
+	parallelN(len(evs), len(todo), func(worker, j int) {
+		i := todo[j]
+		w := *c
+		w.ev = evs[worker]
+		w.diags = nil
+		out[i].svc = w.compileServiceTree(fields[i].Name, fields[i].Val, cfg)
+		out[i].diags = w.diags
+	})
+	// A service compiled again to the same model (a file's other
+	// services when one was edited) keeps its old *model.Service: host
+	// states know their services by pointer.
+	if len(todo) > 0 && cc.services != nil {
+		prev := make(map[string]*model.Service, len(cc.services))
+		for k, r := range cc.services {
+			if r.svc != nil {
+				prev[k.name] = r.svc
+			}
+		}
+		for _, i := range todo {
+			if old := prev[fields[i].Name]; old != nil && out[i].svc != nil && reflect.DeepEqual(old, out[i].svc) {
+				out[i].svc = old
+			}
+		}
+	}
+	cc.services = make(map[serviceKey]serviceResult, len(fields))
+	for i, r := range out {
+		cc.services[serviceKey{fields[i].Name, fields[i].Val}] = r
+		c.diags = append(c.diags, r.diags...)
+		if r.svc != nil {
+			cfg.Services = append(cfg.Services, r.svc)
+		}
+	}
+	return len(todo)
+}
+
+// serviceKey identifies a service's text: a file's parse is kept while
+// the file is unchanged, and with it the service's tree.
+type serviceKey struct {
+	name string
+	n    *plaindata.Node
+}
+
+// serviceResult is what compiling one service gave: its model when it is
+// valid, and its diagnostics.
+type serviceResult struct {
+	svc   *model.Service
+	diags diag.List
+}
