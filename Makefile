@@ -4,7 +4,7 @@ GO ?= go
 .PHONY: build example test e2e-deps demo bench-e2e
 
 build:
-	$(GO) build -o bin/lvsgen ./cmd/lvsgen
+	$(GO) build -buildvcs=auto -o bin/lvsgen ./cmd/lvsgen
 
 # Validate the bundled example and render every host of it.
 example: build

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lvsgen/lvsgen/internal/version"
 )
 
 // exitError carries an exit code out of a command without printing more.
@@ -50,13 +52,17 @@ func newRoot() *cobra.Command {
 		Short:         "Compile, validate and apply declarative Linux IPVS (LVS) load balancer configs",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 	}
+	// --version prints the same line as `lvsgen version`.
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
 	root.AddCommand(newValidate(), newRender(), newPlan(), newApply(), newPolicy())
 	root.AddCommand(newWatch())
 	root.AddCommand(newImport())
+	root.AddCommand(newVersion())
 	return root
 }
 

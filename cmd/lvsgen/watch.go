@@ -22,6 +22,7 @@ import (
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/internal/version"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/watch"
 )
@@ -139,7 +140,7 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 	reg := prometheus.NewRegistry()
 	metrics := watch.NewMetrics(reg)
 	if f.metricsAddr != "" {
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.Collector())
 		stop, err := serveMetrics(f.metricsAddr, reg, log)
 		if err != nil {
 			return err

@@ -194,6 +194,7 @@ func TestWatchRunsAndStops(t *testing.T) {
 		`lvsgen_watch_failures_total{reason="refused"} 0`,
 		`lvsgen_watch_apply_duration_seconds_count 1`,
 		`process_resident_memory_bytes`,
+		`lvsgen_build_info{commit=`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
