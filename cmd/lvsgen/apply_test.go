@@ -9,10 +9,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+	"github.com/lvsgen/lvsgen/internal/goldentest"
 )
 
 // useMemoryKernel makes plan and apply talk to k for the test.
@@ -176,23 +175,7 @@ func TestPlanGolden(t *testing.T) {
 		for _, format := range []string{"text", "json"} {
 			t.Run(tt.name+"."+format, func(t *testing.T) {
 				_, out := runCapture(t, append(tt.args, "--format", format)...)
-				path := filepath.Join("testdata", "golden", tt.name+"."+format)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(string(want), out); diff != "" {
-					t.Errorf("%s (-want +got):\n%s", path, diff)
-				}
+				goldentest.Check(t, filepath.Join("testdata", "golden", tt.name+"."+format), []byte(out), *update)
 			})
 		}
 	}
