@@ -30,6 +30,22 @@ func newLab(t *testing.T) *lab {
 	return &lab{t: t, lvsgen: guest.Lvsgen(t), state: t.TempDir(), hosts: map[string]*topo.Node{}}
 }
 
+// newTwoLANLab is the lab of TestApplyNAT and TestApplyTUN: the client
+// (10.0.1.10) and the director dir (10.0.1.2) on the front LAN
+// 10.0.1.0/24, dir also on the back LAN 10.0.2.0/24 at dirBack, where
+// the real servers go.
+func newTwoLANLab(t *testing.T, tp *topo.Topology, dirBack string) (l *lab, front, back *topo.Subnet) {
+	t.Helper()
+	front = tp.Subnet("front", "10.0.1.0/24")
+	back = tp.Subnet("back", "10.0.2.0/24")
+	l = newLab(t)
+	l.client = tp.Client("client", front, "10.0.1.10")
+	dir := tp.Node("dir", front, "10.0.1.2")
+	dir.Attach(back, dirBack)
+	l.hosts["dir"] = dir
+	return l, front, back
+}
+
 // run runs lvsgen on host h's node with the per-host state directory and
 // no persisted files (the VM's /etc is shared by every namespace).
 func (l *lab) run(h string, args ...string) guest.Result {
@@ -111,13 +127,8 @@ func data(t *testing.T, name string) string {
 func TestApplyNAT(t *testing.T) {
 	guest.Require(t)
 	tp := topo.New(t)
-	front := tp.Subnet("front", "10.0.1.0/24")
-	back := tp.Subnet("back", "10.0.2.0/24")
-	l := newLab(t)
-	l.client = tp.Client("client", front, "10.0.1.10")
-	dir := tp.Node("dir", front, "10.0.1.2")
-	dir.Attach(back, "10.0.2.1")
-	l.hosts["dir"] = dir
+	l, _, back := newTwoLANLab(t, tp, "10.0.2.1")
+	dir := l.hosts["dir"]
 	l.realServers(tp, back, 8080, nil, "10.0.2.11", "10.0.2.12")
 	cfg := data(t, "nat")
 	l.applyAll(cfg, "NAT rr 80->8080 after apply", "10.0.1.100:80", map[string]int{"rs1": 10, "rs2": 10})
@@ -200,13 +211,7 @@ func TestApplyDR(t *testing.T) {
 func TestApplyTUN(t *testing.T) {
 	guest.Require(t)
 	tp := topo.New(t)
-	front := tp.Subnet("front", "10.0.1.0/24")
-	back := tp.Subnet("back", "10.0.2.0/24")
-	l := newLab(t)
-	l.client = tp.Client("client", front, "10.0.1.10")
-	dir := tp.Node("dir", front, "10.0.1.2")
-	dir.Attach(back, "10.0.2.2")
-	l.hosts["dir"] = dir
+	l, front, back := newTwoLANLab(t, tp, "10.0.2.2")
 	router := tp.Router("router", front, "10.0.1.1")
 	router.Attach(back, "10.0.2.1")
 	l.realServers(tp, back, 80, func(rs *topo.Node) { rs.DefaultRoute("10.0.2.1") }, "10.0.2.11", "10.0.2.12")
