@@ -88,13 +88,8 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 // step plans and applies want on k with state st, returning the plan.
 func step(t *testing.T, k kernel.Kernel, want *hoststate.Host, st **plan.State, opt plan.Options) *plan.Plan {
 	t.Helper()
-	ctx := context.Background()
-	obs, err := Observe(ctx, k, want, *st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := plan.Diff(want, obs, *st, opt)
-	if _, err := Apply(ctx, k, p); err != nil {
+	p := replan(t, k, want, *st, opt)
+	if _, err := Apply(context.Background(), k, p); err != nil {
 		t.Fatalf("apply: %v\nplan:\n%s", err, planText(p))
 	}
 	*st = p.State
@@ -107,7 +102,9 @@ func planText(p *plan.Plan) string {
 	return b.String()
 }
 
-func replan(t *testing.T, k kernel.Kernel, want *hoststate.Host, st *plan.State, opt plan.Options) *plan.Plan {
+// replan reads k for want and plans against it with st: the plan that
+// the next Apply would execute.
+func replan(t testing.TB, k kernel.IPVS, want *hoststate.Host, st *plan.State, opt plan.Options) *plan.Plan {
 	t.Helper()
 	obs, err := Observe(context.Background(), k, want, st)
 	if err != nil {
@@ -461,9 +458,7 @@ func TestFailureAtEveryStep(t *testing.T) {
 				}
 				st := plan.NewState("lb1")
 				ctx := context.Background()
-				obs, err := Observe(ctx, kk, want, st)
-				must(t, err)
-				p := plan.Diff(want, obs, st, plan.Options{Now: t0})
+				p := replan(t, kk, want, st, plan.Options{Now: t0})
 				res, err := Apply(ctx, kk, p)
 				var ae *ApplyError
 				if !errors.As(err, &ae) || !errors.Is(err, syscall.EIO) {

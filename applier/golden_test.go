@@ -5,18 +5,16 @@ import (
 	"context"
 	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/goldentest"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/plan/planfmt"
@@ -48,23 +46,7 @@ func goldenPlan(t *testing.T, name string, p *plan.Plan, colour bool) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	goldentest.Check(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 // TestGoldenExamples pins the plan of every example host, from a kernel

@@ -133,14 +133,8 @@ func (c *counting) SetSysctl(ctx context.Context, key, value string) error {
 func loaded(t testing.TB, want *hoststate.Host) (*memory.Kernel, *plan.State) {
 	t.Helper()
 	k := memory.New()
-	st := plan.NewState(want.Name)
-	ctx := context.Background()
-	obs, err := Observe(ctx, k, want, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
-	if _, err := Apply(ctx, k, p); err != nil {
+	p := replan(t, k, want, plan.NewState(want.Name), plan.Options{Now: t0})
+	if _, err := Apply(context.Background(), k, p); err != nil {
 		t.Fatal(err)
 	}
 	k.Writes = 0
@@ -163,9 +157,7 @@ func TestOneWeightChangeIsOneWrite(t *testing.T) {
 	svc := &want.Services[4321]
 	d := &svc.Destinations[7]
 	d.Weight++
-	obs, err := Observe(ctx, c, want, st)
-	must(t, err)
-	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
+	p := replan(t, c, want, st, plan.Options{Now: t0})
 	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Update || p.Ops[0].Kind() != plan.KindDestination || !p.Ops[0].Service().Same(svc.ServiceKey) {
 		t.Fatalf("plan for one changed weight:\n%s", planText(p))
 	}
@@ -200,11 +192,8 @@ func TestFailureStopsAfterItsBatch(t *testing.T) {
 		return nil
 	}
 	st := plan.NewState(want.Name)
-	ctx := context.Background()
-	obs, err := Observe(ctx, c, want, st)
-	must(t, err)
-	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
-	res, err := Apply(ctx, c, p)
+	p := replan(t, c, want, st, plan.Options{Now: t0})
+	res, err := Apply(context.Background(), c, p)
 	if !errors.Is(err, syscall.ENOMEM) {
 		t.Fatalf("apply: %v, want ENOMEM", err)
 	}
@@ -259,11 +248,8 @@ func TestLostAnswers(t *testing.T) {
 	want := gen.Director(3, 10)
 	k := &lossy{Kernel: memory.New(), ok: 12}
 	st := plan.NewState(want.Name)
-	ctx := context.Background()
-	obs, err := Observe(ctx, k, want, st)
-	must(t, err)
-	p := plan.Diff(want, obs, st, plan.Options{Now: t0})
-	res, err := Apply(ctx, k, p)
+	p := replan(t, k, want, st, plan.Options{Now: t0})
+	res, err := Apply(context.Background(), k, p)
 	var ae *ApplyError
 	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ae) {
 		t.Fatalf("apply: %v, want the exchange's deadline and no ApplyError", err)
@@ -295,11 +281,8 @@ func TestBatchesKeepDirection(t *testing.T) {
 	s0, s1 := &after.Services[0], &after.Services[1]
 	s0.Destinations[0].Addr = netip.MustParseAddr("10.0.9.9")
 	s1.Destinations[1].Weight += 2
-	ctx := context.Background()
-	obs, err := Observe(ctx, c, after, st)
-	must(t, err)
-	p := plan.Diff(after, obs, st, plan.Options{Now: t0, DrainTimeout: plan.DefaultDrainTimeout})
-	if _, err := Apply(ctx, c, p); err != nil {
+	p := replan(t, c, after, st, plan.Options{Now: t0, DrainTimeout: plan.DefaultDrainTimeout})
+	if _, err := Apply(context.Background(), c, p); err != nil {
 		t.Fatal(err)
 	}
 	var dirs []string

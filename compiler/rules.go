@@ -442,6 +442,19 @@ func appendMap(b []byte, m map[string]any, skip func(string) bool) []byte {
 	return append(b, '}')
 }
 
+// appendList is appendKey of a list: its elements, each appended by elem,
+// in brackets and separated by commas.
+func appendList[T any](b []byte, xs []T, elem func([]byte, T) []byte) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = elem(b, x)
+	}
+	return append(b, ']')
+}
+
 // appendKey appends a canonical encoding of JSON-like data to b: map keys
 // sorted, strings quoted. It stands for the data in the checks' verdict
 // caches and is a fraction of encoding/json's cost.
@@ -462,32 +475,11 @@ func appendKey(b []byte, v any) []byte {
 	case map[string]any:
 		return appendMap(b, v, nil)
 	case []any:
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendKey(b, x)
-		}
-		return append(b, ']')
+		return appendList(b, v, appendKey)
 	case []string:
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendQuote(b, x)
-		}
-		return append(b, ']')
+		return appendList(b, v, strconv.AppendQuote)
 	case []int:
-		b = append(b, '[')
-		for i, x := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, int64(x), 10)
-		}
-		return append(b, ']')
+		return appendList(b, v, func(b []byte, x int) []byte { return strconv.AppendInt(b, int64(x), 10) })
 	}
 	// Anything else (a type the decoders do not produce) in full.
 	j, err := json.Marshal(v)

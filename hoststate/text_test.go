@@ -5,7 +5,6 @@ import (
 	"flag"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/goldentest"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -45,20 +45,7 @@ func golden(t *testing.T, name string, h *hoststate.Host, write func(io.Writer, 
 	if err := write(&b, h); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "render", name)
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./hoststate -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), b.String()); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	goldentest.Check(t, filepath.Join("testdata", "render", name), b.Bytes(), *update)
 }
 
 // TestWriteText renders hand-built hosts: a section's alignment and

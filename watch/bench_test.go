@@ -25,38 +25,22 @@ func BenchmarkEditToApply(b *testing.B) {
 	for _, debounce := range []time.Duration{DefaultDebounce, time.Millisecond} {
 		b.Run("debounce="+debounce.String(), func(b *testing.B) {
 			dir := b.TempDir()
-			write := func(name, content string) {
-				tmp := filepath.Join(dir, "."+name+".tmp")
-				if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			write("hosts.cue", hostsCUE)
-			write("services.cue", servicesCUE(1, true))
+			save(b, filepath.Join(dir, "hosts.cue"), []byte(hostsCUE))
+			save(b, filepath.Join(dir, "services.cue"), []byte(servicesCUE(1, true)))
 			k := memory.New()
 			k.AddDevice("eth0")
 			k.AddDevice("eth1")
-			w, err := NewWatcher(slog.New(slog.DiscardHandler), dir)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close()
-			steps := make(chan Step, 100)
 			l := &Loop{
 				Dir: dir, Host: "lb", Compile: compiler.Compile,
 				Applier:  &applier.Runner{Kernel: k, StateDir: b.TempDir(), MaxDeletes: -1},
-				Events:   w.Events(),
 				Log:      slog.New(slog.DiscardHandler),
 				Debounce: debounce,
-				step:     func(s Step) { steps <- s },
 			}
-			defer runLoop(b, l, steps)()
+			steps, stop := runLoop(b, l)
+			defer stop()
 			b.ResetTimer()
 			for i := range b.N {
-				write("services.cue", servicesCUE(2+i%50, true))
+				save(b, filepath.Join(dir, "services.cue"), []byte(servicesCUE(2+i%50, true)))
 				for s := range steps {
 					if s.Outcome == Applied && s.Changes > 0 {
 						break
@@ -86,23 +70,16 @@ func BenchmarkEditLarge(b *testing.B) {
 	}
 	k := memory.New()
 	k.AddDevice("eth0")
-	w, err := NewWatcher(slog.New(slog.DiscardHandler), dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	steps := make(chan Step, 100)
 	timings := &turnTimings{}
 	l := &Loop{
 		Dir: dir, Host: "lb1", Compile: compiler.NewCompiler(compiler.Options{}).Compile,
 		Applier:  &applier.Runner{Kernel: k, StateDir: b.TempDir(), MaxDeletes: -1},
-		Events:   w.Events(),
 		Log:      slog.New(timings),
 		Debounce: time.Millisecond,
 		Timeout:  time.Minute,
-		step:     func(s Step) { steps <- s },
 	}
-	defer runLoop(b, l, steps)()
+	steps, stop := runLoop(b, l)
+	defer stop()
 	timings.reset()
 	i := 0
 	for b.Loop() {
@@ -111,13 +88,7 @@ func BenchmarkEditLarge(b *testing.B) {
 			content = edited
 		}
 		i++
-		tmp := filepath.Join(dir, ".services-0001.cue.tmp")
-		if err := os.WriteFile(tmp, content, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.Rename(tmp, file); err != nil {
-			b.Fatal(err)
-		}
+		save(b, file, content)
 		for s := range steps {
 			if s.Outcome == Applied && s.Changes > 0 {
 				if s.Changes != 1 {
@@ -137,9 +108,28 @@ func BenchmarkEditLarge(b *testing.B) {
 	}
 }
 
-// runLoop runs l and waits for its first turn (the start) to apply; l
-// reports its turns on steps. stop ends the loop.
-func runLoop(b *testing.B, l *Loop, steps <-chan Step) (stop func()) {
+// save writes content to path as an editor saves: to a temporary file
+// beside it, renamed over it.
+func save(b *testing.B, path string, content []byte) {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, content, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// runLoop watches l.Dir with real fsnotify, runs l and waits for its
+// first turn (the start) to apply; l reports its turns on steps. stop
+// ends the loop, then the watcher.
+func runLoop(b *testing.B, l *Loop) (steps <-chan Step, stop func()) {
+	w, err := NewWatcher(slog.New(slog.DiscardHandler), l.Dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ch := make(chan Step, 100)
+	l.Events, l.step = w.Events(), func(s Step) { ch <- s }
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan struct{})
 	go func() {
@@ -149,12 +139,13 @@ func runLoop(b *testing.B, l *Loop, steps <-chan Step) (stop func()) {
 	stop = func() {
 		cancel()
 		<-exited
+		w.Close()
 	}
-	if s := <-steps; s.Outcome != Applied {
+	if s := <-ch; s.Outcome != Applied {
 		stop()
 		b.Fatalf("start: %+v", s)
 	}
-	return stop
+	return ch, stop
 }
 
 // turnTimings is a slog handler that adds up the compile_seconds and

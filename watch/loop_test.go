@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/syncbuf"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/plan/planfmt"
@@ -82,24 +82,6 @@ services: "web": {
 
 var apiKey = ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.168.1.100"), Port: 80}
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // countingApplier counts the runs of an Applier.
 type countingApplier struct {
 	Applier
@@ -128,7 +110,7 @@ type harness struct {
 	events  chan Event
 	signals chan os.Signal
 	steps   chan Step
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	reg     *prometheus.Registry
 	loop    *Loop
 	cancel  context.CancelFunc
@@ -147,7 +129,7 @@ func newHarness(t *testing.T) *harness {
 		events:  make(chan Event),
 		signals: make(chan os.Signal, 1),
 		steps:   make(chan Step, 100),
-		logs:    &syncBuffer{},
+		logs:    &syncbuf.Buffer{},
 		reg:     prometheus.NewRegistry(),
 		exited:  make(chan struct{}),
 	}

@@ -51,6 +51,30 @@ func (f *planFlags) register(c *cobra.Command) {
 	c.Flags().StringArrayVar(&f.policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 }
 
+// compile checks --format and compiles dir for --host: what plan and
+// apply do before they touch a kernel.
+func (f *planFlags) compile(dir string) (*hoststate.Host, error) {
+	if f.format != "text" && f.format != "json" {
+		return nil, usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
+	}
+	return compileHost(dir, f.host, f.policyDirs)
+}
+
+// lockKernel takes host's apply lock in stateDir and then opens the
+// kernel, so that apply and watch only write while they hold the lock.
+// The caller calls unlock when done; on an error nothing is held.
+func lockKernel(stateDir, host string) (k kernel.Kernel, unlock func(), err error) {
+	unlock, err = applier.Lock(stateDir, host)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k, err = openKernel(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return k, unlock, nil
+}
+
 // compileHost compiles dir and returns host's desired state; diagnostics
 // go to stderr.
 func compileHost(dir, host string, policyDirs []string) (*hoststate.Host, error) {
@@ -89,6 +113,19 @@ func writePlan(w io.Writer, p *plan.Plan, format string) error {
 	return planfmt.WriteText(w, p, isTerminal(w))
 }
 
+// showPlan plans want with r and writes the plan to w in format. A plan
+// refused by a guard is written too, so the operator sees what was
+// refused; the error returned is the write's, else the planning's.
+func showPlan(ctx context.Context, w io.Writer, r *applier.Runner, want *hoststate.Host, format string) (*plan.Plan, error) {
+	p, err := r.Plan(ctx, want)
+	if p != nil {
+		if werr := writePlan(w, p, format); werr != nil {
+			return nil, werr
+		}
+	}
+	return p, err
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
@@ -113,10 +150,7 @@ else), no root is needed, and services in the capture count as unmanaged
 unless --prune: CI in git can show what a change would do to a real host.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.format != "text" && f.format != "json" {
-				return usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
-			}
-			want, err := compileHost(args[0], f.host, f.policyDirs)
+			want, err := f.compile(args[0])
 			if err != nil {
 				return err
 			}
@@ -134,12 +168,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 				return err
 			}
 			r.Kernel = k
-			p, err := r.Plan(ctx, want)
-			if p != nil {
-				if werr := writePlan(cmd.OutOrStdout(), p, f.format); werr != nil {
-					return werr
-				}
-			}
+			p, err := showPlan(ctx, cmd.OutOrStdout(), r, want, f.format)
 			if err != nil {
 				return err
 			}
@@ -171,32 +200,20 @@ its sysctls to --sysctl-file.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
-			if f.format != "text" && f.format != "json" {
-				return usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
-			}
-			want, err := compileHost(args[0], f.host, f.policyDirs)
+			want, err := f.compile(args[0])
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			unlock, err := applier.Lock(f.stateDir, f.host)
+			k, unlock, err := lockKernel(f.stateDir, f.host)
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			k, err := openKernel()
-			if err != nil {
-				return err
-			}
 			r := f.runner(k)
 			r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
-			p, err := r.Plan(ctx, want)
-			if p != nil {
-				if werr := writePlan(out, p, f.format); werr != nil {
-					return werr
-				}
-			}
+			p, err := showPlan(ctx, out, r, want, f.format)
 			if err != nil {
 				return err
 			}

@@ -9,10 +9,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
+	"github.com/lvsgen/lvsgen/internal/goldentest"
 )
 
 // useMemoryKernel makes plan and apply talk to k for the test.
@@ -23,17 +22,37 @@ func useMemoryKernel(t *testing.T, k *memory.Kernel) {
 	t.Cleanup(func() { openKernel = old })
 }
 
-func TestPlanObserved(t *testing.T) {
-	dir := t.TempDir()
-	capture := filepath.Join(dir, "lb1.save")
-	// What lb1 runs today: edge-http with web2 at weight 5, and a service
-	// the config does not know.
-	os.WriteFile(capture, []byte(`-A -t 192.0.2.10:80 -s wrr
+// useNat1Kernel makes plan, apply and watch talk to a new in-memory
+// kernel with nat1's two devices, and returns it.
+func useNat1Kernel(t *testing.T) *memory.Kernel {
+	t.Helper()
+	k := memory.New()
+	k.AddDevice("eth0")
+	k.AddDevice("eth1")
+	useMemoryKernel(t, k)
+	return k
+}
+
+// lb1Capture writes an ipvsadm-save capture of what lb1 runs today:
+// edge-http with web2 at weight 5, and a service the config does not
+// know. It returns the file's path.
+func lb1Capture(t *testing.T) string {
+	t.Helper()
+	capture := filepath.Join(t.TempDir(), "lb1.save")
+	err := os.WriteFile(capture, []byte(`-A -t 192.0.2.10:80 -s wrr
 -a -t 192.0.2.10:80 -r 10.10.0.11:80 -g -w 3
 -a -t 192.0.2.10:80 -r 10.10.0.12:80 -g -w 5
 -A -t 192.0.2.99:22 -s rr
 -a -t 192.0.2.99:22 -r 10.10.0.11:22 -g -w 1
 `), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return capture
+}
+
+func TestPlanObserved(t *testing.T) {
+	capture := lb1Capture(t)
 	code, out := runCapture(t, "plan", "../../examples", "--host", "lb1", "--observed", capture, "--detailed-exitcode")
 	if code != 2 {
 		t.Fatalf("exit %d, want 2 (changes)\n%s", code, out)
@@ -53,10 +72,7 @@ func TestPlanObserved(t *testing.T) {
 }
 
 func TestApplyThenNoop(t *testing.T) {
-	k := memory.New()
-	k.AddDevice("eth0")
-	k.AddDevice("eth1")
-	useMemoryKernel(t, k)
+	k := useNat1Kernel(t)
 	state := t.TempDir()
 	rules := filepath.Join(state, "ipvsadm.rules")
 	args := []string{"apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", rules, "--sysctl-file", ""}
@@ -82,10 +98,7 @@ func TestApplyThenNoop(t *testing.T) {
 }
 
 func TestApplyRefusesTooManyDeletes(t *testing.T) {
-	k := memory.New()
-	k.AddDevice("eth0")
-	k.AddDevice("eth1")
-	useMemoryKernel(t, k)
+	k := useNat1Kernel(t)
 	state := t.TempDir()
 	runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "")
 	empty := t.TempDir()
@@ -124,9 +137,7 @@ func TestApplyInvalidConfigWritesNothing(t *testing.T) {
 // kernel also refuses its destinations in the same batch; apply says so,
 // and what it did not send, and exits 1.
 func TestApplyReportsBatchFailure(t *testing.T) {
-	k := memory.New()
-	k.AddDevice("eth0")
-	k.AddDevice("eth1")
+	k := useNat1Kernel(t)
 	failed := false
 	k.Fail = func(op string) error {
 		if strings.HasPrefix(op, "adding service") && !failed {
@@ -135,7 +146,6 @@ func TestApplyReportsBatchFailure(t *testing.T) {
 		}
 		return nil
 	}
-	useMemoryKernel(t, k)
 	code, out := runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
 	for _, want := range []string{
 		"Applied 12 of 15 operations",
@@ -155,14 +165,7 @@ var update = flag.Bool("update", false, "rewrite the golden outputs under testda
 // TestPlanGolden pins `lvsgen plan`'s output, text and JSON, byte for
 // byte: against a capture, and against a live (in-memory) kernel.
 func TestPlanGolden(t *testing.T) {
-	dir := t.TempDir()
-	capture := filepath.Join(dir, "lb1.save")
-	os.WriteFile(capture, []byte(`-A -t 192.0.2.10:80 -s wrr
--a -t 192.0.2.10:80 -r 10.10.0.11:80 -g -w 3
--a -t 192.0.2.10:80 -r 10.10.0.12:80 -g -w 5
--A -t 192.0.2.99:22 -s rr
--a -t 192.0.2.99:22 -r 10.10.0.11:22 -g -w 1
-`), 0o644)
+	capture := lb1Capture(t)
 	k := memory.New()
 	k.AddDevice("eth0")
 	useMemoryKernel(t, k)
@@ -176,23 +179,7 @@ func TestPlanGolden(t *testing.T) {
 		for _, format := range []string{"text", "json"} {
 			t.Run(tt.name+"."+format, func(t *testing.T) {
 				_, out := runCapture(t, append(tt.args, "--format", format)...)
-				path := filepath.Join("testdata", "golden", tt.name+"."+format)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(string(want), out); diff != "" {
-					t.Errorf("%s (-want +got):\n%s", path, diff)
-				}
+				goldentest.Check(t, filepath.Join("testdata", "golden", tt.name+"."+format), []byte(out), *update)
 			})
 		}
 	}

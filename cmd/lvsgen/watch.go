@@ -122,15 +122,11 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		log.Warn("the config directory is not there yet: waiting for it", "dir", dir, "error", err.Error())
 	}
 
-	unlock, err := applier.Lock(f.stateDir, f.host)
+	k, unlock, err := lockKernel(f.stateDir, f.host)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	k, err := openKernel()
-	if err != nil {
-		return err
-	}
 	w, err := watch.NewWatcher(log, append([]string{dir}, f.policyDirs...)...)
 	if err != nil {
 		return err

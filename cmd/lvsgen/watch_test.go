@@ -149,10 +149,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestWatchRunsAndStops(t *testing.T) {
-	k := memory.New()
-	k.AddDevice("eth0")
-	k.AddDevice("eth1")
-	useMemoryKernel(t, k)
+	k := useNat1Kernel(t)
 	signals := make(chan os.Signal, 1)
 	old := watchSignals
 	watchSignals = func() (<-chan os.Signal, func()) { return signals, func() {} }

@@ -30,6 +30,22 @@ func newLab(t *testing.T) *lab {
 	return &lab{t: t, lvsgen: guest.Lvsgen(t), state: t.TempDir(), hosts: map[string]*topo.Node{}}
 }
 
+// newTwoLANLab is the lab of TestApplyNAT and TestApplyTUN: the client
+// (10.0.1.10) and the director dir (10.0.1.2) on the front LAN
+// 10.0.1.0/24, dir also on the back LAN 10.0.2.0/24 at dirBack, where
+// the real servers go.
+func newTwoLANLab(t *testing.T, tp *topo.Topology, dirBack string) (l *lab, front, back *topo.Subnet) {
+	t.Helper()
+	front = tp.Subnet("front", "10.0.1.0/24")
+	back = tp.Subnet("back", "10.0.2.0/24")
+	l = newLab(t)
+	l.client = tp.Client("client", front, "10.0.1.10")
+	dir := tp.Node("dir", front, "10.0.1.2")
+	dir.Attach(back, dirBack)
+	l.hosts["dir"] = dir
+	return l, front, back
+}
+
 // run runs lvsgen on host h's node with the per-host state directory and
 // no persisted files (the VM's /etc is shared by every namespace).
 func (l *lab) run(h string, args ...string) guest.Result {
@@ -70,6 +86,32 @@ func (l *lab) noChanges(dir string, order ...string) {
 	}
 }
 
+// realServers adds a node per address on sub, named rs1, rs2, … in
+// turn, to the lab's hosts, serving HTTP on port; prepare, when not nil,
+// runs on each before it serves.
+func (l *lab) realServers(tp *topo.Topology, sub *topo.Subnet, port int, prepare func(*topo.Node), addrs ...string) {
+	l.t.Helper()
+	for i, a := range addrs {
+		rs := tp.Node(fmt.Sprintf("rs%d", i+1), sub, a)
+		if prepare != nil {
+			prepare(rs)
+		}
+		rs.ServeHTTP(port)
+		l.hosts[rs.Name] = rs
+	}
+}
+
+// applyAll applies cfg on rs1, rs2 and then dir, checks that requests to
+// vip split across the real servers as want, and that a second apply on
+// every host changes nothing.
+func (l *lab) applyAll(cfg, what, vip string, want map[string]int) {
+	l.t.Helper()
+	order := []string{"rs1", "rs2", "dir"}
+	l.apply(cfg, order...)
+	topo.CheckSplit(l.t, what, l.client.HTTPRequests(vip, requests), want)
+	l.noChanges(cfg, order...)
+}
+
 func data(t *testing.T, name string) string {
 	p, err := filepath.Abs(filepath.Join("testdata", name))
 	if err != nil {
@@ -85,23 +127,11 @@ func data(t *testing.T, name string) string {
 func TestApplyNAT(t *testing.T) {
 	guest.Require(t)
 	tp := topo.New(t)
-	front := tp.Subnet("front", "10.0.1.0/24")
-	back := tp.Subnet("back", "10.0.2.0/24")
-	l := newLab(t)
-	l.client = tp.Client("client", front, "10.0.1.10")
-	dir := tp.Node("dir", front, "10.0.1.2")
-	dir.Attach(back, "10.0.2.1")
-	l.hosts["dir"] = dir
-	for i, a := range []string{"10.0.2.11", "10.0.2.12"} {
-		rs := tp.Node(fmt.Sprintf("rs%d", i+1), back, a)
-		rs.ServeHTTP(8080)
-		l.hosts[rs.Name] = rs
-	}
+	l, _, back := newTwoLANLab(t, tp, "10.0.2.1")
+	dir := l.hosts["dir"]
+	l.realServers(tp, back, 8080, nil, "10.0.2.11", "10.0.2.12")
 	cfg := data(t, "nat")
-	order := []string{"rs1", "rs2", "dir"}
-	l.apply(cfg, order...)
-	topo.CheckSplit(t, "NAT rr 80->8080 after apply", l.client.HTTPRequests("10.0.1.100:80", requests), map[string]int{"rs1": 10, "rs2": 10})
-	l.noChanges(cfg, order...)
+	l.applyAll(cfg, "NAT rr 80->8080 after apply", "10.0.1.100:80", map[string]int{"rs1": 10, "rs2": 10})
 
 	// By hand, as an operator might: a weight changed, a service added.
 	dir.MustRun("ipvsadm", "-e", "-t", "10.0.1.100:80", "-r", "10.0.2.11:8080", "-m", "-w", "5")
@@ -169,16 +199,8 @@ func TestApplyDR(t *testing.T) {
 	l := newLab(t)
 	l.client = tp.Client("client", lan, "10.0.3.10")
 	l.hosts["dir"] = tp.Node("dir", lan, "10.0.3.2")
-	for i, a := range []string{"10.0.3.11", "10.0.3.12"} {
-		rs := tp.Node(fmt.Sprintf("rs%d", i+1), lan, a)
-		rs.ServeHTTP(80)
-		l.hosts[rs.Name] = rs
-	}
-	cfg := data(t, "dr")
-	order := []string{"rs1", "rs2", "dir"}
-	l.apply(cfg, order...)
-	topo.CheckSplit(t, "DR rr after apply", l.client.HTTPRequests("10.0.3.100:80", requests), map[string]int{"rs1": 10, "rs2": 10})
-	l.noChanges(cfg, order...)
+	l.realServers(tp, lan, 80, nil, "10.0.3.11", "10.0.3.12")
+	l.applyAll(data(t, "dr"), "DR rr after apply", "10.0.3.100:80", map[string]int{"rs1": 10, "rs2": 10})
 	if v := l.hosts["rs1"].ReadSysctl("net.ipv4.conf.all.arp_ignore"); v != "1" {
 		t.Errorf("rs1 arp_ignore = %s", v)
 	}
@@ -189,24 +211,9 @@ func TestApplyDR(t *testing.T) {
 func TestApplyTUN(t *testing.T) {
 	guest.Require(t)
 	tp := topo.New(t)
-	front := tp.Subnet("front", "10.0.1.0/24")
-	back := tp.Subnet("back", "10.0.2.0/24")
-	l := newLab(t)
-	l.client = tp.Client("client", front, "10.0.1.10")
-	dir := tp.Node("dir", front, "10.0.1.2")
-	dir.Attach(back, "10.0.2.2")
-	l.hosts["dir"] = dir
+	l, front, back := newTwoLANLab(t, tp, "10.0.2.2")
 	router := tp.Router("router", front, "10.0.1.1")
 	router.Attach(back, "10.0.2.1")
-	for i, a := range []string{"10.0.2.11", "10.0.2.12"} {
-		rs := tp.Node(fmt.Sprintf("rs%d", i+1), back, a)
-		rs.DefaultRoute("10.0.2.1")
-		rs.ServeHTTP(80)
-		l.hosts[rs.Name] = rs
-	}
-	cfg := data(t, "tun")
-	order := []string{"rs1", "rs2", "dir"}
-	l.apply(cfg, order...)
-	topo.CheckSplit(t, "TUN wrr 3:1 after apply", l.client.HTTPRequests("10.0.1.100:80", requests), map[string]int{"rs1": 15, "rs2": 5})
-	l.noChanges(cfg, order...)
+	l.realServers(tp, back, 80, func(rs *topo.Node) { rs.DefaultRoute("10.0.2.1") }, "10.0.2.11", "10.0.2.12")
+	l.applyAll(data(t, "tun"), "TUN wrr 3:1 after apply", "10.0.1.100:80", map[string]int{"rs1": 15, "rs2": 5})
 }

@@ -117,11 +117,23 @@ type applyTimes struct {
 // lvsgenApply plans want against n's kernel and applies the plan.
 func lvsgenApply(b *testing.B, n *topo.Node, want *hoststate.Host) applyTimes {
 	runtime.GC()
-	ctx := context.Background()
 	start := time.Now()
 	k := open(b, n)
 	defer k.Close()
-	st := plan.NewState(want.Name)
+	p, res, planned, err := planApply(b, k, want, plan.NewState(want.Name))
+	done := time.Now()
+	if err != nil || len(res.Done) != len(p.Ops) {
+		b.Fatalf("apply: %v (%d of %d operations done)", err, len(res.Done), len(p.Ops))
+	}
+	return applyTimes{plan: planned.Sub(start), apply: done.Sub(planned), ops: len(p.Ops), state: p.State}
+}
+
+// planApply reads k, plans want against it and st, and applies the
+// plan, as lvsgen apply does in process. It returns the plan, the
+// apply's result and error, and when planning ended, for the caller to
+// time both halves; a read error fails b.
+func planApply(b *testing.B, k kernel.IPVS, want *hoststate.Host, st *plan.State) (*plan.Plan, *applier.Result, time.Time, error) {
+	ctx := context.Background()
 	obs, err := applier.Observe(ctx, k, want, st)
 	if err != nil {
 		b.Fatal(err)
@@ -129,11 +141,7 @@ func lvsgenApply(b *testing.B, n *topo.Node, want *hoststate.Host) applyTimes {
 	p := plan.Diff(want, obs, st, plan.Options{Now: time.Now()})
 	planned := time.Now()
 	res, err := applier.Apply(ctx, k, p)
-	done := time.Now()
-	if err != nil || len(res.Done) != len(p.Ops) {
-		b.Fatalf("apply: %v (%d of %d operations done)", err, len(res.Done), len(p.Ops))
-	}
-	return applyTimes{plan: planned.Sub(start), apply: done.Sub(planned), ops: len(p.Ops), state: p.State}
+	return p, res, planned, err
 }
 
 // noopTimes is one plan of a kernel that matches the config.
@@ -319,16 +327,9 @@ func Benchmark10000x10(b *testing.B) {
 			d.Weight += 10
 			text = rules(b, want)
 			runtime.GC()
-			ctx := context.Background()
 			start := time.Now()
 			k := &countingKernel{Kernel: open(b, lb)}
-			obs, err := applier.Observe(ctx, k, want, st)
-			if err != nil {
-				b.Fatal(err)
-			}
-			p := plan.Diff(want, obs, st, plan.Options{Now: time.Now()})
-			planned := time.Now()
-			res, err := applier.Apply(ctx, k, p)
+			p, res, planned, err := planApply(b, k, want, st)
 			done := time.Now()
 			k.Close()
 			if err != nil || len(p.Ops) != 1 || p.Ops[0].Kind() != plan.KindDestination || p.Ops[0].Action != plan.Update || len(res.Done) != 1 || k.writes != 1 || k.batches != 1 {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,26 +23,9 @@ import (
 	"github.com/lvsgen/lvsgen/e2e/guest"
 	"github.com/lvsgen/lvsgen/e2e/topo"
 	"github.com/lvsgen/lvsgen/importer"
+	"github.com/lvsgen/lvsgen/internal/syncbuf"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
-
-// logBuffer collects a process's output from two writers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // runKeepalived starts keepalived's checker process only (-C: no VRRP) on
 // conf in a fresh namespace and waits until the namespace's IPVS table is
@@ -56,7 +38,7 @@ func runKeepalived(t *testing.T, conf, want string) (n *topo.Node, save, timeout
 	run := t.TempDir()
 	cmd := exec.Command("/sbin/keepalived", "-C", "--dont-fork", "--log-console", "--log-detail",
 		"-f", conf, "-p", filepath.Join(run, "keepalived.pid"), "-c", filepath.Join(run, "checkers.pid"), "-r", filepath.Join(run, "vrrp.pid"))
-	var out logBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := n.Start(cmd); err != nil {
 		t.Fatalf("start keepalived: %v", err)
@@ -327,7 +309,7 @@ type keepalived struct {
 	t      *testing.T
 	n      *topo.Node
 	cmd    *exec.Cmd
-	out    *logBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 }
 
@@ -335,7 +317,7 @@ func startKeepalived(t *testing.T, n *topo.Node, conf string, args ...string) *k
 	t.Helper()
 	run := t.TempDir()
 	args = append([]string{"-C", "--dont-fork", "--log-console", "-f", conf, "-p", filepath.Join(run, "k.pid"), "-c", filepath.Join(run, "c.pid"), "-r", filepath.Join(run, "v.pid")}, args...)
-	k := &keepalived{t: t, n: n, cmd: exec.Command("/sbin/keepalived", args...), out: &logBuffer{}, exited: make(chan struct{})}
+	k := &keepalived{t: t, n: n, cmd: exec.Command("/sbin/keepalived", args...), out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
 	if err := n.Start(k.cmd); err != nil {
 		t.Fatalf("start keepalived: %v", err)

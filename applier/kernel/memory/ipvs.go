@@ -284,19 +284,30 @@ func destIndex(s *ipvs.Service, d ipvs.Destination) int {
 	return slices.IndexFunc(s.Destinations, func(x ipvs.Destination) bool { return x.Addr == d.Addr && x.Port == d.Port })
 }
 
+// destWrite begins a destination write, with t.mu held: it counts the
+// write, consults Fail and finds the destination's service, which every
+// destination write requires (ESRCH without it). It returns the write's
+// OpError for the caller's own checks and the service to change.
+func (t *IPVS) destWrite(o kernel.WriteOp, key ipvs.ServiceKey, d ipvs.Destination) (kernel.OpError, *ipvs.Service, error) {
+	op := *kernel.WriteError(kernel.IPVSWrite{Op: o, Service: ipvs.Service{ServiceKey: key}, Dest: d}, nil)
+	if err := t.write(op); err != nil {
+		return op, nil, err
+	}
+	i := t.find(key)
+	if i < 0 {
+		return op, nil, failed(op, syscall.ESRCH)
+	}
+	return op, &t.services[i], nil
+}
+
 // AddDestination implements kernel.IPVS.
 func (t *IPVS) AddDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: kernel.AddDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d}, nil)
-	if err := t.write(op); err != nil {
+	op, svc, err := t.destWrite(kernel.AddDestination, key, d)
+	if err != nil {
 		return err
 	}
-	i := t.find(key)
-	if i < 0 {
-		return failed(op, syscall.ESRCH)
-	}
-	svc := &t.services[i]
 	if err := checkDest(*svc, d); err != nil {
 		return failed(op, err)
 	}
@@ -315,15 +326,10 @@ func (t *IPVS) AddDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.D
 func (t *IPVS) UpdateDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: kernel.UpdateDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d}, nil)
-	if err := t.write(op); err != nil {
+	op, svc, err := t.destWrite(kernel.UpdateDestination, key, d)
+	if err != nil {
 		return err
 	}
-	i := t.find(key)
-	if i < 0 {
-		return failed(op, syscall.ESRCH)
-	}
-	svc := &t.services[i]
 	if err := checkDest(*svc, d); err != nil {
 		return failed(op, err)
 	}
@@ -340,15 +346,10 @@ func (t *IPVS) UpdateDestination(ctx context.Context, key ipvs.ServiceKey, d ipv
 func (t *IPVS) DelDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.Destination) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: kernel.DelDestination, Service: ipvs.Service{ServiceKey: key}, Dest: d}, nil)
-	if err := t.write(op); err != nil {
+	op, svc, err := t.destWrite(kernel.DelDestination, key, d)
+	if err != nil {
 		return err
 	}
-	i := t.find(key)
-	if i < 0 {
-		return failed(op, syscall.ESRCH)
-	}
-	svc := &t.services[i]
 	j := destIndex(svc, d)
 	if j < 0 {
 		return failed(op, syscall.ENOENT)

@@ -198,30 +198,49 @@ func (k *Kernel) Addresses(ctx context.Context) ([]kernel.Address, error) {
 	return slices.Clone(k.addrs), nil
 }
 
+// addrWrite begins an address write, with k.mu held: it counts the
+// write, consults Fail and requires a's device (ENODEV). It returns the
+// write's OpError for the caller's own checks.
+func (k *Kernel) addrWrite(verb string, a kernel.Address) (kernel.OpError, error) {
+	op := kernel.OpError{Op: verb, Object: "address " + a.String()}
+	if err := k.write(op); err != nil {
+		return op, err
+	}
+	if _, ok := k.links[a.Device]; !ok {
+		return op, failed(op, syscall.ENODEV)
+	}
+	return op, nil
+}
+
+// boundAs reports whether x is a, as the kernel finds an address to add
+// or replace: IPv4 takes the same address again with another prefix
+// length (__inet_insert_ifa compares address and mask); IPv6 does not
+// (ipv6_add_addr_hash compares the address).
+func boundAs(x, a kernel.Address) bool {
+	return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() && (a.Prefix.Addr().Is6() || x.Prefix.Bits() == a.Prefix.Bits())
+}
+
+// stored is a as the kernel keeps it: IPv4 has no DAD and no preferred
+// lifetime to read back.
+func stored(a kernel.Address) kernel.Address {
+	if a.Prefix.Addr().Is4() {
+		a.NoDAD, a.Deprecated = false, false
+	}
+	return a
+}
+
 // AddAddress implements kernel.Addresses.
 func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	op := kernel.OpError{Op: "adding", Object: "address " + a.String()}
-	if err := k.write(op); err != nil {
+	op, err := k.addrWrite("adding", a)
+	if err != nil {
 		return err
 	}
-	if _, ok := k.links[a.Device]; !ok {
-		return failed(op, syscall.ENODEV)
-	}
-	// IPv4 takes the same address again with another prefix length
-	// (__inet_insert_ifa compares address and mask); IPv6 does not
-	// (ipv6_add_addr_hash compares the address).
-	if slices.ContainsFunc(k.addrs, func(x kernel.Address) bool {
-		return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() && (a.Prefix.Addr().Is6() || x.Prefix.Bits() == a.Prefix.Bits())
-	}) {
+	if slices.ContainsFunc(k.addrs, func(x kernel.Address) bool { return boundAs(x, a) }) {
 		return failed(op, syscall.EEXIST)
 	}
-	if a.Prefix.Addr().Is4() {
-		// IPv4 has no DAD and no preferred lifetime to read back.
-		a.NoDAD, a.Deprecated = false, false
-	}
-	k.addrs = append(k.addrs, a)
+	k.addrs = append(k.addrs, stored(a))
 	return nil
 }
 
@@ -231,19 +250,11 @@ func (k *Kernel) AddAddress(ctx context.Context, a kernel.Address) error {
 func (k *Kernel) ReplaceAddress(ctx context.Context, a kernel.Address) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	op := kernel.OpError{Op: "replacing", Object: "address " + a.String()}
-	if err := k.write(op); err != nil {
+	if _, err := k.addrWrite("replacing", a); err != nil {
 		return err
 	}
-	if _, ok := k.links[a.Device]; !ok {
-		return failed(op, syscall.ENODEV)
-	}
-	if a.Prefix.Addr().Is4() {
-		a.NoDAD, a.Deprecated = false, false
-	}
-	i := slices.IndexFunc(k.addrs, func(x kernel.Address) bool {
-		return x.Device == a.Device && x.Prefix.Addr() == a.Prefix.Addr() && (a.Prefix.Addr().Is6() || x.Prefix.Bits() == a.Prefix.Bits())
-	})
+	a = stored(a)
+	i := slices.IndexFunc(k.addrs, func(x kernel.Address) bool { return boundAs(x, a) })
 	if i < 0 {
 		k.addrs = append(k.addrs, a)
 		return nil
@@ -256,12 +267,9 @@ func (k *Kernel) ReplaceAddress(ctx context.Context, a kernel.Address) error {
 func (k *Kernel) DelAddress(ctx context.Context, a kernel.Address) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	op := kernel.OpError{Op: "deleting", Object: "address " + a.String()}
-	if err := k.write(op); err != nil {
+	op, err := k.addrWrite("deleting", a)
+	if err != nil {
 		return err
-	}
-	if _, ok := k.links[a.Device]; !ok {
-		return failed(op, syscall.ENODEV)
 	}
 	i := slices.IndexFunc(k.addrs, func(x kernel.Address) bool { return x.Device == a.Device && x.Prefix == a.Prefix })
 	if i < 0 {

@@ -127,6 +127,19 @@ func linkByName(h *vnl.Handle, name string) (vnl.Link, error) {
 	return l, err
 }
 
+// withLink runs do on the rtnetlink handle with the device named name
+// (ENODEV when there is none): the lookup every write to one device
+// starts with.
+func (k *Kernel) withLink(ctx context.Context, name string, do func(*vnl.Handle, vnl.Link) error) error {
+	return k.rt.call(ctx, func(h *vnl.Handle) error {
+		link, err := linkByName(h, name)
+		if err != nil {
+			return err
+		}
+		return do(h, link)
+	})
+}
+
 // ip6tnl modes: the inner protocol an ip6tnl device takes
 // (IFLA_IPTUN_PROTO; ip -6 tunnel's mode).
 var ip6tnlModes = map[string]uint8{"any": 0, "ipip6": unix.IPPROTO_IPIP, "ip6ip6": unix.IPPROTO_IPV6}
@@ -240,13 +253,7 @@ func (k *Kernel) AddLink(ctx context.Context, l kernel.Link) error {
 
 // SetLinkUp implements kernel.Links.
 func (k *Kernel) SetLinkUp(ctx context.Context, name string) error {
-	err := k.rt.call(ctx, func(h *vnl.Handle) error {
-		link, err := linkByName(h, name)
-		if err != nil {
-			return err
-		}
-		return h.LinkSetUp(link)
-	})
+	err := k.withLink(ctx, name, func(h *vnl.Handle, link vnl.Link) error { return h.LinkSetUp(link) })
 	if err != nil {
 		return &kernel.OpError{Op: "setting up", Object: "link " + name, Err: err}
 	}
@@ -255,13 +262,7 @@ func (k *Kernel) SetLinkUp(ctx context.Context, name string) error {
 
 // DelLink implements kernel.Links.
 func (k *Kernel) DelLink(ctx context.Context, name string) error {
-	err := k.rt.call(ctx, func(h *vnl.Handle) error {
-		link, err := linkByName(h, name)
-		if err != nil {
-			return err
-		}
-		return h.LinkDel(link)
-	})
+	err := k.withLink(ctx, name, func(h *vnl.Handle, link vnl.Link) error { return h.LinkDel(link) })
 	if err != nil {
 		return &kernel.OpError{Op: "deleting", Object: "link " + name, Err: err}
 	}
@@ -363,24 +364,14 @@ func (k *Kernel) setAddress(ctx context.Context, a kernel.Address, send func(*vn
 			addr.PreferedLft = 0
 		}
 	}
-	return k.rt.call(ctx, func(h *vnl.Handle) error {
-		link, err := linkByName(h, a.Device)
-		if err != nil {
-			return err
-		}
-		return send(h, link, addr)
-	})
+	return k.withLink(ctx, a.Device, func(h *vnl.Handle, link vnl.Link) error { return send(h, link, addr) })
 }
 
 // DelAddress implements kernel.Addresses.
 func (k *Kernel) DelAddress(ctx context.Context, a kernel.Address) error {
 	err := checkPrefix(a.Prefix)
 	if err == nil {
-		err = k.rt.call(ctx, func(h *vnl.Handle) error {
-			link, err := linkByName(h, a.Device)
-			if err != nil {
-				return err
-			}
+		err = k.withLink(ctx, a.Device, func(h *vnl.Handle, link vnl.Link) error {
 			return h.AddrDel(link, &vnl.Addr{IPNet: ipNet(a.Prefix)})
 		})
 	}

@@ -67,19 +67,29 @@ func (n *Node) Elems() []*Node { return n.elems }
 func Read(files []*ast.File) (*Node, bool) {
 	root := &Node{kind: Struct}
 	for _, f := range files {
-		for _, d := range f.Decls {
-			switch d := d.(type) {
-			case *ast.Package, *ast.CommentGroup:
-			case *ast.Field:
-				if !root.addField(d) {
-					return nil, false
-				}
-			default:
-				return nil, false
-			}
+		if !root.addDecls(f.Decls) {
+			return nil, false
 		}
 	}
 	return root, true
+}
+
+// addDecls adds the fields decls declares to n, passing over comments and
+// a file's package clause (the parser puts none inside a struct); any
+// other declaration is not plain data.
+func (n *Node) addDecls(decls []ast.Decl) bool {
+	for _, d := range decls {
+		switch d := d.(type) {
+		case *ast.Package, *ast.CommentGroup:
+		case *ast.Field:
+			if !n.addField(d) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Get returns the field called name, or nil.
@@ -160,16 +170,8 @@ func plainValue(x ast.Expr) (*Node, bool) {
 		}
 	case *ast.StructLit:
 		n := &Node{at: x.Pos(), kind: Struct}
-		for _, d := range x.Elts {
-			switch d := d.(type) {
-			case *ast.CommentGroup:
-			case *ast.Field:
-				if !n.addField(d) {
-					return nil, false
-				}
-			default:
-				return nil, false
-			}
+		if !n.addDecls(x.Elts) {
+			return nil, false
 		}
 		return n, true
 	case *ast.ListLit:
