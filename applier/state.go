@@ -28,9 +28,15 @@ func LoadState(dir, host string) (*plan.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading state: %w", err)
 	}
-	s := plan.NewState(host)
+	// Into a zero State, not NewState(host): a file of `null` or `{}`
+	// must fail the version and host checks below rather than pass as
+	// an empty state, which would forget everything lvsgen owns.
+	s := &plan.State{}
 	if err := json.Unmarshal(b, s); err != nil {
 		return nil, fmt.Errorf("reading state %s: %w", StatePath(dir, host), err)
+	}
+	if s.Version == 0 {
+		return nil, fmt.Errorf("reading state %s: no version: not an lvsgen state file (move it away to start afresh; lvsgen then no longer knows what it created on this host)", StatePath(dir, host))
 	}
 	if s.Version != plan.StateVersion {
 		return nil, fmt.Errorf("reading state %s: version %d, this lvsgen reads %d", StatePath(dir, host), s.Version, plan.StateVersion)
@@ -59,14 +65,30 @@ func SaveState(dir string, s *plan.State) error {
 	return writeFileAtomic(StatePath(dir, s.Host), append(b, '\n'), 0o644)
 }
 
-// writeFileAtomic writes b to path through a temporary file and a rename.
-// A file that already holds b is left alone: watch's resync saves the same
-// state every period and should not rewrite it.
+// writeFileAtomic writes b to path through a temporary file and a rename,
+// then fsyncs the directory, so that after a crash path holds either the
+// old bytes or the new ones, and the rename itself is on disk. A file that
+// already holds b is left alone: watch's resync saves the same state every
+// period and should not rewrite it.
+//
+// A path that is a symlink (/etc/ipvsadm.rules pointing into a managed
+// tree, as docs/OPERATIONS.md suggests) is written through: the link's
+// target is replaced, next to it, and the link stays. Renaming over the
+// link itself would turn it into a plain file that the tree no longer
+// updates. github.com/google/renameio/v2 was considered: it does the
+// temporary file, fsync and rename this does, but neither follows a link
+// nor fsyncs the directory.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -89,5 +111,18 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	return nil
+}
+
+// syncDir fsyncs a directory, which makes a rename in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -1,0 +1,96 @@
+package applier
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/plan"
+)
+
+// TestLoadStateRefusesEmpty checks that a state file that is not one
+// lvsgen wrote — `null`, `{}`, another host's, another version — is an
+// error naming the file, never an empty state: an empty state would make
+// lvsgen forget every VIP, link and sysctl it must clean up.
+func TestLoadStateRefusesEmpty(t *testing.T) {
+	for _, tt := range []struct{ name, body, want string }{
+		{"null", "null", "no version"},
+		{"empty object", "{}", "no version"},
+		{"no host", `{"version": 1}`, `host ""`},
+		{"other host", `{"version": 1, "host": "lb2"}`, `host "lb2"`},
+		{"other version", `{"version": 7, "host": "lb1"}`, "version 7"},
+		{"not json", "\x00\x01", "invalid character"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(StatePath(dir, "lb1"), []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			st, err := LoadState(dir, "lb1")
+			if err == nil {
+				t.Fatalf("LoadState of %q = %+v, want an error", tt.body, st)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), StatePath(dir, "lb1")) {
+				t.Errorf("error %q, want it to name the file and say %q", err, tt.want)
+			}
+		})
+	}
+	// A state lvsgen wrote still loads.
+	dir := t.TempDir()
+	s := plan.NewState("lb1")
+	s.Links = []string{"lvs0"}
+	if err := SaveState(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadState(dir, "lb1")
+	if err != nil || len(got.Links) != 1 {
+		t.Errorf("LoadState of a saved state = %+v, %v", got, err)
+	}
+}
+
+// TestPersistThroughSymlink checks that the rules file written through a
+// symlink (the layout docs/OPERATIONS.md recommends) replaces the link's
+// target and leaves the link in place.
+func TestPersistThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "tree", "ipvsadm.rules")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "etc-ipvsadm.rules")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	want := &hoststate.Host{Name: "lb1"}
+	if err := Persist(want, link, ""); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a symlink (mode %v): boot would restore a stale copy", link, fi.Mode())
+	}
+	b, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) == "old\n" {
+		t.Errorf("the link's target was not rewritten")
+	}
+	// No temporary file is left next to the target or the link.
+	for _, d := range []string{dir, filepath.Dir(target)} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				t.Errorf("temporary file %s left in %s", e.Name(), d)
+			}
+		}
+	}
+}
