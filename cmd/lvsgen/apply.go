@@ -60,14 +60,28 @@ func (f *planFlags) compile(dir string) (*hoststate.Host, error) {
 	return compileHost(dir, f.host, f.policyDirs)
 }
 
-// lockKernel takes host's apply lock in stateDir and then opens the
-// kernel, so that apply and watch only write while they hold the lock.
-// The caller calls unlock when done; on an error nothing is held.
+// lockLiveKernel takes the lock of the kernel openKernel opens: one per
+// network namespace (applier.LockNetNS); a variable, like openKernel, so
+// tests that substitute the kernel substitute its lock's directory too.
+var lockLiveKernel = func() (func(), error) { return applier.LockNetNS(applier.DefaultRunDir) }
+
+// lockKernel takes host's apply lock in stateDir and the kernel's own
+// lock, and then opens the kernel, so that apply and watch only write
+// while they hold both: the first keeps two runs for one host apart, the
+// second two runs for different hosts (or state directories) that would
+// write the same kernel. The caller calls unlock when done; on an error
+// nothing is held.
 func lockKernel(stateDir, host string) (k kernel.Kernel, unlock func(), err error) {
-	unlock, err = applier.Lock(stateDir, host)
+	unlockHost, err := applier.Lock(stateDir, host)
 	if err != nil {
 		return nil, nil, err
 	}
+	unlockKernel, err := lockLiveKernel()
+	if err != nil {
+		unlockHost()
+		return nil, nil, err
+	}
+	unlock = func() { unlockKernel(); unlockHost() }
 	if k, err = openKernel(); err != nil {
 		unlock()
 		return nil, nil, err

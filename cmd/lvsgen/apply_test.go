@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/internal/goldentest"
@@ -17,9 +18,12 @@ import (
 // useMemoryKernel makes plan and apply talk to k for the test.
 func useMemoryKernel(t *testing.T, k *memory.Kernel) {
 	t.Helper()
-	old := openKernel
+	old, oldLock := openKernel, lockLiveKernel
 	openKernel = func() (kernel.Kernel, error) { return k, nil }
-	t.Cleanup(func() { openKernel = old })
+	// The real kernel lock, in a directory of this kernel's own.
+	run := filepath.Join(t.TempDir(), "run")
+	lockLiveKernel = func() (func(), error) { return applier.LockNetNS(run) }
+	t.Cleanup(func() { openKernel, lockLiveKernel = old, oldLock })
 }
 
 // useNat1Kernel makes plan, apply and watch talk to a new in-memory
@@ -94,6 +98,27 @@ func TestApplyThenNoop(t *testing.T) {
 	code, out = runCapture(t, args...)
 	if code != 0 || k.Writes != writes {
 		t.Fatalf("second apply: exit %d, %d writes\n%s", code, k.Writes-writes, out)
+	}
+}
+
+// TestApplyOneWriterPerKernel checks that an apply is refused while
+// another run holds the kernel's lock, whatever the host name and state
+// directory: two applies for different hosts of one kernel must not
+// interleave.
+func TestApplyOneWriterPerKernel(t *testing.T) {
+	k := useNat1Kernel(t)
+	unlock, err := lockLiveKernel() // another run, for another host
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", ""}
+	code, out, errOut := runCapture2(t, args...)
+	if code != 1 || k.Writes != 0 || !strings.Contains(errOut, "another lvsgen apply or watch is writing this kernel") {
+		t.Fatalf("apply while the kernel is locked: exit %d, %d writes\n%s%s", code, k.Writes, out, errOut)
+	}
+	unlock()
+	if code, out := runCapture(t, args...); code != 0 {
+		t.Fatalf("apply once the lock is free: exit %d\n%s", code, out)
 	}
 }
 

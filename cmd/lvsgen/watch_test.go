@@ -178,12 +178,18 @@ func TestWatchRunsAndStops(t *testing.T) {
 		}
 		return metricsURL != ""
 	})
-	resp, err := http.Get(metricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The rules file is written inside the apply, before watch counts
+	// it: wait for the count, then check the rest.
+	var body []byte
+	eventually(t, "the start apply in the metrics", func() bool {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(body), `lvsgen_watch_applies_total{trigger="start"} 1`)
+	})
 	for _, want := range []string{
 		`lvsgen_watch_applies_total{trigger="start"} 1`,
 		`lvsgen_watch_config_valid 1`,
