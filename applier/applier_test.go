@@ -275,6 +275,44 @@ func TestUnmanagedServiceSurvivesUnlessPruned(t *testing.T) {
 	}
 }
 
+// TestLeaveWithoutConnections checks that a destination with no active
+// connection leaves in one apply — removed from the config, or added by
+// hand inside a managed service — so that the plan after it is empty.
+func TestLeaveWithoutConnections(t *testing.T) {
+	three := `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}, {host: "web3", weight: 4}]}
+`
+	hosts3, cfg := compile(t, three)
+	hosts2, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}]}
+`)
+	k := hostKernel(t, cfg.Hosts["lb1"])
+	st := plan.NewState("lb1")
+	opt := plan.Options{DrainTimeout: 10 * time.Minute, Now: t0}
+	step(t, k, hosts3["lb1"], &st, opt)
+	key := hosts3["lb1"].Services[0].ServiceKey
+
+	// web3 leaves the config with no connection: deleted at once.
+	p := step(t, k, hosts2["lb1"], &st, opt)
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete || !strings.Contains(p.Ops[0].Reason, "no active connections") {
+		t.Fatalf("leaving with no connection:\n%s", planText(p))
+	}
+	if p := replan(t, k, hosts2["lb1"], st, opt); len(p.Ops) != 0 {
+		t.Fatalf("the plan after the apply is not empty:\n%s", planText(p))
+	}
+
+	// A destination added by hand, with no connection: the same.
+	hand := ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.99"), Port: 80, Forward: ipvs.Route, Weight: 1}
+	must(t, k.AddDestination(context.Background(), key, hand))
+	if p := step(t, k, hosts2["lb1"], &st, opt); len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
+		t.Fatalf("a destination added by hand:\n%s", planText(p))
+	}
+	if p := replan(t, k, hosts2["lb1"], st, opt); len(p.Ops) != 0 {
+		t.Fatalf("the plan after the apply is not empty:\n%s", planText(p))
+	}
+	if len(st.Drains) != 0 {
+		t.Errorf("drain records left: %v", st.Drains)
+	}
+}
+
 func TestDrainAcrossRuns(t *testing.T) {
 	three := `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}, {host: "web3", weight: 4}]}
 `

@@ -147,6 +147,17 @@ func TestPlanAfterEditMatchesPlan(t *testing.T) {
 		if _, err := edits.Apply(ctx, want, got); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
+		// Connections come and go, so that some leaving destinations
+		// drain and others, with none, go at once.
+		svcs, err := k.Services(ctx)
+		must(t, err)
+		for _, s := range svcs {
+			for _, d := range s.Destinations {
+				if rng.IntN(2) == 0 {
+					must(t, k.SetConns(s.ServiceKey, d.AddrPort(), uint32(rng.IntN(3)), 0))
+				}
+			}
+		}
 		now = now.Add(time.Duration(rng.IntN(90)) * time.Second)
 	}
 	if drains == 0 {

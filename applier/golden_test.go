@@ -116,10 +116,17 @@ func TestGoldenChanges(t *testing.T) {
 				must(t, k.AddRoute(ctx, kernel.Route{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.1.0.254")}))
 			}
 			goldenPlan(t, "changes-"+name+"-first", step(t, k, before[name], &st, opt), false)
+			var web ipvs.ServiceKey
+			if name == "lb1" {
+				// Connections, so that the middle step drains it
+				// (without, it deletes it) and the last waits.
+				web = before[name].Services[slices.IndexFunc(before[name].Services, func(s hoststate.Service) bool { return s.Name == "web" })].ServiceKey
+				must(t, k.SetConns(web, netip.MustParseAddrPort("10.0.0.13:80"), 4, 2))
+			}
 			step(t, k, middle[name], &st, opt)
 			if name == "lb1" {
-				web := before[name].Services[slices.IndexFunc(before[name].Services, func(s hoststate.Service) bool { return s.Name == "web" })].ServiceKey
-				must(t, k.SetConns(web, netip.MustParseAddrPort("10.0.0.13:80"), 4, 2))
+				// And so that the last drains this one.
+				must(t, k.SetConns(web, netip.MustParseAddrPort("10.0.0.12:80"), 3, 0))
 				other := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.99"), Port: 22}, Scheduler: "rr", NetmaskBits: 32}
 				must(t, k.AddService(ctx, other))
 			}

@@ -279,8 +279,13 @@ func TestBatchesKeepDirection(t *testing.T) {
 	// One service gains a destination and loses another (drained), the
 	// other changes a weight.
 	s0, s1 := &after.Services[0], &after.Services[1]
+	leaving := s0.Destinations[0].AddrPort()
 	s0.Destinations[0].Addr = netip.MustParseAddr("10.0.9.9")
 	s1.Destinations[1].Weight += 2
+	// With connections, so that it drains (without, it is deleted).
+	if err := k.SetConns(s0.ServiceKey, leaving, 3, 0); err != nil {
+		t.Fatal(err)
+	}
 	p := replan(t, c, after, st, plan.Options{Now: t0, DrainTimeout: plan.DefaultDrainTimeout})
 	if _, err := Apply(context.Background(), c, p); err != nil {
 		t.Fatal(err)

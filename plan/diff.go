@@ -331,10 +331,16 @@ func (d *differ) destinations(have, want ipvs.Service, name string, drain *int) 
 	}
 }
 
-// leave plans the way out of a destination: at once for UDP or with no
-// drain timeout (the service's own, else the applier's default); otherwise weight 0 first, deletion once it has no active
-// connections or has drained for the drain timeout. The drain's start is
-// in the state file, so a later run — after a restart too — finishes it.
+// leave plans the way out of a destination: at once for UDP, with no
+// drain timeout (the service's own, else the applier's default), or with
+// no active connection — a drain with nothing to wait for completes in
+// this plan, so that an apply leaves nothing for the next one (and
+// `apply; plan --detailed-exitcode` shows no change). Otherwise weight 0
+// first, deletion once it has no active connections or has drained for
+// the drain timeout. The drain's start is in the state file, so a later
+// run — after a restart too — finishes it. Deleting a destination does
+// not cut the connections it still has: IPVS keeps it, unlisted, until
+// they end.
 func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Duration) {
 	key := svc.ServiceKey
 	hd := &Destination{key, h}
@@ -346,15 +352,19 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 	}
 	rec := d.drain(key, h.AddrPort())
 	switch {
+	case h.ActiveConns == 0:
+		reason := "no longer in the config: drained (no active connections)"
+		if rec == nil {
+			reason = "no longer in the config: no active connections to drain"
+		}
+		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd, Reason: reason})
+		d.dropDrain[drainKey{key.Canonical(), h.AddrPort()}] = true
 	case rec == nil && h.Weight != 0:
 		after := &Destination{key, h}
 		after.Weight = 0
 		d.destLeave = append(d.destLeave, Op{Action: Drain, Before: hd, After: after,
 			Reason: fmt.Sprintf("no longer in the config: draining up to %s before deletion", timeout)})
 		d.newDrains = append(d.newDrains, DrainRecord{Service: key, Addr: h.AddrPort(), Weight: h.Weight, Since: d.opt.Now})
-	case h.ActiveConns == 0:
-		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd, Reason: "no longer in the config: drained (no active connections)"})
-		d.dropDrain[drainKey{key.Canonical(), h.AddrPort()}] = true
 	case rec == nil:
 		// Weight already 0 (by hand, or a lost state file): the drain
 		// starts now.
