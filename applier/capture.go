@@ -3,12 +3,12 @@ package applier
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -18,7 +18,7 @@ import (
 // CaptureWant's desired state and a Runner with NoState: the capture
 // holds the IPVS table alone, with no ownership.
 func LoadCapture(ctx context.Context, path string) (kernel.IPVS, error) {
-	file, err := os.Open(path)
+	file, err := safefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading --observed: %w", err)
 	}

@@ -9,11 +9,15 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/plan"
 )
 
 // DefaultStateDir is where lvsgen records, per host, what it owns.
 const DefaultStateDir = "/var/lib/lvsgen"
+
+// maxStateFile bounds a state file: one for 10,000 services is a few MiB.
+const maxStateFile = 64 << 20
 
 // StatePath is the state file of host under dir.
 func StatePath(dir, host string) string { return filepath.Join(dir, host+".state.json") }
@@ -21,7 +25,7 @@ func StatePath(dir, host string) string { return filepath.Join(dir, host+".state
 // LoadState reads the state file of host; a missing file is an empty
 // state (the first run on a host).
 func LoadState(dir, host string) (*plan.State, error) {
-	b, err := os.ReadFile(StatePath(dir, host))
+	b, err := safefile.ReadFileNoFollow(StatePath(dir, host), maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return plan.NewState(host), nil
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -117,7 +116,12 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		res.Diagnostics = diag.List{{Rule: "syntax", Pos: diag.Pos{File: dir}, Message: "no .cue files found", Hint: "point lvsgen at the directory that holds your .cue files"}}
 		return res, nil
 	}
-	srcs, diags := parseFiles(files, os.ReadFile, &cc.files)
+	read, done, err := ReadConfigFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	srcs, diags := parseFiles(files, read, &cc.files)
+	done()
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/lvsgen/lvsgen/internal/safefile"
 )
 
 // ConfigFiles lists the configuration files of dir, sorted. It is the one
@@ -15,7 +17,12 @@ import (
 // is compiled is exactly what a change is looked for in.
 //
 // It includes every file named *.cue at any depth below dir, and a
-// symlink named *.cue to a file (read through the link). It excludes
+// symlink named *.cue to a regular file inside dir (read through the
+// link). A *.cue that is anything else — a FIFO, a device, a socket, a
+// symlink that leads out of dir or to something other than a regular
+// file — is an error naming it: the tree is untrusted input, and such a
+// file would hang or exhaust lvsgen, or show a file from outside the tree
+// in its diagnostics (see internal/safefile). It excludes
 //   - hidden files and directories (a name starting with "."), and
 //     cue.mod: they hold tooling (.git, an editor's .x.cue.swp, CUE module
 //     metadata), not configuration;
@@ -38,6 +45,11 @@ func ConfigFiles(dir string) ([]string, error) {
 		}
 		return nil, fmt.Errorf("reading config directory: %s is not a directory", dir)
 	}
+	root, err := safefile.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading config directory: %w", err)
+	}
+	defer root.Close()
 	var files []string
 	// A trailing separator makes the walk follow dir when it is a symlink;
 	// the names it reports still start with dir as the user wrote it.
@@ -52,9 +64,23 @@ func ConfigFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(d.Name(), ".cue") && !strings.HasPrefix(d.Name(), ".") {
-			files = append(files, path)
+		if !strings.HasSuffix(d.Name(), ".cue") || strings.HasPrefix(d.Name(), ".") {
+			return nil
 		}
+		name := path
+		switch t := d.Type(); {
+		case t&fs.ModeSymlink != 0:
+			fi, err := root.Stat(name)
+			if err != nil {
+				return err
+			}
+			if !fi.Mode().IsRegular() {
+				return fmt.Errorf("%s leads to a %v, not a regular file: %w", name, fi.Mode().Type(), safefile.ErrNotRegular)
+			}
+		case !t.IsRegular():
+			return fmt.Errorf("%s is not a regular file (%v): %w", name, t, safefile.ErrNotRegular)
+		}
+		files = append(files, path)
 		return nil
 	})
 	if err != nil {
@@ -62,6 +88,21 @@ func ConfigFiles(dir string) ([]string, error) {
 	}
 	slices.Sort(files)
 	return files, nil
+}
+
+// ReadConfigFiles returns a reader of the files ConfigFiles(dir) lists:
+// regular files of at most safefile.MaxConfigFile bytes, through symlinks
+// only inside dir, never blocking. Close it when done.
+func ReadConfigFiles(dir string) (read func(name string) ([]byte, error), close func() error, err error) {
+	root := dir
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		root = filepath.Dir(dir)
+	}
+	r, err := safefile.OpenRoot(root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config directory: %w", err)
+	}
+	return func(name string) ([]byte, error) { return r.ReadFile(name, safefile.MaxConfigFile) }, r.Close, nil
 }
 
 // IgnoredDir reports whether a directory named name below a config root

@@ -15,6 +15,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/model"
 	"github.com/lvsgen/lvsgen/policies"
 )
@@ -78,6 +79,10 @@ func literalString(lit *ast.BasicLit) (string, error) {
 	return s, err
 }
 
+// bundledPrefix starts the file names of the bundled packs, which are
+// embedded in the binary.
+const bundledPrefix = "<lvsgen-policy>/"
+
 // isPolicyDir reports whether ref names a directory rather than a bundled
 // pack.
 func isPolicyDir(ref string) bool {
@@ -105,7 +110,15 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 			if e.IsDir() || !strings.HasSuffix(e.Name(), ".cue") {
 				continue
 			}
-			b, err := fs.ReadFile(fsys, e.Name())
+			var b []byte
+			var err error
+			if strings.HasPrefix(path, bundledPrefix) {
+				b, err = fs.ReadFile(fsys, e.Name())
+			} else {
+				// A directory on disk: untrusted input, like the
+				// config (a FIFO must not hang the compile).
+				b, err = safefile.ReadFile(filepath.Join(path, e.Name()), safefile.MaxConfigFile)
+			}
 			if err != nil {
 				c.errorf("policy", cue.MakePath(cue.Str("policies")), "", "", "reading policy %q: %v", ref, err)
 				return
@@ -135,7 +148,7 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 			c.errorf("policy", cue.MakePath(cue.Str("policies")), "", "bundled packs: "+strings.Join(policies.Names(), ", ")+"; a directory starts with ./", "no bundled policy pack %q", ref)
 			continue
 		}
-		add(ref, "<lvsgen-policy>/"+ref, fsys, "bundled pack "+ref)
+		add(ref, bundledPrefix+ref, fsys, "bundled pack "+ref)
 	}
 	for _, d := range extraDirs {
 		add(d, d, os.DirFS(d), d)

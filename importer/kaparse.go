@@ -13,12 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lvsgen/lvsgen/internal/safefile"
 )
 
 // Files reads the configuration and the files it includes.
@@ -32,8 +33,10 @@ type Files interface {
 // OSFiles reads the local file system.
 type OSFiles struct{}
 
-// ReadFile reads a file.
-func (OSFiles) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+// ReadFile reads a file: a regular file of at most maxWork bytes, opened
+// without blocking, so that an include matching a FIFO or a device is an
+// error rather than a hang or an endless read.
+func (OSFiles) ReadFile(name string) ([]byte, error) { return safefile.ReadFile(name, maxWork) }
 
 // Glob matches a pattern against the file system.
 func (OSFiles) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
@@ -67,7 +70,9 @@ func (m MapFiles) Glob(pattern string) ([]string, error) {
 
 // Limits that keep a hostile or looping configuration from running away.
 const (
-	maxIncludeDepth  = 32
+	maxIncludeDepth = 32
+	// maxIncludeFiles bounds the files one include pattern may name.
+	maxIncludeFiles  = 4096
 	maxBlockDepth    = 64
 	maxSubstitutions = 64
 	maxLineLength    = 1 << 20
@@ -368,6 +373,9 @@ func (r *kaReader) include(pos kaPos, pattern string) error {
 			if !slices.Contains(matches, f) {
 				matches = append(matches, f)
 			}
+		}
+		if len(matches) > maxIncludeFiles {
+			return r.errf(pos, pattern, "include %q: matches more than %d files", pattern, maxIncludeFiles)
 		}
 	}
 	if len(matches) == 0 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 )
 
 // HashDirs is the content hash of a config: SHA-256 over the sorted names
@@ -28,9 +29,16 @@ func HashDirs(dirs ...string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		// Read as the compiler reads them: a file it would refuse
+		// must not hang or exhaust watch either.
+		read, done, err := compiler.ReadConfigFiles(dir)
+		if err != nil {
+			return "", err
+		}
 		for _, f := range files {
-			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+			b, err := read(filepath.Join(dir, filepath.FromSlash(f)))
 			if err != nil {
+				done()
 				return "", fmt.Errorf("hashing config: %w", err)
 			}
 			name := fmt.Sprintf("%d/%s", i, f)
@@ -41,6 +49,7 @@ func HashDirs(dirs ...string) (string, error) {
 			h.Write(n[:])
 			h.Write(b)
 		}
+		done()
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -92,9 +101,14 @@ func GitCommit(dir string) (string, error) {
 	}
 }
 
+// maxGitFile bounds the small git files read for the commit (HEAD, a
+// ref, commondir, a .git file): they hold a line. packed-refs is read a
+// line at a time.
+const maxGitFile = 64 << 10
+
 // readGitFile follows a .git file ("gitdir: PATH") to the git directory.
 func readGitFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadFile(path, maxGitFile)
 	if err != nil {
 		return "", fmt.Errorf("reading git commit: %w", err)
 	}
@@ -113,14 +127,14 @@ func readGitFile(path string) (string, error) {
 // holds HEAD; its refs live in the common directory named by commondir.
 func headCommit(gitDir string) (string, error) {
 	common := gitDir
-	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+	if b, err := safefile.ReadFile(filepath.Join(gitDir, "commondir"), maxGitFile); err == nil {
 		c := strings.TrimSpace(string(b))
 		if !filepath.IsAbs(c) {
 			c = filepath.Join(gitDir, c)
 		}
 		common = c
 	}
-	b, err := os.ReadFile(filepath.Join(gitDir, "HEAD"))
+	b, err := safefile.ReadFile(filepath.Join(gitDir, "HEAD"), maxGitFile)
 	if err != nil {
 		return "", fmt.Errorf("reading git commit: %w", err)
 	}
@@ -144,12 +158,12 @@ func headCommit(gitDir string) (string, error) {
 // packed-refs.
 func readRef(gitDir, common, ref string) (string, error) {
 	for _, d := range []string{gitDir, common} {
-		b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(ref)))
+		b, err := safefile.ReadFile(filepath.Join(d, filepath.FromSlash(ref)), maxGitFile)
 		if err == nil {
 			return strings.TrimSpace(string(b)), nil
 		}
 	}
-	f, err := os.Open(filepath.Join(common, "packed-refs"))
+	f, err := safefile.Open(filepath.Join(common, "packed-refs"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("reading git commit: ref %s not found in %s", ref, common)

@@ -170,10 +170,12 @@ func TestHashedFilesAreCompiled(t *testing.T) {
 	mustWrite(t, filepath.Join(dir, ".git", "x.cue"), "package c\n")
 	mustWrite(t, filepath.Join(dir, "sub", ".cache", "y.cue"), "package c\n")
 	mustWrite(t, filepath.Join(dir, "cue.mod", "module.cue"), "module: \"x\"\n")
-	mustWrite(t, filepath.Join(root, "elsewhere", "shared.cue"), "package c\n")
+	// A link inside the directory is followed; one out of it is refused
+	// (compiler's TestConfigFilesRefusesHostile).
+	mustWrite(t, filepath.Join(dir, ".store", "shared.cue"), "package c\n")
 	mustWrite(t, filepath.Join(root, "elsewhere", "dir", "z.cue"), "package c\n")
 	for _, l := range [][2]string{
-		{filepath.Join(root, "elsewhere", "shared.cue"), filepath.Join(dir, "linked.cue")},
+		{filepath.Join(dir, ".store", "shared.cue"), filepath.Join(dir, "linked.cue")},
 		{filepath.Join(root, "elsewhere", "dir"), filepath.Join(dir, "linkeddir")},
 		{dir, filepath.Join(root, "current")},
 	} {
@@ -208,7 +210,7 @@ func TestHashedFilesAreCompiled(t *testing.T) {
 	}{
 		{filepath.Join(dir, "a.cue"), true},
 		{filepath.Join(dir, "sub", "b.cue"), true},
-		{filepath.Join(root, "elsewhere", "shared.cue"), true},
+		{filepath.Join(dir, ".store", "shared.cue"), true},
 		{filepath.Join(dir, "README.md"), false},
 		{filepath.Join(dir, ".git", "x.cue"), false},
 		{filepath.Join(dir, "sub", ".cache", "y.cue"), false},

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lvsgen/lvsgen/importer"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 )
 
 // importFlags are shared by the import subcommands.
@@ -83,7 +84,7 @@ FILE' then shows no changes.`,
 			var in io.Reader = cmd.InOrStdin()
 			name := "imported"
 			if src != "-" {
-				file, err := os.Open(src)
+				file, err := safefile.Open(src)
 				if err != nil {
 					return fmt.Errorf("import: %w", err)
 				}

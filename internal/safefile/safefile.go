@@ -1,0 +1,219 @@
+// Package safefile reads the files lvsgen takes from places it does not
+// control — a git checkout of the config, a policy directory, a capture,
+// an include, its own state file — as untrusted input: regular files only,
+// of bounded size, and never blocking.
+//
+// lvsgen runs as root. A config directory is whatever was committed to
+// it, so a file named x.cue may be a FIFO (which would hang validate,
+// apply before its lock, and watch, which then ignores SIGTERM), a
+// symlink to /dev/zero (which would exhaust memory) or to a root-only
+// file such as /etc/shadow (whose content would end up in diagnostics,
+// the journal and CI annotations). Every read here opens without blocking
+// (O_NONBLOCK: opening a FIFO does not wait for a writer), checks the
+// open file — not the name, which may change in between — is a regular
+// file, and reads at most the limit. Root confines symlinks to a
+// directory.
+package safefile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// MaxConfigFile bounds a configuration or policy file. A generated config
+// of 10,000 services is a few MiB in all; a single file past this is a
+// mistake or an attack.
+const MaxConfigFile = 32 << 20
+
+// ErrNotRegular is wrapped by the error for a file that is not a regular
+// file (a FIFO, a device, a socket, a directory).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is wrapped by the error for a file over the limit.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFile reads path, following symlinks: a regular file of at most max
+// bytes.
+func ReadFile(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return read(f, path, max)
+}
+
+// Open opens path, following symlinks, for a caller that reads it as a
+// stream: without blocking, and only when it is a regular file. The
+// caller bounds what it reads (io.LimitReader, a line scanner).
+func Open(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a %s, not a regular file: %w", path, typeName(fi.Mode()), ErrNotRegular)
+	}
+	return f, nil
+}
+
+// ReadFileNoFollow is ReadFile for a file that must not be a symlink
+// (lvsgen's own state): a symlink as the last component of path is
+// refused (O_NOFOLLOW).
+func ReadFileNoFollow(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symlink, which lvsgen does not follow here: %w", path, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return read(f, path, max)
+}
+
+// Root reads files below a directory, following a symlink only where it
+// resolves inside the directory (os.Root): a link committed to a config
+// tree cannot make lvsgen read a file outside it.
+type Root struct {
+	dir  string
+	real string // dir with its symlinks resolved
+	root *os.Root
+}
+
+// OpenRoot opens dir (following it, when it is itself a symlink, as
+// git-sync's "current" link is) to read files below it.
+func OpenRoot(dir string) (*Root, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	r, err := os.OpenRoot(real)
+	if err != nil {
+		return nil, err
+	}
+	return &Root{dir: dir, real: real, root: r}, nil
+}
+
+// Close releases the directory.
+func (r *Root) Close() error { return r.root.Close() }
+
+// rel is name below the root; name is the root's path joined with a
+// path below it, as compiler.ConfigFiles names files.
+func (r *Root) rel(name string) (string, error) {
+	rel, err := filepath.Rel(r.dir, name)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%s is not below %s", name, r.dir)
+	}
+	return rel, nil
+}
+
+// ReadFile reads name, a file below the root: a regular file of at most
+// max bytes, reached through symlinks only inside the root.
+func (r *Root) ReadFile(name string, max int64) ([]byte, error) {
+	rel, err := r.inside(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return read(f, name, max)
+}
+
+// Stat is os.Stat of name below the root, through symlinks inside it.
+func (r *Root) Stat(name string) (fs.FileInfo, error) {
+	rel, err := r.inside(name)
+	if err != nil {
+		return nil, err
+	}
+	return r.root.Stat(rel)
+}
+
+// inside returns the path below the root to open for name. os.Root
+// follows a relative symlink that stays inside; one with an absolute
+// target it refuses even when that target is inside too, so such a link
+// is resolved here and allowed when it lands inside the root. Opening the
+// resolved path through os.Root still refuses a link swapped in since.
+func (r *Root) inside(name string) (string, error) {
+	rel, err := r.rel(name)
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.root.Lstat(rel); err != nil {
+		return "", err
+	}
+	if _, err := r.root.Stat(rel); !escapes(err) {
+		return rel, nil
+	}
+	target, err := filepath.EvalSymlinks(filepath.Join(r.real, rel))
+	if err != nil {
+		return "", err
+	}
+	if rel, err := filepath.Rel(r.real, target); err == nil && filepath.IsLocal(rel) {
+		return rel, nil
+	}
+	return "", fmt.Errorf("%s: a symlink that leads outside the config directory (to %s), which lvsgen does not follow", name, target)
+}
+
+// escapes reports whether err is os.Root's refusal of a path that
+// leads out of it.
+func escapes(err error) bool {
+	var pe *fs.PathError
+	return err != nil && errors.As(err, &pe) && pe.Err.Error() == "path escapes from parent"
+}
+
+// read checks the open file f and reads it whole, up to max bytes.
+func read(f *os.File, name string, max int64) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is a %s, not a regular file: %w", name, typeName(fi.Mode()), ErrNotRegular)
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d lvsgen reads: %w", name, fi.Size(), max, ErrTooLarge)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		// It grew while being read.
+		return nil, fmt.Errorf("%s is more than the %d bytes lvsgen reads: %w", name, max, ErrTooLarge)
+	}
+	return b, nil
+}
+
+// typeName names a file type for people.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	}
+	return "special file (" + m.Type().String() + ")"
+}
