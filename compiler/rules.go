@@ -17,7 +17,7 @@ import (
 )
 
 // check is one of the schema's rule checks (#ServiceCheck, #RealCheck,
-// #RealsCheck) with the verdicts it has given so far.
+// #RealsCheck, #WeightsCheck, #CheckIssues) with the verdicts it has given so far.
 //
 // A check's verdict depends on its input alone, so each distinct input is
 // evaluated once: in a large config the same real server sits behind many
@@ -143,18 +143,18 @@ func (k *check) evaluate(input map[string]any) verdict {
 
 // checks are the rule checks of the schema.
 type checks struct {
-	service, real, reals, weights *check
+	service, real, reals, weights, health *check
 }
 
-// checkVerdicts are the verdicts of the four checks, shared by the
+// checkVerdicts are the verdicts of the five checks, shared by the
 // evaluators of a compilation.
 type checkVerdicts struct {
-	service, real, reals, weights verdicts
+	service, real, reals, weights, health verdicts
 }
 
 // size is the number of verdicts kept.
 func (vs *checkVerdicts) size() int {
-	return vs.service.len() + vs.real.len() + vs.reals.len() + vs.weights.len()
+	return vs.service.len() + vs.real.len() + vs.reals.len() + vs.weights.len() + vs.health.len()
 }
 
 func newChecks(schema cue.Value, vs *checkVerdicts) (*checks, error) {
@@ -172,13 +172,16 @@ func newChecks(schema cue.Value, vs *checkVerdicts) (*checks, error) {
 	if cs.weights, err = newCheck(schema, "#WeightsCheck", &vs.weights); err != nil {
 		return nil, err
 	}
+	if cs.health, err = newCheck(schema, "#CheckIssues", &vs.health); err != nil {
+		return nil, err
+	}
 	return &cs, nil
 }
 
-// ids lists every rule id of the three checks.
+// ids lists every rule id of the checks.
 func (cs *checks) ids() []string {
 	var ids []string
-	for _, k := range []*check{cs.service, cs.real, cs.reals, cs.weights} {
+	for _, k := range []*check{cs.service, cs.real, cs.reals, cs.weights, cs.health} {
 		ids = append(ids, k.ids...)
 	}
 	return ids
@@ -225,7 +228,7 @@ type ruleInput struct {
 	dropped []string
 }
 
-// runRules evaluates the three checks on one service and records their
+// runRules evaluates the checks on one service and records their
 // issues as diagnostics.
 func (c *compilation) runRules(in ruleInput) {
 	in.data = withoutBrokenChecks(in.data, in.dropped)
@@ -307,11 +310,13 @@ func (c *compilation) runRules(in ruleInput) {
 	// #RealCheck's svc has the port only for a real server with its own.
 	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String()}
 	svcPortFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
-	// A health check needs a port of its own where the real servers have
-	// none: behind a fwmark or a port-0 service.
-	if _, fwmark := in.data["fwmark"]; fwmark || port == 0 {
-		svcFacts["portless"] = true
-		svcPortFacts["portless"] = true
+	// Each health check on its own: the service's, and each real
+	// server's that replaces it. A check needs a port of its own where
+	// the real servers have none: behind a fwmark or a port-0 service.
+	_, fwmark := in.data["fwmark"]
+	portless := fwmark || port == 0
+	if sc, ok := in.data["check"].(map[string]any); ok {
+		report(c.ev.checks.health.eval(map[string]any{"check": sc, "portless": portless}), "check", nil)
 	}
 	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
@@ -351,6 +356,10 @@ func (c *compilation) runRules(in ruleInput) {
 		// dropped, but for its own (its error is reported already).
 		if len(v.issues) > 0 || len(v.failed) > 0 {
 			report(v, fmt.Sprintf("reals[%d]", i), func(is ruleIssue) bool { return ref.ok || is.rule == "real-ref" })
+		}
+		if rc, ok := real["check"].(map[string]any); ok {
+			ownPort := toInt(real["port"]) != 0
+			report(c.ev.checks.health.eval(map[string]any{"check": rc, "portless": portless && !ownPort}), fmt.Sprintf("reals[%d].check", i), nil)
 		}
 
 		p := port
