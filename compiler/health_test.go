@@ -175,3 +175,42 @@ func TestHealthChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestSorryHostIsSetUp: a managed sorry server gets what a real server of
+// its service needs (the VIP on lo for dr), so that it can serve the
+// moment the health overlay adds it, though it is no destination.
+func TestSorryHostIsSetUp(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "base.cue"), string(base))
+	writeFile(t, filepath.Join(dir, "case.cue"), `package lvs
+
+hosts: maint1: interfaces: eth0: addresses: ["10.0.0.20/24"]
+services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "tcp"}, sorry: {host: "maint1"}, reals: [{host: "web1"}]}
+`)
+	res, err := Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid() {
+		t.Fatalf("invalid:\n%v", res.Diagnostics)
+	}
+	h := res.Hosts["maint1"]
+	var got []string
+	for _, a := range h.Addresses {
+		got = append(got, a.Device+" "+a.Prefix.String())
+	}
+	if diff := cmp.Diff([]string{"lo 192.0.2.9/32"}, got); diff != "" {
+		t.Errorf("maint1's addresses (-want +got):\n%s", diff)
+	}
+	for _, s := range res.Hosts["lb1"].Services {
+		for _, d := range s.Destinations {
+			if d.Addr == netip.MustParseAddr("10.0.0.20") {
+				t.Errorf("the sorry server is a destination of %s", s.Name)
+			}
+		}
+	}
+}

@@ -200,6 +200,8 @@ services: t: {cluster: "dr", vip: "192.0.2.8", port: ‸70000, scheduler: ‸"fo
 		[]want{{"syntax", "", false}}},
 	{"unknown check type", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: type: ‸"icmp", reals: [{host: "web1"}]}`,
 		[]want{{"schema", "services.s.check.type", false}}},
+	{"check without type", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", check: ‸{port: 8080}}]}`,
+		[]want{{"schema", "services.s.reals[0].check.type", false}}},
 	{"checks are not run yet", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: ‸{type: "tcp"}, reals: [{host: "web1"}]}`,
 		[]want{{"check-not-run", "services.s.check", true}}},
 	{"check not run, a real server's own", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "none"}, reals: [{host: "web1"}, {host: "web2", check: ‸{type: "tcp"}}]}`,

@@ -17,7 +17,8 @@ import (
 )
 
 // check is one of the schema's rule checks (#ServiceCheck, #RealCheck,
-// #RealsCheck, #WeightsCheck, #CheckIssues) with the verdicts it has given so far.
+// #RealsCheck, #WeightsCheck, #CheckIssues) with the verdicts it has
+// given so far.
 //
 // A check's verdict depends on its input alone, so each distinct input is
 // evaluated once: in a large config the same real server sits behind many
