@@ -216,6 +216,8 @@ services: t: {cluster: "dr", vip: "192.0.2.8", port: ‸70000, scheduler: ‸"fo
 		[]want{{"check-interval", "services.s.check.interval", false}}},
 	{"check interval above 1h", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", check: {type: "tcp", interval: ‸"2h"}}]}`,
 		[]want{{"check-interval", "services.s.reals[0].check.interval", false}}},
+	{"check interval beyond time.Duration", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "tcp", interval: ‸"9999999999h", timeout: ‸"99999999999h"}, reals: [{host: "web1"}]}`,
+		[]want{{"check-interval", "services.s.check.interval", false}, {"check-timeout", "services.s.check.timeout", false}}},
 	{"bad check duration", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "tcp", interval: ‸"5 s"}, reals: [{host: "web1"}]}`,
 		[]want{{"schema", "services.s.check.interval", false}}},
 	{"exec without user", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: ‸{type: "exec", command: ["/usr/local/bin/ok"]}, reals: [{host: "web1"}]}`,
