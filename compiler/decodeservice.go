@@ -32,7 +32,42 @@ type rawService struct {
 	OnePacket    bool              `json:"onePacket"`
 	DrainTimeout string            `json:"drainTimeout"`
 	Waive        map[string]string `json:"waive"`
+	Check        *rawCheck         `json:"check"`
+	Sorry        *rawSorry         `json:"sorry"`
+	Quorum       int               `json:"quorum"`
+	Hysteresis   int               `json:"hysteresis"`
 	Reals        []rawReal         `json:"reals"`
+}
+
+type rawSorry struct {
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	Port    *int   `json:"port"`
+}
+
+// rawCheck mirrors #Check.
+type rawCheck struct {
+	Type       string   `json:"type"`
+	Port       *int     `json:"port"`
+	Interval   string   `json:"interval"`
+	Timeout    string   `json:"timeout"`
+	Rise       int      `json:"rise"`
+	Fall       int      `json:"fall"`
+	Initial    string   `json:"initial"`
+	OnFailure  string   `json:"onFailure"`
+	Path       string   `json:"path"`
+	Host       string   `json:"host"`
+	Expect     []int    `json:"expect"`
+	Body       string   `json:"body"`
+	ServerName string   `json:"serverName"`
+	Verify     *bool    `json:"verify"`
+	Send       string   `json:"send"`
+	Receive    string   `json:"receive"`
+	Query      string   `json:"query"`
+	QueryType  string   `json:"queryType"`
+	Answer     string   `json:"answer"`
+	Command    []string `json:"command"`
+	User       string   `json:"user"`
 }
 
 type rawTunnel struct {
@@ -48,12 +83,13 @@ type rawPersistence struct {
 }
 
 type rawReal struct {
-	Host           string `json:"host"`
-	Address        string `json:"address"`
-	Port           *int   `json:"port"`
-	Weight         int32  `json:"weight"`
-	UpperThreshold uint32 `json:"upperThreshold"`
-	LowerThreshold uint32 `json:"lowerThreshold"`
+	Host           string    `json:"host"`
+	Address        string    `json:"address"`
+	Port           *int      `json:"port"`
+	Weight         int32     `json:"weight"`
+	UpperThreshold uint32    `json:"upperThreshold"`
+	LowerThreshold uint32    `json:"lowerThreshold"`
+	Check          *rawCheck `json:"check"`
 }
 
 // buildDecoded decodes a validated service's data (with defaults) and
@@ -98,6 +134,12 @@ func decodeRaw(data map[string]any) (rawService, error) {
 			r.Waive[k] = d.str(w, k)
 		}
 	}
+	r.Check = d.check(data, "check")
+	if p := d.obj(data, "sorry"); p != nil {
+		r.Sorry = &rawSorry{Host: d.str(p, "host"), Address: d.str(p, "address"), Port: d.optInt(p, "port")}
+	}
+	r.Quorum = int(d.int(data, "quorum", 0, math.MaxInt32))
+	r.Hysteresis = int(d.int(data, "hysteresis", 0, math.MaxInt32))
 	if list, ok := data["reals"]; ok && list != nil {
 		l, ok := list.([]any)
 		if !ok {
@@ -117,6 +159,7 @@ func decodeRaw(data map[string]any) (rawService, error) {
 				Weight:         int32(d.int(m, "weight", math.MinInt32, math.MaxInt32)),
 				UpperThreshold: uint32(d.int(m, "upperThreshold", 0, math.MaxUint32)),
 				LowerThreshold: uint32(d.int(m, "lowerThreshold", 0, math.MaxUint32)),
+				Check:          d.check(m, "check"),
 			})
 		}
 	}
@@ -211,6 +254,59 @@ func (d *rawDecoder) strs(m map[string]any, k string) []string {
 			d.fail(k, x)
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// check reads a check, nil when there is none.
+func (d *rawDecoder) check(m map[string]any, k string) *rawCheck {
+	c := d.obj(m, k)
+	if c == nil {
+		return nil
+	}
+	r := &rawCheck{
+		Type:       d.str(c, "type"),
+		Port:       d.optInt(c, "port"),
+		Interval:   d.str(c, "interval"),
+		Timeout:    d.str(c, "timeout"),
+		Rise:       int(d.int(c, "rise", 0, math.MaxInt32)),
+		Fall:       int(d.int(c, "fall", 0, math.MaxInt32)),
+		Initial:    d.str(c, "initial"),
+		OnFailure:  d.str(c, "onFailure"),
+		Path:       d.str(c, "path"),
+		Host:       d.str(c, "host"),
+		Expect:     d.ints(c, "expect"),
+		Body:       d.str(c, "body"),
+		ServerName: d.str(c, "serverName"),
+		Send:       d.str(c, "send"),
+		Receive:    d.str(c, "receive"),
+		Query:      d.str(c, "query"),
+		QueryType:  d.str(c, "queryType"),
+		Answer:     d.str(c, "answer"),
+		Command:    d.strs(c, "command"),
+		User:       d.str(c, "user"),
+	}
+	if v, ok := c["verify"]; ok && v != nil {
+		b := d.bool(c, "verify")
+		r.Verify = &b
+	}
+	return r
+}
+
+// ints reads a list of numbers.
+func (d *rawDecoder) ints(m map[string]any, k string) []int {
+	v, ok := m[k]
+	if !ok || v == nil {
+		return nil
+	}
+	l, ok := v.([]any)
+	if !ok {
+		d.fail(k, v)
+		return nil
+	}
+	out := make([]int, 0, len(l))
+	for i := range l {
+		out = append(out, int(d.int(map[string]any{k: l[i]}, k, math.MinInt32, math.MaxInt32)))
 	}
 	return out
 }

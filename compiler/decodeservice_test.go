@@ -33,7 +33,17 @@ const everyField = `services: s: {
 	onePacket: true
 	drainTimeout: "30s"
 	waive: {"ha-reals": "one is enough"}
-	reals: [{host: "rs1", address: "10.0.0.1", port: 5353, weight: 3, upperThreshold: 100, lowerThreshold: 10}]
+	check: {type: "https", port: 8443, interval: "10s", timeout: "2s", rise: 3, fall: 4, initial: "down", onFailure: "remove",
+		path: "/healthz", host: "www.example.com", expect: [200, 204], body: "ok", serverName: "www.example.com", verify: true,
+		send: "ping", receive: "pong", query: "example.com.", queryType: "AAAA", answer: "2001:db8::1",
+		command: ["/bin/true", "-x"], user: "nobody"}
+	sorry: {host: "maint", address: "10.0.0.9", port: 8080}
+	quorum: 2
+	hysteresis: 1
+	reals: [{host: "rs1", address: "10.0.0.1", port: 5353, weight: 3, upperThreshold: 100, lowerThreshold: 10,
+		check: {type: "dns", port: 53, interval: "2s", timeout: "1s", rise: 1, fall: 1, initial: "down", onFailure: "remove",
+			path: "/x", host: "h", expect: [503], body: "b", serverName: "s", verify: true,
+			send: "a", receive: "b", query: "q.", queryType: "TXT", answer: "t", command: ["/bin/false"], user: "daemon"}}]
 }
 `
 

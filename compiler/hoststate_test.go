@@ -15,7 +15,7 @@ import (
 // and kept between compiles, equal hoststate.Build's of the same config,
 // on the first compile and on a second one that reuses them.
 func TestHostStatesAreBuild(t *testing.T) {
-	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	for _, dir := range []string{filepath.Join("..", "examples"), filepath.Join("testdata", "base")} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			cc := NewCompiler(Options{})

@@ -81,7 +81,7 @@ func TestIncremental(t *testing.T) {
 		}, 0, true},
 		{"plain again", func() { os.Remove(filepath.Join(dir, "extra.cue")) }, 0, true},
 	}
-	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	for _, st := range steps {
 		st.edit()
 		got, err := cc.Compile(dir)
@@ -128,7 +128,7 @@ func TestIncrementalExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := NewCompiler(Options{})
-	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	for i, content := range [][]byte{orig, orig, []byte(strings.Replace(string(orig), "weight:", "weight: 7 | *", 1)), append(slices.Clone(orig), "\n// a comment\n"...), orig} {
 		if err := os.WriteFile(file, content, 0o644); err != nil {
 			t.Fatal(err)

@@ -37,7 +37,8 @@ func TestPathsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs = append(dirs, generated)
-	// What no example sets: a service's drain timeout and waivers.
+	// What no example sets: a service's drain timeout and waivers, health
+	// checks.
 	extra := t.TempDir()
 	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
 	if err != nil {
@@ -56,6 +57,44 @@ services: waived: {
 	waive: {"ha-reals": "one is enough here"}
 	reals: [{host: "web1"}]
 }
+
+// Health checks of every type, inherited and overridden, with a sorry
+// server, a quorum and its hysteresis.
+hosts: maint1: interfaces: eth0: addresses: ["10.0.0.20/24"]
+services: checked: {
+	cluster: "dr"
+	vip: "192.0.2.10"
+	port: 443
+	check: {type: "https", port: 8443, interval: "10s", timeout: "2s", rise: 3, fall: 4, initial: "down", onFailure: "remove",
+		path: "/healthz", host: "www.example.com", expect: [200, 204], body: "ok", serverName: "www.example.com", verify: true}
+	sorry: {host: "maint1"}
+	quorum: 2
+	hysteresis: 1
+	reals: [{host: "web1", weight: 2}, {host: "web2", check: {type: "tcp"}}]
+}
+services: "checked-udp": {
+	cluster: "dr"
+	vip: "192.0.2.10"
+	protocol: "udp"
+	port: 53
+	check: {type: "dns", query: "example.com.", queryType: "AAAA", answer: "2001:db8::1"}
+	reals: [{host: "web1", check: {type: "udp", send: "ping", receive: "pong"}}, {host: "web2"}]
+}
+services: "checked-sip": {
+	cluster: "dr"
+	vip: "192.0.2.12"
+	protocol: "udp"
+	port: 5060
+	check: {type: "udp", send: "OPTIONS sip:ping SIP/2.0\r\n\r\n", receive: "SIP/2.0 200"}
+	reals: [{host: "web1"}]
+}
+services: "checked-exec": {
+	cluster: "dr"
+	vip: "192.0.2.11"
+	port: 25
+	check: {type: "exec", command: ["/usr/local/bin/smtp-ok", "--quick"], user: "nobody"}
+	reals: [{host: "web1"}, {host: "web2", check: {type: "none"}}]
+}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +102,7 @@ services: waived: {
 	if len(dirs) < 10 {
 		t.Fatalf("only %d configs found: %v", len(dirs), dirs)
 	}
-	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	// set records the model's fields that some service compared here
 	// sets: a field no config sets is not held equal by this test.
 	set := map[string]bool{}

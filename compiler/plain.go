@@ -41,6 +41,14 @@ func (c *compilation) compileServiceTree(name string, n *plaindata.Node, cfg *mo
 			names.reals = append(names.reals, sp)
 		}
 	}
+	if sf := n.Get("sorry"); sf != nil {
+		var sp realSpec
+		if sf.Val.Kind() == plaindata.Struct {
+			sp.host, sp.hasHost = str(sf.Val, "host")
+			sp.addr, sp.hasAddr = str(sf.Val, "address")
+		}
+		names.sorry = &sp
+	}
 	res := c.resolveService(base, names, cfg)
 
 	var issues []plaindata.Issue

@@ -3,8 +3,11 @@ package compiler
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
@@ -14,7 +17,8 @@ import (
 )
 
 // check is one of the schema's rule checks (#ServiceCheck, #RealCheck,
-// #RealsCheck) with the verdicts it has given so far.
+// #RealsCheck, #WeightsCheck, #CheckIssues) with the verdicts it has
+// given so far.
 //
 // A check's verdict depends on its input alone, so each distinct input is
 // evaluated once: in a large config the same real server sits behind many
@@ -140,18 +144,18 @@ func (k *check) evaluate(input map[string]any) verdict {
 
 // checks are the rule checks of the schema.
 type checks struct {
-	service, real, reals, weights *check
+	service, real, reals, weights, health *check
 }
 
-// checkVerdicts are the verdicts of the four checks, shared by the
+// checkVerdicts are the verdicts of the five checks, shared by the
 // evaluators of a compilation.
 type checkVerdicts struct {
-	service, real, reals, weights verdicts
+	service, real, reals, weights, health verdicts
 }
 
 // size is the number of verdicts kept.
 func (vs *checkVerdicts) size() int {
-	return vs.service.len() + vs.real.len() + vs.reals.len() + vs.weights.len()
+	return vs.service.len() + vs.real.len() + vs.reals.len() + vs.weights.len() + vs.health.len()
 }
 
 func newChecks(schema cue.Value, vs *checkVerdicts) (*checks, error) {
@@ -169,13 +173,16 @@ func newChecks(schema cue.Value, vs *checkVerdicts) (*checks, error) {
 	if cs.weights, err = newCheck(schema, "#WeightsCheck", &vs.weights); err != nil {
 		return nil, err
 	}
+	if cs.health, err = newCheck(schema, "#CheckIssues", &vs.health); err != nil {
+		return nil, err
+	}
 	return &cs, nil
 }
 
-// ids lists every rule id of the three checks.
+// ids lists every rule id of the checks.
 func (cs *checks) ids() []string {
 	var ids []string
-	for _, k := range []*check{cs.service, cs.real, cs.reals, cs.weights} {
+	for _, k := range []*check{cs.service, cs.real, cs.reals, cs.weights, cs.health} {
 		ids = append(ids, k.ids...)
 	}
 	return ids
@@ -222,9 +229,10 @@ type ruleInput struct {
 	dropped []string
 }
 
-// runRules evaluates the three checks on one service and records their
+// runRules evaluates the checks on one service and records their
 // issues as diagnostics.
 func (c *compilation) runRules(in ruleInput) {
+	in.data = withoutBrokenChecks(in.data, in.dropped)
 	report := func(v verdict, prefix string, keep func(ruleIssue) bool) {
 		for _, f := range v.failed {
 			// A rule that cannot evaluate reads a field the schema has
@@ -285,6 +293,9 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 	}
 	ctx["realMTUs"] = mtus
+	if at, ok := checkedAt(in.data); ok {
+		ctx["checkedAt"] = at
+	}
 	report(c.ev.checks.service.eval(map[string]any{"service": svc, "ctx": ctx}), "", nil)
 
 	// Each real server on its own.
@@ -300,6 +311,14 @@ func (c *compilation) runRules(in ruleInput) {
 	// #RealCheck's svc has the port only for a real server with its own.
 	svcFacts := map[string]any{"forwarding": fwd, "family": in.family.String()}
 	svcPortFacts := map[string]any{"forwarding": fwd, "family": in.family.String(), "port": port}
+	// Each health check on its own: the service's, and each real
+	// server's that replaces it. A check needs a port of its own where
+	// the real servers have none: behind a fwmark or a port-0 service.
+	_, fwmark := in.data["fwmark"]
+	portless := fwmark || port == 0
+	if sc, ok := in.data["check"].(map[string]any); ok {
+		report(c.ev.checks.health.eval(map[string]any{"check": sc, "portless": portless}), "check", nil)
+	}
 	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
 	// #WeightsCheck's input is each real server's weight, if it sets one
@@ -339,6 +358,10 @@ func (c *compilation) runRules(in ruleInput) {
 		if len(v.issues) > 0 || len(v.failed) > 0 {
 			report(v, fmt.Sprintf("reals[%d]", i), func(is ruleIssue) bool { return ref.ok || is.rule == "real-ref" })
 		}
+		if rc, ok := real["check"].(map[string]any); ok {
+			ownPort := toInt(real["port"]) != 0
+			report(c.ev.checks.health.eval(map[string]any{"check": rc, "portless": portless && !ownPort}), fmt.Sprintf("reals[%d].check", i), nil)
+		}
 
 		p := port
 		if rp, ok := real["port"]; ok {
@@ -357,6 +380,31 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 	}
 	wkey = append(wkey, "]}"...)
+	// The sorry server is checked as a real server is, under the same
+	// rules, and must not be one of them.
+	var sorryKey string
+	if sorry, ok := in.data["sorry"].(map[string]any); ok && in.sorry != nil {
+		ref := *in.sorry
+		fact := c.realFacts(ref, in.family)
+		svc := svcFacts
+		if _, ok := sorry["port"]; ok {
+			svc = svcPortFacts
+		}
+		v := c.ev.checks.real.eval(map[string]any{"real": sorry, "fact": fact.facts, "svc": svc, "cluster": in.clusterFacts.facts})
+		report(v, "sorry", func(is ruleIssue) bool { return ref.ok || is.rule == "real-ref" })
+		if ref.ok {
+			p := port
+			if sp, ok := sorry["port"]; ok {
+				p = toInt(sp)
+			}
+			sorryKey = netip.AddrPortFrom(ref.addr, uint16(p)).String()
+		}
+	}
+	quorum, hasQuorum := in.data["quorum"]
+	if hasQuorum {
+		// The key as appendKey would write it: "quorum" sorts first.
+		wkey = append(append(appendKey([]byte(`{"quorum":`), quorum), ','), wkey[1:]...)
+	}
 	notUnresolved := func(is ruleIssue) bool {
 		if m := realIndex.FindStringSubmatch(is.Path); m != nil {
 			if i, _ := strconv.Atoi(m[1]); i < len(in.refs) && !in.refs[i].ok {
@@ -365,7 +413,11 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return true
 	}
-	report(c.ev.checks.reals.eval(map[string]any{"keys": keys}), "", notUnresolved)
+	realsInput := map[string]any{"keys": keys}
+	if sorryKey != "" {
+		realsInput["sorry"] = sorryKey
+	}
+	report(c.ev.checks.reals.eval(realsInput), "", notUnresolved)
 	report(c.ev.checks.weights.evalKey(wkey, func() map[string]any {
 		weights := make([]any, len(in.refs))
 		for i := range in.refs {
@@ -376,8 +428,76 @@ func (c *compilation) runRules(in ruleInput) {
 			}
 			weights[i] = w
 		}
-		return map[string]any{"reals": weights}
+		input := map[string]any{"reals": weights}
+		if hasQuorum {
+			input["quorum"] = quorum
+		}
+		return input
 	}), "", notUnresolved)
+}
+
+// checkedAt returns the path of the first health check a real server of
+// the service runs (its own, or the service's it inherits) and whether
+// there is one. A check of type "none" runs none.
+func checkedAt(data map[string]any) (string, bool) {
+	runs := func(c any) bool {
+		m, ok := c.(map[string]any)
+		if !ok {
+			return false
+		}
+		t, _ := m["type"].(string)
+		return t != "" && t != "none"
+	}
+	svcCheck, hasSvcCheck := data["check"]
+	reals, _ := data["reals"].([]any)
+	for i, r := range reals {
+		real, _ := r.(map[string]any)
+		if own, ok := real["check"]; ok {
+			if runs(own) {
+				return fmt.Sprintf("reals[%d].check", i), true
+			}
+			continue
+		}
+		if hasSvcCheck && runs(svcCheck) {
+			return "check", true
+		}
+	}
+	return "", false
+}
+
+// withoutBrokenChecks returns data without the health checks the schema
+// found a problem inside. A list element the schema rejected stands as {}
+// in data (see without), which no constraint accepts: a check's expect
+// list with one would fail every rule of the service. The check's own
+// rules wait until it is fixed; data is not changed.
+func withoutBrokenChecks(data map[string]any, dropped []string) map[string]any {
+	broken := func(prefix string) bool {
+		for _, d := range dropped {
+			if strings.HasPrefix(d, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	if !broken("check.") && !broken("reals.") {
+		return data
+	}
+	out := maps.Clone(data)
+	if broken("check.") {
+		delete(out, "check")
+	}
+	if reals, ok := data["reals"].([]any); ok {
+		reals = slices.Clone(reals)
+		for i, r := range reals {
+			if m, ok := r.(map[string]any); ok && broken("reals."+strconv.Itoa(i)+".check.") {
+				m = maps.Clone(m)
+				delete(m, "check")
+				reals[i] = m
+			}
+		}
+		out["reals"] = reals
+	}
+	return out
 }
 
 // joinPath joins a prefix ("reals[1]") and a relative path ("port").

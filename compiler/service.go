@@ -1,12 +1,14 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 
@@ -48,6 +50,10 @@ func (c *compilation) compileService(name string, user cue.Value, cfg *model.Con
 	names.cluster, err = user.LookupPath(cue.ParsePath("cluster")).String()
 	names.hasCluster = err == nil
 	names.reals = realSpecs(user)
+	if sv := user.LookupPath(cue.ParsePath("sorry")); sv.Exists() {
+		sp := realSpecOf(sv)
+		names.sorry = &sp
+	}
 	res := c.resolveService(base, names, cfg)
 
 	shape := c.ev.serviceDef.Unify(user)
@@ -95,6 +101,8 @@ type serviceNames struct {
 	vip, family, cluster string
 	hasVIP, hasCluster   bool
 	reals                []realSpec
+	// sorry is the sorry server's, when the service has one.
+	sorry *realSpec
 }
 
 // resolved is what a service's names resolve to: what the rules and the
@@ -105,6 +113,8 @@ type resolved struct {
 	// clusterFacts is clusterFacts(cluster, its directors).
 	clusterFacts factsOf
 	refs         []realRef
+	// sorry is the sorry server, when the service has one.
+	sorry *realRef
 }
 
 // resolveService resolves a service's family, cluster, directors and real
@@ -133,13 +143,28 @@ func (c *compilation) resolveService(base cue.Path, n serviceNames, cfg *model.C
 		}
 	}
 	res.clusterFacts = c.clusterFactsOf(res.cluster, directors)
-	res.refs = c.resolveReals(base, n.reals, res.family, directors, cfg)
+	res.refs = make([]realRef, 0, len(n.reals))
+	for i, sp := range n.reals {
+		res.refs = append(res.refs, c.resolveReal(base, fmt.Sprintf("reals[%d]", i), sp, res.family, directors, cfg))
+	}
+	if n.sorry != nil {
+		// A sorry server is found as a real server is: the same
+		// host reference, the same address choice.
+		ref := c.resolveReal(base, "sorry", *n.sorry, res.family, directors, cfg)
+		res.sorry = &ref
+	}
 	return res
 }
 
 // build turns a validated service into its model.
 func (res resolved) build(name string, r rawService) *model.Service {
 	s := buildService(name, r, res.family, res.refs)
+	if r.Sorry != nil && res.sorry != nil {
+		s.Sorry = &model.Sorry{Host: r.Sorry.Host, Address: res.sorry.addr, Port: s.Port}
+		if r.Sorry.Port != nil {
+			s.Sorry.Port = uint16(*r.Sorry.Port)
+		}
+	}
 	if s.DrainTimeout == nil && res.cluster != nil {
 		s.DrainTimeout = res.cluster.DrainTimeout
 	}
@@ -208,35 +233,31 @@ func related(issuePath string, dropped []string) bool {
 	return false
 }
 
-// resolveReals finds the address of every real server. A declared host
-// without an explicit address is reached at its address of the service's
-// family that lies on a subnet of the first director (the one DR and NAT
-// need), else at its first address of that family, else (tun only may
-// cross families) at its first address.
-func (c *compilation) resolveReals(base cue.Path, specs []realSpec, family ipvs.Family, directors []*model.Host, cfg *model.Config) []realRef {
-	var refs []realRef
-	for i, sp := range specs {
-		var ref realRef
-		if sp.hasAddr {
-			ref.addr, _ = netip.ParseAddr(sp.addr)
-		}
-		if sp.hasHost {
-			ref.host = cfg.Hosts[sp.host]
-			if ref.host == nil {
-				if !c.declared["hosts"][sp.host] {
-					c.errorf("unknown-host", base, fmt.Sprintf("reals[%d].host", i), "declare the host under hosts:, fix the name, or give its address: instead", "host %q is not declared", sp.host)
-				}
-			} else if !ref.addr.IsValid() && !sp.hasAddr {
-				ref.addr = pickAddress(ref.host, family, directors)
-				if !ref.addr.IsValid() {
-					c.errorf("real-address", base, fmt.Sprintf("reals[%d].host", i), "declare an address on one of the host's interfaces", "host %q has no address", sp.host)
-				}
+// resolveReal finds the address of a real server (at path, "reals[1]"
+// or "sorry"). A declared host without an explicit address is reached at
+// its address of the service's family that lies on a subnet of the first
+// director (the one DR and NAT need), else at its first address of that
+// family, else (tun only may cross families) at its first address.
+func (c *compilation) resolveReal(base cue.Path, path string, sp realSpec, family ipvs.Family, directors []*model.Host, cfg *model.Config) realRef {
+	var ref realRef
+	if sp.hasAddr {
+		ref.addr, _ = netip.ParseAddr(sp.addr)
+	}
+	if sp.hasHost {
+		ref.host = cfg.Hosts[sp.host]
+		if ref.host == nil {
+			if !c.declared["hosts"][sp.host] {
+				c.errorf("unknown-host", base, path+".host", "declare the host under hosts:, fix the name, or give its address: instead", "host %q is not declared", sp.host)
+			}
+		} else if !ref.addr.IsValid() && !sp.hasAddr {
+			ref.addr = pickAddress(ref.host, family, directors)
+			if !ref.addr.IsValid() {
+				c.errorf("real-address", base, path+".host", "declare an address on one of the host's interfaces", "host %q has no address", sp.host)
 			}
 		}
-		ref.ok = ref.addr.IsValid() && (!sp.hasHost || ref.host != nil)
-		refs = append(refs, ref)
 	}
-	return refs
+	ref.ok = ref.addr.IsValid() && (!sp.hasHost || ref.host != nil)
+	return ref
 }
 
 // realSpec is what a real server names, read leniently: host and address
@@ -254,16 +275,20 @@ func realSpecs(user cue.Value) []realSpec {
 	}
 	var specs []realSpec
 	for list.Next() {
-		v := list.Value()
-		var sp realSpec
-		var err error
-		sp.host, err = v.LookupPath(cue.ParsePath("host")).String()
-		sp.hasHost = err == nil
-		sp.addr, err = v.LookupPath(cue.ParsePath("address")).String()
-		sp.hasAddr = err == nil
-		specs = append(specs, sp)
+		specs = append(specs, realSpecOf(list.Value()))
 	}
 	return specs
+}
+
+// realSpecOf reads what a real server (or a sorry server) value names.
+func realSpecOf(v cue.Value) realSpec {
+	var sp realSpec
+	var err error
+	sp.host, err = v.LookupPath(cue.ParsePath("host")).String()
+	sp.hasHost = err == nil
+	sp.addr, err = v.LookupPath(cue.ParsePath("address")).String()
+	sp.hasAddr = err == nil
+	return sp
 }
 
 func pickAddress(h *model.Host, family ipvs.Family, directors []*model.Host) netip.Addr {
@@ -422,8 +447,17 @@ func buildService(name string, r rawService, family ipvs.Family, refs []realRef)
 		if rr.Port != nil {
 			real.Port = uint16(*rr.Port)
 		}
+		// A real server's own check replaces the service's wholesale.
+		rc := r.Check
+		if rr.Check != nil {
+			rc = rr.Check
+		}
+		real.Check = buildCheck(rc, real.Port)
 		s.Reals = append(s.Reals, real)
 	}
+	s.Check = buildCheck(r.Check, 0)
+	s.Quorum = r.Quorum
+	s.Hysteresis = r.Hysteresis
 	if s.Reals == nil {
 		s.Reals = []model.Real{}
 	}
@@ -467,4 +501,49 @@ func (c *compilation) checkUnique(cfg *model.Config) {
 			break
 		}
 	}
+}
+
+// buildCheck turns a validated check into its model with the defaults the
+// schema leaves to the compiler, checking port when the check has none of
+// its own (0: the real server's, for a service's check). It is nil for no
+// check or type "none".
+func buildCheck(r *rawCheck, port uint16) *model.Check {
+	if r == nil || r.Type == "none" {
+		return nil
+	}
+	c := &model.Check{
+		Type:         r.Type,
+		Port:         port,
+		IntervalText: r.Interval,
+		TimeoutText:  r.Timeout,
+		Rise:         r.Rise,
+		Fall:         r.Fall,
+		InitialUp:    r.Initial != "down",
+		OnFailure:    r.OnFailure,
+	}
+	// The rules have checked both durations.
+	c.Interval, _ = time.ParseDuration(r.Interval)
+	c.Timeout, _ = time.ParseDuration(r.Timeout)
+	if r.Port != nil {
+		c.Port = uint16(*r.Port)
+	}
+	switch r.Type {
+	case "http", "https":
+		c.Path, c.Host, c.Body = cmp.Or(r.Path, "/"), r.Host, r.Body
+		c.Expect = slices.Clone(r.Expect)
+		if len(c.Expect) == 0 {
+			c.Expect = []int{200}
+		}
+		if r.Type == "https" {
+			c.ServerName = r.ServerName
+			c.Verify = r.Verify != nil && *r.Verify
+		}
+	case "udp":
+		c.Send, c.Receive = r.Send, r.Receive
+	case "dns":
+		c.Query, c.QueryType, c.Answer = r.Query, cmp.Or(r.QueryType, "A"), r.Answer
+	case "exec":
+		c.Command, c.User = slices.Clone(r.Command), r.User
+	}
+	return c
 }

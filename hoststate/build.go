@@ -50,9 +50,16 @@ type Inputs struct {
 	reasons     []string
 }
 
-// Part is what one service asks of a host: to direct it (Real < 0) or to
-// be its real server number Real. Service indexes the config's services.
+// Part is what one service asks of a host: to direct it (Real ==
+// DirectorPart), to be its real server number Real, or to be its sorry
+// server (Real == SorryPart). Service indexes the config's services.
 type Part struct{ Service, Real int }
+
+// The Real of a Part that is not a real server's.
+const (
+	DirectorPart = -1
+	SorryPart    = -2
+)
 
 // NewInputs gathers what building cfg's hosts reads. views holds every
 // service of cfg as NewView makes it (a caller may keep them between
@@ -75,10 +82,15 @@ func NewInputs(cfg *model.Config, views map[*model.Service]*View) *Inputs {
 	// services rather than one per host.
 	for i, s := range cfg.Services {
 		for _, d := range cfg.Clusters[s.Cluster].Directors {
-			in.parts[d] = append(in.parts[d], Part{Service: i, Real: -1})
+			in.parts[d] = append(in.parts[d], Part{Service: i, Real: DirectorPart})
 		}
 		for j, r := range s.Reals {
 			in.parts[r.Host] = append(in.parts[r.Host], Part{Service: i, Real: j})
+		}
+		// A sorry server is set up as a real server is, so that it
+		// can serve the moment the health overlay adds it.
+		if s.Sorry != nil && s.Sorry.Host != "" {
+			in.parts[s.Sorry.Host] = append(in.parts[s.Sorry.Host], Part{Service: i, Real: SorryPart})
 		}
 	}
 	return in
@@ -110,9 +122,12 @@ func (in *Inputs) Host(name string) (*Host, []Conflict) {
 	for _, p := range in.parts[name] {
 		s := cfg.Services[p.Service]
 		cl := cfg.Clusters[s.Cluster]
-		if p.Real < 0 {
+		switch p.Real {
+		case DirectorPart:
 			b.directorService(cl, h, s, in.reasons[p.Service])
-		} else {
+		case SorryPart:
+			b.realService(cfg, cl, h, s, model.Real{Host: s.Sorry.Host, Address: s.Sorry.Address, Port: s.Sorry.Port}, in.reasons[p.Service])
+		default:
 			b.realService(cfg, cl, h, s, s.Reals[p.Real], in.reasons[p.Service])
 		}
 	}
@@ -127,6 +142,10 @@ type View struct {
 	Key     string
 	// Err is what ipvs.Validate says of Service.
 	Err error
+	// Checks are the destinations' health checks in the destinations'
+	// order, Sorry the sorry server's destination (see Service).
+	Checks []Check
+	Sorry  *ipvs.Destination
 }
 
 // NewView returns the view of a service.
@@ -135,7 +154,39 @@ func NewView(s *model.Service) *View {
 	ipvs.SortDestinations(v.Service.Destinations)
 	v.Key = v.Service.ServiceKey.String()
 	v.Err = v.Service.Validate()
+	v.Checks = Checks(s, v.Service.Destinations)
+	if s.Sorry != nil {
+		d := destination(s, model.Real{Address: s.Sorry.Address, Port: s.Sorry.Port, Weight: 1})
+		v.Sorry = &d
+	}
 	return v
+}
+
+// Checks returns the health checks of s's real servers, one per checked
+// real server, in the order of dests (s's destinations as a director
+// carries them, sorted).
+func Checks(s *model.Service, dests []ipvs.Destination) []Check {
+	var out []Check
+	for _, r := range s.Reals {
+		if r.Check == nil {
+			continue
+		}
+		dest := netip.AddrPortFrom(r.Address, r.Port)
+		name := r.Host
+		if name == "" {
+			name = dest.String()
+		}
+		out = append(out, Check{Real: name, Destination: dest, Addr: netip.AddrPortFrom(r.Address, r.Check.Port), Check: *r.Check})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	order := make(map[netip.AddrPort]int, len(dests))
+	for i, d := range dests {
+		order[d.AddrPort()] = i
+	}
+	slices.SortStableFunc(out, func(a, b Check) int { return cmp.Compare(order[a.Destination], order[b.Destination]) })
+	return out
 }
 
 // Conflict is a setting two services need with different values on one
@@ -283,7 +334,10 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 
 func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service, reason string) {
 	v := b.views[s]
-	b.services[v.Service.ServiceKey] = &hostService{Service{Name: s.Name, Service: v.Service, DrainTimeout: s.DrainTimeout}, v.Key}
+	b.services[v.Service.ServiceKey] = &hostService{Service{
+		Name: s.Name, Service: v.Service, DrainTimeout: s.DrainTimeout,
+		Checks: v.Checks, Sorry: v.Sorry, Quorum: s.Quorum, Hysteresis: s.Hysteresis,
+	}, v.Key}
 	switch cl.VIPBind {
 	case "dummy", "interface":
 		for _, a := range s.BoundAddresses() {
@@ -305,6 +359,11 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 			b.sysctl("net.ipv4.conf.all.send_redirects", 0, reason)
 			for _, r := range s.Reals {
 				if ifc, _, ok := h.InterfaceFor(r.Address); ok {
+					b.sysctl("net.ipv4.conf."+ifc.Name+".send_redirects", 0, reason)
+				}
+			}
+			if s.Sorry != nil {
+				if ifc, _, ok := h.InterfaceFor(s.Sorry.Address); ok {
 					b.sysctl("net.ipv4.conf."+ifc.Name+".send_redirects", 0, reason)
 				}
 			}
@@ -461,37 +520,42 @@ func IPVSService(s *model.Service) ipvs.Service {
 		}
 	}
 	for _, r := range s.Reals {
-		d := ipvs.Destination{
-			Addr:           r.Address,
-			Port:           r.Port,
-			Weight:         r.Weight,
-			UpperThreshold: r.UpperThreshold,
-			LowerThreshold: r.LowerThreshold,
-		}
-		switch s.Forwarding {
-		case "dr":
-			d.Forward = ipvs.Route
-		case "nat":
-			d.Forward = ipvs.Masq
-		case "tun":
-			d.Forward = ipvs.Tunnel
-			switch s.Tunnel.Type {
-			case "gue":
-				d.TunType = ipvs.TunGUE
-				d.TunPort = s.Tunnel.Port
-			case "gre":
-				d.TunType = ipvs.TunGRE
-			}
-			switch s.Tunnel.Checksum {
-			case "csum":
-				d.TunFlags = ipvs.TunFlagCsum
-			case "remcsum":
-				d.TunFlags = ipvs.TunFlagRemCsum
-			}
-		}
-		svc.Destinations = append(svc.Destinations, d)
+		svc.Destinations = append(svc.Destinations, destination(s, r))
 	}
 	return svc
+}
+
+// destination is the IPVS destination of real server r of s.
+func destination(s *model.Service, r model.Real) ipvs.Destination {
+	d := ipvs.Destination{
+		Addr:           r.Address,
+		Port:           r.Port,
+		Weight:         r.Weight,
+		UpperThreshold: r.UpperThreshold,
+		LowerThreshold: r.LowerThreshold,
+	}
+	switch s.Forwarding {
+	case "dr":
+		d.Forward = ipvs.Route
+	case "nat":
+		d.Forward = ipvs.Masq
+	case "tun":
+		d.Forward = ipvs.Tunnel
+		switch s.Tunnel.Type {
+		case "gue":
+			d.TunType = ipvs.TunGUE
+			d.TunPort = s.Tunnel.Port
+		case "gre":
+			d.TunType = ipvs.TunGRE
+		}
+		switch s.Tunnel.Checksum {
+		case "csum":
+			d.TunFlags = ipvs.TunFlagCsum
+		case "remcsum":
+			d.TunFlags = ipvs.TunFlagRemCsum
+		}
+	}
+	return d
 }
 
 // finish returns the host's state with every list in a stable order.

@@ -18,5 +18,11 @@
 // addresses, fou ports, routes and timeouts embed applier/kernel's values,
 // which are what the applier creates.
 //
+// A director's services also carry their health checks (Service.Checks,
+// Sorry, Quorum, Hysteresis): what the health engine checks and the
+// health overlay applies on top of the configured destinations. The
+// state itself is the config's: a sorry server is not a destination, and
+// every destination has its configured weight.
+//
 // hoststate depends on model, ipvs and applier/kernel's value types only.
 package hoststate

@@ -1,8 +1,11 @@
 package hoststate
 
 import (
+	"net/netip"
+
 	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
 )
 
 // FormatVersion is the version of the JSON form. It changes only when a
@@ -37,6 +40,36 @@ type Service struct {
 	// destination drains before deletion; nil leaves it to the applier's
 	// default.
 	DrainTimeout *int `json:"drainTimeout,omitempty"`
+	// Checks are the health checks of the destinations, one per checked
+	// destination, in the destinations' order; nil when none is checked.
+	Checks []Check `json:"checks,omitempty"`
+	// Sorry is the sorry server, nil without one. It is not one of the
+	// destinations: the health overlay adds it while no real server is
+	// up or the quorum is lost.
+	Sorry *ipvs.Destination `json:"sorry,omitempty"`
+	// Quorum and Hysteresis are the service's (0: none): the quorum is
+	// the smallest sum of the weights of the destinations up, lost below
+	// Quorum-Hysteresis and regained at Quorum+Hysteresis.
+	Quorum     int `json:"quorum,omitempty"`
+	Hysteresis int `json:"hysteresis,omitempty"`
+}
+
+// Check is the health check of one destination of a director's service,
+// resolved: the check the real server runs (its own, else its
+// service's) with every default applied.
+type Check struct {
+	// Real names the real server: its host's name, else its address and
+	// port as the plan names the destination ("10.0.0.11:80").
+	Real string `json:"real"`
+	// Destination is the destination's address and port, as in the
+	// service's destinations: what the health overlay changes.
+	Destination netip.AddrPort `json:"destination"`
+	// Addr is where the check goes: the real server's own address (not
+	// the VIP) and the check's port.
+	Addr netip.AddrPort `json:"addr"`
+	// Check holds the check's fields; its OnFailure says what a failed
+	// destination gets: weight 0 ("quiesce") or deletion ("remove").
+	model.Check
 }
 
 // The kernel objects below embed applier/kernel's value of the same

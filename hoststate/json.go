@@ -37,6 +37,10 @@ type jsonService struct {
 	OnePacket    bool              `json:"onePacket"`
 	DrainTimeout *int              `json:"drainTimeout,omitempty"`
 	Destinations []jsonDestination `json:"destinations"`
+	Checks       []Check           `json:"checks,omitempty"`
+	Sorry        *jsonDestination  `json:"sorry,omitempty"`
+	Quorum       int               `json:"quorum,omitempty"`
+	Hysteresis   int               `json:"hysteresis,omitempty"`
 }
 
 type jsonDestination struct {
@@ -78,6 +82,11 @@ func (s Service) MarshalJSON() ([]byte, error) {
 	}
 	for _, d := range s.Destinations {
 		j.Destinations = append(j.Destinations, destinationJSON(d))
+	}
+	j.Checks, j.Quorum, j.Hysteresis = s.Checks, s.Quorum, s.Hysteresis
+	if s.Sorry != nil {
+		d := destinationJSON(*s.Sorry)
+		j.Sorry = &d
 	}
 	return json.Marshal(j)
 }

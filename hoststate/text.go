@@ -1,8 +1,11 @@
 package hoststate
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lvsgen/lvsgen/ipvs"
@@ -39,7 +42,7 @@ func WriteText(w io.Writer, h *Host) error {
 	fmt.Fprintf(w, "host %s (%s)\n", h.Name, strings.Join(h.Roles, ", "))
 	if len(h.Services) > 0 {
 		fmt.Fprintln(w, "\nIPVS rules (ipvsadm-save -n):")
-		if err := WriteSave(w, h); err != nil {
+		if err := writeRules(w, h); err != nil {
 			return err
 		}
 	}
@@ -81,4 +84,104 @@ func WriteText(w io.Writer, h *Host) error {
 		return r.Dst.String() + " via " + r.Gateway.String(), r.Reasons
 	})
 	return nil
+}
+
+// writeRules writes the host's IPVS rules in ipvsadm-save form with, when
+// a service has health checks or a sorry server, a comment line under
+// each checked destination and one for the sorry server. Without any,
+// it is WriteSave.
+func writeRules(w io.Writer, h *Host) error {
+	if !slices.ContainsFunc(h.Services, func(s Service) bool { return len(s.Checks) > 0 || s.Sorry != nil }) {
+		return WriteSave(w, h)
+	}
+	for _, s := range h.Services {
+		var b bytes.Buffer
+		if err := ipvs.FormatSave(&b, []ipvs.Service{s.Service}); err != nil {
+			return err
+		}
+		// FormatSave writes the -A line, then one -a line per
+		// destination in ipvsadm's order, which is SortDestinations'.
+		dests := slices.Clone(s.Destinations)
+		ipvs.SortDestinations(dests)
+		lines := strings.SplitAfter(strings.TrimSuffix(b.String(), "\n"), "\n")
+		for i, line := range lines {
+			io.WriteString(w, strings.TrimSuffix(line, "\n")+"\n")
+			if i == 0 || i > len(dests) {
+				continue
+			}
+			for _, c := range s.Checks {
+				if c.Destination == dests[i-1].AddrPort() {
+					fmt.Fprintf(w, "  # check %s: %s\n", c.Real, c)
+				}
+			}
+		}
+		if d := s.Sorry; d != nil {
+			fmt.Fprintf(w, "  # sorry server %s (%s), while %s\n", d.AddrPort(), d.Forward, sorryWhen(s))
+		}
+	}
+	return nil
+}
+
+// sorryWhen says when a service's sorry server serves.
+func sorryWhen(s Service) string {
+	switch {
+	case s.Quorum == 0:
+		return "no real server is up"
+	case s.Hysteresis == 0:
+		return fmt.Sprintf("the weights of the real servers up sum to less than %d", s.Quorum)
+	}
+	return fmt.Sprintf("the weights of the real servers up sum to less than %d (from below %d until %d again)",
+		s.Quorum, s.Quorum-s.Hysteresis, s.Quorum+s.Hysteresis)
+}
+
+// String describes the check on one line: type, where it goes, what it
+// asks and expects, then its timing and what a failure does.
+func (c Check) String() string {
+	var b strings.Builder
+	b.WriteString(c.Type + " " + c.Addr.String())
+	switch c.Type {
+	case "http", "https":
+		b.WriteString(c.Path)
+		if c.Host != "" {
+			b.WriteString(" host=" + c.Host)
+		}
+		codes := make([]string, len(c.Expect))
+		for i, x := range c.Expect {
+			codes[i] = strconv.Itoa(x)
+		}
+		b.WriteString(" expect=" + strings.Join(codes, ","))
+		if c.Body != "" {
+			b.WriteString(" body=" + strconv.Quote(c.Body))
+		}
+		if c.ServerName != "" {
+			b.WriteString(" sni=" + c.ServerName)
+		}
+		if c.Type == "https" && c.Verify {
+			b.WriteString(" verify")
+		}
+	case "udp":
+		if c.Send != "" {
+			b.WriteString(" send=" + strconv.Quote(c.Send))
+		}
+		if c.Receive != "" {
+			b.WriteString(" receive=" + strconv.Quote(c.Receive))
+		}
+	case "dns":
+		b.WriteString(" " + c.QueryType + " " + c.Query)
+		if c.Answer != "" {
+			b.WriteString(" answer=" + strconv.Quote(c.Answer))
+		}
+	case "exec":
+		for _, a := range c.Command {
+			b.WriteString(" " + strconv.Quote(a))
+		}
+		b.WriteString(" as " + c.User)
+	}
+	initial := "up"
+	if !c.InitialUp {
+		initial = "down"
+	}
+	fmt.Fprintf(&b, " every %s timeout %s rise %d fall %d initial %s on-failure %s",
+		c.IntervalText, c.TimeoutText, c.Rise, c.Fall, initial, c.OnFailure)
+	return b.String()
 }

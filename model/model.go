@@ -6,6 +6,7 @@ package model
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/lvsgen/lvsgen/ipvs"
 )
@@ -120,6 +121,19 @@ type Service struct {
 	// Waive maps policy rule ids to the reason the service is exempt.
 	Waive map[string]string `json:"waive,omitempty"`
 	Reals []Real            `json:"reals"`
+	// Check is the service's own health check with its defaults, nil
+	// when it declares none; its Port is 0 when the check goes to each
+	// real server's port. What a real server is checked with is its
+	// Real.Check.
+	Check *Check `json:"check,omitempty"`
+	// Sorry is the real server that gets the traffic only while no real
+	// server is up or the quorum is lost; nil without one.
+	Sorry *Sorry `json:"sorry,omitempty"`
+	// Quorum is the smallest sum of the weights of the real servers up
+	// for them to serve; 0 without one. Hysteresis widens it: lost below
+	// Quorum-Hysteresis, regained at Quorum+Hysteresis.
+	Quorum     int `json:"quorum,omitempty"`
+	Hysteresis int `json:"hysteresis,omitempty"`
 }
 
 // BoundAddresses are the addresses directors and dr/tun real servers bind
@@ -155,4 +169,59 @@ type Real struct {
 	Weight         int32      `json:"weight"`
 	UpperThreshold uint32     `json:"upperThreshold"`
 	LowerThreshold uint32     `json:"lowerThreshold"`
+	// Check is the real server's effective health check: its own, else
+	// its service's, with every default applied and Port resolved; nil
+	// when it is not checked (no check, or type "none").
+	Check *Check `json:"check,omitempty"`
+}
+
+// Sorry is a service's sorry server: reached like a real server, at
+// weight 1, with its service's forwarding.
+type Sorry struct {
+	// Host is the declared host's name, empty for a bare address.
+	Host    string     `json:"host,omitempty"`
+	Address netip.Addr `json:"address"`
+	Port    uint16     `json:"port"`
+}
+
+// Check is a health check with its defaults applied. The fields of other
+// types than Type are zero.
+type Check struct {
+	// Type is "tcp", "http", "https", "udp", "dns" or "exec".
+	Type string `json:"type"`
+	// Port is the port checked: the check's own, else the real server's.
+	Port              uint16        `json:"port,omitempty"`
+	Interval, Timeout time.Duration `json:"-"`
+	// IntervalText and TimeoutText are the durations as written, for
+	// JSON and diagnostics.
+	IntervalText string `json:"interval"`
+	TimeoutText  string `json:"timeout"`
+	// Rise and Fall are the consecutive successes and failures that
+	// change the state.
+	Rise int `json:"rise"`
+	Fall int `json:"fall"`
+	// InitialUp is the state before the first result.
+	InitialUp bool `json:"initialUp"`
+	// OnFailure is "quiesce" (weight 0) or "remove".
+	OnFailure string `json:"onFailure"`
+	// Path, Host, Expect and Body are http(s)'s; Body is an RE2
+	// regexp the first 64 KiB of the body must match.
+	Path   string `json:"path,omitempty"`
+	Host   string `json:"host,omitempty"`
+	Expect []int  `json:"expect,omitempty"`
+	Body   string `json:"body,omitempty"`
+	// ServerName and Verify are https's.
+	ServerName string `json:"serverName,omitempty"`
+	Verify     bool   `json:"verify,omitempty"`
+	// Send and Receive are udp's.
+	Send    string `json:"send,omitempty"`
+	Receive string `json:"receive,omitempty"`
+	// Query, QueryType and Answer are dns's.
+	Query     string `json:"query,omitempty"`
+	QueryType string `json:"queryType,omitempty"`
+	Answer    string `json:"answer,omitempty"`
+	// Command and User are exec's: the program and its arguments, and
+	// the user it runs as.
+	Command []string `json:"command,omitempty"`
+	User    string   `json:"user,omitempty"`
 }
