@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/plan"
 )
@@ -51,7 +53,26 @@ func LoadState(dir, host string) (*plan.State, error) {
 	if s.Sysctls == nil {
 		s.Sysctls = map[string]string{}
 	}
+	// The values lvsgen found are written back when a setting is no
+	// longer needed, as root: only keys lvsgen itself sets, and values
+	// that look like what those hold (numbers), are taken from a file.
+	for key, v := range s.Sysctls {
+		if !hoststate.ManagedSysctl(key) {
+			return nil, fmt.Errorf("reading state %s: it names sysctl %q, which lvsgen never sets: not a state file lvsgen wrote", StatePath(dir, host), truncate(key))
+		}
+		if len(v) > 64 || strings.Trim(v, "0123456789- \t") != "" {
+			return nil, fmt.Errorf("reading state %s: sysctl %s holds %q, not a value lvsgen found", StatePath(dir, host), key, truncate(v))
+		}
+	}
 	return s, nil
+}
+
+// truncate shortens what a hostile file may make long, for a message.
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }
 
 // SaveState writes s, sorted, as the state file of its host under dir,

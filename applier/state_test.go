@@ -22,6 +22,8 @@ func TestLoadStateRefusesEmpty(t *testing.T) {
 		{"other host", `{"version": 1, "host": "lb2"}`, `host "lb2"`},
 		{"other version", `{"version": 7, "host": "lb1"}`, "version 7"},
 		{"not json", "\x00\x01", "invalid character"},
+		{"foreign sysctl", `{"version": 1, "host": "lb1", "sysctls": {"kernel.core_pattern": "|/tmp/x"}}`, `sysctl "kernel.core_pattern", which lvsgen never sets`},
+		{"odd value", `{"version": 1, "host": "lb1", "sysctls": {"net.ipv4.ip_forward": "1; reboot"}}`, "not a value lvsgen found"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
