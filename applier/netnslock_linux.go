@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsgen/lvsgen/internal/safefile"
 )
 
 // DefaultRunDir holds the kernel locks: one per network namespace.
@@ -31,7 +33,7 @@ func LockNetNS(runDir string) (unlock func(), err error) {
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("taking kernel lock: %w", err)
 	}
-	if err := checkPrivateDir(runDir); err != nil {
+	if err := safefile.CheckPrivateDir(runDir); err != nil {
 		return nil, fmt.Errorf("taking kernel lock: %w", err)
 	}
 	path := filepath.Join(runDir, fmt.Sprintf("netns-%d-%d.lock", ns.Dev, ns.Ino))
@@ -55,25 +57,6 @@ func LockNetNS(runDir string) (unlock func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
-}
-
-// checkPrivateDir requires dir to be a directory (not a link to one)
-// owned by the effective user and not writable by group or others.
-func checkPrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory (%v)", dir, fi.Mode().Type())
-	case !ok || int(st.Uid) != os.Geteuid():
-		return fmt.Errorf("%s is not owned by uid %d", dir, os.Geteuid())
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%s is writable by group or others (mode %v): chmod go-w it", dir, fi.Mode().Perm())
-	}
-	return nil
 }
 
 // checkOwnedFile requires f to be a regular file owned by the effective

@@ -27,6 +27,11 @@ func StatePath(dir, host string) string { return filepath.Join(dir, host+".state
 // LoadState reads the state file of host; a missing file is an empty
 // state (the first run on a host).
 func LoadState(dir, host string) (*plan.State, error) {
+	// What the state says is restored as root: only a directory no one
+	// else can write is trusted to hold it.
+	if err := safefile.CheckPrivateDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
 	b, err := safefile.ReadFileNoFollow(StatePath(dir, host), maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return plan.NewState(host), nil
@@ -84,7 +89,7 @@ func SaveState(dir string, s *plan.State) error {
 	if err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
 	return writeFileAtomic(StatePath(dir, s.Host), append(b, '\n'), 0o644)

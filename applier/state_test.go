@@ -96,3 +96,23 @@ func TestPersistThroughSymlink(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadStateRefusesSharedDir: a state directory others can write is
+// refused (its file's sysctl values are written back as root), and one
+// that SaveState makes is private.
+func TestLoadStateRefusesSharedDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := SaveState(dir, plan.NewState("lb1")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("SaveState made %s with mode %v (%v), want 0700", dir, fi.Mode().Perm(), err)
+	}
+	if _, err := LoadState(dir, "lb1"); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	if _, err := LoadState(dir, "lb1"); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		t.Fatalf("LoadState from a world-writable directory: %v, want refused", err)
+	}
+}

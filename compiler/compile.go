@@ -19,6 +19,7 @@ import (
 
 	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/diag"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/model"
 )
@@ -58,6 +59,10 @@ type Options struct {
 	// PolicyDirs are directories of policy files checked in addition to
 	// the packs the config enables (--policy DIR).
 	PolicyDirs []string
+	// CheckPermissions refuses a config that someone other than root
+	// and the effective user can change (safefile.CheckPermissions):
+	// apply and watch, which write the kernel as root, set it.
+	CheckPermissions bool
 
 	// wholeCUE evaluates the config as one CUE instance even when it is
 	// plain data: the reference the tree path is tested against.
@@ -110,6 +115,11 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	files, err := ConfigFiles(dir)
 	if err != nil {
 		return nil, err
+	}
+	if opts.CheckPermissions {
+		if err := safefile.CheckPermissions(dir, files); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Files: files}
 	if len(files) == 0 {

@@ -37,6 +37,9 @@ type planFlags struct {
 	observed     string
 	timeout      time.Duration
 	policyDirs   []string
+	// checkPerms is set by apply, which writes the kernel as root, unless
+	// --allow-unsafe-permissions.
+	checkPerms bool
 }
 
 func (f *planFlags) register(c *cobra.Command) {
@@ -57,7 +60,7 @@ func (f *planFlags) compile(dir string) (*hoststate.Host, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
 	}
-	return compileHost(dir, f.host, f.policyDirs)
+	return compileHost(dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
 }
 
 // lockLiveKernel takes the lock of the kernel openKernel opens: one per
@@ -91,11 +94,11 @@ func lockKernel(stateDir, host string) (k kernel.Kernel, unlock func(), err erro
 
 // compileHost compiles dir and returns host's desired state; diagnostics
 // go to stderr.
-func compileHost(dir, host string, policyDirs []string) (*hoststate.Host, error) {
+func compileHost(dir, host string, opts compiler.Options) (*hoststate.Host, error) {
 	if host == "" {
 		return nil, usageError{errors.New("--host NAME is required")}
 	}
-	res, err := compiler.CompileWith(dir, compiler.Options{PolicyDirs: policyDirs})
+	res, err := compiler.CompileWith(dir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +202,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 
 func newApply() *cobra.Command {
 	var f planFlags
-	var autoApprove bool
+	var autoApprove, allowUnsafePerms bool
 	var rulesFile, sysctlFile string
 	c := &cobra.Command{
 		Use:   "apply DIR --host NAME",
@@ -214,6 +217,7 @@ its sysctls to --sysctl-file.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
+			f.checkPerms = !allowUnsafePerms
 			want, err := f.compile(args[0])
 			if err != nil {
 				return err
@@ -256,6 +260,7 @@ its sysctls to --sysctl-file.`,
 	}
 	f.register(c)
 	c.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking")
+	c.Flags().BoolVar(&allowUnsafePerms, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
 	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
 	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
 	return c

@@ -79,7 +79,7 @@ func TestApplyThenNoop(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
 	rules := filepath.Join(state, "ipvsadm.rules")
-	args := []string{"apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", rules, "--sysctl-file", ""}
+	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", rules, "--sysctl-file", ""}
 	code, out := runCapture(t, args...)
 	// 1 link, 6 sysctls (the rest are at their defaults), 2 VIPs, 2
 	// services, 4 destinations.
@@ -111,7 +111,7 @@ func TestApplyOneWriterPerKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", ""}
+	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", ""}
 	code, out, errOut := runCapture2(t, args...)
 	if code != 1 || k.Writes != 0 || !strings.Contains(errOut, "another lvsgen apply or watch is writing this kernel") {
 		t.Fatalf("apply while the kernel is locked: exit %d, %d writes\n%s%s", code, k.Writes, out, errOut)
@@ -125,7 +125,7 @@ func TestApplyOneWriterPerKernel(t *testing.T) {
 func TestApplyRefusesTooManyDeletes(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
-	runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "")
+	runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "")
 	empty := t.TempDir()
 	os.WriteFile(filepath.Join(empty, "a.cue"), []byte(`hosts: nat1: interfaces: eth0: addresses: ["10.20.0.1/24"]
 clusters: internal: directors: ["nat1"]
@@ -141,7 +141,7 @@ func TestApplyMissingInterfaceWritesNothing(t *testing.T) {
 	k := memory.New()
 	k.AddDevice("eth0") // nat1's eth1 is missing
 	useMemoryKernel(t, k)
-	code, out := runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
+	code, out := runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
 	if code != 1 || k.Writes != 0 || !strings.Contains(out, "! host nat1 has no interface eth1") {
 		t.Fatalf("exit %d, %d writes\n%s", code, k.Writes, out)
 	}
@@ -171,7 +171,7 @@ func TestApplyReportsBatchFailure(t *testing.T) {
 		}
 		return nil
 	}
-	code, out := runCapture(t, "apply", "../../examples", "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
+	code, out := runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
 	for _, want := range []string{
 		"Applied 12 of 15 operations",
 		"Failed: create service tcp:192.168.100.20:80: adding service tcp:192.168.100.20:80: input/output error",
@@ -207,5 +207,35 @@ func TestPlanGolden(t *testing.T) {
 				goldentest.Check(t, filepath.Join("testdata", "golden", tt.name+"."+format), []byte(out), *update)
 			})
 		}
+	}
+}
+
+// TestApplyRefusesWritableConfig: a config file others can write is
+// refused by apply and watch before anything is compiled or written,
+// naming the file and the override; --allow-unsafe-permissions applies it.
+func TestApplyRefusesWritableConfig(t *testing.T) {
+	k := useNat1Kernel(t)
+	dir := copyDir(t, "../../examples")
+	file := filepath.Join(dir, "hosts.cue")
+	if err := os.Chmod(file, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", ""}
+	code, out, errOut := runCapture2(t, args...)
+	if code != 1 || k.Writes != 0 || !strings.Contains(errOut, file+" is writable by group or others") || !strings.Contains(errOut, "--allow-unsafe-permissions") {
+		t.Fatalf("apply of a world-writable config: exit %d, %d writes\n%s%s", code, k.Writes, out, errOut)
+	}
+	// plan and validate only read: they do not mind.
+	if code, out := runCapture(t, "validate", dir); code != 0 {
+		t.Errorf("validate: exit %d\n%s", code, out)
+	}
+	if code, out := runCapture(t, append(args, "--allow-unsafe-permissions")...); code != 0 || k.Writes == 0 {
+		t.Fatalf("apply --allow-unsafe-permissions: exit %d\n%s", code, out)
+	}
+	// A directory others can write is refused too.
+	os.Chmod(file, 0o644)
+	os.Chmod(dir, 0o777)
+	if code, _, errOut := runCapture2(t, args...); code != 1 || !strings.Contains(errOut, "config directory "+dir+" is writable by group or others") {
+		t.Fatalf("apply of a config in a world-writable directory: exit %d\n%s", code, errOut)
 	}
 }

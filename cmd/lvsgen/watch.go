@@ -51,6 +51,7 @@ type watchFlags struct {
 	logLevel     string
 	metricsAddr  string
 	metricsAny   bool
+	allowUnsafe  bool
 }
 
 func newWatch() *cobra.Command {
@@ -92,6 +93,7 @@ address. See docs/OPERATIONS.md.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9351 (default: off)")
 	fl.BoolVar(&f.metricsAny, "metrics-allow-remote", false, "allow a --metrics-addr that is not a loopback address")
+	fl.BoolVar(&f.allowUnsafe, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
 	return c
 }
 
@@ -153,7 +155,7 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		Host:       f.host,
 		// One Compiler for the loop's life: an edit recompiles what
 		// it changed, not the whole config.
-		Compile: compiler.NewCompiler(compiler.Options{PolicyDirs: policyDirs}).Compile,
+		Compile: compiler.NewCompiler(compiler.Options{PolicyDirs: policyDirs, CheckPermissions: !f.allowUnsafe}).Compile,
 		Applier: &applier.Runner{
 			Kernel:       k,
 			StateDir:     f.stateDir,

@@ -111,7 +111,9 @@ func (c *cpioWriter) File(name, src string) error {
 	}
 	name = clean(name)
 	c.mkdirAll(path.Dir(name))
-	c.header(name, modeFile|uint32(st.Mode().Perm()), st.Size())
+	// Never group- or world-writable in the guest, whatever the umask of
+	// the checkout: lvsgen apply refuses a config others can change.
+	c.header(name, modeFile|uint32(st.Mode().Perm()&^0o022), st.Size())
 	if c.err == nil {
 		var n int64
 		n, c.err = io.Copy(c.w, f)

@@ -217,3 +217,98 @@ func typeName(m fs.FileMode) string {
 	}
 	return "special file (" + m.Type().String() + ")"
 }
+
+// ErrUnsafePermissions is wrapped by CheckPermissions' error.
+var ErrUnsafePermissions = errors.New("unsafe permissions")
+
+// CheckPermissions requires that no one but root and the effective user
+// can change what root will read as the config in dir: dir, every
+// directory above it, every directory that holds one of files, and each
+// of files (through its symlinks), must be owned by root or the effective
+// user and not writable by group or others — as sshd's StrictModes does
+// for authorized_keys. A directory above dir that others may write is
+// allowed when it is sticky (/tmp): others cannot rename or remove what is
+// in it then.
+func CheckPermissions(dir string, files []string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return err
+	}
+	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
+		if err := checkOwner(d, "directory above the config", true); err != nil {
+			return err
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	checked := map[string]bool{}
+	check := func(path, what string) error {
+		if checked[path] {
+			return nil
+		}
+		checked[path] = true
+		return checkOwner(path, what, false)
+	}
+	if err := check(real, "config directory"); err != nil {
+		return err
+	}
+	for _, f := range files {
+		target, err := filepath.EvalSymlinks(f)
+		if err != nil {
+			return err
+		}
+		for d := filepath.Dir(target); len(d) > len(real); d = filepath.Dir(d) {
+			if err := check(d, "config directory"); err != nil {
+				return err
+			}
+		}
+		if err := check(target, "config file"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOwner checks one path for CheckPermissions.
+func checkOwner(path, what string, stickyOK bool) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s %s is owned by uid %d, neither root nor this user: whoever owns it reprograms this balancer as root (chown it, or pass --allow-unsafe-permissions): %w", what, path, st.Uid, ErrUnsafePermissions)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o022 != 0 && !(stickyOK && fi.Mode()&os.ModeSticky != 0) {
+		return fmt.Errorf("%s %s is writable by group or others (mode %v): anyone who can write it reprograms this balancer as root (chmod go-w it, or pass --allow-unsafe-permissions): %w", what, path, perm, ErrUnsafePermissions)
+	}
+	return nil
+}
+
+// CheckPrivateDir requires dir to be a directory (not a link to one)
+// owned by the effective user and not writable by group or others.
+func CheckPrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory (%v)", dir, fi.Mode().Type())
+	case !ok || int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("%s is not owned by uid %d", dir, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("%s is writable by group or others (mode %v): chmod go-w it", dir, fi.Mode().Perm())
+	}
+	return nil
+}
