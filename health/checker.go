@@ -17,8 +17,9 @@ import (
 // Options.Workers is zero. A check holds a worker for its duration, up to
 // its timeout, so the pool must cover the checks per second times the
 // longest check: 512 is 10,000 targets at 1 s whose checks take 50 ms, or
-// 1,000 targets at 5 s all timing out after 2.5 s. Beyond that, checks are
-// skipped (and counted) rather than queued without bound.
+// 1,000 targets at 5 s all timing out after 2.5 s. Beyond that, checks
+// wait in the queue, and a target still waiting when its next turn comes
+// skips that turn (counted).
 const DefaultWorkers = 512
 
 // tick is the scheduler's resolution: it wakes this often and starts what
@@ -95,6 +96,10 @@ type Checker struct {
 	queue   dueQueue
 	seeds   map[Key]SnapshotTarget // from Restore, for the next Set
 	running bool
+	// pending are the checks due and not yet started, oldest first; the
+	// workers wait on work for them.
+	pending []job
+	work    sync.Cond
 	// lastSkipWarn rate-limits the warning about skipped checks.
 	lastSkipWarn time.Time
 }
@@ -123,6 +128,7 @@ func New(o Options) *Checker {
 		metrics: o.Metrics,
 		targets: map[Key]*target{},
 	}
+	c.work.L = &c.mu
 	if c.clock == nil {
 		c.clock = RealClock{}
 	}
@@ -327,13 +333,13 @@ type job struct {
 // counted as failures) and returns nil. Set may be called before and
 // while Run runs. Run may run once at a time.
 //
-// One scheduler goroutine wakes every 10 ms and hands what is due to a
+// One scheduler goroutine wakes every 10 ms and queues what is due for a
 // fixed pool of Workers goroutines: the goroutines do not grow with the
-// targets. A target whose previous check is still running when the next
-// is due skips that turn, so a target never has two checks at once and a
-// slow check holds one worker, not the others. When every worker is busy
-// and the hand-over queue (Workers long) is full, due checks are skipped
-// and counted rather than queued without bound.
+// targets, and the queue holds each target at most once. A target whose
+// previous check is still queued or running when the next is due skips
+// that turn (counted in lvsgen_health_checks_skipped_total): a target
+// never has two checks at once, and a slow check holds one worker, not
+// the others.
 func (c *Checker) Run(ctx context.Context) error {
 	c.mu.Lock()
 	if c.running {
@@ -345,51 +351,66 @@ func (c *Checker) Run(ctx context.Context) error {
 	defer func() {
 		c.mu.Lock()
 		c.running = false
+		// Checks queued but never started are not running.
+		for _, j := range c.pending {
+			j.t.busy = false
+		}
+		c.pending = nil
 		c.mu.Unlock()
 	}()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan job, c.workers)
+	stopWake := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.work.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stopWake()
 	var wg sync.WaitGroup
 	for range c.workers {
 		wg.Go(func() {
 			for {
-				select {
-				case <-ctx.Done():
+				j, ok := c.next(ctx)
+				if !ok {
 					return
-				case j := <-jobs:
-					c.check(ctx, j)
 				}
+				c.check(ctx, j)
 			}
 		})
 	}
 	tk := c.clock.NewTicker(tick)
 	defer tk.Stop()
 	for {
-		c.dispatch(jobs)
+		c.dispatch()
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			// Checks handed over but never started are not running.
-			for {
-				select {
-				case j := <-jobs:
-					c.mu.Lock()
-					j.t.busy = false
-					c.mu.Unlock()
-				default:
-					return nil
-				}
-			}
+			return nil
 		case <-tk.C():
 		}
 	}
 }
 
-// dispatch hands every check due by now to the workers and schedules the
-// next turn of each.
-func (c *Checker) dispatch(jobs chan<- job) {
+// next waits for a queued check; ok is false once ctx is done.
+func (c *Checker) next(ctx context.Context) (j job, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.pending) == 0 && ctx.Err() == nil {
+		c.work.Wait()
+	}
+	if ctx.Err() != nil {
+		return job{}, false
+	}
+	j = c.pending[0]
+	c.pending[0] = job{}
+	c.pending = c.pending[1:]
+	return j, true
+}
+
+// dispatch queues every check due by now and schedules the next turn of
+// each.
+func (c *Checker) dispatch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clock.Now()
@@ -400,13 +421,12 @@ func (c *Checker) dispatch(jobs chan<- job) {
 		if c.targets[t.key] != t || e.seq != t.seq {
 			continue // removed, or rescheduled by Set
 		}
-		if !t.busy {
-			select {
-			case jobs <- job{t: t, spec: t.spec, gen: t.gen}:
-				t.busy = true
-			default:
-				skipped++
-			}
+		if t.busy {
+			skipped++
+		} else {
+			t.busy = true
+			c.pending = append(c.pending, job{t: t, spec: t.spec, gen: t.gen})
+			c.work.Signal()
 		}
 		// The next turn keeps the phase; turns missed while the
 		// scheduler was late are skipped, not caught up in a burst.
@@ -421,7 +441,7 @@ func (c *Checker) dispatch(jobs chan<- job) {
 		c.metrics.skip(skipped)
 		if now.Sub(c.lastSkipWarn) >= time.Minute {
 			c.lastSkipWarn = now
-			c.log.Warn("health checks skipped: every worker busy", "skipped", skipped, "workers", c.workers)
+			c.log.Warn("health checks skipped: the previous check of the target had not finished", "skipped", skipped, "workers", c.workers)
 		}
 	}
 }
