@@ -343,44 +343,6 @@ func TestRestore(t *testing.T) {
 	}
 }
 
-func TestSnapshotRoundTrip(t *testing.T) {
-	h := newHarness(t, Options{})
-	h.prober.set(addr(1), fail503)
-	h.set(Target{key(1), spec(1)}, Target{key(2), spec(2)})
-	h.start()
-	for i := range 3 {
-		h.clock.Advance(time.Second)
-		h.waitChecks(key(1), uint64(i+1))
-	}
-	snap := h.c.Snapshot()
-	want := Snapshot{Version: 1, Saved: epoch.Add(3 * time.Second), Targets: []SnapshotTarget{
-		{Service: "web", Real: "r1", Up: false, Since: epoch.Add(3 * time.Second), At: epoch.Add(3 * time.Second), Detail: "503"},
-		{Service: "web", Real: "r2", Up: true, Since: epoch, At: epoch.Add(3 * time.Second), Detail: "ok"},
-	}}
-	if diff := cmp.Diff(want, snap); diff != "" {
-		t.Fatalf("Snapshot (-want +got):\n%s", diff)
-	}
-	path := SnapshotPath(t.TempDir(), "lb1")
-	if err := WriteSnapshot(path, snap); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadSnapshot(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(snap, got); diff != "" {
-		t.Errorf("read back (-want +got):\n%s", diff)
-	}
-
-	// A new Checker restored from it starts where this one stopped.
-	h2 := newHarness(t, Options{})
-	h2.c.Restore(got)
-	h2.set(Target{key(1), spec(1)}, Target{key(2), spec(2)})
-	if s, _ := h2.c.Lookup(key(1)); s.Up || !s.Since.Equal(epoch.Add(3*time.Second)) {
-		t.Errorf("restored r1: %+v, want down since %s", s, epoch.Add(3*time.Second))
-	}
-}
-
 func TestSlowCheckDoesNotDelayOthers(t *testing.T) {
 	h := newHarness(t, Options{Workers: 2})
 	release := make(chan struct{})

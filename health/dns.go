@@ -111,7 +111,7 @@ func judgeDNS(m *dnsmessage.Message, qt dnsmessage.Type, want string) Result {
 		}
 		n++
 		if want == "" {
-			return Result{OK: true, Detail: strconv.Itoa(len(m.Answers)) + " answers"}
+			return Result{OK: true, Detail: strconv.Itoa(len(m.Answers)) + " " + plural(len(m.Answers), "answer")}
 		}
 		var text string
 		switch r := a.Body.(type) {

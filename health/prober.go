@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -42,6 +43,11 @@ func fail(ctx context.Context, s *Spec, err error) Result {
 }
 
 func describe(ctx context.Context, s *Spec, err error) string {
+	// net/http's "Get URL: " prefix says nothing the target does not.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	var (
 		errno syscall.Errno
 		unk   x509.UnknownAuthorityError
@@ -64,8 +70,12 @@ func describe(ctx context.Context, s *Spec, err error) string {
 			return "network unreachable"
 		}
 		return errno.Error()
-	case errors.As(err, &unk), errors.As(err, &host), errors.As(err, &inv):
-		return clip("certificate: " + err.Error())
+	case errors.As(err, &unk):
+		return clip("certificate: " + unk.Error())
+	case errors.As(err, &host):
+		return clip("certificate: " + host.Error())
+	case errors.As(err, &inv):
+		return clip("certificate: " + inv.Error())
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
