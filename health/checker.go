@@ -405,6 +405,14 @@ func (c *Checker) next(ctx context.Context) (j job, ok bool) {
 	j = c.pending[0]
 	c.pending[0] = job{}
 	c.pending = c.pending[1:]
+	// Wake workers one at a time, each the next: when checks are quick,
+	// a few workers drain a tick's batch and the rest sleep (a wake-up
+	// per check cost more CPU than the checks); when they are slow, every
+	// worker that starts one wakes another, and the pool fills within
+	// microseconds.
+	if len(c.pending) > 0 {
+		c.work.Signal()
+	}
 	return j, true
 }
 
@@ -426,7 +434,6 @@ func (c *Checker) dispatch() {
 		} else {
 			t.busy = true
 			c.pending = append(c.pending, job{t: t, spec: t.spec, gen: t.gen})
-			c.work.Signal()
 		}
 		// The next turn keeps the phase; turns missed while the
 		// scheduler was late are skipped, not caught up in a burst.
@@ -436,6 +443,9 @@ func (c *Checker) dispatch() {
 			e.due = e.due.Add(iv * (now.Sub(e.due)/iv + 1))
 		}
 		heap.Push(&c.queue, e)
+	}
+	if len(c.pending) > 0 {
+		c.work.Signal() // the first; see next
 	}
 	if skipped > 0 {
 		c.metrics.skip(skipped)

@@ -53,7 +53,7 @@ func (p *HTTPProber) transport(s *Spec) *http.Transport {
 	}
 	t := &http.Transport{
 		Proxy:             nil,
-		DialContext:       (&net.Dialer{}).DialContext,
+		DialContext:       (&net.Dialer{KeepAlive: -1}).DialContext, // one request per connection
 		DisableKeepAlives: true,
 		// Compression would hide the body from the regexp's 64 KiB
 		// window differently on each server; ask for it as it is.
