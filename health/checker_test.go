@@ -106,6 +106,7 @@ func TestRiseFall(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("steps (-want +got):\n%s", diff)
 			}
+			h.stop()
 			// One log record per transition, and nothing else.
 			var records []string
 			for line := range strings.Lines(logs.String()) {
@@ -383,6 +384,9 @@ func TestBoundedGoroutines(t *testing.T) {
 		h.clock.Advance(time.Second)
 		waitFor(t, "a round of checks", func() bool {
 			peak = max(peak, runtime.NumGoroutine())
+			return h.prober.finishedChecks() >= round*n
+		})
+		waitFor(t, "the round's results", func() bool {
 			total := uint64(0)
 			for _, s := range h.c.Status() {
 				total += s.Checks

@@ -70,12 +70,13 @@ func (t *fakeTicker) Stop()               { t.stopped = true }
 // result, the last one repeats; an address without a script passes. A
 // channel in block holds a check of that address until it is closed.
 type fakeProber struct {
-	mu      sync.Mutex
-	script  map[netip.AddrPort][]Result
-	block   map[netip.AddrPort]chan struct{}
-	calls   map[netip.AddrPort]int
-	running map[netip.AddrPort]int
-	overlap bool // two checks of one address ran at once
+	mu       sync.Mutex
+	script   map[netip.AddrPort][]Result
+	block    map[netip.AddrPort]chan struct{}
+	calls    map[netip.AddrPort]int
+	running  map[netip.AddrPort]int
+	overlap  bool // two checks of one address ran at once
+	finished int  // checks returned, all addresses
 }
 
 func newFakeProber() *fakeProber {
@@ -111,6 +112,7 @@ func (p *fakeProber) Probe(ctx context.Context, s *Spec) Result {
 	}
 	p.mu.Lock()
 	p.running[s.Addr]--
+	p.finished++
 	p.mu.Unlock()
 	return r
 }
@@ -203,13 +205,19 @@ func (h *harness) set(ts ...Target) {
 	}
 }
 
-// waitChecks waits until target k has n results.
+// waitChecks waits until target k has n results and its last check is
+// over.
 func (h *harness) waitChecks(k Key, n uint64) Status {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s, ok := h.c.Lookup(k)
-		if ok && s.Checks >= n {
+		// Not busy: the check is over, its transition logged and
+		// delivered, not just counted.
+		h.c.mu.Lock()
+		busy := ok && h.c.targets[k].busy
+		h.c.mu.Unlock()
+		if ok && s.Checks >= n && !busy {
 			if s.Checks > n {
 				h.t.Fatalf("%s: %d checks, want %d", k, s.Checks, n)
 			}
@@ -232,6 +240,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func (p *fakeProber) finishedChecks() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.finished
 }
 
 func (h *harness) transitions() []Transition {
