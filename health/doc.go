@@ -44,4 +44,23 @@
 // the Prober interface, and the clock is an interface, so the engine is
 // tested with fake probers on a fake clock and the probers against real
 // listeners on 127.0.0.1.
+//
+// # Wiring
+//
+// At start, watch does:
+//
+//	c := health.New(health.Options{OnTransition: send, Metrics: health.NewMetrics(reg)})
+//	snap, err := health.ReadSnapshot(health.SnapshotPath(stateDir, host))
+//	switch {
+//	case err == nil:
+//		c.Restore(snap) // before the first Set
+//	case !errors.Is(err, health.ErrNoSnapshot):
+//		log it and start from Spec.InitialUp: a bad file must not stop the balancer
+//	}
+//	c.Set(targets) // again on each config change
+//	go c.Run(ctx)
+//
+// and on each transition (and at shutdown), health.WriteSnapshot(path,
+// c.Snapshot()). Status and Lookup give the states to overlay on the
+// desired state and to show in `lvsgen status`.
 package health

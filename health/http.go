@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -75,7 +76,9 @@ func (p *HTTPProber) Probe(ctx context.Context, s *Spec) Result {
 	if s.Type == HTTPS {
 		scheme = "https://"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+s.Addr.String()+s.Path, nil)
+	// A zone (fe80::1%eth0) is "%25" in a URL.
+	host := strings.Replace(s.Addr.String(), "%", "%25", 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+host+s.Path, nil)
 	if err != nil {
 		return Result{Detail: clip(err.Error())}
 	}

@@ -97,7 +97,20 @@ type usage struct {
 	sys       time.Duration
 	heap      uint64 // bytes in use after a GC
 	goroutine int
+	threads   int // the process's OS threads: a worker waiting in poll holds one
 	checks    uint64
+}
+
+// threads returns the process's thread count from /proc/self/status.
+func threads() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
 
 func measure(c *Checker) usage {
@@ -116,6 +129,7 @@ func measure(c *Checker) usage {
 		sys:       time.Duration(ru.Stime.Nano()),
 		heap:      ms.HeapInuse,
 		goroutine: runtime.NumGoroutine(),
+		threads:   threads(),
 		checks:    checks,
 	}
 }
@@ -228,7 +242,7 @@ func TestLoad(t *testing.T) {
 	start := measure(c)
 	t.Logf("%d targets at 1 s on %d listeners, %d workers, GOMAXPROCS %d, %s", nTargets, nListeners, DefaultWorkers, runtime.GOMAXPROCS(0), dur)
 	t.Logf("goroutines: %d before Run", before)
-	t.Logf("%8s %10s %10s %10s %12s", "t", "cores", "heap MiB", "goroutines", "checks/s")
+	t.Logf("%8s %10s %10s %10s %8s %12s", "t", "cores", "heap MiB", "goroutines", "threads", "checks/s")
 	prev := start
 	const window = 10 * time.Second
 	for elapsed := time.Duration(0); elapsed < dur; {
@@ -237,19 +251,19 @@ func TestLoad(t *testing.T) {
 		elapsed += step
 		u := measure(c)
 		wall := u.wall.Sub(prev.wall)
-		t.Logf("%8s %10.3f %10.1f %10d %12.0f", elapsed.Round(time.Second),
-			float64(u.cpu-prev.cpu)/float64(wall), float64(u.heap)/(1<<20), u.goroutine,
+		t.Logf("%8s %10.3f %10.1f %10d %8d %12.0f", elapsed.Round(time.Second),
+			float64(u.cpu-prev.cpu)/float64(wall), float64(u.heap)/(1<<20), u.goroutine, u.threads,
 			float64(u.checks-prev.checks)/wall.Seconds())
 		prev = u
 	}
 	end := prev
 	wall := end.wall.Sub(start.wall)
 	checks := end.checks - start.checks
-	t.Logf("whole run: %.3f cores (user+sys, %.0f%% sys), %.1f µs CPU per check, heap %.1f → %.1f MiB, goroutines %d → %d, %.0f checks/s",
+	t.Logf("whole run: %.3f cores (user+sys, %.0f%% sys), %.1f µs CPU per check, heap %.1f → %.1f MiB, goroutines %d → %d, threads %d → %d, %.0f checks/s",
 		float64(end.cpu-start.cpu)/float64(wall), 100*float64(end.sys-start.sys)/float64(end.cpu-start.cpu),
 		float64((end.cpu-start.cpu).Microseconds())/float64(checks),
 		float64(start.heap)/(1<<20), float64(end.heap)/(1<<20),
-		start.goroutine, end.goroutine, float64(checks)/wall.Seconds())
+		start.goroutine, end.goroutine, start.threads, end.threads, float64(checks)/wall.Seconds())
 
 	down, failed := 0, 0
 	for _, s := range c.Status() {

@@ -88,7 +88,7 @@ func TestHTTPProber(t *testing.T) {
 		}
 		fmt.Fprint(w, "status: green\n")
 	})
-	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
 	mux.HandleFunc("/host", func(w http.ResponseWriter, r *http.Request) {
 		if r.Host != "www.example" {
