@@ -494,3 +494,40 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return got
 }
+
+func TestSetDropsResultOfOldSpec(t *testing.T) {
+	h := newHarness(t, Options{})
+	release := make(chan struct{})
+	h.prober.block[addr(1)] = release
+	h.prober.set(addr(1), fail503)
+	s := spec(1)
+	s.Fall = 1
+	h.set(Target{key(1), s})
+	h.start()
+	h.clock.Advance(time.Second)
+	waitFor(t, "the check to start", func() bool { return h.prober.callsTo(addr(1)) == 1 })
+	changed := s
+	changed.Timeout = 900 * time.Millisecond
+	h.set(Target{key(1), changed})
+	close(release)
+	waitFor(t, "the old check to end", func() bool {
+		h.c.mu.Lock()
+		defer h.c.mu.Unlock()
+		return !h.c.targets[key(1)].busy
+	})
+	if st, _ := h.c.Lookup(key(1)); !st.Up || st.Checks != 0 {
+		t.Errorf("after a result of the old spec: %+v, want up with no result counted", st)
+	}
+}
+
+func TestRestoreAfterSet(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.set(Target{key(1), spec(1)})
+	since := epoch.Add(-time.Hour)
+	h.c.Restore(Snapshot{Version: SnapshotVersion, Saved: epoch, Targets: []SnapshotTarget{
+		{Service: "web", Real: "r1", Up: false, Since: since},
+	}})
+	if st, _ := h.c.Lookup(key(1)); st.Up || !st.Restored || !st.Since.Equal(since) {
+		t.Errorf("restored after Set: %+v, want down since %s", st, since)
+	}
+}
