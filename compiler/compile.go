@@ -19,8 +19,8 @@ import (
 
 	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/diag"
-	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/model"
 )
 
