@@ -63,6 +63,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newWatch())
 	root.AddCommand(newImport())
 	root.AddCommand(newVersion())
+	registerCompletions(root)
 	return root
 }
 

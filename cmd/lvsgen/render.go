@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 
 func newRender() *cobra.Command {
 	var host, format string
+	var policyDirs []string
 	c := &cobra.Command{
 		Use:   "render DIR --host NAME",
 		Short: "Print the desired state of one host",
@@ -24,7 +24,8 @@ func newRender() *cobra.Command {
   --format ipvsadm-save   the IPVS rules exactly as 'ipvsadm-save -n' prints them once loaded
   --format sysctl         a sysctl.d fragment
   --format json           the whole desired state (documented in docs/CONFIG.md)
-An invalid config prints its diagnostics on stderr and exits 1.`,
+An invalid config prints its diagnostics on stderr and exits 1; --policy checks
+the policies of a directory too, as validate does.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, ok := renderers[format]
@@ -34,12 +35,12 @@ An invalid config prints its diagnostics on stderr and exits 1.`,
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
 			}
-			res, err := compiler.Compile(args[0])
+			res, err := compiler.CompileWith(args[0], compiler.Options{PolicyDirs: policyDirs})
 			if err != nil {
 				return err
 			}
 			if !res.Valid() {
-				_ = diag.WriteText(os.Stderr, res.Diagnostics)
+				_ = diag.WriteText(cmd.ErrOrStderr(), res.Diagnostics)
 				return exitError{1}
 			}
 			h, ok := res.Hosts[host]
@@ -59,6 +60,7 @@ An invalid config prints its diagnostics on stderr and exits 1.`,
 	}
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
 	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl or json")
+	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 	return c
 }
 
