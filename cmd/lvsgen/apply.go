@@ -190,7 +190,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 				return err
 			}
 			if f.detailedExit && p.Changes() > 0 {
-				return exitError{2}
+				return exitError{exitChanges}
 			}
 			return nil
 		},

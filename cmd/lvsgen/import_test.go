@@ -153,12 +153,12 @@ func TestImportUsage(t *testing.T) {
 		args []string
 		code int
 	}{
-		{"no source", []string{"import"}, 2},
-		{"unknown source", []string{"import", "haproxy"}, 2},
-		{"no director", []string{"import", "ipvsadm-save", capture}, 2},
-		{"bad director name", []string{"import", "ipvsadm-save", capture, "--director", "lb 1"}, 2},
-		{"two files", []string{"import", "ipvsadm-save", capture, capture, "--director", "lb1"}, 2},
-		{"keepalived without file", []string{"import", "keepalived"}, 2},
+		{"no source", []string{"import"}, exitUsage},
+		{"unknown source", []string{"import", "haproxy"}, exitUsage},
+		{"no director", []string{"import", "ipvsadm-save", capture}, exitUsage},
+		{"bad director name", []string{"import", "ipvsadm-save", capture, "--director", "lb 1"}, exitUsage},
+		{"two files", []string{"import", "ipvsadm-save", capture, capture, "--director", "lb1"}, exitUsage},
+		{"keepalived without file", []string{"import", "keepalived"}, exitUsage},
 		{"missing file", []string{"import", "ipvsadm-save", filepath.Join(dir, "nope"), "--director", "lb1"}, 1},
 		{"keepalived without router_id or director", []string{"import", "keepalived", writeFile(t, dir, "k.conf", "")}, 1},
 	} {

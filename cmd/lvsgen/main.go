@@ -17,7 +17,17 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-// usageError marks a bad invocation (exit 2).
+// Exit codes, one meaning each (README.md has the table): 0 done, 1 an
+// error (invalid config, refused plan, kernel error), exitChanges for
+// --detailed-exitcode's "the plan has changes" (2, as terraform), and
+// exitUsage for a bad invocation — 64, sysexits' EX_USAGE, so that a CI
+// step running plan --detailed-exitcode never reads a typo as "changes".
+const (
+	exitChanges = 2
+	exitUsage   = 64
+)
+
+// usageError marks a bad invocation (exit exitUsage).
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
@@ -39,7 +49,7 @@ func run(args []string) int {
 		return ee.code
 	case errors.As(err, &ue):
 		fmt.Fprintln(os.Stderr, "lvsgen:", ue.err)
-		return 2
+		return exitUsage
 	default:
 		fmt.Fprintln(os.Stderr, "lvsgen:", err)
 		return 1

@@ -32,8 +32,8 @@ func TestWatchUsageErrors(t *testing.T) {
 		{"metrics on a public address", []string{"watch", "../../examples", "--host", "nat1", "--metrics-addr", "192.0.2.1:9351"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if code, out := runCapture(t, tt.args...); code != 2 {
-				t.Errorf("exit %d, want 2\n%s", code, out)
+			if code, out := runCapture(t, tt.args...); code != exitUsage {
+				t.Errorf("exit %d, want %d (usage)\n%s", code, exitUsage, out)
 			}
 		})
 	}
