@@ -275,37 +275,45 @@ func TestUnmanagedServiceSurvivesUnlessPruned(t *testing.T) {
 	}
 }
 
-// TestLeaveWithoutConnections checks that a destination with no active
-// connection leaves in one apply — removed from the config, or added by
-// hand inside a managed service — so that the plan after it is empty.
-func TestLeaveWithoutConnections(t *testing.T) {
-	three := `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}, {host: "web3", weight: 4}]}
-`
-	hosts3, cfg := compile(t, three)
+// threeThenTwo applies lb1's web service with web1, web2 and web3 to a
+// new kernel, and returns it with the state, the plan options, and the
+// desired states with all three and with web3 gone.
+func threeThenTwo(t *testing.T) (*memory.Kernel, *plan.State, plan.Options, *hoststate.Host, *hoststate.Host) {
+	t.Helper()
+	hosts3, cfg := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}, {host: "web3", weight: 4}]}
+`)
 	hosts2, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}]}
 `)
 	k := hostKernel(t, cfg.Hosts["lb1"])
 	st := plan.NewState("lb1")
 	opt := plan.Options{DrainTimeout: 10 * time.Minute, Now: t0}
 	step(t, k, hosts3["lb1"], &st, opt)
-	key := hosts3["lb1"].Services[0].ServiceKey
+	return k, st, opt, hosts3["lb1"], hosts2["lb1"]
+}
+
+// TestLeaveWithoutConnections checks that a destination with no active
+// connection leaves in one apply — removed from the config, or added by
+// hand inside a managed service — so that the plan after it is empty.
+func TestLeaveWithoutConnections(t *testing.T) {
+	k, st, opt, three, two := threeThenTwo(t)
+	key := three.Services[0].ServiceKey
 
 	// web3 leaves the config with no connection: deleted at once.
-	p := step(t, k, hosts2["lb1"], &st, opt)
+	p := step(t, k, two, &st, opt)
 	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete || !strings.Contains(p.Ops[0].Reason, "no active connections") {
 		t.Fatalf("leaving with no connection:\n%s", planText(p))
 	}
-	if p := replan(t, k, hosts2["lb1"], st, opt); len(p.Ops) != 0 {
+	if p := replan(t, k, two, st, opt); len(p.Ops) != 0 {
 		t.Fatalf("the plan after the apply is not empty:\n%s", planText(p))
 	}
 
 	// A destination added by hand, with no connection: the same.
 	hand := ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.99"), Port: 80, Forward: ipvs.Route, Weight: 1}
 	must(t, k.AddDestination(context.Background(), key, hand))
-	if p := step(t, k, hosts2["lb1"], &st, opt); len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
+	if p := step(t, k, two, &st, opt); len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
 		t.Fatalf("a destination added by hand:\n%s", planText(p))
 	}
-	if p := replan(t, k, hosts2["lb1"], st, opt); len(p.Ops) != 0 {
+	if p := replan(t, k, two, st, opt); len(p.Ops) != 0 {
 		t.Fatalf("the plan after the apply is not empty:\n%s", planText(p))
 	}
 	if len(st.Drains) != 0 {
@@ -314,21 +322,14 @@ func TestLeaveWithoutConnections(t *testing.T) {
 }
 
 func TestDrainAcrossRuns(t *testing.T) {
-	three := `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}, {host: "web3", weight: 4}]}
-`
-	hosts3, cfg := compile(t, three)
-	hosts2, _ := compile(t, `services: web: {cluster: "dr", vip: "192.0.2.10", port: 80, reals: [{host: "web1"}, {host: "web2"}]}
-`)
-	k := hostKernel(t, cfg.Hosts["lb1"])
-	st := plan.NewState("lb1")
-	opt := plan.Options{DrainTimeout: 10 * time.Minute, Now: t0}
-	step(t, k, hosts3["lb1"], &st, opt)
-	key := hosts3["lb1"].Services[0].ServiceKey
+	k, st, opt, three, two := threeThenTwo(t)
+	_, cfg := compile(t, "") // lb1, for more kernels
+	key := three.Services[0].ServiceKey
 	web3 := netip.MustParseAddrPort("10.0.0.13:80")
 	must(t, k.SetConns(key, web3, 5, 2))
 
 	// Run 1: web3 leaves the config: weight 0, not deleted.
-	p := step(t, k, hosts2["lb1"], &st, opt)
+	p := step(t, k, two, &st, opt)
 	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Drain {
 		t.Fatalf("run 1:\n%s", planText(p))
 	}
@@ -343,30 +344,30 @@ func TestDrainAcrossRuns(t *testing.T) {
 
 	// Run 2, 5 minutes later, connections still open: wait.
 	opt.Now = t0.Add(5 * time.Minute)
-	p = step(t, k, hosts2["lb1"], &st, opt)
+	p = step(t, k, two, &st, opt)
 	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Wait || p.Changes() != 0 {
 		t.Fatalf("run 2:\n%s", planText(p))
 	}
 	// Run 3: connections ended: delete.
 	must(t, k.SetConns(key, web3, 0, 2))
-	p = step(t, k, hosts2["lb1"], &st, opt)
+	p = step(t, k, two, &st, opt)
 	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
 		t.Fatalf("run 3:\n%s", planText(p))
 	}
 	if len(st.Drains) != 0 {
 		t.Errorf("drain records left: %v", st.Drains)
 	}
-	checkMatches(t, k, hosts2["lb1"])
+	checkMatches(t, k, two)
 
 	// A drain that outlives its timeout is deleted with connections open.
 	k2 := hostKernel(t, cfg.Hosts["lb1"])
 	st2 := plan.NewState("lb1")
 	opt.Now = t0
-	step(t, k2, hosts3["lb1"], &st2, opt)
+	step(t, k2, three, &st2, opt)
 	must(t, k2.SetConns(key, web3, 5, 0))
-	step(t, k2, hosts2["lb1"], &st2, opt)
+	step(t, k2, two, &st2, opt)
 	opt.Now = t0.Add(11 * time.Minute)
-	p = step(t, k2, hosts2["lb1"], &st2, opt)
+	p = step(t, k2, two, &st2, opt)
 	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete {
 		t.Fatalf("after the timeout:\n%s", planText(p))
 	}
@@ -375,10 +376,10 @@ func TestDrainAcrossRuns(t *testing.T) {
 	k3 := hostKernel(t, cfg.Hosts["lb1"])
 	st3 := plan.NewState("lb1")
 	opt.Now = t0
-	step(t, k3, hosts3["lb1"], &st3, opt)
+	step(t, k3, three, &st3, opt)
 	must(t, k3.SetConns(key, web3, 5, 0))
-	step(t, k3, hosts2["lb1"], &st3, opt)
-	p = step(t, k3, hosts3["lb1"], &st3, opt)
+	step(t, k3, two, &st3, opt)
+	p = step(t, k3, three, &st3, opt)
 	if w := destWeight(t, k3, key, web3); w != 4 || len(st3.Drains) != 0 {
 		t.Fatalf("web3 weight %d, drains %v after coming back:\n%s", w, st3.Drains, planText(p))
 	}

@@ -238,6 +238,18 @@ func (d *rawDecoder) optInt(m map[string]any, k string) *int {
 }
 
 func (d *rawDecoder) strs(m map[string]any, k string) []string {
+	return decodeList(d, m, k, func(x any) string {
+		s, ok := x.(string)
+		if !ok {
+			d.fail(k, x)
+		}
+		return s
+	})
+}
+
+// decodeList reads the list at m[k], each element with elem; nil when
+// there is none, and a failure when it is not a list.
+func decodeList[T any](d *rawDecoder, m map[string]any, k string, elem func(any) T) []T {
 	v, ok := m[k]
 	if !ok || v == nil {
 		return nil
@@ -247,13 +259,9 @@ func (d *rawDecoder) strs(m map[string]any, k string) []string {
 		d.fail(k, v)
 		return nil
 	}
-	out := make([]string, 0, len(l))
+	out := make([]T, 0, len(l))
 	for _, x := range l {
-		s, ok := x.(string)
-		if !ok {
-			d.fail(k, x)
-		}
-		out = append(out, s)
+		out = append(out, elem(x))
 	}
 	return out
 }
@@ -295,20 +303,9 @@ func (d *rawDecoder) check(m map[string]any, k string) *rawCheck {
 
 // ints reads a list of numbers.
 func (d *rawDecoder) ints(m map[string]any, k string) []int {
-	v, ok := m[k]
-	if !ok || v == nil {
-		return nil
-	}
-	l, ok := v.([]any)
-	if !ok {
-		d.fail(k, v)
-		return nil
-	}
-	out := make([]int, 0, len(l))
-	for i := range l {
-		out = append(out, int(d.int(map[string]any{k: l[i]}, k, math.MinInt32, math.MaxInt32)))
-	}
-	return out
+	return decodeList(d, m, k, func(x any) int {
+		return int(d.int(map[string]any{k: x}, k, math.MinInt32, math.MaxInt32))
+	})
 }
 
 func (d *rawDecoder) obj(m map[string]any, k string) map[string]any {
