@@ -160,7 +160,11 @@ func downReason(c hoststate.Check, st health.Status, known bool) string {
 	case !known:
 		return fmt.Sprintf("health: %s not checked yet, initial down", c.Real)
 	case st.Restored:
-		return fmt.Sprintf("health: %s down since %s (saved state, not checked since restart)", c.Real, st.Since.Format(sinceFormat))
+		r := fmt.Sprintf("health: %s down since %s (saved health state", c.Real, st.Since.Format(sinceFormat))
+		if st.Last.Detail != "" {
+			r += ": " + st.Last.Detail
+		}
+		return r + ")"
 	case st.Checks == 0:
 		return fmt.Sprintf("health: %s down since %s, initial down, no check finished yet", c.Real, st.Since.Format(sinceFormat))
 	case st.Fails > 0:

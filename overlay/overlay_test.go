@@ -128,7 +128,7 @@ func TestApply(t *testing.T) {
 			want:   host(false, 0, 0),
 			status: map[health.Key]health.Status{k("web1"): {Up: false, Since: t0, Restored: true}},
 			exp: got{[]ipvs.Destination{dest(a1, 0), dest(a2, 2), dest(a3, 1)},
-				map[netip.AddrPort]string{a1: "health: web1 down since 12:03:07 (saved state, not checked since restart)"}},
+				map[netip.AddrPort]string{a1: "health: web1 down since 12:03:07 (saved health state)"}},
 		},
 		{
 			name:   "down, passing but not yet risen",
