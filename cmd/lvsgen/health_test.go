@@ -66,3 +66,44 @@ func TestPlanBadSnapshotWarns(t *testing.T) {
 		t.Errorf("a bad snapshot must give no health:\n%s", out)
 	}
 }
+
+func TestStatus(t *testing.T) {
+	state := t.TempDir()
+	saved := time.Date(2026, 12, 7, 12, 3, 10, 0, time.UTC)
+	since := saved.Add(-3 * time.Second)
+	err := health.WriteSnapshot(health.SnapshotPath(state, "lb1"), health.Snapshot{Version: health.SnapshotVersion, Saved: saved, Targets: []health.SnapshotTarget{
+		{Service: "web", Real: "web1", Up: true, Since: since.Add(-time.Hour), At: saved, Detail: "200", Type: health.HTTP, Addr: "10.0.0.11:8080", OK: true, Passes: 40, Checks: 40},
+		{Service: "web", Real: "web2", Up: false, Since: since, At: saved, Detail: "503", Type: health.HTTP, Addr: "10.0.0.12:8080", Fails: 3, Checks: 43},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := now
+	now = func() time.Time { return saved.Add(2 * time.Second) }
+	t.Cleanup(func() { now = old })
+
+	code, out := runCapture(t, "status", "--host", "lb1", "--state-dir", state)
+	want := `Health of lb1, saved 2026-12-07 12:03:10Z (2s ago)
+
+service web
+  REAL  STATE  SINCE                 CHECK                LAST RESULT                        COUNT
+  web1  up     2026-12-07 11:03:07Z  http 10.0.0.11:8080  ok at 2026-12-07 12:03:10Z: 200    40 passed
+  web2  DOWN   2026-12-07 12:03:07Z  http 10.0.0.12:8080  fail at 2026-12-07 12:03:10Z: 503  3 failed
+`
+	if code != 0 || out != want {
+		t.Errorf("status: exit %d\n%s\nwant:\n%s", code, out, want)
+	}
+
+	code, out = runCapture(t, "status", "--host", "lb1", "--state-dir", state, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"host": "lb1"`) || !strings.Contains(out, `"fails": 3`) {
+		t.Errorf("status --format json: exit %d\n%s", code, out)
+	}
+
+	now = func() time.Time { return saved.Add(time.Hour) }
+	if _, out = runCapture(t, "status", "--host", "lb1", "--state-dir", state); !strings.Contains(out, "lvsgen watch is not running") {
+		t.Errorf("an hour-old file gives no warning:\n%s", out)
+	}
+	if code, _ = runCapture(t, "status", "--host", "lb2", "--state-dir", state); code != 1 {
+		t.Errorf("status of a host with no file: exit %d, want 1", code)
+	}
+}
