@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lvsgen/lvsgen/health"
 	"github.com/lvsgen/lvsgen/hoststate"
@@ -150,9 +151,14 @@ func (o *Overlay) quorum(s *hoststate.Service, upWeight int) bool {
 	return lost
 }
 
-// sinceFormat is how a reason gives the time of a transition: short, as
-// logs and plans are read on the day.
+// sinceFormat is how a reason gives the time of a transition, in UTC:
+// short, as logs and plans are read on the day, and the same whether the
+// status comes from the checker (local times) or from the saved file
+// (UTC), so that watch's log and a manual plan say the same.
 const sinceFormat = "15:04:05"
+
+// since formats t for a reason.
+func since(t time.Time) string { return t.UTC().Format(sinceFormat) }
 
 // downReason says why c's real server counts as down.
 func downReason(c hoststate.Check, st health.Status, known bool) string {
@@ -160,21 +166,21 @@ func downReason(c hoststate.Check, st health.Status, known bool) string {
 	case !known:
 		return fmt.Sprintf("health: %s not checked yet, initial down", c.Real)
 	case st.Restored:
-		r := fmt.Sprintf("health: %s down since %s (saved health state", c.Real, st.Since.Format(sinceFormat))
+		r := fmt.Sprintf("health: %s down since %s (saved health state", c.Real, since(st.Since))
 		if st.Last.Detail != "" {
 			r += ": " + st.Last.Detail
 		}
 		return r + ")"
 	case st.Checks == 0:
-		return fmt.Sprintf("health: %s down since %s, initial down, no check finished yet", c.Real, st.Since.Format(sinceFormat))
+		return fmt.Sprintf("health: %s down since %s, initial down, no check finished yet", c.Real, since(st.Since))
 	case st.Fails > 0:
-		r := fmt.Sprintf("health: %s down since %s, %d failed %s %s", c.Real, st.Since.Format(sinceFormat), st.Fails, c.Type, plural(st.Fails, "check"))
+		r := fmt.Sprintf("health: %s down since %s, %d failed %s %s", c.Real, since(st.Since), st.Fails, c.Type, plural(st.Fails, "check"))
 		if st.Last.Detail != "" {
 			r += ": " + st.Last.Detail
 		}
 		return r
 	default:
-		return fmt.Sprintf("health: %s down since %s, %d of %d passed %s checks to come back", c.Real, st.Since.Format(sinceFormat), st.Passes, c.Rise, c.Type)
+		return fmt.Sprintf("health: %s down since %s, %d of %d passed %s checks to come back", c.Real, since(st.Since), st.Passes, c.Rise, c.Type)
 	}
 }
 

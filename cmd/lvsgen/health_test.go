@@ -39,7 +39,7 @@ func TestApplyKeepsSavedHealth(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}
-	if want := "# health: app2 down since " + since.Local().Format("15:04:05") + " (saved health state: connection refused)"; !strings.Contains(out, want) {
+	if want := "# health: app2 down since " + since.Format("15:04:05") + " (saved health state: connection refused)"; !strings.Contains(out, want) {
 		t.Errorf("apply output lacks %q:\n%s", want, out)
 	}
 	if s := k.String(); !strings.Contains(s, "-r 10.20.0.12:8080 -m -w 0\n") {
