@@ -293,3 +293,27 @@ func TestTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSorryOut: once a real server is up, the sorry server in the
+// kernel is deleted at once, connections or not, with the health reason.
+func TestPlanSorryOut(t *testing.T) {
+	want := unchecked(host(true, 0, 0))
+	obs := &plan.Observed{Services: []ipvs.Service{want.Services[0].Service}}
+	obs.Services[0].Destinations = append([]ipvs.Destination{dest(a1, 0), dest(a2, 2)}, dest(as, 1))
+	obs.Services[0].Destinations[2].ActiveConns = 7
+	st := map[health.Key]health.Status{k("web1"): upSt(), k("web2"): upSt()}
+	p := plan.Diff(overlay.New().Apply(want, st), obs, &plan.State{}, plan.Options{DrainTimeout: time.Minute, Now: t0})
+	var ops []string
+	for _, op := range p.Ops {
+		if op.Kind() == plan.KindDestination {
+			ops = append(ops, string(op.Action)+" "+op.Object().String()+" # "+op.Reason)
+		}
+	}
+	exp := []string{
+		"update tcp:192.0.2.9:80 -> 10.0.0.11:80 # service web",
+		"delete tcp:192.0.2.9:80 -> 10.0.0.20:80 # health: real servers up: sorry server out",
+	}
+	if diff := cmp.Diff(exp, ops); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+}
