@@ -202,10 +202,6 @@ services: t: {cluster: "dr", vip: "192.0.2.8", port: ‸70000, scheduler: ‸"fo
 		[]want{{"schema", "services.s.check.type", false}}},
 	{"check without type", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", check: ‸{port: 8080}}]}`,
 		[]want{{"schema", "services.s.reals[0].check.type", false}}},
-	{"checks are not run yet", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: ‸{type: "tcp"}, reals: [{host: "web1"}]}`,
-		[]want{{"check-not-run", "services.s.check", true}}},
-	{"check not run, a real server's own", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "none"}, reals: [{host: "web1"}, {host: "web2", check: ‸{type: "tcp"}}]}`,
-		[]want{{"check-not-run", "services.s.reals[1].check", true}}},
 	{"check timeout above interval", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "tcp", interval: "2s", timeout: ‸"3s"}, reals: [{host: "web1"}]}`,
 		[]want{{"check-timeout", "services.s.check.timeout", false}}},
 	{"check timeout zero", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "tcp", timeout: ‸"0s"}, reals: [{host: "web1"}]}`,
@@ -329,16 +325,7 @@ func checkDiagnostics(t *testing.T, diags diag.List, want []want, positions [][2
 	for i, w := range want {
 		wants = append(wants, got{w.rule, w.path, "case.cue", positions[i][0] + 2, positions[i][1], w.warning})
 	}
-	// check-not-run warns of every health check until watch runs them;
-	// only the cases about it expect it.
-	wantNotRun := false
-	for _, w := range want {
-		wantNotRun = wantNotRun || w.rule == "check-not-run"
-	}
 	for _, d := range diags {
-		if d.Rule == "check-not-run" && !wantNotRun {
-			continue
-		}
 		if d.Severity != diag.Info {
 			gots = append(gots, got{d.Rule, d.Path, filepath.Base(d.Pos.File), d.Pos.Line, d.Pos.Column, d.Severity == diag.Warning})
 		}

@@ -308,6 +308,8 @@ func (c *Checker) Snapshot() Snapshot {
 		s.Targets = append(s.Targets, SnapshotTarget{
 			Service: k.Service, Real: k.Real, Up: t.st.up, Since: t.st.since.UTC(),
 			At: t.st.lastAt.UTC(), Detail: t.st.last.Detail,
+			Type: t.spec.Type, Addr: t.spec.Addr.String(), OK: t.st.last.OK,
+			Passes: t.st.passes, Fails: t.st.fails, Checks: t.st.checks,
 		})
 	}
 	c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,17 @@ type SnapshotTarget struct {
 	// displays after a restart; zero when there was none.
 	At     time.Time `json:"at,omitzero"`
 	Detail string    `json:"detail,omitempty"`
+	// Type, Addr, OK, Passes, Fails and Checks are for `lvsgen status`
+	// only, which reads the file watch keeps: the check, whether the
+	// last result passed, the consecutive passes and failures, and the
+	// results since the target was added. Restore ignores them: fresh
+	// results count afresh.
+	Type   Type   `json:"type,omitempty"`
+	Addr   string `json:"addr,omitempty"` // address:port, as text for cmp-friendly values
+	OK     bool   `json:"ok,omitempty"`
+	Passes int    `json:"passes,omitempty"`
+	Fails  int    `json:"fails,omitempty"`
+	Checks uint64 `json:"checks,omitempty"`
 }
 
 // SnapshotPath is where watch keeps host's snapshot in dir:
@@ -171,6 +183,15 @@ func (s *Snapshot) validate() error {
 		}
 		if t.At.After(s.Saved) {
 			return fmt.Errorf("target %s: last check %s after the snapshot (%s)", k, t.At, s.Saved)
+		}
+		if t.Passes < 0 || t.Fails < 0 || t.Passes > 0 && t.Fails > 0 {
+			return fmt.Errorf("target %s: passes %d and fails %d: one of them is zero, neither negative", k, t.Passes, t.Fails)
+		}
+		if _, err := netip.ParseAddrPort(t.Addr); t.Addr != "" && err != nil {
+			return fmt.Errorf("target %s: %w", k, err)
+		}
+		if len(t.Type) > maxName || strings.ContainsFunc(string(t.Type), isControl) {
+			return fmt.Errorf("target %s: invalid type", k)
 		}
 		if len(t.Detail) > 4*maxDetail || !utf8.ValidString(t.Detail) || strings.ContainsFunc(t.Detail, isControl) {
 			return fmt.Errorf("target %s: invalid detail", k)

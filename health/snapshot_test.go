@@ -149,8 +149,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	snap := h.c.Snapshot()
 	want := Snapshot{Version: 1, Saved: epoch.Add(3 * time.Second), Targets: []SnapshotTarget{
-		{Service: "web", Real: "r1", Up: false, Since: epoch.Add(3 * time.Second), At: epoch.Add(3 * time.Second), Detail: "503"},
-		{Service: "web", Real: "r2", Up: true, Since: epoch, At: epoch.Add(3 * time.Second), Detail: "ok"},
+		{Service: "web", Real: "r1", Up: false, Since: epoch.Add(3 * time.Second), At: epoch.Add(3 * time.Second), Detail: "503",
+			Type: TCP, Addr: addr(1).String(), Fails: 3, Checks: 3},
+		{Service: "web", Real: "r2", Up: true, Since: epoch, At: epoch.Add(3 * time.Second), Detail: "ok",
+			Type: TCP, Addr: addr(2).String(), OK: true, Passes: 3, Checks: 3},
 	}}
 	if diff := cmp.Diff(want, snap); diff != "" {
 		t.Fatalf("Snapshot (-want +got):\n%s", diff)

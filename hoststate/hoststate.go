@@ -52,6 +52,13 @@ type Service struct {
 	// Quorum-Hysteresis and regained at Quorum+Hysteresis.
 	Quorum     int `json:"quorum,omitempty"`
 	Hysteresis int `json:"hysteresis,omitempty"`
+	// Health says, per destination address, why the health overlay made
+	// it differ from the config: quiesced, removed, or the sorry server
+	// added or taken out ("health: web2 down since 12:03:07, 3 failed
+	// http checks: 503"). The plan gives it as the reason of the
+	// destination's operation. Nil in a config's desired state; not part
+	// of the JSON form, which is the config's.
+	Health map[netip.AddrPort]string `json:"-"`
 }
 
 // Check is the health check of one destination of a director's service,

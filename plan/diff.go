@@ -198,7 +198,7 @@ func (d *differ) services() {
 			dsts := make([]Destination, len(want.Destinations))
 			for j := range dsts {
 				dsts[j] = Destination{Service: want.ServiceKey, Destination: want.Destinations[j]}
-				d.svcCreate = append(d.svcCreate, Op{Action: Create, After: &dsts[j], Reason: reason})
+				d.svcCreate = append(d.svcCreate, Op{Action: Create, After: &dsts[j], Reason: destReason(ws, dsts[j].AddrPort(), reason)})
 			}
 			d.dropDrainsOf[key] = true
 			continue
@@ -213,7 +213,7 @@ func (d *differ) services() {
 			}
 			d.destChange = append(d.destChange, Op{Action: Update, Before: bareService(have), After: bareService(want), Reason: why})
 		}
-		d.destinations(have, want, ws.Name, ws.DrainTimeout)
+		d.destinations(have, ws)
 	}
 	for _, have := range d.obs.Services {
 		key := have.ServiceKey.Canonical()
@@ -295,8 +295,19 @@ func (x destIndex) find(dst ipvs.Destination) int {
 	return -1
 }
 
+// destReason is why a destination of ws is created or changed: the
+// health overlay's reason when it made the destination differ from the
+// config, else def (the service).
+func destReason(ws *hoststate.Service, a netip.AddrPort, def string) string {
+	if r, ok := ws.Health[a]; ok {
+		return r
+	}
+	return def
+}
+
 // destinations diffs the destinations of a service that exists.
-func (d *differ) destinations(have, want ipvs.Service, name string, drain *int) {
+func (d *differ) destinations(have ipvs.Service, ws *hoststate.Service) {
+	want, name, drain := ws.Service, ws.Name, ws.DrainTimeout
 	haveIdx, wantIdx := newDestIndex(have.Destinations), newDestIndex(want.Destinations)
 	key := want.ServiceKey.Canonical()
 	// The loops copy a destination only for an operation to point to:
@@ -312,15 +323,26 @@ func (d *differ) destinations(have, want ipvs.Service, name string, drain *int) 
 			}
 		}
 		if i < 0 {
-			d.destChange = append(d.destChange, Op{Action: Create, After: &Destination{want.ServiceKey, *w}, Reason: "service " + name})
+			d.destChange = append(d.destChange, Op{Action: Create, After: &Destination{want.ServiceKey, *w}, Reason: destReason(ws, w.AddrPort(), "service "+name)})
 			continue
 		}
 		if h := &have.Destinations[i]; !sameDest(h, w) {
-			d.destChange = append(d.destChange, Op{Action: Update, Before: &Destination{want.ServiceKey, *h}, After: &Destination{want.ServiceKey, *w}, Reason: "service " + name})
+			d.destChange = append(d.destChange, Op{Action: Update, Before: &Destination{want.ServiceKey, *h}, After: &Destination{want.ServiceKey, *w}, Reason: destReason(ws, w.AddrPort(), "service "+name)})
 		}
 	}
 	for _, h := range have.Destinations {
 		if wantIdx.find(h) >= 0 {
+			continue
+		}
+		if r, ok := ws.Health[h.AddrPort()]; ok {
+			// Taken out by health (onFailure "remove", or the sorry
+			// server once real servers are up): deleted at once, one
+			// kernel write, with no drain — the decision is health's,
+			// already made with rise and fall, and deleting a
+			// destination does not cut its connections (IPVS keeps
+			// them, unlisted, until they end).
+			d.destLeave = append(d.destLeave, Op{Action: Delete, Before: &Destination{have.ServiceKey, h}, Reason: r})
+			d.dropDrain[drainKey{key, h.AddrPort()}] = true
 			continue
 		}
 		timeout := d.opt.DrainTimeout

@@ -12,7 +12,16 @@
 // loop once the apply in flight, if any, has finished: an apply is never
 // cancelled half-way by a signal.
 //
+// With a HealthChecker (health.Checker), the loop also runs the config's
+// health checks for its life: every cycle plans the config with the health
+// laid over it (package overlay), so that no cycle undoes a health
+// decision, and each transition starts a cycle of its own ("health") at
+// once. The health is saved to a file at each transition, every few
+// seconds and at stop, and restored at start before the first check
+// targets are set, so that a restart does not flap real servers.
+//
 // Every dependency is an interface or a function — the clock, the compile
-// step, the applier, the event source, the signals and the logger — so the
+// step, the applier, the health checker, the event source, the signals and
+// the logger — so the
 // loop is tested with a fake clock and the in-memory kernel.
 package watch

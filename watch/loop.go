@@ -14,6 +14,7 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/overlay"
 	"github.com/lvsgen/lvsgen/plan"
 )
 
@@ -48,6 +49,8 @@ const (
 	TriggerChange Trigger = "change"
 	TriggerSignal Trigger = "sighup"
 	TriggerResync Trigger = "resync"
+	// TriggerHealth: a real server went down or came back.
+	TriggerHealth Trigger = "health"
 )
 
 // Defaults of the loop's timings.
@@ -94,6 +97,20 @@ type Loop struct {
 	// Timeout bounds one plan-and-apply (DefaultTimeout when 0).
 	Timeout time.Duration
 
+	// Health, when set, runs the config's health checks for the loop's
+	// life; every cycle plans the config with the health laid over it.
+	Health HealthChecker
+	// HealthChanged receives a value when a real server's health
+	// changed (see HealthNotifier): the loop plans and applies at once.
+	HealthChanged <-chan struct{}
+	// HealthFile is where the health is saved (health.SnapshotPath):
+	// read at start, written at each health change, every HealthSave
+	// and at stop. Empty: neither.
+	HealthFile string
+	// HealthSave is the period of the saves between changes
+	// (DefaultHealthSave when 0).
+	HealthSave time.Duration
+
 	// seenHash is the hash of the config last compiled (valid or not).
 	seenHash string
 	// current is the config the kernel is kept equal to: the newest
@@ -101,6 +118,10 @@ type Loop struct {
 	current *config
 	// refused is the hash of a config whose plan was refused.
 	refused string
+
+	// overlay lays the health over each config; it keeps the quorum
+	// state of the services across cycles.
+	overlay *overlay.Overlay
 
 	// step, in tests, is told what each turn of the loop did.
 	step func(Step)
@@ -134,7 +155,8 @@ const (
 
 // Step is one turn of the loop, for tests.
 type Step struct {
-	// Kind is "event", "debounce", "resync", "signal", "start" or "stop".
+	// Kind is "event", "debounce", "resync", "signal", "health",
+	// "start" or "stop".
 	Kind string
 	// Outcome and Changes are the cycle's, when the turn ran one.
 	Outcome Outcome
@@ -163,6 +185,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	if l.Timeout <= 0 {
 		l.Timeout = DefaultTimeout
 	}
+	if l.HealthSave <= 0 {
+		l.HealthSave = DefaultHealthSave
+	}
 	applyCtx := context.WithoutCancel(ctx)
 	l.Log.Info("watching", "dir", l.Dir, "host", l.Host, "debounce", l.Debounce.String(), "resync", l.Resync.String())
 	var resync <-chan time.Time
@@ -170,6 +195,15 @@ func (l *Loop) Run(ctx context.Context) error {
 		t := l.Clock.NewTicker(l.Resync)
 		defer t.Stop()
 		resync = t.C()
+	}
+	// The checks run for the loop's life; they stop, and the health is
+	// saved, after the apply in flight has finished.
+	defer l.startHealth(ctx)()
+	var saveHealth <-chan time.Time
+	if l.Health != nil && l.HealthFile != "" {
+		t := l.Clock.NewTicker(l.HealthSave)
+		defer t.Stop()
+		saveHealth = t.C()
 	}
 	out, n := l.cycle(applyCtx, TriggerStart, true)
 	l.report(Step{Kind: "start", Outcome: out, Changes: n})
@@ -230,6 +264,17 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-resync:
 			out, n := l.cycle(applyCtx, TriggerResync, false)
 			l.report(Step{Kind: "resync", Outcome: out, Changes: n})
+		case <-l.HealthChanged:
+			// Saved first, so that a manual plan or a restart sees
+			// the decision this apply writes.
+			l.saveHealth()
+			out, n := Idle, 0
+			if l.current != nil {
+				out, n = l.apply(applyCtx, TriggerHealth, l.current, 0)
+			}
+			l.report(Step{Kind: "health", Outcome: out, Changes: n})
+		case <-saveHealth:
+			l.saveHealth()
 		}
 	}
 }
@@ -369,13 +414,20 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 	if compileTook > 0 {
 		attrs = append(attrs, "compile_seconds", seconds(compileTook))
 	}
+	if c != l.current {
+		// A new config checks its own real servers before its plan,
+		// so that the overlay has their states (restored, or
+		// initial); back to the running config's if it is refused.
+		l.setTargets(c)
+	}
+	want := l.withHealth(c)
 	start := l.Clock.Now()
 	var p *plan.Plan
 	var err error
 	if ep, ok := l.Applier.(editPlanner); ok && trigger == TriggerChange {
-		p, err = ep.PlanAfterEdit(ctx, c.want)
+		p, err = ep.PlanAfterEdit(ctx, want)
 	} else {
-		p, err = l.Applier.Plan(ctx, c.want)
+		p, err = l.Applier.Plan(ctx, want)
 	}
 	planTook := l.Clock.Now().Sub(start)
 	attrs = append(attrs, "plan_seconds", seconds(planTook))
@@ -390,6 +442,9 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 			attrs = append(attrs, "running_hash", l.current.hash)
 		}
 		l.Log.Error("PLAN REFUSED: not applied; the kernel keeps its state. Fix the config, or stop watch and apply by hand with a higher limit", append(attrs, "error", err.Error())...)
+		if c != l.current {
+			l.setTargets(l.current)
+		}
 		return Refused, 0
 	}
 	if c != l.current {
@@ -404,7 +459,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		return Failed, 0
 	}
 	applyStart := l.Clock.Now()
-	res, err := l.Applier.Apply(ctx, c.want, p)
+	res, err := l.Applier.Apply(ctx, want, p)
 	applyTook := l.Clock.Now().Sub(applyStart)
 	l.Metrics.observe(l.Clock.Now().Sub(start))
 	attrs = append(attrs, "apply_seconds", seconds(applyTook))
@@ -428,7 +483,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		l.Log.Error("apply failed; retrying at the next resync", append(attrs, "error", err.Error())...)
 		return Failed, done
 	}
-	l.Metrics.success(trigger, l.Clock.Now(), c.want, res.Done, c.hash, c.commit)
+	l.Metrics.success(trigger, l.Clock.Now(), want, res.Done, c.hash, c.commit)
 	attrs = append(attrs, "changes", p.Changes())
 	if w := p.Changes() - len(res.Done); w < 0 {
 		attrs = append(attrs, "draining", -w)
@@ -441,6 +496,10 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		l.Log.Warn("resync changed the kernel: drift repaired or drain finished", attrs...)
 	case trigger == TriggerResync:
 		l.Log.Debug("resync: the kernel matches the config", attrs...)
+	case trigger == TriggerHealth && p.Changes() > 0:
+		l.Log.Info("applied a health change", append(attrs, "ops", healthOps(p))...)
+	case trigger == TriggerHealth:
+		l.Log.Debug("health change: the kernel already matched", attrs...)
 	case p.Changes() > 0:
 		l.Log.Info("applied", attrs...)
 	default:

@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		applies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lvsgen_watch_applies_total",
-			Help: "Plan-and-apply runs that succeeded, by what triggered them (start, change, sighup, resync); runs with no changes count too.",
+			Help: "Plan-and-apply runs that succeeded, by what triggered them (start, change, sighup, resync, health); runs with no changes count too.",
 		}, []string{"trigger"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lvsgen_watch_failures_total",
@@ -88,7 +88,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ReasonInvalidConfig, ReasonRefused, ReasonKernelError} {
 		m.failures.WithLabelValues(r)
 	}
-	for _, t := range []Trigger{TriggerStart, TriggerChange, TriggerSignal, TriggerResync} {
+	for _, t := range []Trigger{TriggerStart, TriggerChange, TriggerSignal, TriggerResync, TriggerHealth} {
 		m.applies.WithLabelValues(string(t))
 	}
 	return m

@@ -162,8 +162,13 @@ func newPlan() *cobra.Command {
 would make it match: + create, ~ change (old → new), - delete, = draining,
 each with its reason. Services lvsgen did not create are listed as unmanaged.
 
+Against the live kernel, the health 'lvsgen watch' saved in --state-dir
+(HOST.health.json) is laid over the config: a down real server is planned at
+weight 0 (or deleted), the sorry server in while none is up, each with a
+"health: ..." reason, so that plan shows watch's decisions and apply keeps them.
+
 With --observed only the IPVS table is compared (a capture holds nothing
-else), no root is needed, and services in the capture count as unmanaged
+else), health is not read, no root is needed, and services in the capture count as unmanaged
 unless --prune: CI in git can show what a change would do to a real host.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -183,6 +188,10 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 				r.NoState = true // a capture comes with no ownership
 			} else if k, err = openKernel(); err != nil {
 				return err
+			} else {
+				// The live kernel carries watch's health decisions;
+				// a capture is compared with the config alone.
+				want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 			}
 			r.Kernel = k
 			p, err := showPlan(ctx, cmd.OutOrStdout(), r, want, f.format)
@@ -229,6 +238,9 @@ its sysctls to --sysctl-file.`,
 				return err
 			}
 			defer unlock()
+			// Read under the lock: watch writes the snapshot before
+			// it applies a health change.
+			want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 			r := f.runner(k)
 			r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
 			p, err := showPlan(ctx, out, r, want, f.format)

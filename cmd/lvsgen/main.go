@@ -70,7 +70,7 @@ func newRoot() *cobra.Command {
 		return usageError{fmt.Errorf("%w\n%s", err, c.UsageString())}
 	})
 	root.AddCommand(newValidate(), newRender(), newPlan(), newApply(), newPolicy())
-	root.AddCommand(newWatch())
+	root.AddCommand(newWatch(), newStatus())
 	root.AddCommand(newImport())
 	root.AddCommand(newVersion())
 	registerCompletions(root)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/health"
 	"github.com/lvsgen/lvsgen/internal/version"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/watch"
@@ -64,7 +65,13 @@ files (editors, git pull, a git-sync symlink swap) is debounced, compiled, and
 applied when the whole config is valid. An invalid config is logged with its
 errors and changes nothing: the last good config keeps running. Every --resync
 period the kernel is re-planned against that config, which repairs drift and
-finishes drains. SIGHUP recompiles at once; SIGTERM or SIGINT stops watch once
+finishes drains.
+
+watch runs the config's health checks from this host: a real server whose
+check fails is quiesced (or removed) at once, with the reason in the log, and
+comes back when it passes again; every apply, resync included, keeps these
+decisions. The health is saved in --state-dir (HOST.health.json, root-only),
+so that a restart does not flap real servers, and 'lvsgen status' reads it. SIGHUP recompiles at once; SIGTERM or SIGINT stops watch once
 the apply in flight has finished (exit 0).
 
 watch takes the host's apply lock for its lifetime: a manual 'lvsgen apply'
@@ -146,6 +153,12 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		defer stop()
 	}
 
+	// The health checks run from this process, in the director's own
+	// network namespace; each transition is logged by the checker and
+	// triggers an apply through the loop.
+	healthChanged, onTransition := watch.HealthNotifier()
+	checker := health.New(health.Options{Logger: log, OnTransition: onTransition, Metrics: health.NewMetrics(reg)})
+
 	signals, stopSignals := watchSignals()
 	defer stopSignals()
 	policyDirs := f.policyDirs
@@ -172,6 +185,10 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		Debounce: f.debounce,
 		Resync:   resync,
 		Timeout:  f.timeout,
+
+		Health:        checker,
+		HealthChanged: healthChanged,
+		HealthFile:    health.SnapshotPath(f.stateDir, f.host),
 	}
 	return loop.Run(cmd.Context())
 }
