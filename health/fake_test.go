@@ -233,10 +233,12 @@ func (h *harness) waitChecks(k Key, n uint64) Status {
 // waitFor waits until cond holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: these wait for work on a machine CI and other jobs share,
+	// and only a failure ever waits this long.
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: gave up after 10s", what)
+			t.Fatalf("waiting for %s: gave up after 60s", what)
 		}
 		time.Sleep(time.Millisecond)
 	}

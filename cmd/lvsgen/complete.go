@@ -17,6 +17,7 @@ var formatValues = map[string][]string{
 	"plan":     {"text", "json"},
 	"apply":    {"text", "json"},
 	"version":  {"text", "json"},
+	"status":   {"text", "json"},
 }
 
 // registerCompletions completes --host with the managed hosts of the
