@@ -83,6 +83,27 @@ func literalString(lit *ast.BasicLit) (string, error) {
 // embedded in the binary.
 const bundledPrefix = "<lvsgen-policy>/"
 
+// insideDir reports whether ref, a policy directory the config names,
+// is inside the config directory dir — lexically (no "..", not absolute)
+// and once symlinks are resolved — so that it is part of what is
+// committed, confined and watched with the config.
+func insideDir(dir, ref string) bool {
+	if !filepath.IsLocal(ref) {
+		return false
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	target, err := filepath.EvalSymlinks(filepath.Join(dir, ref))
+	if err != nil {
+		// A missing directory is reported when it is read.
+		return true
+	}
+	rel, err := filepath.Rel(root, target)
+	return err == nil && filepath.IsLocal(rel)
+}
+
 // isPolicyDir reports whether ref names a directory rather than a bundled
 // pack.
 func isPolicyDir(ref string) bool {
@@ -140,6 +161,11 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 	for _, ref := range refs {
 		if isPolicyDir(ref) {
 			path := filepath.Join(dir, ref)
+			if !insideDir(dir, ref) {
+				c.errorf("policy", cue.MakePath(cue.Str("policies")), "", "put the policy directory inside the config directory, or name it with --policy DIR (which lvsgen watch watches too)",
+					"policy directory %q is outside the config directory: lvsgen would neither confine it nor see it change", ref)
+				continue
+			}
 			add(ref, path, os.DirFS(path), path)
 			continue
 		}

@@ -3,6 +3,7 @@ package compiler
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -93,6 +94,8 @@ rules: "service-names": {
 `,
 		[]want{{"no-rr", "services.\"web-s\".scheduler", true}, {"service-names", "services.\"tmp-web\"", false}}, 0},
 	{"unknown pack", `policies: ‸["hа"]`, "", []want{{"policy", "policies", false}}, 0},
+	{"policy directory above the config", `policies: ‸["../shared"]`, "", []want{{"policy", "policies", false}}, 0},
+	{"absolute policy directory", `policies: ‸["/etc/lvsgen-policies"]`, "", []want{{"policy", "policies", false}}, 0},
 }
 
 func TestPolicies(t *testing.T) {
@@ -145,5 +148,30 @@ func TestPolicyRulesListed(t *testing.T) {
 	want := []string{"ha-reals deny bundled pack ha", "ha-directors deny bundled pack ha", "dr-real-managed deny bundled pack dr-arp"}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)
+	}
+}
+
+// TestPolicyDirOutsideRefused: a policy directory the config names that
+// leads out of the config directory — "..", absolute, or a symlink out —
+// is refused with a message saying why, and its rules are not loaded.
+func TestPolicyDirOutsideRefused(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, filepath.Join(outside, "deny.cue"), "package x\n\nrules: never: {severity: \"deny\", message: \"m\", violations: [{path: \"\"}]}\n")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "base.cue"), policyBase)
+	writeFile(t, filepath.Join(dir, "case.cue"), "package lvs\n\npolicies: [\"./linked\"]\n")
+	if err := os.Symlink(outside, filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, d := range res.Diagnostics {
+		msgs = append(msgs, d.Message)
+	}
+	if len(res.Diagnostics) != 1 || !strings.Contains(msgs[0], "outside the config directory") {
+		t.Fatalf("diagnostics %q, want one saying the policy directory is outside", msgs)
 	}
 }
