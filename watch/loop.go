@@ -58,6 +58,9 @@ const (
 	DefaultDebounce = 200 * time.Millisecond
 	DefaultResync   = 30 * time.Second
 	DefaultTimeout  = 2 * time.Minute
+	// DefaultCompileTimeout bounds one compile: 10,000 services take
+	// about 1.5 s; a config that takes minutes is a mistake or an attack.
+	DefaultCompileTimeout = 5 * time.Minute
 )
 
 // Loop keeps one host's kernel equal to a config directory. Set the
@@ -96,6 +99,10 @@ type Loop struct {
 	Resync time.Duration
 	// Timeout bounds one plan-and-apply (DefaultTimeout when 0).
 	Timeout time.Duration
+	// CompileTimeout bounds one compile (DefaultCompileTimeout when 0):
+	// a compile that takes longer is an invalid config — logged, not
+	// applied, the last good one kept.
+	CompileTimeout time.Duration
 
 	// Health, when set, runs the config's health checks for the loop's
 	// life; every cycle plans the config with the health laid over it.
@@ -110,6 +117,10 @@ type Loop struct {
 	// HealthSave is the period of the saves between changes
 	// (DefaultHealthSave when 0).
 	HealthSave time.Duration
+
+	// stop is Run's context: a compile in progress is abandoned when it
+	// ends (SIGTERM), unlike an apply, which always finishes.
+	stop context.Context
 
 	// seenHash is the hash of the config last compiled (valid or not).
 	seenHash string
@@ -188,6 +199,10 @@ func (l *Loop) Run(ctx context.Context) error {
 	if l.HealthSave <= 0 {
 		l.HealthSave = DefaultHealthSave
 	}
+	if l.CompileTimeout <= 0 {
+		l.CompileTimeout = DefaultCompileTimeout
+	}
+	l.stop = ctx
 	applyCtx := context.WithoutCancel(ctx)
 	l.Log.Info("watching", "dir", l.Dir, "host", l.Host, "debounce", l.Debounce.String(), "resync", l.Resync.String())
 	var resync <-chan time.Time
@@ -327,7 +342,7 @@ func (l *Loop) cycle(ctx context.Context, trigger Trigger, force bool) (Outcome,
 		l.Log.Warn("cannot tell the git commit", "error", err)
 	}
 	start := l.Clock.Now()
-	res, err := l.Compile(dir)
+	res, err := l.compile(dir)
 	took := l.Clock.Now().Sub(start)
 	if err != nil {
 		return l.invalid(trigger, hash, commit, err)
@@ -346,6 +361,38 @@ func (l *Loop) cycle(ctx context.Context, trigger Trigger, force bool) (Outcome,
 	}
 	l.Metrics.valid(true)
 	return l.apply(ctx, trigger, &config{want: want, hash: hash, commit: commit, dir: dir}, took)
+}
+
+// compile runs l.Compile, bounded by CompileTimeout and by Run's
+// context: SIGTERM during a long compile (a huge or pathological config)
+// stops watch at once, not when the compile ends. An abandoned compile
+// finishes in the background, its result dropped; the Compiler's own lock
+// makes the next compile wait for it.
+func (l *Loop) compile(dir string) (*compiler.Result, error) {
+	stop := l.stop
+	if stop == nil {
+		stop = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(stop, l.CompileTimeout)
+	defer cancel()
+	type result struct {
+		res *compiler.Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := l.Compile(dir)
+		done <- result{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		if stop.Err() != nil {
+			return nil, fmt.Errorf("compiling %s: abandoned: %w", dir, context.Cause(stop))
+		}
+		return nil, fmt.Errorf("compiling %s: took longer than %s (--compile-timeout)", dir, l.CompileTimeout)
+	}
 }
 
 // invalid records a config that cannot be applied.

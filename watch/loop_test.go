@@ -798,3 +798,49 @@ func TestRunRequiresFields(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestCompileIsBounded: a compile that takes longer than CompileTimeout
+// is an invalid config (nothing applied, the last good config kept), and
+// a stop while a compile runs ends the loop at once, not when the compile
+// does.
+func TestCompileIsBounded(t *testing.T) {
+	h := newHarness(t)
+	release := make(chan struct{})
+	var slow atomic.Bool
+	h.loop.Compile = func(dir string) (*compiler.Result, error) {
+		if slow.Load() {
+			<-release
+		}
+		return compiler.Compile(dir)
+	}
+	defer close(release)
+	h.loop.CompileTimeout = 200 * time.Millisecond
+	h.start()
+	before := h.k.Writes
+
+	slow.Store(true)
+	h.edit("services.cue", servicesCUE(2, true))
+	if s := h.debounced(); s.Outcome != Invalid || h.k.Writes != before {
+		t.Fatalf("a compile past its timeout: %+v, %d writes", s, h.k.Writes-before)
+	}
+	if !strings.Contains(h.logs.String(), "took longer than 200ms") {
+		t.Errorf("the timeout is not logged:\n%s", h.logs)
+	}
+
+	// A stop during a compile that would take for ever.
+	h.loop.CompileTimeout = time.Hour
+	h.edit("services.cue", servicesCUE(3, true))
+	time.Sleep(50 * time.Millisecond) // let the debounce fire and the compile start
+	h.clk.Advance(time.Second)
+	start := time.Now()
+	h.cancel()
+	select {
+	case <-h.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not stop during a compile")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stopping took %s", took)
+	}
+	h.cancel = nil
+}

@@ -52,7 +52,9 @@ type watchFlags struct {
 	logLevel     string
 	metricsAddr  string
 	metricsAny   bool
-	allowUnsafe  bool
+	// compileTimeout is --compile-timeout (watch.Loop.CompileTimeout).
+	compileTimeout time.Duration
+	allowUnsafe    bool
 }
 
 func newWatch() *cobra.Command {
@@ -100,6 +102,7 @@ address. See docs/OPERATIONS.md.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9351 (default: off)")
 	fl.BoolVar(&f.metricsAny, "metrics-allow-remote", false, "allow a --metrics-addr that is not a loopback address")
+	fl.DurationVar(&f.compileTimeout, "compile-timeout", watch.DefaultCompileTimeout, "bound on one compile of the config; one that takes longer is not applied")
 	fl.BoolVar(&f.allowUnsafe, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
 	return c
 }
@@ -178,19 +181,25 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 			RulesFile:    f.rulesFile,
 			SysctlFile:   f.sysctlFile,
 		},
-		Events:   w.Events(),
-		Signals:  signals,
-		Log:      log,
-		Metrics:  metrics,
-		Debounce: f.debounce,
-		Resync:   resync,
-		Timeout:  f.timeout,
+		Events:         w.Events(),
+		Signals:        signals,
+		Log:            log,
+		Metrics:        metrics,
+		Debounce:       f.debounce,
+		Resync:         resync,
+		Timeout:        f.timeout,
+		CompileTimeout: f.compileTimeout,
 
 		Health:        checker,
 		HealthChanged: healthChanged,
 		HealthFile:    health.SnapshotPath(f.stateDir, f.host),
 	}
-	return loop.Run(cmd.Context())
+	// SIGTERM and SIGINT also end Run's context, so that a compile in
+	// progress is abandoned at once (the apply in flight still finishes:
+	// the loop applies under a context of its own).
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return loop.Run(ctx)
 }
 
 // newLogger makes the slog logger of --log-format and --log-level.
