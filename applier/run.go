@@ -29,6 +29,13 @@ type Runner struct {
 	// MaxDeletes refuses a plan that deletes or drains more services and
 	// destinations than this; negative means no limit.
 	MaxDeletes int
+	// MaxDeleteFraction refuses a plan that deletes more than this
+	// fraction of the IPVS services lvsgen manages on the host (one may
+	// always go): a config directory caught half-copied — its hosts file
+	// there, its services not yet — is a valid config with no services,
+	// and must not empty a production balancer. 0 turns it off (the
+	// zero Runner); the CLI's default is DefaultMaxDeleteFraction.
+	MaxDeleteFraction float64
 	// RulesFile and SysctlFile are written after a successful apply;
 	// empty skips them.
 	RulesFile, SysctlFile string
@@ -117,7 +124,36 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	if r.MaxDeletes >= 0 && p.Deletes() > r.MaxDeletes {
 		return p, fmt.Errorf("%w: the plan deletes or drains %d services and destinations, more than --max-deletes %d (check the config, or raise the limit)", ErrRefused, p.Deletes(), r.MaxDeletes)
 	}
+	if n, limit := deletedServices(p, st), r.serviceDeleteLimit(st); r.MaxDeleteFraction > 0 && n > limit {
+		return p, fmt.Errorf("%w: the plan deletes %d of the %d IPVS services lvsgen manages on host %s, more than --max-delete-fraction %g allows (%d): is the config directory complete? Check it, or pass --max-delete-fraction 1 to delete them", ErrRefused, n, len(st.Services), want.Name, r.MaxDeleteFraction, limit)
+	}
 	return p, nil
+}
+
+// DefaultMaxDeleteFraction is the CLI's --max-delete-fraction: a plan may
+// delete at most a quarter of the managed services at once.
+const DefaultMaxDeleteFraction = 0.25
+
+// serviceDeleteLimit is how many managed services a plan may delete.
+func (r *Runner) serviceDeleteLimit(st *plan.State) int {
+	return max(1, int(r.MaxDeleteFraction*float64(len(st.Services))))
+}
+
+// deletedServices counts the services p deletes that lvsgen manages
+// (st): what --max-delete-fraction limits. Unmanaged services deleted by
+// --prune are the operator's explicit choice and --max-deletes' concern.
+func deletedServices(p *plan.Plan, st *plan.State) int {
+	owned := make(map[ipvs.ServiceKey]bool, len(st.Services))
+	for _, k := range st.Services {
+		owned[k.Canonical()] = true
+	}
+	n := 0
+	for _, op := range p.Ops {
+		if op.Kind() == plan.KindService && op.Action == plan.Delete && owned[op.Service().Canonical()] {
+			n++
+		}
+	}
+	return n
 }
 
 // Apply applies p (from Plan) and records the outcome: the ownership state

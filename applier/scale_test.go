@@ -303,3 +303,38 @@ func TestBatchesKeepDirection(t *testing.T) {
 		t.Fatalf("batches %q, want %q\n%s", dirs, wantDirs, planText(p))
 	}
 }
+
+// TestMaxDeleteFraction: a Runner with MaxDeleteFraction refuses a plan
+// that deletes more than that fraction of the managed services, one
+// always allowed; without it (0) there is no limit.
+func TestMaxDeleteFraction(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		services, cut int
+		fraction      float64
+		refused       bool
+	}{
+		{"a quarter of 8", 8, 2, 0.25, false},
+		{"more than a quarter of 8", 8, 3, 0.25, true},
+		{"the only service", 1, 1, 0.25, false},
+		{"both of 2", 2, 2, 0.25, true},
+		{"all of 8, no limit", 8, 8, 0, false},
+		{"all of 8, fraction 1", 8, 8, 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := gen.Director(tt.services, 2)
+			k, st := loaded(t, before)
+			dir := t.TempDir()
+			if err := SaveState(dir, st); err != nil {
+				t.Fatal(err)
+			}
+			after := gen.Director(tt.services, 2)
+			after.Services = after.Services[tt.cut:]
+			r := &Runner{Kernel: k, StateDir: dir, MaxDeletes: -1, MaxDeleteFraction: tt.fraction}
+			_, err := r.Plan(context.Background(), after)
+			if refused := errors.Is(err, ErrRefused); refused != tt.refused {
+				t.Fatalf("deleting %d of %d at fraction %g: %v, want refused %v", tt.cut, tt.services, tt.fraction, err, tt.refused)
+			}
+		})
+	}
+}

@@ -33,10 +33,12 @@ type planFlags struct {
 	prune        bool
 	drainTimeout time.Duration
 	maxDeletes   int
-	detailedExit bool
-	observed     string
-	timeout      time.Duration
-	policyDirs   []string
+	// maxDeleteFraction is --max-delete-fraction (applier.Runner).
+	maxDeleteFraction float64
+	detailedExit      bool
+	observed          string
+	timeout           time.Duration
+	policyDirs        []string
 	// checkPerms is set by apply, which writes the kernel as root, unless
 	// --allow-unsafe-permissions.
 	checkPerms bool
@@ -49,6 +51,7 @@ func (f *planFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.prune, "prune", false, "also delete IPVS services lvsgen did not create and the config does not name")
 	c.Flags().DurationVar(&f.drainTimeout, "drain-timeout", plan.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
 	c.Flags().IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
+	c.Flags().Float64Var(&f.maxDeleteFraction, "max-delete-fraction", applier.DefaultMaxDeleteFraction, "refuse a plan that deletes more than this fraction of the managed services, one always allowed (1: no limit)")
 	c.Flags().BoolVar(&f.detailedExit, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole run's kernel calls")
 	c.Flags().StringArrayVar(&f.policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
@@ -59,6 +62,9 @@ func (f *planFlags) register(c *cobra.Command) {
 func (f *planFlags) compile(dir string) (*hoststate.Host, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
+	}
+	if f.maxDeleteFraction <= 0 || f.maxDeleteFraction > 1 {
+		return nil, usageError{fmt.Errorf("--max-delete-fraction %g: want more than 0 and at most 1 (1: no limit)", f.maxDeleteFraction)}
 	}
 	return compileHost(dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
 }
@@ -120,7 +126,7 @@ func compileHost(dir, host string, opts compiler.Options) (*hoststate.Host, erro
 }
 
 func (f *planFlags) runner(k kernel.Kernel) *applier.Runner {
-	return &applier.Runner{Kernel: k, StateDir: f.stateDir, Prune: f.prune, DrainTimeout: f.drainTimeout, MaxDeletes: f.maxDeletes}
+	return &applier.Runner{Kernel: k, StateDir: f.stateDir, Prune: f.prune, DrainTimeout: f.drainTimeout, MaxDeletes: f.maxDeletes, MaxDeleteFraction: f.maxDeleteFraction}
 }
 
 func writePlan(w io.Writer, p *plan.Plan, format string) error {

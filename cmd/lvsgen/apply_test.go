@@ -239,3 +239,32 @@ func TestApplyRefusesWritableConfig(t *testing.T) {
 		t.Fatalf("apply of a config in a world-writable directory: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestApplyRefusesEmptyingByDefault: a config directory caught half
+// copied — its hosts and clusters there, its services not yet — is valid
+// and would delete every service. By default apply refuses to delete more
+// than a quarter of the managed services (one always may), says why, and
+// writes nothing; --max-delete-fraction 1 lets it.
+func TestApplyRefusesEmptyingByDefault(t *testing.T) {
+	k := useNat1Kernel(t)
+	state := t.TempDir()
+	flags := []string{"--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""}
+	if code, out := runCapture(t, append([]string{"apply", copyDir(t, "../../examples")}, flags...)...); code != 0 {
+		t.Fatalf("first apply: exit %d\n%s", code, out)
+	}
+	half := t.TempDir()
+	os.WriteFile(filepath.Join(half, "a.cue"), []byte(`hosts: nat1: interfaces: {eth0: addresses: ["192.168.100.2/24"], eth1: addresses: ["10.20.0.1/24"]}
+clusters: internal: directors: ["nat1"]
+`), 0o644)
+	before := k.Writes
+	code, out, errOut := runCapture2(t, append([]string{"apply", half}, flags...)...)
+	if code != 1 || k.Writes != before || !strings.Contains(errOut, "the plan deletes 2 of the 2 IPVS services lvsgen manages on host nat1, more than --max-delete-fraction 0.25 allows (1)") {
+		t.Fatalf("apply of a config with no services: exit %d, %d writes\n%s%s", code, k.Writes-before, out, errOut)
+	}
+	if code, out := runCapture(t, append([]string{"apply", half, "--max-delete-fraction", "1"}, flags...)...); code != 0 || k.Writes == before {
+		t.Fatalf("apply --max-delete-fraction 1: exit %d\n%s", code, out)
+	}
+	if code, _ := runCapture(t, append([]string{"apply", half, "--max-delete-fraction", "0"}, flags...)...); code != exitUsage {
+		t.Errorf("--max-delete-fraction 0: exit %d, want a usage error", code)
+	}
+}

@@ -42,16 +42,18 @@ type watchFlags struct {
 	prune        bool
 	drainTimeout time.Duration
 	maxDeletes   int
-	timeout      time.Duration
-	policyDirs   []string
-	rulesFile    string
-	sysctlFile   string
-	debounce     time.Duration
-	resync       time.Duration
-	logFormat    string
-	logLevel     string
-	metricsAddr  string
-	metricsAny   bool
+	// maxDeleteFraction is --max-delete-fraction (applier.Runner).
+	maxDeleteFraction float64
+	timeout           time.Duration
+	policyDirs        []string
+	rulesFile         string
+	sysctlFile        string
+	debounce          time.Duration
+	resync            time.Duration
+	logFormat         string
+	logLevel          string
+	metricsAddr       string
+	metricsAny        bool
 	// compileTimeout is --compile-timeout (watch.Loop.CompileTimeout).
 	compileTimeout time.Duration
 	allowUnsafe    bool
@@ -92,6 +94,7 @@ address. See docs/OPERATIONS.md.`,
 	fl.BoolVar(&f.prune, "prune", false, "also delete IPVS services lvsgen did not create and the config does not name")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", plan.DefaultDrainTimeout, "how long a leaving TCP/SCTP real server drains at weight 0 before deletion (0: delete at once)")
 	fl.IntVar(&f.maxDeletes, "max-deletes", -1, "refuse a plan that deletes or drains more than N services and destinations (-1: no limit)")
+	fl.Float64Var(&f.maxDeleteFraction, "max-delete-fraction", applier.DefaultMaxDeleteFraction, "refuse a plan that deletes more than this fraction of the managed services, one always allowed (1: no limit)")
 	fl.DurationVar(&f.timeout, "timeout", watch.DefaultTimeout, "bound on one plan-and-apply's kernel calls")
 	fl.StringArrayVar(&f.policyDirs, "policy", nil, "also check (and watch) the policies in this directory (repeatable)")
 	fl.StringVar(&f.rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after each apply (empty: don't)")
@@ -117,6 +120,9 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 	}
 	if f.debounce <= 0 {
 		return usageError{errors.New("--debounce must be positive")}
+	}
+	if f.maxDeleteFraction <= 0 || f.maxDeleteFraction > 1 {
+		return usageError{fmt.Errorf("--max-delete-fraction %g: want more than 0 and at most 1 (1: no limit)", f.maxDeleteFraction)}
 	}
 	if f.resync < 0 {
 		return usageError{errors.New("--resync must not be negative (0 turns resyncs off)")}
@@ -173,13 +179,14 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		// it changed, not the whole config.
 		Compile: compiler.NewCompiler(compiler.Options{PolicyDirs: policyDirs, CheckPermissions: !f.allowUnsafe}).Compile,
 		Applier: &applier.Runner{
-			Kernel:       k,
-			StateDir:     f.stateDir,
-			Prune:        f.prune,
-			DrainTimeout: f.drainTimeout,
-			MaxDeletes:   f.maxDeletes,
-			RulesFile:    f.rulesFile,
-			SysctlFile:   f.sysctlFile,
+			Kernel:            k,
+			StateDir:          f.stateDir,
+			Prune:             f.prune,
+			DrainTimeout:      f.drainTimeout,
+			MaxDeletes:        f.maxDeletes,
+			MaxDeleteFraction: f.maxDeleteFraction,
+			RulesFile:         f.rulesFile,
+			SysctlFile:        f.sysctlFile,
 		},
 		Events:         w.Events(),
 		Signals:        signals,
