@@ -154,13 +154,30 @@ func (tr *traffic) stop() []request {
 type trafficCount struct {
 	before, failedBefore int
 	after, failedAfter   int
-	firstErrAfter        error
 	answersAfter         map[string]int
+	failed               []request
+}
+
+// failures describes the first failed requests, their start relative to
+// since.
+func (c trafficCount) failures(since time.Time) string {
+	var parts []string
+	for i, r := range c.failed {
+		if i == 5 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("+%s: %v", r.start.Sub(since).Round(time.Millisecond), r.err))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func splitAt(reqs []request, t time.Time) trafficCount {
 	c := trafficCount{answersAfter: map[string]int{}}
 	for _, r := range reqs {
+		if r.err != nil {
+			c.failed = append(c.failed, r)
+		}
 		if r.start.Before(t) {
 			c.before++
 			if r.err != nil {
@@ -171,9 +188,6 @@ func splitAt(reqs []request, t time.Time) trafficCount {
 		c.after++
 		if r.err != nil {
 			c.failedAfter++
-			if c.firstErrAfter == nil {
-				c.firstErrAfter = r.err
-			}
 			continue
 		}
 		c.answersAfter[r.answer]++
@@ -189,34 +203,26 @@ type healthLab struct {
 	state  string
 }
 
-// dest returns the `ipvsadm -S -n` line of real server rs of service vip,
-// or "" when it is not a destination.
-func (l *healthLab) dest(vip, rs string) string {
+// weight returns the IPVS weight of real server rs of service vip in
+// kernel (`ipvsadm -S -n` lines), -1 when it is not a destination.
+func weight(t *testing.T, kernel []string, vip, rs string) int {
+	t.Helper()
 	prefix := fmt.Sprintf("-a -t %s:80 -r %s ", vip, rs)
-	for _, line := range l.kernel() {
-		if strings.HasPrefix(line, prefix) {
-			return line
+	for _, line := range kernel {
+		if !strings.HasPrefix(line, prefix) {
+			continue
 		}
+		i := strings.Index(line, " -w ")
+		if i < 0 {
+			t.Fatalf("no weight in %q", line)
+		}
+		var w int
+		if _, err := fmt.Sscanf(line[i+4:], "%d", &w); err != nil {
+			t.Fatalf("weight in %q: %v", line, err)
+		}
+		return w
 	}
-	return ""
-}
-
-// weight returns the IPVS weight of real server rs of service vip, -1
-// when it is not a destination.
-func (l *healthLab) weight(vip, rs string) int {
-	line := l.dest(vip, rs)
-	if line == "" {
-		return -1
-	}
-	i := strings.Index(line, " -w ")
-	if i < 0 {
-		l.t.Fatalf("no weight in %q", line)
-	}
-	var w int
-	if _, err := fmt.Sscanf(line[i+4:], "%d", &w); err != nil {
-		l.t.Fatalf("weight in %q: %v", line, err)
-	}
-	return w
+	return -1
 }
 
 // waitWeights polls the kernel until every real server of vip in want has
@@ -226,9 +232,11 @@ func (l *healthLab) waitWeights(what, vip string, want map[string]int, limit tim
 	l.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		ok := true
+		// One ipvsadm a round: under TCG each takes long enough to
+		// delay the detection seen by seconds if run per real server.
+		kernel, ok := l.kernel(), true
 		for rs, w := range want {
-			if l.weight(vip, rs) != w {
+			if weight(l.t, kernel, vip, rs) != w {
 				ok = false
 				break
 			}
@@ -241,7 +249,69 @@ func (l *healthLab) waitWeights(what, vip string, want map[string]int, limit tim
 		}
 		if time.Now().After(deadline) {
 			l.t.Fatalf("%s: after %s the kernel still holds\n%s\nwant for %s: %v\nwatch log:\n%s",
-				what, limit, strings.Join(l.kernel(), "\n"), vip, want, l.w.output())
+				what, limit, strings.Join(kernel, "\n"), vip, want, l.w.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// timeline is when watch decided a real server's change (its "real
+// server up|down" record) and wrote it to the kernel (the next "applied a
+// health change" record), after since.
+type timeline struct {
+	since, decided, applied time.Time
+}
+
+func (tl timeline) String() string {
+	if tl.decided.IsZero() {
+		return "watch logged no decision"
+	}
+	s := fmt.Sprintf("watch decided at +%s", tl.decided.Sub(tl.since).Round(time.Millisecond))
+	if tl.applied.IsZero() {
+		return s + ", no apply logged"
+	}
+	return s + fmt.Sprintf(", applied at +%s", tl.applied.Sub(tl.since).Round(time.Millisecond))
+}
+
+// boundary is the first moment the kernel surely held the change: the
+// earlier of watch's apply record and seen, when the test's poll saw it
+// (both come after the kernel write).
+func (tl timeline) boundary(seen time.Time) time.Time {
+	if !tl.applied.IsZero() && tl.applied.Before(seen) {
+		return tl.applied
+	}
+	return seen
+}
+
+// timeline returns when, after since, watch logged real of service going
+// to (up or down) and applied it: where a detection's time went.
+func (l *healthLab) timeline(to, service, real string, since time.Time) timeline {
+	at := func(r map[string]any) time.Time {
+		s, _ := r["time"].(string)
+		t, _ := time.Parse(time.RFC3339Nano, s)
+		return t
+	}
+	tl := timeline{since: since}
+	// The apply record follows the kernel write by moments: wait a little
+	// for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, r := range l.transitions(to, service, real) {
+			if t := at(r); !t.Before(since) {
+				tl.decided = t
+				break
+			}
+		}
+		if !tl.decided.IsZero() {
+			for _, r := range l.w.records("applied a health change") {
+				if t := at(r); !t.Before(tl.decided) {
+					tl.applied = t
+					break
+				}
+			}
+		}
+		if !tl.applied.IsZero() || time.Now().After(deadline) {
+			return tl
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -421,13 +491,15 @@ func TestWatchHealthChecks(t *testing.T) {
 	time.Sleep(time.Second) // some traffic over all three first
 	stop := time.Now()
 	web["10.0.2.11"].Stop()
-	detected := l.waitWeights("http: rs1 stopped", webVIP, map[string]int{rs1: 0, rs2: 1, rs3: 1, sorry: -1}, detectLimit)
+	seen := l.waitWeights("http: rs1 stopped", webVIP, map[string]int{rs1: 0, rs2: 1, rs3: 1, sorry: -1}, detectLimit)
+	tl := l.timeline("down", "web", "rs1", stop)
+	detected := tl.boundary(seen)
 	time.Sleep(3 * time.Second) // traffic after detection
 	c := splitAt(tr.stop(), detected)
-	t.Logf("http: rs1 stopped, quiesced (weight 0) after %s (fall %d × interval %s); requests before detection %d, failed %d; after detection %d, failed %d (%s)",
-		detected.Sub(stop).Round(time.Millisecond), checkFall, checkInterval, c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
+	t.Logf("http: rs1 stopped, quiesced (weight 0) after %s (fall %d × interval %s; %s; seen by ipvsadm at +%s); requests before detection %d, failed %d; after detection %d, failed %d (%s)",
+		detected.Sub(stop).Round(time.Millisecond), checkFall, checkInterval, tl, seen.Sub(stop).Round(time.Millisecond), c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
 	if c.failedAfter > 0 {
-		t.Errorf("http: %d of %d requests failed after rs1 was quiesced; first: %v", c.failedAfter, c.after, c.firstErrAfter)
+		t.Errorf("http: %d of %d requests failed after rs1 was quiesced; all failures: %s", c.failedAfter, c.after, c.failures(stop))
 	}
 	if c.after < 10 || c.answersAfter["rs1"] > 0 {
 		t.Errorf("http: after detection want requests answered by rs2 and rs3 only, got %s", topo.FormatCount(c.answersAfter))
@@ -442,13 +514,15 @@ func TestWatchHealthChecks(t *testing.T) {
 	tr = startTraffic(l.client, webVIP)
 	start := time.Now()
 	web["10.0.2.11"].Start()
-	returned := l.waitWeights("http: rs1 started", webVIP, allUp, riseLimit)
+	seen = l.waitWeights("http: rs1 started", webVIP, allUp, riseLimit)
+	tl = l.timeline("up", "web", "rs1", start)
+	returned := tl.boundary(seen)
 	time.Sleep(2 * time.Second)
 	c = splitAt(tr.stop(), returned)
-	t.Logf("http: rs1 started, back at weight 1 after %s (rise %d); requests before %d, failed %d; after %d, failed %d (%s)",
-		returned.Sub(start).Round(time.Millisecond), checkRise, c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
+	t.Logf("http: rs1 started, back at weight 1 after %s (rise %d; %s); requests before %d, failed %d; after %d, failed %d (%s)",
+		returned.Sub(start).Round(time.Millisecond), checkRise, tl, c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
 	if c.failedBefore+c.failedAfter > 0 {
-		t.Errorf("http: %d requests failed while rs1 came back", c.failedBefore+c.failedAfter)
+		t.Errorf("http: %d requests failed while rs1 came back: %s", c.failedBefore+c.failedAfter, c.failures(start))
 	}
 	if c.answersAfter["rs1"] == 0 {
 		t.Errorf("http: rs1 answers nothing after it came back: %s", topo.FormatCount(c.answersAfter))
@@ -466,13 +540,16 @@ func TestWatchHealthChecks(t *testing.T) {
 	for _, a := range []string{"10.0.2.11", "10.0.2.12", "10.0.2.13"} {
 		web[a].Stop()
 	}
-	detected = l.waitWeights("http: all stopped", webVIP, map[string]int{rs1: 0, rs2: 0, rs3: 0, sorry: 1}, detectLimit)
+	seen = l.waitWeights("http: all stopped", webVIP, map[string]int{rs1: 0, rs2: 0, rs3: 0, sorry: 1}, detectLimit)
+	// The sorry server comes with the last of the three to go down;
+	// the test's poll is the boundary, as which one is last varies.
+	detected = seen
 	time.Sleep(3 * time.Second)
 	c = splitAt(tr.stop(), detected)
 	t.Logf("http: all real servers stopped, sorry server in after %s; requests before %d, failed %d; after %d, failed %d (%s)",
 		detected.Sub(stop).Round(time.Millisecond), c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
 	if c.failedAfter > 0 {
-		t.Errorf("http: %d of %d requests failed once the sorry server was in; first: %v", c.failedAfter, c.after, c.firstErrAfter)
+		t.Errorf("http: %d of %d requests failed once the sorry server was in; all failures: %s", c.failedAfter, c.after, c.failures(stop))
 	}
 	if c.after < 10 || c.answersAfter["sorry"] != c.after-c.failedAfter {
 		t.Errorf("http: want every request answered by the sorry server, got %s", topo.FormatCount(c.answersAfter))
@@ -484,13 +561,20 @@ func TestWatchHealthChecks(t *testing.T) {
 	for _, a := range []string{"10.0.2.11", "10.0.2.12", "10.0.2.13"} {
 		web[a].Start()
 	}
-	returned = l.waitWeights("http: all started", webVIP, allUp, riseLimit)
-	time.Sleep(2 * time.Second)
+	returned = l.waitWeights("http: all started", webVIP, map[string]int{rs1: 1, rs2: 1, rs3: 1}, riseLimit)
+	// The sorry server drains: weight 0 with the first real server
+	// back, deleted by a later apply (the resync, every 2s) once its
+	// connections end.
+	if w := weight(t, l.kernel(), webVIP, sorry); w > 0 {
+		t.Errorf("http: the real servers are back and the sorry server still has weight %d", w)
+	}
+	gone := l.waitWeights("http: sorry server drained", webVIP, allUp, 2*time.Second+tcgSlack)
+	time.Sleep(time.Second)
 	c = splitAt(tr.stop(), returned)
-	t.Logf("http: real servers started, sorry server out after %s; requests before %d, failed %d; after %d, failed %d (%s)",
-		returned.Sub(start).Round(time.Millisecond), c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
+	t.Logf("http: real servers started, back after %s, the sorry server at weight 0 then deleted after %s; requests before %d, failed %d; after %d, failed %d (%s)",
+		returned.Sub(start).Round(time.Millisecond), gone.Sub(start).Round(time.Millisecond), c.before, c.failedBefore, c.after, c.failedAfter, topo.FormatCount(c.answersAfter))
 	if c.failedBefore+c.failedAfter > 0 {
-		t.Errorf("http: %d requests failed while the real servers came back", c.failedBefore+c.failedAfter)
+		t.Errorf("http: %d requests failed while the real servers came back: %s", c.failedBefore+c.failedAfter, c.failures(start))
 	}
 	if c.answersAfter["sorry"] > 0 || c.after < 10 {
 		t.Errorf("http: after the real servers came back want no sorry answers, got %s", topo.FormatCount(c.answersAfter))
@@ -500,7 +584,7 @@ func TestWatchHealthChecks(t *testing.T) {
 	stop = time.Now()
 	tcp["10.0.2.12"].Stop()
 	detected = l.waitWeights("tcp: rs2 stopped", tcpVIP, map[string]int{"10.0.2.11:8081": 1, "10.0.2.12:8081": 0}, detectLimit)
-	t.Logf("tcp: rs2 stopped, quiesced after %s", detected.Sub(stop).Round(time.Millisecond))
+	t.Logf("tcp: rs2 stopped, quiesced after %s (%s)", detected.Sub(stop).Round(time.Millisecond), l.timeline("down", "tcp", "rs2", stop))
 	topo.CheckSplit(t, "tcp: rs2 down", l.client.HTTPRequests(tcpVIP+":80", 10), map[string]int{"rs1": 10})
 	if recs := l.transitions("down", "tcp", "rs2"); len(recs) != 1 {
 		t.Errorf("tcp: want one \"real server down\" record for rs2, got %v", recs)
@@ -510,7 +594,7 @@ func TestWatchHealthChecks(t *testing.T) {
 	start = time.Now()
 	tcp["10.0.2.12"].Start()
 	returned = l.waitWeights("tcp: rs2 started", tcpVIP, map[string]int{"10.0.2.11:8081": 1, "10.0.2.12:8081": 1}, riseLimit)
-	t.Logf("tcp: rs2 started, back after %s", returned.Sub(start).Round(time.Millisecond))
+	t.Logf("tcp: rs2 started, back after %s (%s)", returned.Sub(start).Round(time.Millisecond), l.timeline("up", "tcp", "rs2", start))
 	topo.CheckSplit(t, "tcp: rs2 back", l.client.HTTPRequests(tcpVIP+":80", 10), map[string]int{"rs1": 5, "rs2": 5})
 
 	// exec: the script fails for rs2 (its flag file), run as the
@@ -521,7 +605,7 @@ func TestWatchHealthChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	detected = l.waitWeights("exec: rs2 flagged", execVIP, map[string]int{"10.0.2.11:8082": 1, "10.0.2.12:8082": 0}, detectLimit)
-	t.Logf("exec: rs2 flagged down, quiesced after %s", detected.Sub(stop).Round(time.Millisecond))
+	t.Logf("exec: rs2 flagged down, quiesced after %s (%s)", detected.Sub(stop).Round(time.Millisecond), l.timeline("down", "exec", "rs2", stop))
 	topo.CheckSplit(t, "exec: rs2 down", l.client.HTTPRequests(execVIP+":80", 10), map[string]int{"rs1": 10})
 	if recs := l.transitions("down", "exec", "rs2"); len(recs) != 1 {
 		t.Errorf("exec: want one \"real server down\" record for rs2, got %v", recs)
