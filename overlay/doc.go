@@ -20,7 +20,8 @@
 //     weight, "down" quiesces or removes it.
 //   - Unchecked real servers are always up.
 //   - The sorry server is added, weight 1, while no real server is up or
-//     while the service's quorum is lost, and is out otherwise.
+//     while the service's quorum is lost, and is out otherwise (the plan
+//     drains it: its connections finish).
 //   - Quorum (keepalived's quorum and hysteresis): the sum of the config
 //     weights of the up real servers. The quorum is lost when the sum
 //     falls below Quorum-Hysteresis and regained when it reaches

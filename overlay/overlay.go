@@ -117,7 +117,8 @@ func (o *Overlay) service(s *hoststate.Service, status map[health.Key]health.Sta
 			dests = append(dests, *s.Sorry)
 			reasons[a] = fmt.Sprintf("health: quorum lost (weight up %d, quorum %d): sorry server", upWeight, s.Quorum)
 		default:
-			// Only used if the kernel still has it: it leaves at once.
+			// Only used if the kernel still has it: it drains (plan's
+			// differ), so that the requests it answers finish.
 			reasons[a] = "health: real servers up: sorry server out"
 		}
 	}

@@ -295,25 +295,47 @@ func TestTargets(t *testing.T) {
 }
 
 // TestPlanSorryOut: once a real server is up, the sorry server in the
-// kernel is deleted at once, connections or not, with the health reason.
+// kernel drains with the health reason: weight 0 first, even with no
+// active connection (one may open while the plan runs), deleted once its
+// connections end. Deleting it at once would reset the requests it is
+// answering (expire_nodest_conn is 1 by default; the e2e health test saw
+// them fail).
 func TestPlanSorryOut(t *testing.T) {
-	want := unchecked(host(true, 0, 0))
-	obs := &plan.Observed{Services: []ipvs.Service{want.Services[0].Service}}
-	obs.Services[0].Destinations = append([]ipvs.Destination{dest(a1, 0), dest(a2, 2)}, dest(as, 1))
-	obs.Services[0].Destinations[2].ActiveConns = 7
-	st := map[health.Key]health.Status{k("web1"): upSt(), k("web2"): upSt()}
-	p := plan.Diff(overlay.New().Apply(want, st), obs, &plan.State{}, plan.Options{DrainTimeout: time.Minute, Now: t0})
-	var ops []string
-	for _, op := range p.Ops {
-		if op.Kind() == plan.KindDestination {
-			ops = append(ops, string(op.Action)+" "+op.Object().String()+" # "+op.Reason)
-		}
+	const out = "health: real servers up: sorry server out"
+	sorryKey := host(true, 0, 0).Services[0].ServiceKey
+	tests := []struct {
+		name   string
+		weight int32
+		active uint32
+		drains []plan.DrainRecord
+		want   string
+	}{
+		{name: "serving", weight: 1, active: 7,
+			want: "drain tcp:192.0.2.9:80 -> 10.0.0.20:80 # " + out + ": draining up to 1m0s before deletion"},
+		{name: "no active connection yet", weight: 1, active: 0,
+			want: "drain tcp:192.0.2.9:80 -> 10.0.0.20:80 # " + out + ": draining up to 1m0s before deletion"},
+		{name: "drained", weight: 0, active: 0,
+			drains: []plan.DrainRecord{{Service: sorryKey, Addr: as, Weight: 1, Since: t0.Add(-2 * time.Second)}},
+			want:   "delete tcp:192.0.2.9:80 -> 10.0.0.20:80 # " + out + ": drained (no active connections)"},
 	}
-	exp := []string{
-		"update tcp:192.0.2.9:80 -> 10.0.0.11:80 # service web",
-		"delete tcp:192.0.2.9:80 -> 10.0.0.20:80 # health: real servers up: sorry server out",
-	}
-	if diff := cmp.Diff(exp, ops); diff != "" {
-		t.Errorf("plan (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := unchecked(host(true, 0, 0))
+			obs := &plan.Observed{Services: []ipvs.Service{want.Services[0].Service}}
+			obs.Services[0].Destinations = append([]ipvs.Destination{dest(a1, 0), dest(a2, 2)}, dest(as, tt.weight))
+			obs.Services[0].Destinations[2].ActiveConns = tt.active
+			st := map[health.Key]health.Status{k("web1"): upSt(), k("web2"): upSt()}
+			p := plan.Diff(overlay.New().Apply(want, st), obs, &plan.State{Drains: tt.drains}, plan.Options{DrainTimeout: time.Minute, Now: t0})
+			var ops []string
+			for _, op := range p.Ops {
+				if op.Kind() == plan.KindDestination {
+					ops = append(ops, string(op.Action)+" "+op.Object().String()+" # "+op.Reason)
+				}
+			}
+			exp := []string{"update tcp:192.0.2.9:80 -> 10.0.0.11:80 # service web", tt.want}
+			if diff := cmp.Diff(exp, ops); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -330,26 +330,36 @@ func (d *differ) destinations(have ipvs.Service, ws *hoststate.Service) {
 			d.destChange = append(d.destChange, Op{Action: Update, Before: &Destination{want.ServiceKey, *h}, After: &Destination{want.ServiceKey, *w}, Reason: destReason(ws, w.AddrPort(), "service "+name)})
 		}
 	}
+	timeout := d.opt.DrainTimeout
+	if drain != nil {
+		timeout = time.Duration(*drain) * time.Second
+	}
 	for _, h := range have.Destinations {
 		if wantIdx.find(h) >= 0 {
 			continue
 		}
-		if r, ok := ws.Health[h.AddrPort()]; ok {
-			// Taken out by health (onFailure "remove", or the sorry
-			// server once real servers are up): deleted at once, one
-			// kernel write, with no drain — the decision is health's,
-			// already made with rise and fall, and deleting a
-			// destination does not cut its connections (IPVS keeps
-			// them, unlisted, until they end).
+		r, byHealth := ws.Health[h.AddrPort()]
+		switch {
+		case byHealth && ws.Sorry != nil && h.AddrPort() == ws.Sorry.AddrPort():
+			// The sorry server leaving once real servers are up is
+			// healthy and answering: it drains, weight 0 first even
+			// with no active connection (one may be opening while
+			// this plan runs). Deleted at once, its connections would
+			// be reset: with expire_nodest_conn (lvsgen's default 1)
+			// IPVS drops a deleted destination's connection at its
+			// next packet, and the e2e health test saw requests fail.
+			d.leave(have, h, timeout, r, true)
+		case byHealth:
+			// Taken out by health (onFailure "remove"): deleted at
+			// once, one kernel write, with no drain — the decision is
+			// health's, already made with fall failed checks, and the
+			// server is not answering; with expire_nodest_conn its
+			// connections are dropped rather than left to time out.
 			d.destLeave = append(d.destLeave, Op{Action: Delete, Before: &Destination{have.ServiceKey, h}, Reason: r})
 			d.dropDrain[drainKey{key, h.AddrPort()}] = true
-			continue
+		default:
+			d.leave(have, h, timeout, "no longer in the config", false)
 		}
-		timeout := d.opt.DrainTimeout
-		if drain != nil {
-			timeout = time.Duration(*drain) * time.Second
-		}
-		d.leave(have, h, timeout)
 	}
 }
 
@@ -357,16 +367,20 @@ func (d *differ) destinations(have ipvs.Service, ws *hoststate.Service) {
 // drain timeout (the service's own, else the applier's default), or with
 // no active connection — a drain with nothing to wait for completes in
 // this plan, so that an apply leaves nothing for the next one (and
-// `apply; plan --detailed-exitcode` shows no change). Otherwise weight 0
+// `apply; plan --detailed-exitcode` shows no change) — unless quiesceFirst,
+// which always takes a destination still weighted to weight 0 first, so
+// that no new connection lands on it between observing and deleting it.
+// Otherwise weight 0
 // first, deletion once it has no active connections or has drained for
 // the drain timeout. The drain's start is in the state file, so a later
-// run — after a restart too — finishes it. Deleting a destination does
-// not cut the connections it still has: IPVS keeps it, unlisted, until
-// they end.
-func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Duration) {
+// run — after a restart too — finishes it. why starts each reason.
+// Deleting a destination with connections left cuts them when the
+// cluster's expire_nodest_conn is 1 (lvsgen's default); with 0 IPVS keeps
+// them, unlisted, until they end.
+func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Duration, why string, quiesceFirst bool) {
 	key := svc.ServiceKey
 	hd := &Destination{key, h}
-	del := Op{Action: Delete, Before: hd, Reason: "no longer in the config"}
+	del := Op{Action: Delete, Before: hd, Reason: why}
 	drainable := svc.Protocol != ipvs.UDP && timeout > 0
 	if !drainable {
 		d.destLeave = append(d.destLeave, del)
@@ -374,10 +388,10 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 	}
 	rec := d.drain(key, h.AddrPort())
 	switch {
-	case h.ActiveConns == 0:
-		reason := "no longer in the config: drained (no active connections)"
+	case h.ActiveConns == 0 && !(quiesceFirst && h.Weight != 0):
+		reason := why + ": drained (no active connections)"
 		if rec == nil {
-			reason = "no longer in the config: no active connections to drain"
+			reason = why + ": no active connections to drain"
 		}
 		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd, Reason: reason})
 		d.dropDrain[drainKey{key.Canonical(), h.AddrPort()}] = true
@@ -385,7 +399,7 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 		after := &Destination{key, h}
 		after.Weight = 0
 		d.destLeave = append(d.destLeave, Op{Action: Drain, Before: hd, After: after,
-			Reason: fmt.Sprintf("no longer in the config: draining up to %s before deletion", timeout)})
+			Reason: fmt.Sprintf("%s: draining up to %s before deletion", why, timeout)})
 		d.newDrains = append(d.newDrains, DrainRecord{Service: key, Addr: h.AddrPort(), Weight: h.Weight, Since: d.opt.Now})
 	case rec == nil:
 		// Weight already 0 (by hand, or a lost state file): the drain
@@ -395,7 +409,7 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 			Reason: fmt.Sprintf("draining: %d active connections; deleted when they end or in %s", h.ActiveConns, timeout)})
 	case d.opt.Now.Sub(rec.Since) >= timeout:
 		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd,
-			Reason: fmt.Sprintf("no longer in the config: drain timeout %s passed with %d active connections", timeout, h.ActiveConns)})
+			Reason: fmt.Sprintf("%s: drain timeout %s passed with %d active connections", why, timeout, h.ActiveConns)})
 		d.dropDrain[drainKey{key.Canonical(), h.AddrPort()}] = true
 	case h.Weight != 0:
 		after := &Destination{key, h}

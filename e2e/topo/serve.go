@@ -28,14 +28,47 @@ const RequestTimeout = 5 * time.Second
 // the body. It stops when the topology closes.
 func (n *Node) ServeHTTP(port int) {
 	n.topo.t.Helper()
+	n.StartHTTP(port)
+}
+
+// HTTPServer is an HTTP server that a test stops and starts again: a real
+// server whose service goes down and comes back while its host stays up.
+type HTTPServer struct {
+	node *Node
+	port int
+	mu   sync.Mutex
+	srv  *http.Server
+	done chan struct{}
+}
+
+// StartHTTP starts an HTTP server as ServeHTTP does and returns it, to stop
+// and start again. It stops when the topology closes.
+func (n *Node) StartHTTP(port int) *HTTPServer {
+	n.topo.t.Helper()
+	s := &HTTPServer{node: n, port: port}
+	s.Start()
+	n.topo.onClose(s.Stop)
+	return s
+}
+
+// Start listens again on the server's port; a running server is left as
+// it is.
+func (s *HTTPServer) Start() {
+	n := s.node
+	n.topo.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return
+	}
 	var ln net.Listener
 	err := n.Do(func() error {
 		var err error
-		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port))
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(s.port))
 		return err
 	})
 	if err != nil {
-		n.topo.fatalf("%s: listen tcp :%d: %v", n.Name, port, err)
+		n.topo.fatalf("%s: listen tcp :%d: %v", n.Name, s.port, err)
 	}
 	name := n.Name
 	srv := &http.Server{
@@ -50,10 +83,20 @@ func (n *Node) ServeHTTP(port int) {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	n.topo.onClose(func() {
-		_ = srv.Close()
-		<-done
-	})
+	s.srv, s.done = srv, done
+}
+
+// Stop closes the listener and every open connection: from then on a
+// connection to the port is refused. A stopped server is left as it is.
+func (s *HTTPServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return
+	}
+	_ = s.srv.Close()
+	<-s.done
+	s.srv, s.done = nil, nil
 }
 
 // ServeUDP starts a UDP responder on port in the node's namespace (one
