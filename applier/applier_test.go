@@ -300,11 +300,20 @@ func TestLeaveWithoutConnections(t *testing.T) {
 
 	// web3 leaves the config with no connection: deleted at once.
 	p := step(t, k, two, &st, opt)
-	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete || !strings.Contains(p.Ops[0].Reason, "no active connections") {
+	if len(p.Ops) != 1 || p.Ops[0].Action != plan.Delete || !strings.Contains(p.Ops[0].Reason, "no connections to drain") {
 		t.Fatalf("leaving with no connection:\n%s", planText(p))
 	}
 	if p := replan(t, k, two, st, opt); len(p.Ops) != 0 {
 		t.Fatalf("the plan after the apply is not empty:\n%s", planText(p))
+	}
+
+	// One that served recently (inactive connections, TIME_WAIT) goes to
+	// weight 0 first: a new connection between the plan's read and the
+	// delete would be cut (expire_nodest_conn).
+	k4, st4, opt4, three4, two4 := threeThenTwo(t)
+	must(t, k4.SetConns(three4.Services[0].ServiceKey, netip.MustParseAddrPort("10.0.0.13:80"), 0, 2))
+	if p := step(t, k4, two4, &st4, opt4); len(p.Ops) != 1 || p.Ops[0].Action != plan.Drain {
+		t.Fatalf("leaving with inactive connections only:\n%s", planText(p))
 	}
 
 	// A destination added by hand, with no connection: the same.

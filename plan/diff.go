@@ -365,12 +365,14 @@ func (d *differ) destinations(have ipvs.Service, ws *hoststate.Service) {
 
 // leave plans the way out of a destination: at once for UDP, with no
 // drain timeout (the service's own, else the applier's default), or with
-// no active connection — a drain with nothing to wait for completes in
-// this plan, so that an apply leaves nothing for the next one (and
-// `apply; plan --detailed-exitcode` shows no change) — unless quiesceFirst,
-// which always takes a destination still weighted to weight 0 first, so
-// that no new connection lands on it between observing and deleting it.
-// Otherwise weight 0
+// no connection at all, active or inactive — a drain with nothing to wait
+// for completes in this plan, so that an apply leaves nothing for the next
+// one (and `apply; plan --detailed-exitcode` shows no change). Inactive
+// connections count: a real server that served anything in the last
+// minutes (TIME_WAIT) is weighted to 0 first, so that only a server idle
+// for minutes can take a new connection in the instant between this
+// plan's read and its deletion. quiesceFirst (the sorry server, which was
+// serving until this plan) always goes to weight 0 first. Otherwise weight 0
 // first, deletion once it has no active connections or has drained for
 // the drain timeout. The drain's start is in the state file, so a later
 // run — after a restart too — finishes it. why starts each reason.
@@ -388,13 +390,11 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 	}
 	rec := d.drain(key, h.AddrPort())
 	switch {
-	case h.ActiveConns == 0 && !(quiesceFirst && h.Weight != 0):
-		reason := why + ": drained (no active connections)"
-		if rec == nil {
-			reason = why + ": no active connections to drain"
-		}
-		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd, Reason: reason})
+	case h.ActiveConns == 0 && (h.Weight == 0 || rec != nil):
+		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd, Reason: why + ": drained (no active connections)"})
 		d.dropDrain[drainKey{key.Canonical(), h.AddrPort()}] = true
+	case rec == nil && h.ActiveConns == 0 && h.InactiveConns == 0 && !quiesceFirst:
+		d.destLeave = append(d.destLeave, Op{Action: Delete, Before: hd, Reason: why + ": no connections to drain"})
 	case rec == nil && h.Weight != 0:
 		after := &Destination{key, h}
 		after.Weight = 0
