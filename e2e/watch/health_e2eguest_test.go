@@ -32,24 +32,9 @@ const (
 )
 
 // healthHostsCUE is hostsCUE's NAT topology with a sorry server on the
-// real servers' LAN.
-const healthHostsCUE = `package lvs
-
-hosts: {
-	dir: interfaces: {
-		eth0: addresses: ["10.0.1.2/24"]
-		eth1: addresses: ["10.0.2.1/24"]
-	}
-	rs1: interfaces: eth0: addresses: ["10.0.2.11/24"]
-	rs2: interfaces: eth0: addresses: ["10.0.2.12/24"]
-	rs3: interfaces: eth0: addresses: ["10.0.2.13/24"]
-	sorry: interfaces: eth0: addresses: ["10.0.2.20/24"]
-}
-
-clusters: inside: {
-	directors: ["dir"]
-	clientNetworks: ["10.0.1.0/24"]
-}
+// real servers' LAN (CUE unifies the two declarations of hosts).
+const healthHostsCUE = hostsCUE + `
+hosts: sorry: interfaces: eth0: addresses: ["10.0.2.20/24"]
 `
 
 // healthServicesCUE has one service per check type: web (http, port 8080,
