@@ -53,6 +53,12 @@ type entry struct {
 	comments []string
 	// realComments are comments for a destination, by its index.
 	realComments map[int][]string
+	// realChecks are the health checks of destinations, by index;
+	// sorry, quorum and hysteresis are the service's (zero: none).
+	realChecks map[int]*checkSpec
+	sorry      *sorrySpec
+	quorum     int
+	hysteresis int
 
 	name string
 	spec *serviceSpec
@@ -314,6 +320,35 @@ func (d *document) serviceExpr(e *entry) ast.Expr {
 	if s.onePacket {
 		elts = append(elts, field("onePacket", ast.NewBool(true)))
 	}
+	// One check for every real server is the service's.
+	var svcCheck *checkSpec
+	if len(s.reals) > 0 && len(e.realChecks) == len(s.reals) {
+		svcCheck = e.realChecks[0]
+		for _, c := range e.realChecks {
+			if !sameCheck(c, svcCheck) {
+				svcCheck = nil
+				break
+			}
+		}
+	}
+	if svcCheck != nil {
+		elts = append(elts, checkField(svcCheck))
+	}
+	if e.sorry != nil {
+		sf := []ast.Decl{field("address", ast.NewString(e.sorry.addr.String()))}
+		if e.sorry.setPort {
+			sf = append(sf, field("port", intLit(int(e.sorry.port))))
+		}
+		f := field("sorry", inline(sf...))
+		addComment(f, wrap("", "From sorry_server ("+e.sorry.from+")."))
+		elts = append(elts, f)
+	}
+	if e.quorum > 0 {
+		elts = append(elts, field("quorum", intLit(e.quorum)))
+		if e.hysteresis > 0 {
+			elts = append(elts, field("hysteresis", intLit(e.hysteresis)))
+		}
+	}
 	reals := &ast.ListLit{}
 	var first []string
 	for i, r := range s.reals {
@@ -327,6 +362,9 @@ func (d *document) serviceExpr(e *entry) ast.Expr {
 		}
 		if r.lower != 0 {
 			rf = append(rf, field("lowerThreshold", ast.NewLit(token.INT, strconv.FormatUint(uint64(r.lower), 10))))
+		}
+		if c := e.realChecks[i]; c != nil && svcCheck == nil {
+			rf = append(rf, checkField(c))
 		}
 		el := inline(rf...)
 		ast.SetRelPos(el, token.Newline)
@@ -450,4 +488,50 @@ func wrap(indent, text string) []string {
 		lines = append(lines, cur)
 	}
 	return lines
+}
+
+// sorrySpec is a service's sorry server as the CUE output writes it.
+type sorrySpec struct {
+	addr    netip.Addr
+	port    uint16
+	setPort bool
+	from    string
+}
+
+// checkField writes a health check, on one line.
+func checkField(c *checkSpec) *ast.Field {
+	str := func(name, v string) ast.Decl { return field(name, ast.NewString(v)) }
+	f := []ast.Decl{str("type", c.typ)}
+	if c.port != 0 {
+		f = append(f, field("port", intLit(int(c.port))))
+	}
+	f = append(f, str("interval", dur(c.interval)), str("timeout", dur(c.timeout)),
+		field("rise", intLit(c.rise)), field("fall", intLit(c.fall)))
+	if c.initialDown {
+		f = append(f, str("initial", "down"))
+	}
+	f = append(f, str("onFailure", c.onFailure))
+	for _, x := range []struct{ name, v string }{
+		{"path", c.path}, {"host", c.host}, {"serverName", c.serverName},
+		{"query", c.query}, {"queryType", c.queryType},
+	} {
+		if x.v != "" {
+			f = append(f, str(x.name, x.v))
+		}
+	}
+	if len(c.expect) > 0 {
+		var l []ast.Expr
+		for _, n := range c.expect {
+			l = append(l, intLit(n))
+		}
+		f = append(f, field("expect", ast.NewList(l...)))
+	}
+	if len(c.command) > 0 {
+		var l []ast.Expr
+		for _, w := range c.command {
+			l = append(l, ast.NewString(w))
+		}
+		f = append(f, field("command", ast.NewList(l...)), str("user", c.user))
+	}
+	return field("check", inline(f...))
 }

@@ -17,18 +17,18 @@ func (k *kaImport) keep(pos kaPos, keyword, what string) string {
 // only health checking, notification and quorum use.
 var (
 	vsUnmodelled = map[string]string{
-		"delay_loop": "health checking", "retry": "health checking", "delay_before_retry": "health checking",
-		"warmup": "health checking", "connect_timeout": "health checking", "inhibit_on_failure": "health checking (weight 0 instead of removal on failure)",
-		"ha_suspend": "health checking", "smtp_alert": "notification", "virtualhost": "health checking",
-		"snmp_name": "SNMP", "alpha": "health checking (real servers start down)", "omega": "notification",
-		"quorum": "quorum", "quorum_up": "quorum notification", "quorum_down": "quorum notification",
-		"hysteresis": "quorum", "sorry_server_inhibit": "the sorry server", "sorry_server_lvs_method": "the sorry server",
+		"delay_before_retry": "health checking (lvsgen checks at the interval, also after a failure)",
+		"warmup":             "health checking (lvsgen starts checking at once)",
+		"ha_suspend":         "health checking", "smtp_alert": "notification",
+		"snmp_name": "SNMP", "omega": "notification",
+		"quorum_up": "quorum notification", "quorum_down": "quorum notification",
+		"sorry_server_inhibit": "the sorry server (lvsgen adds its sorry server at weight 1)", "sorry_server_lvs_method": "the sorry server",
 	}
 	rsUnmodelled = map[string]string{
-		"inhibit_on_failure": "health checking (weight 0 instead of removal on failure)", "notify_up": "notification", "notify_down": "notification",
-		"alpha": "health checking", "retry": "health checking", "delay_before_retry": "health checking",
-		"warmup": "health checking", "connect_timeout": "health checking", "delay_loop": "health checking",
-		"smtp_alert": "notification", "virtualhost": "health checking", "snmp_name": "SNMP",
+		"notify_up": "notification", "notify_down": "notification",
+		"delay_before_retry": "health checking (lvsgen checks at the interval, also after a failure)",
+		"warmup":             "health checking (lvsgen starts checking at once)",
+		"smtp_alert":         "notification", "snmp_name": "SNMP",
 		"track_file": "health checking", "track_bfd": "health checking",
 	}
 	checkers = map[string]bool{

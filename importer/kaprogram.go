@@ -107,7 +107,8 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 				thisSkip = fmt.Sprintf("persistence_granularity %d.%d.%d.%d is not a contiguous netmask", vs.gran>>24, vs.gran>>16&0xff, vs.gran>>8&0xff, vs.gran&0xff)
 			}
 		}
-		e := &entry{svc: s, where: st.pos.String(), realComments: map[int][]string{}, skip: thisSkip}
+		e := &entry{svc: s, where: st.pos.String(), realComments: map[int][]string{}, realChecks: map[int]*checkSpec{}, skip: thisSkip}
+		e.quorum, e.hysteresis = vs.quorum, vs.hysteresis
 		if vs.kind == vsGroup {
 			e.comments = []string{"From virtual_server group " + st.words[2] + "."}
 		}
@@ -144,8 +145,16 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 			if len(r.comments) > 0 {
 				e.realComments[len(s.Destinations)] = r.comments
 			}
+			if r.check != nil {
+				if r.check.port == 0 && d.Port == 0 {
+					k.warnOnce(r.checker.st.pos, fmt.Sprintf("%s of real server %s has no connect_port and the real server no port of its own: lvsgen needs the port to check, so the check stays with keepalived", r.checker.st.keyword(), r.addr))
+				} else {
+					e.realChecks[len(s.Destinations)] = r.check
+				}
+			}
 			s.Destinations = append(s.Destinations, d)
 		}
+		e.sorry = k.sorryOf(vs, key, s.Destinations, destPort)
 		e.svc = s
 		entries = append(entries, e)
 		return nil

@@ -49,6 +49,11 @@ type kaVS struct {
 	reals    []*kaReal
 	sorry    *kaReal
 	comments []string
+	// health is what the real servers' checkers default to; quorum and
+	// hysteresis are 0 when not set (keepalived's quorum is then 1).
+	health     kaHealth
+	quorum     int
+	hysteresis int
 }
 
 // kaReal is a real_server (or the sorry_server) as read.
@@ -62,11 +67,15 @@ type kaReal struct {
 	upper     uint32
 	lower     uint32
 	comments  []string
+	health    kaHealth
+	// checker is the checker lvsgen imports, check what it becomes.
+	checker *kaChecker
+	check   *checkSpec
 }
 
 // virtualServer reads one virtual_server and returns its services.
 func (k *kaImport) virtualServer(st *kaStmt) (*block, error) {
-	vs := &kaVS{st: st, weight: 1}
+	vs := &kaVS{st: st, weight: 1, health: kaHealth{retry: -1}}
 	if len(st.words) < 2 || len(st.words) > 3 {
 		return nil, errAt(st, 0, "want virtual_server ADDRESS [PORT], virtual_server fwmark N or virtual_server group NAME")
 	}
@@ -116,6 +125,19 @@ func (k *kaImport) virtualServer(st *kaStmt) (*block, error) {
 		if err := k.vsKeyword(vs, s, note); err != nil {
 			return nil, err
 		}
+	}
+	for _, r := range vs.reals {
+		k.resolveCheck(vs, r)
+	}
+	// lvsgen loses the quorum below quorum-hysteresis, as keepalived
+	// does, but takes a hysteresis only below the quorum.
+	if vs.hysteresis > 0 && vs.quorum == 0 {
+		note(st.pos, fmt.Sprintf("hysteresis %d without quorum (keepalived's quorum is then 1): dropped, lvsgen takes hysteresis only with a quorum", vs.hysteresis))
+		vs.hysteresis = 0
+	}
+	if vs.quorum > 0 && vs.hysteresis >= vs.quorum {
+		note(st.pos, fmt.Sprintf("hysteresis %d is not below quorum %d, which lvsgen refuses: clamped to %d (keepalived would keep the quorum down to a sum of weights of 0)", vs.hysteresis, vs.quorum, vs.quorum-1))
+		vs.hysteresis = vs.quorum - 1
 	}
 	// vs_end_handler: a fwmark service whose real servers all tunnel
 	// takes their family when they agree, else IPv4.
@@ -303,9 +325,28 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 		if err != nil {
 			return err
 		}
-		vs.sorry = &kaReal{st: s, addr: a, fwd: vs.fwd}
-		vs.comments = append(vs.comments, wrap("", k.keep(s.pos, kw, s.text()+": the sorry server, which keepalived puts in when the quorum is lost"))...)
+		port, err := kaPort(s, 2)
+		if err != nil {
+			return err
+		}
+		vs.sorry = &kaReal{st: s, addr: a, port: port, fwd: vs.fwd}
+	case "quorum", "hysteresis":
+		if err := arg(1); err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(s.words[1], 10, 31)
+		if err != nil || (kw == "quorum" && n < 1) {
+			return errAt(s, 1, "%s %q: want %d..%d", kw, s.words[1], map[bool]int{true: 1}[kw == "quorum"], math.MaxInt32)
+		}
+		if kw == "quorum" {
+			vs.quorum = int(n)
+		} else {
+			vs.hysteresis = int(n)
+		}
 	default:
+		if k.healthKeyword(&vs.health, s) {
+			return nil
+		}
 		if why, ok := vsUnmodelled[kw]; ok {
 			if kw == "sorry_server_lvs_method" && vs.sorry != nil {
 				if f, err := parseFwd(k, s); err == nil {
@@ -341,7 +382,7 @@ func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*k
 	if err != nil {
 		return nil, err
 	}
-	r := &kaReal{st: s, addr: a, port: port, fwd: vs.fwd}
+	r := &kaReal{st: s, addr: a, port: port, fwd: vs.fwd, health: kaHealth{retry: -1}}
 	for _, x := range s.block {
 		kw := x.keyword()
 		one := func() error {
@@ -380,7 +421,19 @@ func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*k
 				r.lower = uint32(n)
 			}
 		case checkers[kw]:
-			r.comments = append(r.comments, wrap("", k.keep(x.pos, kw, s.text()+": "+checkerSummary(x)))...)
+			var c *kaChecker
+			why := "lvsgen has one check per real server"
+			if r.checker == nil {
+				c, why = k.checker(r, x)
+			} else {
+				k.warn(x.pos, fmt.Sprintf("%s: keepalived needs every checker of %s to pass; lvsgen has one check per real server and imports the %s at %s, not this one", kw, s.text(), r.checker.st.keyword(), r.checker.st.pos))
+			}
+			if c != nil {
+				r.checker = c
+				continue
+			}
+			r.comments = append(r.comments, wrap("", k.keep(x.pos, kw, s.text()+": "+checkerSummary(x)+" ("+why+")"))...)
+		case k.healthKeyword(&r.health, x):
 		case rsUnmodelled[kw] != "":
 			r.comments = append(r.comments, wrap("", k.keep(x.pos, kw, s.text()+": "+x.text()+": "+rsUnmodelled[kw]))...)
 		default:

@@ -115,7 +115,7 @@ func FromKeepalived(path string, opts KeepalivedOptions) (*Result, error) {
 	d := &document{opts: o, timeouts: k.timeouts, blocks: k.blocks, warnings: k.warnings, unmodelled: k.unmodelled}
 	d.intro = wrap("", fmt.Sprintf("Imported by %s: the IPVS services keepalived programs on director %s once its health checkers pass.",
 		importedBy(o, "keepalived", path), o.Director))
-	d.intro = append(d.intro, wrap("", "keepalived keeps what lvsgen does not do: VRRP (which holds the VIPs), health checking and what follows from it (weights, sorry servers, quorum), notify scripts. docs/IMPORT.md tells how to run both during the move without them fighting over weights.")...)
+	d.intro = append(d.intro, wrap("", "Health checkers lvsgen can run, sorry servers and quorums are imported as check, sorry and quorum; keepalived keeps the rest: VRRP (which holds the VIPs), the other checkers, notify scripts. docs/IMPORT.md tells how to run both during the move without them fighting over weights.")...)
 	d.assumptions = assumptions(o.Director, "keepalived.conf")
 	d.nextSteps = nextSteps(o.Director, true)
 	d.vipComment = "keepalived (VRRP virtual_ipaddress) or the host's own setup binds the VIPs: with \"none\" lvsgen adds no address."
@@ -126,6 +126,7 @@ func FromKeepalived(path string, opts KeepalivedOptions) (*Result, error) {
 // first, the services defined so far, and the output blocks and notes.
 type kaImport struct {
 	routerID   string
+	scriptUser string // global_defs script_user
 	timeouts   *timeouts
 	groups     map[string]*kaGroup
 	keys       map[string]string // service key → where defined
@@ -159,6 +160,10 @@ func (k *kaImport) collect(stmts []*kaStmt) error {
 						return errAt(g, 0, "router_id takes one name")
 					}
 					k.routerID = g.words[1]
+				case "script_user":
+					if len(g.words) >= 2 {
+						k.scriptUser = g.words[1]
+					}
 				case "lvs_timeouts":
 					t, err := parseTimeouts(g)
 					if err != nil {

@@ -190,7 +190,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 // TestImportKeepalived imports a keepalived.conf with includes, VRRP and
-// checkers, validates and renders it.
+// checkers, validates and renders it: the checkers become checks.
 func TestImportKeepalived(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "keepalived.conf", `global_defs {
@@ -237,7 +237,7 @@ include conf.d/*.conf
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	for _, want := range []string{"imported 1 of 1 IPVS services of director lb1", "vrrp_instance", "HTTP_GET", "TCP_CHECK", "delay_loop"} {
+	for _, want := range []string{"imported 1 of 1 IPVS services of director lb1", "vrrp_instance"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -251,7 +251,8 @@ include conf.d/*.conf
 		t.Errorf("render: exit %d\n%s\nwant\n%s", code, save, want)
 	}
 	cue, _ := os.ReadFile(filepath.Join(out, "keepalived.cue"))
-	for _, want := range []string{"timeouts: {tcp: 7200, tcpfin: 30, udp: 60}", "192.0.2.10/32", "(conf.d/web.conf:8): real_server 10.10.0.11 80: HTTP_GET", "{url, connect_timeout}"} {
+	for _, want := range []string{"timeouts: {tcp: 7200, tcpfin: 30, udp: 60}", "192.0.2.10/32", `check: {type: "http", interval: "6s", timeout: "3s", rise: 1, fall: 2, onFailure: "remove", path: "/health", expect: [200]}`,
+		`check: {type: "tcp", interval: "6s", timeout: "3s", rise: 1, fall: 2, onFailure: "remove"}`} {
 		if !strings.Contains(string(cue), want) {
 			t.Errorf("output lacks %q:\n%s", want, cue)
 		}
