@@ -158,7 +158,7 @@ var checkerTypes = map[string]string{
 var (
 	userPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 	// shellChars are what needs a shell in a misc_path.
-	shellChars = "|&;<>()$`\\\"'*?[]#~=%{}\n"
+	shellChars = "|&;<>()$`\\\"'*?[]#~{}\n"
 )
 
 // checker reads a checker block of real server r; nil with the reason when
@@ -445,7 +445,10 @@ func (k *kaImport) sorryOf(vs *kaVS, key ipvs.ServiceKey, dests []ipvs.Destinati
 		fwd = kaFwd{set: true, method: ipvs.Masq}
 	}
 	no := func(why string) *sorrySpec {
-		k.warnOnce(r.st.pos, fmt.Sprintf("%s: not imported: %s; the sorry server stays with keepalived", r.st.text(), why))
+		if !slices.ContainsFunc(k.unmodelled, func(n Note) bool { return n.Where == r.st.pos.String() }) {
+			k.warn(r.st.pos, fmt.Sprintf("%s: not imported: %s; the sorry server stays with keepalived", r.st.text(), why))
+			vs.comments = append(vs.comments, wrap("", k.keep(r.st.pos, "sorry_server", r.st.text()+": "+why))...)
+		}
 		return nil
 	}
 	if fwd.method != dests[0].Forward || fwd.method == ipvs.Tunnel {

@@ -85,6 +85,15 @@ func TestKeepalivedChecks(t *testing.T) {
 			kept: []string{"sorry_server_inhibit"},
 		},
 		{
+			name: "sorry is a real server", vs: "sorry_server 10.0.0.12 80", real: "TCP_CHECK {\n}",
+			warn: []string{"4: sorry_server 10.0.0.12 80: not imported: it is also a real server of the service"},
+			kept: []string{"sorry_server"},
+		},
+		{
+			name: "misc with an option", real: "MISC_CHECK {\nmisc_path \"/bin/check --port=80\"\nuser nobody\n}",
+			want: []string{`command: ["/bin/check", "--port=80"]`},
+		},
+		{
 			name: "hysteresis clamped", vs: "quorum 2\nhysteresis 5", real: "TCP_CHECK {\n}",
 			want: []string{"hysteresis: 1"},
 			warn: []string{"1: hysteresis 5 is not below quorum 2"},
