@@ -69,6 +69,7 @@ func FuzzKeepalived(f *testing.F) {
 	}
 	f.Add("include inc.conf\n", "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 10.0.0.1 80\n}\n")
 	f.Add("$X=1\n~SEQ(N, 1, 3) @lb1 $Y=${X}\ninclude {inc,x}.conf\n", "virtual_server_group g {\n 2001:db8::1-a 80\n fwmark 7 inet6\n}\nvirtual_server group g {\n lvs_method TUN type gue port 1 remcsum\n real_server 2001:db8::2\n}\n")
+	f.Add("virtual_server fwmark 5 {\n lb_kind DR\n delay_loop 2\n alpha\n inhibit_on_failure\n sorry_server 10.0.0.9 80\n quorum 2\n hysteresis 3\n real_server 10.0.0.1 80 {\n  HTTP_GET {\n   url {\n    path /\n    status_code 200-204\n   }\n   connect_timeout 5\n  }\n  TCP_CHECK {\n  }\n }\n real_server 10.0.0.2 {\n  MISC_CHECK {\n   misc_path \"/bin/x y\"\n  }\n  retry 200\n }\n real_server 10.0.0.3 {\n  DNS_CHECK {\n   connect_port 53\n   type aaaa\n  }\n }\n}\n", "")
 	f.Fuzz(func(t *testing.T, conf, inc string) {
 		fs := MapFiles{"/k/keepalived.conf": conf, "/k/inc.conf": inc}
 		res, err := FromKeepalived("/k/keepalived.conf", KeepalivedOptions{Options: Options{Director: "lb1"}, Files: fs})

@@ -425,14 +425,6 @@ func dur(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
-// warnOnce warns about what once, however many services repeat it.
-func (k *kaImport) warnOnce(pos kaPos, what string) {
-	n := Note{Where: pos.String(), What: what}
-	if !slices.Contains(k.warnings, n) {
-		k.warnings = append(k.warnings, n)
-	}
-}
-
 // sorryOf is the sorry server of service key, whose destinations are
 // dests, or nil with a warning when lvsgen cannot take it.
 func (k *kaImport) sorryOf(vs *kaVS, key ipvs.ServiceKey, dests []ipvs.Destination, destPort func(*kaReal) uint16) *sorrySpec {

@@ -99,6 +99,21 @@ func TestKeepalivedChecks(t *testing.T) {
 			warn: []string{"1: hysteresis 5 is not below quorum 2"},
 		},
 	}
+	// A fwmark DR service's real servers have port 0: a check without
+	// connect_port has nothing to connect to.
+	fwmark := "virtual_server fwmark 5 {\nlb_kind DR\nreal_server 10.0.0.11 80 {\nTCP_CHECK {\n}\n}\nreal_server 10.0.0.12 80 {\nTCP_CHECK {\nconnect_port 80\n}\n}\n}\n"
+	t.Run("fwmark without connect_port", func(t *testing.T) {
+		res, err := importMap(t, MapFiles{"/etc/keepalived/keepalived.conf": fwmark}, KeepalivedOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Unmodelled) != 1 || res.Unmodelled[0].Where != "keepalived.conf:4" || !strings.Contains(string(res.CUE), `{address: "10.0.0.12", weight: 1, check: {type: "tcp", port: 80,`) {
+			t.Errorf("unmodelled %v\n%s", res.Unmodelled, res.CUE)
+		}
+		if err := Check(res); err != nil {
+			t.Error(err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vs := ""

@@ -142,15 +142,19 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 				note(r.st.pos, fmt.Sprintf("real server %s is already a destination of %s: the kernel refuses the second", d.AddrPort(), key))
 				continue
 			}
-			if len(r.comments) > 0 {
-				e.realComments[len(s.Destinations)] = r.comments
-			}
 			if r.check != nil {
 				if r.check.port == 0 && d.Port == 0 {
-					k.warnOnce(r.checker.st.pos, fmt.Sprintf("%s of real server %s has no connect_port and the real server no port of its own: lvsgen needs the port to check, so the check stays with keepalived", r.checker.st.keyword(), r.addr))
+					// Once for the real server, whatever services it is in.
+					c := r.checker.st
+					k.warn(c.pos, fmt.Sprintf("%s of real server %s has no connect_port and the real server no port of its own: lvsgen needs the port to check, so the check stays with keepalived", c.keyword(), r.addr))
+					r.comments = append(r.comments, wrap("", k.keep(c.pos, c.keyword(), r.st.text()+": "+checkerSummary(c)+" (no port to check)"))...)
+					r.check = nil
 				} else {
 					e.realChecks[len(s.Destinations)] = r.check
 				}
+			}
+			if len(r.comments) > 0 {
+				e.realComments[len(s.Destinations)] = r.comments
 			}
 			s.Destinations = append(s.Destinations, d)
 		}
