@@ -358,11 +358,13 @@ func (k *kaImport) resolveCheck(vs *kaVS, r *kaReal) {
 		return 0
 	}
 	sp.interval = pick(c.delayLoop, r.health.delayLoop, vs.health.delayLoop, kaDefaultDelayLoop)
-	timeoutDefault := kaDefaultConnectTimeout
 	if sp.typ == "exec" {
-		timeoutDefault = sp.interval // misc_timeout defaults to delay_loop
+		// misc_timeout is the checker's own and defaults to delay_loop;
+		// connect_timeout is not a script's.
+		sp.timeout = pick(c.connTimeout, sp.interval)
+	} else {
+		sp.timeout = pick(c.connTimeout, r.health.connTimeout, vs.health.connTimeout, kaDefaultConnectTimeout)
 	}
-	sp.timeout = pick(c.connTimeout, r.health.connTimeout, vs.health.connTimeout, timeoutDefault)
 	where := c.st.pos
 	if sp.interval < time.Second || sp.interval > time.Hour {
 		n := min(max(sp.interval, time.Second), time.Hour)

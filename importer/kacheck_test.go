@@ -59,9 +59,9 @@ func TestKeepalivedChecks(t *testing.T) {
 			want: []string{`type: "exec", interval: "20s", timeout: "10s"`, `command: ["/usr/local/bin/check", "web1"], user: "nobody"`},
 		},
 		{
-			name: "misc default user", real: "MISC_CHECK {\nmisc_path /usr/local/bin/check\n}",
+			name: "misc default user", vs: "connect_timeout 3", real: "MISC_CHECK {\nmisc_path /usr/local/bin/check\n}",
 			want: []string{`timeout: "60s"`, `user: "keepalived_script"`},
-			warn: []string{"5: MISC_CHECK has no user"},
+			warn: []string{"6: MISC_CHECK has no user"},
 		},
 		{
 			name: "misc shell", real: "MISC_CHECK {\nmisc_path \"/bin/check | grep ok\"\nuser nobody\n}",
