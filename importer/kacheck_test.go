@@ -79,6 +79,12 @@ func TestKeepalivedChecks(t *testing.T) {
 			kept: []string{"HTTP_GET", "SMTP_CHECK"},
 		},
 		{
+			name: "an unexpressed checker first", real: "SMTP_CHECK {\n}\nTCP_CHECK {\n}",
+			want: []string{`type: "tcp"`},
+			warn: []string{"7: TCP_CHECK: keepalived needs every checker of real_server 10.0.0.11 80 to pass; lvsgen has one check per real server and imports this one, not the ones at SMTP_CHECK keepalived.conf:5"},
+			kept: []string{"SMTP_CHECK"},
+		},
+		{
 			name: "sorry and quorum", vs: "sorry_server 10.0.0.50 8080\nsorry_server_inhibit\nquorum 2\nhysteresis 1",
 			real: "TCP_CHECK {\n}",
 			want: []string{`sorry: {address: "10.0.0.50", port: 8080}`, "quorum:     2", "hysteresis: 1"},

@@ -383,6 +383,7 @@ func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*k
 		return nil, err
 	}
 	r := &kaReal{st: s, addr: a, port: port, fwd: vs.fwd, health: kaHealth{retry: -1}}
+	var keptCheckers []string // checkers before the imported one
 	for _, x := range s.block {
 		kw := x.keyword()
 		one := func() error {
@@ -430,7 +431,13 @@ func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*k
 			}
 			if c != nil {
 				r.checker = c
+				if len(keptCheckers) > 0 {
+					k.warn(x.pos, fmt.Sprintf("%s: keepalived needs every checker of %s to pass; lvsgen has one check per real server and imports this one, not the ones at %s (they stay with keepalived)", kw, s.text(), strings.Join(keptCheckers, ", ")))
+				}
 				continue
+			}
+			if r.checker == nil {
+				keptCheckers = append(keptCheckers, x.keyword()+" "+x.pos.String())
 			}
 			r.comments = append(r.comments, wrap("", k.keep(x.pos, kw, s.text()+": "+checkerSummary(x)+" ("+why+")"))...)
 		case k.healthKeyword(&r.health, x):
