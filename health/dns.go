@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -72,18 +71,11 @@ func (DNSProber) Probe(ctx context.Context, s *Spec) Result {
 	if err != nil {
 		return Result{Detail: clip("query: " + err.Error())}
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", s.Addr.String())
-	if err != nil {
-		return fail(ctx, s, err)
+	c, r := sendUDP(ctx, s, pkt)
+	if c == nil {
+		return r
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline(ctx, s)); err != nil {
-		return fail(ctx, s, err)
-	}
-	if _, err := c.Write(pkt); err != nil {
-		return fail(ctx, s, err)
-	}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.Read(buf)

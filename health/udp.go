@@ -15,18 +15,11 @@ type UDPProber struct{}
 
 // Probe runs one exchange.
 func (UDPProber) Probe(ctx context.Context, s *Spec) Result {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", s.Addr.String())
-	if err != nil {
-		return fail(ctx, s, err)
+	c, r := sendUDP(ctx, s, s.Send)
+	if c == nil {
+		return r
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline(ctx, s)); err != nil {
-		return fail(ctx, s, err)
-	}
-	if _, err := c.Write(s.Send); err != nil {
-		return fail(ctx, s, err)
-	}
 	buf := make([]byte, 64<<10)
 	n, err := c.Read(buf)
 	if err != nil {
@@ -36,4 +29,25 @@ func (UDPProber) Probe(ctx context.Context, s *Spec) Result {
 		return Result{Detail: "answer does not contain the expected bytes"}
 	}
 	return Result{OK: true, Detail: "answered"}
+}
+
+// sendUDP sends pkt to s.Addr from a connected UDP socket whose reads and
+// writes end at the check's deadline, for the udp and dns probers. It
+// returns the socket, which the caller closes, or nil and the failed
+// Result.
+func sendUDP(ctx context.Context, s *Spec, pkt []byte) (net.Conn, Result) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", s.Addr.String())
+	if err != nil {
+		return nil, fail(ctx, s, err)
+	}
+	if err := c.SetDeadline(deadline(ctx, s)); err != nil {
+		c.Close()
+		return nil, fail(ctx, s, err)
+	}
+	if _, err := c.Write(pkt); err != nil {
+		c.Close()
+		return nil, fail(ctx, s, err)
+	}
+	return c, Result{}
 }
