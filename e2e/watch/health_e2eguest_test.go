@@ -10,7 +10,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -340,19 +339,8 @@ func (l *healthLab) startWatch() {
 
 // stopWatch stops watch with SIGTERM and fails the test unless it exits 0.
 func (l *healthLab) stopWatch() {
-	t := l.t
-	t.Helper()
-	if err := l.w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-l.w.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("watch did not stop on SIGTERM")
-	}
-	if l.w.err != nil {
-		t.Fatalf("watch after SIGTERM: %v\n%s", l.w.err, l.w.output())
-	}
+	l.t.Helper()
+	l.w.stop(l.t)
 }
 
 // transitions returns how many "real server <to>" records watch logged

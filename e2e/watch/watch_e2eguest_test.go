@@ -109,6 +109,22 @@ type watcher struct {
 	err  error
 }
 
+// stop sends watch SIGTERM and fails t unless it exits 0 within 30 s.
+func (w *watcher) stop(t *testing.T) {
+	t.Helper()
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("watch did not stop on SIGTERM")
+	}
+	if w.err != nil {
+		t.Fatalf("watch after SIGTERM: %v\n%s", w.err, w.output())
+	}
+}
+
 func (w *watcher) read(sc *bufio.Scanner) {
 	for sc.Scan() {
 		var r map[string]any
@@ -354,18 +370,8 @@ func TestWatchFollowsEdits(t *testing.T) {
 	l.split("web removed: api", "10.0.1.100", 21, map[string]int{"rs1": 7, "rs2": 14})
 
 	// SIGTERM: exit 0.
-	if err := l.w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-l.w.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("watch did not stop on SIGTERM")
-	}
+	l.w.stop(t)
 	stopped = true
-	if l.w.err != nil {
-		t.Fatalf("watch after SIGTERM: %v\n%s", l.w.err, l.w.output())
-	}
 	slices.Sort(lat)
 	t.Logf("edit-to-kernel latency over %d edits (debounce 200ms): min %s, median %s, max %s",
 		len(lat), lat[0].Round(time.Millisecond), lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
