@@ -402,17 +402,25 @@ func TestBoundedGoroutines(t *testing.T) {
 	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
-func TestShutdownDropsResults(t *testing.T) {
-	h := newHarness(t, Options{})
-	release := make(chan struct{})
+// failingCheckInFlight starts a checker with one target (fall 1) whose
+// first check is running and will fail once release is closed.
+func failingCheckInFlight(t *testing.T) (h *harness, s Spec, release chan struct{}) {
+	t.Helper()
+	h = newHarness(t, Options{})
+	release = make(chan struct{})
 	h.prober.block[addr(1)] = release
 	h.prober.set(addr(1), fail503)
-	s := spec(1)
+	s = spec(1)
 	s.Fall = 1
 	h.set(Target{key(1), s})
 	h.start()
 	h.clock.Advance(time.Second)
 	waitFor(t, "the check to start", func() bool { return h.prober.callsTo(addr(1)) == 1 })
+	return h, s, release
+}
+
+func TestShutdownDropsResults(t *testing.T) {
+	h, _, release := failingCheckInFlight(t)
 	h.stop() // cancels the check in flight
 	if st, _ := h.c.Lookup(key(1)); !st.Up || st.Checks != 0 {
 		t.Errorf("after shutdown: %+v, want up with no result counted", st)
@@ -496,16 +504,7 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 }
 
 func TestSetDropsResultOfOldSpec(t *testing.T) {
-	h := newHarness(t, Options{})
-	release := make(chan struct{})
-	h.prober.block[addr(1)] = release
-	h.prober.set(addr(1), fail503)
-	s := spec(1)
-	s.Fall = 1
-	h.set(Target{key(1), s})
-	h.start()
-	h.clock.Advance(time.Second)
-	waitFor(t, "the check to start", func() bool { return h.prober.callsTo(addr(1)) == 1 })
+	h, s, release := failingCheckInFlight(t)
 	changed := s
 	changed.Timeout = 900 * time.Millisecond
 	h.set(Target{key(1), changed})
