@@ -42,7 +42,7 @@ func LockNetNS(runDir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("taking kernel lock %s: %w", path, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
-	if err := checkOwnedFile(f); err != nil {
+	if err := safefile.CheckPrivateFile(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("taking kernel lock: %w", err)
 	}
@@ -57,23 +57,4 @@ func LockNetNS(runDir string) (unlock func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
-}
-
-// checkOwnedFile requires f to be a regular file owned by the effective
-// user and not writable by group or others.
-func checkOwnedFile(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file (%v)", f.Name(), fi.Mode().Type())
-	case !ok || int(st.Uid) != os.Geteuid():
-		return fmt.Errorf("%s is not owned by uid %d", f.Name(), os.Geteuid())
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%s is writable by group or others (mode %v)", f.Name(), fi.Mode().Perm())
-	}
-	return nil
 }

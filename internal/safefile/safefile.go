@@ -301,14 +301,33 @@ func CheckPrivateDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	return checkPrivate(dir, fi, true)
+}
+
+// CheckPrivateFile requires the open file f to be a regular file owned by
+// the effective user and not writable by group or others: checked on the
+// open file, so that the name cannot be swapped in between.
+func CheckPrivateFile(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkPrivate(f.Name(), fi, false)
+}
+
+// checkPrivate is CheckPrivateDir's and CheckPrivateFile's check of fi,
+// the information of name: a directory when dir, else a regular file.
+func checkPrivate(name string, fi fs.FileInfo, dir bool) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
-	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory (%v)", dir, fi.Mode().Type())
+	case dir && !fi.IsDir():
+		return fmt.Errorf("%s is not a directory (%v)", name, fi.Mode().Type())
+	case !dir && !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%v)", name, fi.Mode().Type())
 	case !ok || int(st.Uid) != os.Geteuid():
-		return fmt.Errorf("%s is not owned by uid %d", dir, os.Geteuid())
+		return fmt.Errorf("%s is not owned by uid %d", name, os.Geteuid())
 	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%s is writable by group or others (mode %v): chmod go-w it", dir, fi.Mode().Perm())
+		return fmt.Errorf("%s is writable by group or others (mode %v): chmod go-w it", name, fi.Mode().Perm())
 	}
 	return nil
 }
