@@ -73,6 +73,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newWatch(), newStatus())
 	root.AddCommand(newImport())
 	root.AddCommand(newVersion())
+	root.AddCommand(newGenMan())
 	registerCompletions(root)
 	return root
 }
