@@ -72,6 +72,10 @@ cp -r deploy README.md LICENSE CONTRIBUTING.md packaging/nfpm.yaml packaging/scr
 mkdir -p "$stage/docs"
 cp docs/*.md "$stage/docs/"
 
+# Every file dated by the commit, as nfpm dates the archives' own
+# headers (SOURCE_DATE_EPOCH): one commit builds the same packages.
+find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 rm -f "$out"/lvsgen_*.deb "$out"/lvsgen-*.rpm "$out/SHA256SUMS"
