@@ -129,9 +129,12 @@ type Loop struct {
 	Watchdog time.Duration
 
 	// ready: READY=1 was sent. status is the last result, sentStatus
-	// the last one sent.
+	// the last one sent. behind says why the newest config is not the
+	// one running (invalid, refused), for the STATUS= of the resyncs
+	// that keep re-applying the running one; empty when it is.
 	ready              bool
 	status, sentStatus string
+	behind             string
 
 	// stop is Run's context: a compile in progress is abandoned when it
 	// ends (SIGTERM), unlike an apply, which always finishes.
@@ -436,6 +439,7 @@ func (l *Loop) invalid(trigger Trigger, hash, commit string, err error) (Outcome
 	}
 	l.Log.Error("invalid config: not applied; the kernel keeps the last good config", attrs...)
 	l.setStatus("invalid config %s: %v; %s", short(hash), err, l.keeping())
+	l.behind = "config " + short(hash) + " not applied: invalid"
 	l.Metrics.valid(false)
 	l.Metrics.failure(ReasonInvalidConfig)
 	return Invalid, 0
@@ -518,6 +522,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		}
 		l.Log.Error("PLAN REFUSED: not applied; the kernel keeps its state. Fix the config, or stop watch and apply by hand with a higher limit", append(attrs, "error", err.Error())...)
 		l.setStatus("plan of config %s refused: %v; %s", short(c.hash), err, l.keeping())
+		l.behind = "config " + short(c.hash) + " not applied: plan refused"
 		if c != l.current {
 			l.setTargets(l.current)
 		}
@@ -526,7 +531,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 	if c != l.current {
 		// The newest valid config is the one to converge to, even if
 		// this attempt fails: resyncs retry it.
-		l.current, l.refused = c, ""
+		l.current, l.refused, l.behind = c, "", ""
 	}
 	if err != nil {
 		l.Metrics.observe(planTook)
@@ -562,7 +567,7 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 		return Failed, done
 	}
 	l.Metrics.success(trigger, l.Clock.Now(), want, res.Done, c.hash, c.commit)
-	l.setStatus("applied config %s (%s%s): %d changes", short(c.hash), trigger, commitNote(c.commit), p.Changes())
+	l.setStatus("applied config %s (%s%s): %d changes%s", short(c.hash), trigger, commitNote(c.commit), p.Changes(), behindNote(l.behind))
 	attrs = append(attrs, "changes", p.Changes())
 	if w := p.Changes() - len(res.Done); w < 0 {
 		attrs = append(attrs, "draining", -w)

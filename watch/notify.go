@@ -70,6 +70,16 @@ func short(hash string) string {
 	return hash[:min(len(hash), 12)]
 }
 
+// behindNote is "; newer config H not applied: invalid" or nothing: a
+// resync keeps applying the running config, and its STATUS= must not hide
+// that the newest one was not taken.
+func behindNote(behind string) string {
+	if behind == "" {
+		return ""
+	}
+	return "; newer " + behind
+}
+
 // commitNote is ", commit C" or nothing.
 func commitNote(commit string) string {
 	if commit == "" {

@@ -59,6 +59,21 @@ func TestNotifyReadyStatusStopping(t *testing.T) {
 		!strings.Contains(got[0][0], "; the kernel keeps config ") {
 		t.Fatalf("invalid edit: %q", got)
 	}
+	// The resyncs keep the running config, and say the newer one is
+	// not applied.
+	h.resync()
+	got = takeNotes(ch)
+	if len(got) != 1 || !strings.HasPrefix(got[0][0], "STATUS=applied config ") ||
+		!strings.Contains(got[0][0], "(resync): 0 changes; newer config ") || !strings.HasSuffix(got[0][0], " not applied: invalid") {
+		t.Fatalf("resync after the invalid edit: %q", got)
+	}
+	// A fixed config clears it.
+	h.edit("services.cue", servicesCUE(2, true))
+	h.debounced()
+	got = takeNotes(ch)
+	if len(got) != 1 || !strings.HasPrefix(got[0][0], "STATUS=applied config ") || strings.Contains(got[0][0], "newer") {
+		t.Fatalf("fixed edit: %q", got)
+	}
 
 	h.stop()
 	if diff := cmp.Diff([][]string{{"STOPPING=1"}}, takeNotes(ch)); diff != "" {
@@ -127,4 +142,27 @@ func TestOneLine(t *testing.T) {
 			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+func TestNotifyRefusedPlan(t *testing.T) {
+	h := newHarness(t)
+	h.runner.MaxDeletes = 0
+	ch := notified(h)
+	h.start()
+	takeNotes(ch)
+	h.edit("services.cue", servicesCUE(1, false)) // drops the web service
+	if s := h.debounced(); s.Outcome != Refused {
+		t.Fatalf("%+v", s)
+	}
+	got := takeNotes(ch)
+	if len(got) != 1 || !strings.HasPrefix(got[0][0], "STATUS=plan of config ") ||
+		!strings.Contains(got[0][0], "--max-deletes 0") || !strings.Contains(got[0][0], "; the kernel keeps config ") {
+		t.Fatalf("refused edit: %q", got)
+	}
+	h.resync()
+	got = takeNotes(ch)
+	if len(got) != 1 || !strings.HasSuffix(got[0][0], " not applied: plan refused") {
+		t.Fatalf("resync after the refusal: %q", got)
+	}
+	h.stop()
 }
