@@ -45,6 +45,10 @@ type Runner struct {
 	// file: for a saved capture, which has no ownership.
 	NoState bool
 
+	// applied, when set, is called between the kernel writes and the
+	// final state save: a test kills the run there.
+	applied func()
+
 	mu sync.Mutex
 	// recall is what the last plan saw of the IPVS table, less what was
 	// applied since: for PlanAfterEdit.
@@ -159,6 +163,12 @@ func deletedServices(p *plan.Plan, st *plan.State) int {
 // Apply applies p (from Plan) and records the outcome: the ownership state
 // (even after a failure, so nothing lvsgen made is lost) and, when all went
 // well, the rules and sysctl files.
+//
+// Before the first kernel write it records the plan's intent (Plan.Intent:
+// what the plan creates claimed, nothing released) in the state file, so
+// that a run killed between two writes leaves a state that owns all it
+// made: the next run finishes the job or removes it. A state directory
+// that cannot be written fails here, with nothing written to the kernel.
 func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) (*Result, error) {
 	r.forget(p)
 	if p.Changes() == 0 {
@@ -167,7 +177,13 @@ func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) 
 		}
 		return &Result{}, Persist(want, r.RulesFile, r.SysctlFile)
 	}
+	if err := SaveState(r.StateDir, p.Intent()); err != nil {
+		return &Result{NotDone: p.Ops}, fmt.Errorf("recording what the plan creates before changing the kernel (nothing was changed; lvsgen must be able to write %s): %w", r.StateDir, err)
+	}
 	res, applyErr := Apply(ctx, r.Kernel, p)
+	if r.applied != nil {
+		r.applied()
+	}
 	if err := SaveState(r.StateDir, p.StateAfter(res.Undone())); err != nil {
 		return res, errors.Join(applyErr, err)
 	}

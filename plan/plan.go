@@ -165,6 +165,15 @@ func (p *Plan) StateAfter(undoneOps []Op) *State {
 	return u.s
 }
 
+// Intent is the ownership state to record before the first kernel write
+// of p: StateAfter with no operation done, which claims everything the
+// plan creates (with the sysctl values found before changing them) and
+// releases nothing it removes. Whatever point an apply is killed at, the
+// kernel then holds nothing lvsgen made that this state does not own: a
+// claim comes before the creation, a release only with the final state,
+// after the deletion.
+func (p *Plan) Intent() *State { return p.StateAfter(p.Ops) }
+
 // undone is StateAfter's work in progress: the state being made, the one
 // the plan was made from, and sets of owned services made on first use.
 type undone struct {
