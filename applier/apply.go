@@ -151,7 +151,7 @@ func batchEnd(ops []plan.Op, i int) int {
 	writes := 0
 	j := i
 	for ; j < len(ops) && ops[j].IsIPVS() && removes(ops[j]) == removes(ops[i]); j++ {
-		if ops[j].Action == plan.Wait {
+		if !ops[j].Writes() {
 			continue
 		}
 		if writes == batchSize {
@@ -163,13 +163,13 @@ func batchEnd(ops []plan.Op, i int) int {
 }
 
 // applyBatch sends the writes of ops as one batch and records in res what
-// became of each operation. A Wait writes nothing: it is done once its
-// batch is sent. It returns the error that stops Apply: an ApplyError for
+// became of each operation. A Wait, or a service's Drain, writes nothing:
+// it is done once its batch is sent. It returns the error that stops Apply: an ApplyError for
 // the first write the kernel refused, else the exchange's own error.
 func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *Result) error {
 	ws := make([]kernel.IPVSWrite, 0, len(ops))
 	for _, op := range ops {
-		if op.Action != plan.Wait {
+		if op.Writes() {
 			ws = append(ws, ipvsWrite(op))
 		}
 	}
@@ -182,7 +182,7 @@ func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *
 	var first *ApplyError
 	w := 0
 	for _, op := range ops {
-		if op.Action == plan.Wait {
+		if !op.Writes() {
 			res.Done = append(res.Done, op)
 			continue
 		}
@@ -215,7 +215,7 @@ func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *
 	return xerr
 }
 
-// ipvsWrite is the kernel write of an IPVS operation (not a Wait).
+// ipvsWrite is the kernel write of an IPVS operation that writes.
 // The object is After, or Before for a deletion.
 func ipvsWrite(op plan.Op) kernel.IPVSWrite {
 	switch o := op.Object().(type) {
@@ -247,11 +247,11 @@ func ipvsWrite(op plan.Op) kernel.IPVSWrite {
 // applyOp makes the kernel call of one operation. The IPVS table's own
 // operations need only k; the host's objects need all of a kernel.Kernel.
 func applyOp(ctx context.Context, k kernel.IPVS, op plan.Op) error {
+	if !op.Writes() {
+		return nil
+	}
 	switch o := op.Object().(type) {
 	case *plan.Service, *plan.Destination:
-		if op.Action == plan.Wait {
-			return nil
-		}
 		return kernel.Do(ctx, k, ipvsWrite(op))
 	case *plan.Timeouts:
 		return k.SetTimeouts(ctx, o.Timeouts)

@@ -143,17 +143,19 @@ func (r *Runner) serviceDeleteLimit(st *plan.State) int {
 	return max(1, int(r.MaxDeleteFraction*float64(len(st.Services))))
 }
 
-// deletedServices counts the services p deletes that lvsgen manages
-// (st): what --max-delete-fraction limits. Unmanaged services deleted by
-// --prune are the operator's explicit choice and --max-deletes' concern.
+// deletedServices counts the services p deletes or starts draining that
+// lvsgen manages (st): what --max-delete-fraction limits. A service whose
+// drain an earlier plan started counted then: its deletion at the drain's
+// end is not refused. Unmanaged services deleted by --prune are the
+// operator's explicit choice and --max-deletes' concern.
 func deletedServices(p *plan.Plan, st *plan.State) int {
 	owned := make(map[ipvs.ServiceKey]bool, len(st.Services))
 	for _, k := range st.Services {
 		owned[k.Canonical()] = true
 	}
 	n := 0
-	for _, op := range p.Ops {
-		if op.Kind() == plan.KindService && op.Action == plan.Delete && owned[op.Service().Canonical()] {
+	for _, k := range p.LeavingServices() {
+		if owned[k.Canonical()] {
 			n++
 		}
 	}
@@ -227,6 +229,9 @@ func newRecall(wanted map[ipvs.ServiceKey]*hoststate.Service, obs *plan.Observed
 func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]*hoststate.Service, st *plan.State) ([]ipvs.Service, error) {
 	draining := map[ipvs.ServiceKey]bool{}
 	for _, d := range st.Drains {
+		draining[d.Service.Canonical()] = true
+	}
+	for _, d := range st.ServiceDrains {
 		draining[d.Service.Canonical()] = true
 	}
 	quiet := map[ipvs.ServiceKey]bool{}
