@@ -44,6 +44,13 @@ type Runner struct {
 	// NoState plans with an empty ownership state instead of the state
 	// file: for a saved capture, which has no ownership.
 	NoState bool
+	// Adopt claims, at each plan, the kernel objects that equal the
+	// desired state as lvsgen's (see adopt), and starts from an empty
+	// state when the state file is corrupt (ErrCorruptState): the way
+	// back after the state file was lost. Plan sets Adopted to what it
+	// claimed.
+	Adopt   bool
+	Adopted []string
 
 	// applied, when set, is called between the kernel writes and the
 	// final state save: a test kills the run there.
@@ -91,7 +98,11 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	if !r.NoState {
 		var err error
 		if st, err = LoadState(r.StateDir, want.Name); err != nil {
-			return nil, err
+			if !r.Adopt || !errors.Is(err, ErrCorruptState) {
+				return nil, err
+			}
+			// The apply replaces it with what it adopts.
+			st = plan.NewState(want.Name)
 		}
 	}
 	r.mu.Lock()
@@ -117,6 +128,9 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	r.mu.Lock()
 	r.recall = newRecall(wanted, obs)
 	r.mu.Unlock()
+	if r.Adopt {
+		r.Adopted = adopt(want, obs, st)
+	}
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
