@@ -18,6 +18,7 @@ import (
 	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/model"
 	"github.com/lvsgen/lvsgen/plan"
 )
 
@@ -122,65 +123,72 @@ func applyOnce(t *testing.T, k kernel.Kernel, dir string, want *hoststate.Host) 
 	}
 }
 
-// TestKillAtEveryWrite kills an apply of every example host at each of
-// its kernel writes in turn (and between the last write and the state
-// save), keeps only what the state file on disk says, and then either
+// TestKillAtEveryWrite kills an apply of every host of the examples and of
+// the e2e apply configs at each of its kernel writes in turn (and between
+// the last write and the state save), keeps only what the state file on disk says, and then either
 // applies the config again and then an empty one, or applies an empty one
 // at once: the host's kernel must be exactly as it was before the first
 // apply. Issue 17: ownership is a superset of what lvsgen made at every
 // instant.
 func TestKillAtEveryWrite(t *testing.T) {
-	res, err := compiler.Compile("../examples")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Valid() {
-		t.Fatalf("examples invalid: %v", res.Diagnostics)
-	}
-	var names []string
-	for name := range res.Hosts {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		want := res.Hosts[name]
-		empty := &hoststate.Host{Name: name}
-		var keys []string
-		for _, s := range want.Sysctls {
-			keys = append(keys, s.Key)
+	for _, dir := range []string{"../examples", "../e2e/apply/testdata/nat", "../e2e/apply/testdata/dr", "../e2e/apply/testdata/tun", "../e2e/apply/testdata/crash"} {
+		res, err := compiler.Compile(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
-		probe := hostKernel(t, res.Config.Hosts[name])
-		writes := killedApply(t, probe, probe, t.TempDir(), want, 0)
-		if writes == 0 {
-			t.Fatalf("%s: the first apply writes nothing", name)
+		if !res.Valid() {
+			t.Fatalf("%s invalid: %v", dir, res.Diagnostics)
 		}
-		for _, batched := range []bool{true, false} {
-			for kill := 0; kill <= writes; kill++ {
-				for _, then := range []string{"again then empty", "empty"} {
-					t.Run(fmt.Sprintf("%s/batched=%v/kill at %d of %d/%s", name, batched, kill, writes, then), func(t *testing.T) {
-						mk := hostKernel(t, res.Config.Hosts[name])
-						var k kernel.Kernel = mk
-						if !batched {
-							k = oneAtATime{mk}
-						}
-						before := snapshot(t, mk, keys)
-						dir := t.TempDir()
-						killedApply(t, mk, k, dir, want, kill)
-						if then == "again then empty" {
-							applyOnce(t, k, dir, want)
-							checkMatches(t, mk, want)
-						}
-						applyOnce(t, k, dir, empty)
-						if diff := cmp.Diff(before, snapshot(t, mk, keys)); diff != "" {
-							t.Errorf("the host is not as before the first apply (-want +got):\n%s", diff)
-						}
-						st, err := LoadState(dir, name)
-						must(t, err)
-						if diff := cmp.Diff(plan.NewState(name), st, cmpopts.EquateEmpty()); diff != "" {
-							t.Errorf("lvsgen still owns something (-want +got):\n%s", diff)
-						}
-					})
-				}
+		var names []string
+		for name := range res.Hosts {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			killEveryWrite(t, filepath.Base(dir)+"/"+name, res.Hosts[name], res.Config.Hosts[name])
+		}
+	}
+}
+
+// killEveryWrite is TestKillAtEveryWrite for one host.
+func killEveryWrite(t *testing.T, test string, want *hoststate.Host, h *model.Host) {
+	name := want.Name
+	empty := &hoststate.Host{Name: name}
+	var keys []string
+	for _, s := range want.Sysctls {
+		keys = append(keys, s.Key)
+	}
+	probe := hostKernel(t, h)
+	writes := killedApply(t, probe, probe, t.TempDir(), want, 0)
+	if writes == 0 {
+		t.Fatalf("%s: the first apply writes nothing", test)
+	}
+	for _, batched := range []bool{true, false} {
+		for kill := 0; kill <= writes; kill++ {
+			for _, then := range []string{"again then empty", "empty"} {
+				t.Run(fmt.Sprintf("%s/batched=%v/kill at %d of %d/%s", test, batched, kill, writes, then), func(t *testing.T) {
+					mk := hostKernel(t, h)
+					var k kernel.Kernel = mk
+					if !batched {
+						k = oneAtATime{mk}
+					}
+					before := snapshot(t, mk, keys)
+					dir := t.TempDir()
+					killedApply(t, mk, k, dir, want, kill)
+					if then == "again then empty" {
+						applyOnce(t, k, dir, want)
+						checkMatches(t, mk, want)
+					}
+					applyOnce(t, k, dir, empty)
+					if diff := cmp.Diff(before, snapshot(t, mk, keys)); diff != "" {
+						t.Errorf("the host is not as before the first apply (-want +got):\n%s", diff)
+					}
+					st, err := LoadState(dir, name)
+					must(t, err)
+					if diff := cmp.Diff(plan.NewState(name), st, cmpopts.EquateEmpty()); diff != "" {
+						t.Errorf("lvsgen still owns something (-want +got):\n%s", diff)
+					}
+				})
 			}
 		}
 	}
