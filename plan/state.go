@@ -51,6 +51,11 @@ type ServiceDrainRecord struct {
 type OwnedRoute struct {
 	kernel.Route
 	Previous netip.Addr `json:"previous,omitzero"`
+	// Also is the gateway lvsgen's route had before a change of it that
+	// may not have been done (an apply killed or failed before it): the
+	// kernel may hold the route with either gateway, and both are
+	// lvsgen's to remove.
+	Also netip.Addr `json:"also,omitzero"`
 }
 
 // DrainRecord is a destination being drained before it is deleted.
