@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -127,6 +131,7 @@ func Apply(ctx context.Context, k kernel.IPVS, p *plan.Plan) (*Result, error) {
 			}
 			res.Done = append(res.Done, op)
 			i++
+			pauseForTest(ctx, len(res.Done))
 			continue
 		}
 		end := batchEnd(ops, i)
@@ -135,8 +140,36 @@ func Apply(ctx context.Context, k kernel.IPVS, p *plan.Plan) (*Result, error) {
 			return res, err
 		}
 		i = end
+		pauseForTest(ctx, len(res.Done))
 	}
 	return res, nil
+}
+
+// PauseEnv names a test-only hook: with LVSGEN_TEST_PAUSE_AFTER_OPS=N,
+// Apply stops for good once N operations are done (after the batch that
+// holds the Nth), saying so on stderr, until its context ends (apply's
+// --timeout): the real-kernel test of issue 17 SIGKILLs apply there,
+// between its first kernel write and its final state save. It changes
+// nothing Apply writes, only when; unset, it costs one look-up per run.
+const PauseEnv = "LVSGEN_TEST_PAUSE_AFTER_OPS"
+
+// pauseAfter is PauseEnv's value, 0 when unset or not a number.
+var pauseAfter = sync.OnceValue(func() int {
+	n, _ := strconv.Atoi(os.Getenv(PauseEnv))
+	return n
+})
+
+// paused is set once Apply has paused: a process pauses once.
+var paused atomic.Bool
+
+// pauseForTest pauses, once per process, when done reaches PauseEnv.
+func pauseForTest(ctx context.Context, done int) {
+	n := pauseAfter()
+	if n <= 0 || done < n || paused.Swap(true) {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "lvsgen: %s=%d: paused after %d operations (test only)\n", PauseEnv, n, done)
+	<-ctx.Done()
 }
 
 // removes reports whether op takes something away from a service.
