@@ -197,8 +197,9 @@ func batchEnd(ops []plan.Op, i int) int {
 
 // applyBatch sends the writes of ops as one batch and records in res what
 // became of each operation. A Wait, or a service's Drain, writes nothing:
-// it is done once its batch is sent. It returns the error that stops Apply: an ApplyError for
-// the first write the kernel refused, else the exchange's own error.
+// it is done once its batch is sent. It returns the error that stops
+// Apply: an ApplyError for the first write the kernel refused, else the
+// exchange's own error.
 func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *Result) error {
 	ws := make([]kernel.IPVSWrite, 0, len(ops))
 	for _, op := range ops {

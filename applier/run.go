@@ -47,9 +47,10 @@ type Runner struct {
 	// Adopt claims, at each plan, the kernel objects that equal the
 	// desired state as lvsgen's (see adopt), and starts from an empty
 	// state when the state file is corrupt (ErrCorruptState): the way
-	// back after the state file was lost. Plan sets Adopted to what it
-	// claimed.
-	Adopt   bool
+	// back after the state file was lost (apply --adopt).
+	Adopt bool
+	// Adopted is what the last plan with Adopt claimed, named for
+	// people, for the operator to see.
 	Adopted []string
 
 	// applied, when set, is called between the kernel writes and the
