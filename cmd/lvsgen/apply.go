@@ -217,7 +217,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 
 func newApply() *cobra.Command {
 	var f planFlags
-	var autoApprove, allowUnsafePerms bool
+	var autoApprove, allowUnsafePerms, adopt bool
 	var rulesFile, sysctlFile string
 	c := &cobra.Command{
 		Use:   "apply DIR --host NAME",
@@ -228,7 +228,14 @@ order and prints what it did. Nothing is written when the config is invalid
 or the plan is refused. A kernel error stops the apply and reports what was
 and was not done; the next apply converges. Afterwards the host's rules are
 written to --rules-file (restored at boot by Debian's ipvsadm service) and
-its sysctls to --sysctl-file.`,
+its sysctls to --sysctl-file.
+
+The state file in --state-dir records what lvsgen made, so that it removes
+only that; it is written before the first kernel write (what the plan will
+create) and after the last. When it is lost or corrupt, --adopt claims the
+kernel objects that equal the config as lvsgen's and writes a new one;
+sysctls adopted so keep their values at removal (the ones before lvsgen are
+unknown), and default routes are not adopted.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
@@ -249,9 +256,13 @@ its sysctls to --sysctl-file.`,
 			want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 			r := f.runner(k)
 			r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
+			r.Adopt = adopt
 			p, err := showPlan(ctx, out, r, want, f.format)
 			if err != nil {
 				return err
+			}
+			if len(r.Adopted) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Adopting as lvsgen's (--adopt): %s.\n", strings.Join(r.Adopted, ", "))
 			}
 			if p.Changes() > 0 && !autoApprove {
 				if !isTerminal(os.Stdin) {
@@ -278,6 +289,7 @@ its sysctls to --sysctl-file.`,
 	}
 	f.register(c)
 	c.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking")
+	c.Flags().BoolVar(&adopt, "adopt", false, "claim the kernel objects that equal the config as lvsgen's: after the state file was lost or corrupt")
 	c.Flags().BoolVar(&allowUnsafePerms, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
 	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
 	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
