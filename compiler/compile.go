@@ -279,6 +279,8 @@ type compilation struct {
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo
+	// addrs are the hosts' interface addresses, for the address rules.
+	addrs *addressIndex
 }
 
 // evaluator is a CUE context with the schema loaded into it and what it
@@ -406,6 +408,8 @@ func (c *compilation) compile() *model.Config {
 	c.decodeHosts(top, cfg)
 	c.decodeClusters(top, cfg)
 	c.checkClusters(cfg)
+	c.addrs = newAddressIndex(cfg)
+	c.checkHostAddresses(cfg)
 	c.declared = map[string]map[string]bool{}
 	for _, kind := range []string{"hosts", "clusters"} {
 		c.declared[kind] = map[string]bool{}
@@ -637,8 +641,9 @@ func (c *compilation) hintFor(path cue.Path, msg string) string {
 	return ""
 }
 
-// addIssue records a Go-side or rule diagnostic at a user path.
-func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, rel string, msg, hint string) {
+// addIssue records a Go-side or rule diagnostic at a user path, with the
+// related positions of the facts it was found against.
+func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, rel string, msg, hint string, related ...diag.Related) {
 	path := base
 	if rel != "" {
 		path = cue.MakePath(append(slices.Clone(base.Selectors()), cue.ParsePath(rel).Selectors()...)...)
@@ -651,6 +656,7 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 			Path:     path.String(),
 			Message:  msg,
 			Hint:     hint,
+			Related:  related,
 		})
 		return
 	}
@@ -666,6 +672,7 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 		Path:     path.String(),
 		Message:  msg,
 		Hint:     hint,
+		Related:  related,
 	})
 }
 

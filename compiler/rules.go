@@ -233,6 +233,7 @@ type ruleInput struct {
 // issues as diagnostics.
 func (c *compilation) runRules(in ruleInput) {
 	in.data = withoutBrokenChecks(in.data, in.dropped)
+	c.checkServiceAddresses(in)
 	report := func(v verdict, prefix string, keep func(ruleIssue) bool) {
 		for _, f := range v.failed {
 			// A rule that cannot evaluate reads a field the schema has

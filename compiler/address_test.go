@@ -1,0 +1,263 @@
+package compiler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/diag"
+)
+
+// relMarker stands in a case's source before a related position, as
+// marker does before a diagnostic's own.
+const relMarker = "¤"
+
+// wantAt is an expected diagnostic with its related positions. at is
+// where the diagnostic stands: "" for the next marker in the case, or
+// "base:TEXT" for the first occurrence of TEXT in testdata/base/base.cue,
+// at the '|' in TEXT if it has one, else at its start. Each related
+// entry is "¤N" for the case's related marker N (from 0; "¤" is "¤0") or
+// "base:TEXT".
+type wantAt struct {
+	rule, path string
+	warning    bool
+	at         string
+	related    []string
+}
+
+// relatedCases are the mistakes a rule finds against a host fact or
+// another declaration: each names the rule, the line and the lines of the
+// facts (related positions), on both compile paths. A case without wants
+// must be valid.
+var relatedCases = []struct {
+	name string
+	src  string
+	want []wantAt
+}{
+	// vip-unicast
+	{"vip unspecified", `services: s: {cluster: "dr", vip: ‸"0.0.0.0", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-unicast", path: "services.s.vip"}}},
+	{"ipv6 vip unspecified", `services: s: {cluster: "dr", vip: ‸"::", port: 80, reals: [{host: "web1", address: "2001:db8::11"}]}`,
+		[]wantAt{{rule: "vip-unicast", path: "services.s.vip"}}},
+	{"vip multicast", `services: s: {cluster: "dr", vip: ‸"224.0.0.18", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-unicast", path: "services.s.vip"}}},
+	{"ipv6 vip multicast", `services: s: {cluster: "dr", vip: ‸"ff02::1", port: 80, reals: [{host: "web1", address: "2001:db8::11"}]}`,
+		[]wantAt{{rule: "vip-unicast", path: "services.s.vip"}}},
+	{"vip limited broadcast", `services: s: {cluster: "dr", vip: ‸"255.255.255.255", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-unicast", path: "services.s.vip"}}},
+	{"fwmark address multicast", `services: s: {cluster: "dr", fwmark: 7, addresses: ["192.0.2.7", ‸"239.1.1.1"], reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-unicast", path: "services.s.addresses[1]"}}},
+
+	// vip-subnet-edge: against the first host (by name) on the subnet.
+	{"vip is a subnet's network address", `services: s: {cluster: "dr", vip: ‸"10.0.0.0", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-subnet-edge", path: "services.s.vip", related: []string{`base:"10.0.0.2/24"`}}}},
+	{"vip is a subnet's broadcast address", `services: s: {cluster: "dr", vip: ‸"10.0.0.255", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-subnet-edge", path: "services.s.vip", related: []string{`base:"10.0.0.2/24"`}}}},
+	{"vip is the broadcast of a real servers' subnet", `services: s: {cluster: "nat", vip: ‸"10.1.0.255", port: 80, forwarding: "nat", reals: [{host: "app2"}]}`,
+		[]wantAt{{rule: "vip-subnet-edge", path: "services.s.vip", related: []string{`base:"10.1.0.11/24"`}}}},
+	{"vip is the broadcast of a /30 declared here", `hosts: gw1: interfaces: eth0: addresses: [¤"198.51.100.1/30"]
+services: s: {cluster: "dr", vip: ‸"198.51.100.3", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-subnet-edge", path: "services.s.vip", related: []string{"¤"}}}},
+	{"vip in a /31 is a host address", `hosts: gw1: interfaces: eth0: addresses: ["198.51.100.0/31"]
+services: s: {cluster: "dr", vip: "198.51.100.1", port: 80, reals: [{host: "web1"}]}`,
+		nil},
+
+	// vip-host-address
+	{"vip is a director's address", `services: s: {cluster: "dr", vip: ‸"10.0.0.2", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-host-address", path: "services.s.vip", related: []string{`base:"10.0.0.2/24"`}}}},
+	{"vip is a real server's address", `services: s: {cluster: "dr", vip: ‸"10.0.0.11", port: 80, reals: [{host: "web2"}]}`,
+		[]wantAt{{rule: "vip-host-address", path: "services.s.vip", related: []string{`base:"10.0.0.11/24"`}}}},
+	{"ipv6 vip is a host's address", `services: s: {cluster: "dr", vip: ‸"2001:db8::12", port: 80, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-host-address", path: "services.s.vip", related: []string{`base:"2001:db8::12/64"`}}}},
+	{"fwmark address is a host's address", `services: s: {cluster: "dr", fwmark: 7, addresses: [‸"10.0.0.12"], reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "vip-host-address", path: "services.s.addresses[0]", related: []string{`base:"10.0.0.12/24"`}}}},
+
+	// real-subnet-edge: against the director's subnet.
+	{"real server is the network address", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{address: "10.0.0.0"}]}`,
+		[]wantAt{{rule: "real-subnet-edge", path: "services.s.reals[0]", related: []string{`base:"10.0.0.2/24"`}}}},
+	{"real server is the broadcast address", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1"}, ‸{address: "10.0.0.255"}]}`,
+		[]wantAt{{rule: "real-subnet-edge", path: "services.s.reals[1]", related: []string{`base:"10.0.0.2/24"`}}}},
+	{"nat real server is the broadcast of the inner subnet", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{address: "10.1.0.255"}]}`,
+		[]wantAt{{rule: "real-subnet-edge", path: "services.s.reals[0]", related: []string{`base:"10.1.0.1/24"`}}}},
+	{"sorry server is the broadcast address", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, check: {type: "tcp"}, sorry: ‸{address: "10.0.0.255"}, reals: [{host: "web1"}]}`,
+		[]wantAt{{rule: "real-subnet-edge", path: "services.s.sorry", related: []string{`base:"10.0.0.2/24"`}}}},
+
+	// real-vip
+	{"real server is the vip", `services: s: {cluster: "dr", vip: ¤"10.0.0.50", port: 80, reals: [{host: "web1"}, ‸{address: "10.0.0.50"}]}`,
+		[]wantAt{{rule: "real-vip", path: "services.s.reals[1]", related: []string{"¤"}}}},
+	{"ipv6 real server is the vip", `services: s: {cluster: "dr", vip: ¤"2001:db8::50", port: 80, reals: [‸{address: "2001:db8::50"}]}`,
+		[]wantAt{{rule: "real-vip", path: "services.s.reals[0]", related: []string{"¤"}}}},
+
+	// real-director: lvsgen does not configure a director as a real
+	// server of its own service.
+	{"director is its own real server", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1"}, ‸{host: "lb1"}]}`,
+		[]wantAt{{rule: "real-director", path: "services.s.reals[1]", related: []string{`base:dr: directors: [|"lb1"]`}}}},
+	{"second director is a real server", `services: s: {cluster: "pair", vip: "192.0.2.9", port: 80, reals: [‸{host: "lb2"}]}`,
+		[]wantAt{{rule: "real-director", path: "services.s.reals[0]", related: []string{`base:directors: ["lb1", |"lb2"]`}}}},
+	{"a director of another cluster may be a real server", `clusters: c2: directors: ["far1"]
+services: s: {cluster: "c2", vip: "192.0.2.9", port: 80, forwarding: "tun", reals: [{host: "lb2"}]}`,
+		nil},
+
+	// address-duplicate: at both lines, each naming the other.
+	{"address on two hosts", `hosts: web3: interfaces: eth0: addresses: [‸¤"10.0.0.11/24"]`,
+		[]wantAt{
+			{rule: "address-duplicate", path: "hosts.web1.interfaces.eth0.addresses[0]", at: `base:"10.0.0.11/24"`, related: []string{"¤"}},
+			{rule: "address-duplicate", path: "hosts.web3.interfaces.eth0.addresses[0]", related: []string{`base:"10.0.0.11/24"`}},
+		}},
+	{"ipv6 address on two new hosts", `hosts: a1: interfaces: eth0: addresses: [‸¤"2001:db8:1::5/64"]
+hosts: a2: interfaces: eth1: addresses: ["2001:db8:1::6/64", ‸¤"2001:db8:1::5/64"]`,
+		[]wantAt{
+			{rule: "address-duplicate", path: "hosts.a1.interfaces.eth0.addresses[0]", related: []string{"¤1"}},
+			{rule: "address-duplicate", path: "hosts.a2.interfaces.eth1.addresses[1]", related: []string{"¤0"}},
+		}},
+	{"a natGateway may be declared on each director", `clusters: natpair: natGateway: "10.1.0.254"
+hosts: nat1: interfaces: vrrp0: addresses: ["10.1.0.254/24"]
+hosts: nat2: interfaces: vrrp0: addresses: ["10.1.0.254/24"]`,
+		nil},
+
+	// vip-bind-shared
+	{"two directors bind on dummy", `clusters: c: {directors: ["lb1", "lb2"], vip: bind: ‸"dummy"}`,
+		[]wantAt{{rule: "vip-bind-shared", path: "clusters.c.vip.bind", warning: true}}},
+	{"two directors bind by default", `clusters: c: directors: ‸["lb1", "lb2"]`,
+		[]wantAt{{rule: "vip-bind-shared", path: "clusters.c.directors", warning: true}}},
+	{"two directors bind on an interface", `clusters: c: {directors: ["lb1", "lb2"], vip: {bind: ‸"interface", device: "eth0"}}`,
+		[]wantAt{{rule: "vip-bind-shared", path: "clusters.c.vip.bind", warning: true}}},
+}
+
+func TestRelatedPositions(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range relatedCases {
+		t.Run(tt.name, func(t *testing.T) {
+			src, own := stripMarker(tt.src, marker, relMarker)
+			src, rel := stripMarker(src, relMarker, marker)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "base.cue"), string(base))
+			writeFile(t, filepath.Join(dir, "case.cue"), "package lvs\n\n"+src+"\n")
+			// The case file starts with a two-line package header.
+			inCase := func(p [2]int) string { return fmt.Sprintf("case.cue:%d:%d", p[0]+2, p[1]) }
+			inBase := func(spec string) string {
+				text := strings.TrimPrefix(spec, "base:")
+				off := strings.Index(text, "|")
+				text = strings.Replace(text, "|", "", 1)
+				off = max(off, 0)
+				i := strings.Index(string(base), text)
+				if i < 0 {
+					t.Fatalf("%q is not in base.cue", text)
+				}
+				i += off
+				line := 1 + strings.Count(string(base[:i]), "\n")
+				col := i - strings.LastIndex(string(base[:i]), "\n")
+				return fmt.Sprintf("base.cue:%d:%d", line, col)
+			}
+			type got struct {
+				Rule, Path, At string
+				Warning        bool
+				Related        []string
+			}
+			var wants []got
+			usedRel := map[int]bool{}
+			for _, w := range tt.want {
+				g := got{Rule: w.rule, Path: w.path, Warning: w.warning}
+				if w.at == "" {
+					if len(own) == 0 {
+						t.Fatal("fewer markers than diagnostics")
+					}
+					g.At, own = inCase(own[0]), own[1:]
+				} else {
+					g.At = inBase(w.at)
+				}
+				for _, r := range w.related {
+					if n, ok := strings.CutPrefix(r, relMarker); ok {
+						i, _ := strconv.Atoi(n)
+						if i >= len(rel) {
+							t.Fatalf("no related marker %d", i)
+						}
+						g.Related = append(g.Related, inCase(rel[i]))
+						usedRel[i] = true
+					} else {
+						g.Related = append(g.Related, inBase(r))
+					}
+				}
+				wants = append(wants, g)
+			}
+			if len(own) > 0 || len(usedRel) != len(rel) {
+				t.Fatalf("%d markers and %d related markers left over", len(own), len(rel)-len(usedRel))
+			}
+			gots := func(l diag.List) []got {
+				var gs []got
+				for _, d := range l {
+					if d.Severity == diag.Info {
+						continue
+					}
+					g := got{Rule: d.Rule, Path: d.Path, Warning: d.Severity == diag.Warning,
+						At: fmt.Sprintf("%s:%d:%d", filepath.Base(d.Pos.File), d.Pos.Line, d.Pos.Column)}
+					for _, r := range d.Related {
+						if r.Message == "" {
+							t.Errorf("related position without message: %+v", d)
+						}
+						g.Related = append(g.Related, fmt.Sprintf("%s:%d:%d", filepath.Base(r.File), r.Line, r.Col))
+					}
+					gs = append(gs, g)
+				}
+				return gs
+			}
+			tree, whole := compileBothWays(t, dir)
+			if !tree.viaTree {
+				t.Error("the case did not take the plain-data path")
+			}
+			for _, res := range []*Result{tree, whole} {
+				if diff := cmp.Diff(wants, gots(res.Diagnostics)); diff != "" {
+					t.Errorf("diagnostics, plain-data path %v (-want +got):\n%s\nall:\n%s", res.viaTree, diff, res.Diagnostics)
+				}
+				for _, d := range res.Diagnostics {
+					if d.Message == "" || d.Hint == "" {
+						t.Errorf("diagnostic without message or hint: %+v", d)
+					}
+				}
+				if res.Valid() != !tree.Diagnostics.HasErrors() {
+					t.Errorf("Valid() = %v with diagnostics %s", res.Valid(), res.Diagnostics)
+				}
+			}
+			if diff := cmp.Diff(whole.Diagnostics, tree.Diagnostics); diff != "" {
+				t.Errorf("plain-data path differs from CUE's whole evaluation (-cue +tree):\n%s", diff)
+			}
+		})
+	}
+}
+
+// stripMarker removes every m from src and returns the 1-based line and
+// column each marked, counting as if the other marker were gone too.
+func stripMarker(src, m, other string) (string, [][2]int) {
+	var pos [][2]int
+	line, col := 1, 1
+	var out strings.Builder
+	for len(src) > 0 {
+		switch {
+		case strings.HasPrefix(src, m):
+			pos = append(pos, [2]int{line, col})
+			src = src[len(m):]
+			continue
+		case strings.HasPrefix(src, other):
+			out.WriteString(other)
+			src = src[len(other):]
+			continue
+		}
+		c := src[0]
+		out.WriteByte(c)
+		src = src[1:]
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return out.String(), pos
+}
