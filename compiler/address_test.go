@@ -31,7 +31,7 @@ type wantAt struct {
 }
 
 // relatedCases are the mistakes a rule finds against a host fact or
-// another declaration: each names the rule, the line and the lines of the
+// another declaration, and the names the schema takes: each names the rule, the line and the lines of the
 // facts (related positions), on both compile paths. A case without wants
 // must be valid.
 var relatedCases = []struct {
@@ -118,6 +118,20 @@ hosts: a2: interfaces: eth1: addresses: ["2001:db8:1::6/64", ‸¤"2001:db8:1::5
 	{"a natGateway may be declared on each director", `clusters: natpair: natGateway: "10.1.0.254"
 hosts: nat1: interfaces: vrrp0: addresses: ["10.1.0.254/24"]
 hosts: nat2: interfaces: vrrp0: addresses: ["10.1.0.254/24"]`,
+		nil},
+
+	// Interface names, wherever the schema takes one.
+	{"interface name with a slash", `hosts: h: interfaces: ‸"eth/0": addresses: ["10.9.0.1/24"]`,
+		[]wantAt{{rule: "schema", path: `hosts.h.interfaces."eth/0"`}}},
+	{"interface name of 16 bytes", `hosts: h: interfaces: ‸"abcdefghijklmnop": addresses: ["10.9.0.1/24"]`,
+		[]wantAt{{rule: "schema", path: "hosts.h.interfaces.abcdefghijklmnop"}}},
+	{"interface name ..", `hosts: h: interfaces: ‸"..": addresses: ["10.9.0.1/24"]`,
+		[]wantAt{{rule: "schema", path: `hosts.h.interfaces.".."`}}},
+	{"interface name with a space", `hosts: h: interfaces: ‸"eth 1": addresses: ["10.9.0.1/24"]`,
+		[]wantAt{{rule: "schema", path: `hosts.h.interfaces."eth 1"`}}},
+	{"vip device alias with a colon", `clusters: c: {directors: ["lb1"], vip: {bind: "interface", device: ‸"eth0:1"}}`,
+		[]wantAt{{rule: "schema", path: "clusters.c.vip.device"}}},
+	{"interface names of 15 bytes, dots and @ are Linux names", `hosts: h: interfaces: {"abcdefghijklmno": addresses: ["10.9.0.1/24"], "bond0.100": addresses: ["10.9.1.1/24"], "veth1@if2": addresses: ["10.9.2.1/24"]}`,
 		nil},
 
 	// vip-bind-shared

@@ -481,16 +481,26 @@ func (c *compilation) addCUEErrors(err error, root cue.Value, base cue.Path, ski
 	for _, g := range groups {
 		paths = append(paths, g.path)
 		msg, pos := bestMessage(g.errs)
-		sel, uv := resolveUserPath(root, base, g.path)
+		path, hint := g.path, ""
+		if strings.Contains(msg, "not allowed") {
+			// A name a pattern refuses is not a misspelt field.
+			if at, m, h, ok := c.nameProblem(g.path); ok {
+				path, msg, hint = at, m, h
+			}
+		}
+		sel, uv := resolveUserPath(root, base, path)
 		if !isUserPos(pos) {
 			pos = valuePos(uv)
+		}
+		if hint == "" {
+			hint = c.hintFor(sel, msg)
 		}
 		c.diags = append(c.diags, diag.Diagnostic{
 			Rule:    "schema",
 			Pos:     toPos(pos),
 			Path:    sel.String(),
 			Message: msg,
-			Hint:    c.hintFor(sel, msg),
+			Hint:    hint,
 		})
 	}
 	return paths
@@ -548,7 +558,7 @@ func bestMessage(errs []errors.Error) (string, token.Pos) {
 	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPv4)", "(not an IPv4 address)")
 	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPv6)", "(not an IPv6 address)")
 	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPCIDR)", "(not an address/prefix)")
-	return msg, pos
+	return inWords(msg), pos
 }
 
 // resolveUserPath walks path (CUE error path elements) from base in root,
