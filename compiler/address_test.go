@@ -120,6 +120,39 @@ hosts: nat1: interfaces: vrrp0: addresses: ["10.1.0.254/24"]
 hosts: nat2: interfaces: vrrp0: addresses: ["10.1.0.254/24"]`,
 		nil},
 
+	// The rules of rules.cue found against a host fact name it.
+	{"real server off the director's subnet", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{host: "far1"}]}`,
+		[]wantAt{{rule: "same-subnet", path: "services.s.reals[0]", related: []string{`base:"10.0.0.2/24"`}}}},
+	{"dr real server routes through the director", `hosts: web3: {interfaces: eth0: addresses: ["10.0.0.13/24"], gateway: ¤"10.0.0.2"}
+services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [‸{host: "web3"}]}`,
+		[]wantAt{{rule: "dr-gateway", path: "services.s.reals[0]", related: []string{"¤", `base:"10.0.0.2/24"`}}}},
+	{"nat pair without natGateway", `services: s: {cluster: "natpair", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app1"}]}`,
+		[]wantAt{{rule: "nat-gateway", path: "services.s.reals[0]", related: []string{`base:directors: |["nat1", "nat2"]`}}}},
+	{"natGateway off the real servers' subnet", `clusters: natpair: natGateway: ¤"192.168.1.254"
+services: s: {cluster: "natpair", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app1"}]}`,
+		[]wantAt{{rule: "nat-gateway", path: "services.s.reals[0]", related: []string{"¤"}}}},
+	{"nat real server with another gateway", `hosts: app3: {interfaces: eth0: addresses: ["10.1.0.13/24"], gateway: ¤"10.1.0.99"}
+services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app3"}]}`,
+		[]wantAt{{rule: "nat-gateway", path: "services.s.reals[0]", related: []string{"¤"}}}},
+	{"client network overlaps the real servers' subnet", `clusters: nc: {directors: ["nat1"], clientNetworks: [¤"10.0.0.0/8"]}
+services: s: {cluster: "nc", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{host: "app1"}]}`,
+		[]wantAt{{rule: "nat-clients", path: "services.s.reals[0]", related: []string{"¤", `base:"10.1.0.11/24"`}}}},
+	{"real server address in a client network", `clusters: nc: {directors: ["nat1"], clientNetworks: ["192.0.2.0/24", ¤"10.1.0.0/16"]}
+services: s: {cluster: "nc", vip: "192.168.1.9", port: 80, forwarding: "nat", reals: [‸{address: "10.1.0.50"}]}`,
+		[]wantAt{{rule: "nat-clients", path: "services.s.reals[0]", related: []string{"¤"}}}},
+	{"tunnel MTU of a real server", `hosts: far2: interfaces: eth0: {addresses: ["203.0.113.12/24"], mtu: ¤1500}
+services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: ‸"tun", reals: [{host: "far2"}]}`,
+		[]wantAt{{rule: "tunnel-mtu", path: "services.s.forwarding", warning: true, related: []string{"¤"}}}},
+	{"tunnel path MTU of the cluster", `clusters: t1: {directors: ["lb1"], pathMTU: ¤1500}
+services: s: {cluster: "t1", vip: "192.0.2.9", port: 80, forwarding: ‸"tun", reals: [{host: "far1"}]}`,
+		[]wantAt{{rule: "tunnel-mtu", path: "services.s.forwarding", warning: true, related: []string{"¤"}}}},
+
+	{"two clusters' timeouts on one director", `clusters: t2: {directors: ["lb1"], timeouts: ‸{tcp: 600}}`,
+		[]wantAt{{rule: "host-conflict", path: "clusters.t2.timeouts", related: []string{"base:dr: |directors", "base:pair: |{"}}}},
+	{"two clusters' written timeouts", `clusters: t3: {directors: ["web1"], timeouts: ¤{udp: 60}}
+clusters: t4: {directors: ["web1"], timeouts: ‸{udp: 30}}`,
+		[]wantAt{{rule: "host-conflict", path: "clusters.t4.timeouts", related: []string{"¤"}}}},
+
 	// Interface names, wherever the schema takes one.
 	{"interface name with a slash", `hosts: h: interfaces: ‸"eth/0": addresses: ["10.9.0.1/24"]`,
 		[]wantAt{{rule: "schema", path: `hosts.h.interfaces."eth/0"`}}},

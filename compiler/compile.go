@@ -237,10 +237,26 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 			}
 		}
 		for _, cf := range conflicts {
-			// Reported where the second, contradicting need comes from.
+			// Reported where the second, contradicting need comes from,
+			// with the first as related positions.
 			kind, name, _ := strings.Cut(cf.Reason, " ")
-			c.errorf("host-conflict", cue.MakePath(cue.Str(kind+"s"), cue.Str(name)), "",
-				"a host can hold one value per setting: split the services across hosts or make them agree", "%s", cf.Message)
+			timeouts := kind == "cluster" && strings.Contains(cf.Message, "IPVS timeouts")
+			rel := ""
+			if timeouts && c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(name), cue.Str("timeouts"))).Exists() {
+				rel = "timeouts"
+			}
+			var related []diag.Related
+			for _, w := range cf.With {
+				k, n, _ := strings.Cut(w, " ")
+				at := cue.MakePath(cue.Str(k+"s"), cue.Str(n))
+				// Two clusters' timeouts: at the timeouts if written.
+				if t := cue.MakePath(cue.Str(k+"s"), cue.Str(n), cue.Str("timeouts")); timeouts && k == "cluster" && c.user.LookupPath(t).Exists() {
+					at = t
+				}
+				related = append(related, c.relatedAt(at, "the other need: %s", w))
+			}
+			c.addIssue(diag.Error, "host-conflict", cue.MakePath(cue.Str(kind+"s"), cue.Str(name)), rel, cf.Message,
+				"a host can hold one value per setting: split the services across hosts or make them agree", related...)
 		}
 	}
 	res.Diagnostics = c.diags

@@ -93,3 +93,23 @@ func TestMessagesInWords(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeoutsConflictNamesBoth: two clusters' timeouts on one director
+// are reported with both sets of values.
+func TestTimeoutsConflictNamesBoth(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "base.cue"), string(base))
+	writeFile(t, filepath.Join(dir, "case.cue"), "package lvs\n\nclusters: t3: {directors: [\"web1\"], timeouts: {udp: 60}}\nclusters: t4: {directors: [\"web1\"], timeouts: {tcp: 600, udp: 30}}\n")
+	res, err := Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "host web1: IPVS timeouts differ between cluster t3 (tcp 900s, tcpfin 120s, udp 60s) and cluster t4 (tcp 600s, tcpfin 120s, udp 30s); a kernel has one set"
+	if len(res.Diagnostics) != 1 || res.Diagnostics[0].Message != want {
+		t.Errorf("diagnostics %s, want one: %s", res.Diagnostics, want)
+	}
+}
