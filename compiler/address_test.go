@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,4 +308,28 @@ func stripMarker(src, m, other string) (string, [][2]int) {
 		}
 	}
 	return out.String(), pos
+}
+
+// TestEveryAddressRuleIsTested: each rule id addresses.go reports has a
+// case above, as TestEveryRuleIsTested requires of the schema's rules.
+func TestEveryAddressRuleIsTested(t *testing.T) {
+	src, err := os.ReadFile("addresses.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := regexp.MustCompile(`addIssue\(diag\.\w+, "([a-z0-9-]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(ids) < 8 {
+		t.Fatalf("found only %d rules in addresses.go", len(ids))
+	}
+	tested := map[string]bool{}
+	for _, tt := range relatedCases {
+		for _, w := range tt.want {
+			tested[w.rule] = true
+		}
+	}
+	for _, m := range ids {
+		if !tested[m[1]] {
+			t.Errorf("rule %s has no case in relatedCases", m[1])
+		}
+	}
 }

@@ -34,40 +34,53 @@ func (a hostAddr) path() cue.Path {
 	return cue.MakePath(cue.Str("hosts"), cue.Str(a.host), cue.Str("interfaces"), cue.Str(a.iface), cue.Str("addresses"), cue.Index(a.index))
 }
 
-// addressIndex is every interface address of the declared hosts, by
-// address and in the order of hosts, interfaces and addresses.
+// addressIndex is every interface address of the declared hosts, in the
+// order of hosts, interfaces and addresses, and by what a service's
+// addresses are looked up with: each service costs a few map lookups,
+// however many hosts there are.
 type addressIndex struct {
+	all []hostAddr
+	// byAddr holds the declarations of each address.
 	byAddr map[netip.Addr][]hostAddr
-	all    []hostAddr
-	hosts  map[string]*model.Host
+	// edges holds, for each network and broadcast address of a declared
+	// IPv4 subnet, the declarations on that subnet and which edge it is.
+	edges map[netip.Addr][]subnetEdgeOf
+}
+
+// subnetEdgeOf is a declared address whose subnet has an edge address.
+type subnetEdgeOf struct {
+	hostAddr
+	edge string // "network" or "broadcast"
 }
 
 func newAddressIndex(cfg *model.Config) *addressIndex {
-	ix := &addressIndex{byAddr: map[netip.Addr][]hostAddr{}, hosts: cfg.Hosts}
+	ix := &addressIndex{byAddr: map[netip.Addr][]hostAddr{}, edges: map[netip.Addr][]subnetEdgeOf{}}
 	for _, name := range sortedKeys(cfg.Hosts) {
 		for _, ifc := range cfg.Hosts[name].Interfaces {
 			for i, p := range ifc.Addresses {
 				a := hostAddr{host: name, iface: ifc.Name, index: i, prefix: p}
 				ix.all = append(ix.all, a)
 				ix.byAddr[p.Addr()] = append(ix.byAddr[p.Addr()], a)
+				for _, e := range edgesOf(p) {
+					ix.edges[e.addr] = append(ix.edges[e.addr], subnetEdgeOf{a, e.edge})
+				}
 			}
 		}
 	}
 	return ix
 }
 
-// subnetEdge reports whether a is the network or the broadcast address of
-// the IPv4 subnet p, and which. A /31 or /32 has neither (RFC 3021), nor
-// has IPv6 (no broadcast; the kernel takes its subnet-router anycast
-// address as a destination).
-func subnetEdge(a netip.Addr, p netip.Prefix) (string, bool) {
-	if !a.Is4() || !p.Addr().Is4() || p.Bits() > 30 || !p.Contains(a) {
-		return "", false
+// edgesOf returns the network and broadcast addresses of the IPv4 subnet
+// p. A /31 or /32 has neither (RFC 3021), nor has IPv6 (no broadcast; the
+// kernel takes its subnet-router anycast address as a destination).
+func edgesOf(p netip.Prefix) []struct {
+	addr netip.Addr
+	edge string
+} {
+	if !p.Addr().Is4() || p.Bits() > 30 {
+		return nil
 	}
 	network := p.Masked().Addr()
-	if a == network {
-		return "network", true
-	}
 	b := network.As4()
 	host := 32 - p.Bits()
 	for i := 3; i >= 0 && host > 0; i-- {
@@ -75,10 +88,10 @@ func subnetEdge(a netip.Addr, p netip.Prefix) (string, bool) {
 		b[i] |= byte(1<<n - 1)
 		host -= n
 	}
-	if a == netip.AddrFrom4(b) {
-		return "broadcast", true
-	}
-	return "", false
+	return []struct {
+		addr netip.Addr
+		edge string
+	}{{network, "network"}, {netip.AddrFrom4(b), "broadcast"}}
 }
 
 // unusable says why a cannot be a VIP or a destination whatever the
@@ -254,18 +267,13 @@ func (c *compilation) checkServiceAddresses(in ruleInput) {
 					c.relatedAt(cue.MakePath(cue.Str("clusters"), cue.Str(in.cluster.Name), cue.Str("directors"), cue.Index(j)), "%s is a director of cluster %s here", ref.host.Name, in.cluster.Name))
 			}
 		}
-		for _, d := range directors {
-			for _, a := range c.addrs.all {
-				if a.host != d {
-					continue
-				}
-				if edge, ok := subnetEdge(ref.addr, a.prefix); ok {
-					c.addIssue(diag.Error, "real-subnet-edge", in.base, path,
-						fmt.Sprintf("real server %s is the %s address of %s, director %s's subnet: the kernel refuses it as a destination", ref.addr, edge, a.prefix.Masked(), d),
-						"use the real server's own unicast address on the subnet",
-						c.relatedAt(a.path(), "director %s's subnet %s", d, a.prefix.Masked()))
-					return
-				}
+		for _, e := range c.addrs.edges[ref.addr] {
+			if slices.Contains(directors, e.host) {
+				c.addIssue(diag.Error, "real-subnet-edge", in.base, path,
+					fmt.Sprintf("real server %s is the %s address of %s, director %s's subnet: the kernel refuses it as a destination", ref.addr, e.edge, e.prefix.Masked(), e.host),
+					"use the real server's own unicast address on the subnet",
+					c.relatedAt(e.path(), "director %s's subnet %s", e.host, e.prefix.Masked()))
+				return
 			}
 		}
 	}
@@ -299,13 +307,11 @@ func (c *compilation) checkVIP(base cue.Path, rel string, vip netip.Addr) {
 			rel2...)
 		return
 	}
-	for _, a := range c.addrs.all {
-		if edge, ok := subnetEdge(vip, a.prefix); ok {
-			c.addIssue(diag.Error, "vip-subnet-edge", base, rel,
-				fmt.Sprintf("VIP %s is the %s address of subnet %s (host %s)", vip, edge, a.prefix.Masked(), a.host),
-				"use a host address inside the subnet: not its first (network) or last (broadcast) address",
-				c.relatedAt(a.path(), "subnet %s of host %s", a.prefix.Masked(), a.host))
-			return
-		}
+	if on := c.addrs.edges[vip]; len(on) > 0 {
+		e := on[0]
+		c.addIssue(diag.Error, "vip-subnet-edge", base, rel,
+			fmt.Sprintf("VIP %s is the %s address of subnet %s (host %s)", vip, e.edge, e.prefix.Masked(), e.host),
+			"use a host address inside the subnet: not its first (network) or last (broadcast) address",
+			c.relatedAt(e.path(), "subnet %s of host %s", e.prefix.Masked(), e.host))
 	}
 }
