@@ -333,3 +333,29 @@ func TestEveryAddressRuleIsTested(t *testing.T) {
 		}
 	}
 }
+
+// TestRelatedAfterHostsMove: a long-lived Compiler reports a related
+// position where the fact is now, when only its line moved: a service's
+// result is not reused with a stale position.
+func TestRelatedAfterHostsMove(t *testing.T) {
+	dir := t.TempDir()
+	hosts := "package lvs\n\nhosts: lb1: interfaces: eth0: addresses: [\"10.0.0.2/24\"]\nclusters: dr: directors: [\"lb1\"]\n"
+	writeFile(t, filepath.Join(dir, "hosts.cue"), hosts)
+	writeFile(t, filepath.Join(dir, "services.cue"), "package lvs\n\nservices: s: {cluster: \"dr\", vip: \"10.0.0.2\", port: 80, reals: [{address: \"10.0.0.11\"}]}\n")
+	cc := NewCompiler(Options{})
+	for i, line := range []int{3, 5} {
+		if i > 0 {
+			writeFile(t, filepath.Join(dir, "hosts.cue"), "// moved\n// down\n"+hosts)
+		}
+		res, err := cc.Compile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.viaTree {
+			t.Fatal("not the plain-data path")
+		}
+		if len(res.Diagnostics) != 1 || len(res.Diagnostics[0].Related) != 1 || res.Diagnostics[0].Related[0].Line != line {
+			t.Errorf("compile %d: diagnostics %s, want one with a related position on line %d: %+v", i, res.Diagnostics, line, res.Diagnostics)
+		}
+	}
+}

@@ -475,7 +475,7 @@ func (c *compilation) mtuRelated(in ruleInput) []diag.Related {
 	if mtu == 0 {
 		return nil
 	}
-	return []diag.Related{c.relatedAt(at, "MTU %d, the smallest on the tunnel's path", mtu)}
+	return []diag.Related{c.relatedAt(at, "MTU %d declared here (%s), the smallest on the tunnel's path", mtu, at)}
 }
 
 // checkedAt returns the path of the first health check a real server of
