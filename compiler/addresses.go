@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -249,19 +250,28 @@ func (c *compilation) checkServiceAddresses(in ruleInput) {
 	if in.cluster != nil {
 		directors = in.cluster.Directors
 	}
-	check := func(ref realRef, path string) {
+	// i is the real server's index, -1 for the sorry server; its path
+	// is written only for a problem (10,000 services of 10 real servers
+	// would otherwise format 100,000 paths for nothing).
+	check := func(ref realRef, i int) {
 		if !ref.ok {
 			return
 		}
+		path := func() string {
+			if i < 0 {
+				return "sorry"
+			}
+			return "reals[" + strconv.Itoa(i) + "]"
+		}
 		if vip.IsValid() && ref.addr == vip {
-			c.addIssue(diag.Error, "real-vip", in.base, path,
+			c.addIssue(diag.Error, "real-vip", in.base, path(),
 				fmt.Sprintf("real server %s is the service's own VIP", ref.addr),
 				"a real server is another host's address: the VIP is the director's (IPVS would send each packet back to itself)",
 				c.relatedAt(cue.MakePath(append(in.base.Selectors(), cue.Str("vip"))...), "the service's VIP %s", vip))
 		}
 		if ref.host != nil {
 			if j := slices.Index(directors, ref.host.Name); j >= 0 {
-				c.addIssue(diag.Error, "real-director", in.base, path,
+				c.addIssue(diag.Error, "real-director", in.base, path(),
 					fmt.Sprintf("real server %s is director %s of cluster %s, which carries this service", ref.host.Name, ref.host.Name, in.cluster.Name),
 					"serve the service from hosts other than its directors: lvsgen would configure "+ref.host.Name+" as a real server (VIP, ARP settings) against its director role",
 					c.relatedAt(cue.MakePath(cue.Str("clusters"), cue.Str(in.cluster.Name), cue.Str("directors"), cue.Index(j)), "%s is a director of cluster %s here", ref.host.Name, in.cluster.Name))
@@ -269,7 +279,7 @@ func (c *compilation) checkServiceAddresses(in ruleInput) {
 		}
 		for _, e := range c.addrs.edges[ref.addr] {
 			if slices.Contains(directors, e.host) {
-				c.addIssue(diag.Error, "real-subnet-edge", in.base, path,
+				c.addIssue(diag.Error, "real-subnet-edge", in.base, path(),
 					fmt.Sprintf("real server %s is the %s address of %s, director %s's subnet: the kernel refuses it as a destination", ref.addr, e.edge, e.prefix.Masked(), e.host),
 					"use the real server's own unicast address on the subnet",
 					c.relatedAt(e.path(), "director %s's subnet %s", e.host, e.prefix.Masked()))
@@ -278,10 +288,10 @@ func (c *compilation) checkServiceAddresses(in ruleInput) {
 		}
 	}
 	for i, ref := range in.refs {
-		check(ref, fmt.Sprintf("reals[%d]", i))
+		check(ref, i)
 	}
 	if in.sorry != nil {
-		check(*in.sorry, "sorry")
+		check(*in.sorry, -1)
 	}
 }
 
