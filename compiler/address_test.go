@@ -116,6 +116,11 @@ hosts: a2: interfaces: eth1: addresses: ["2001:db8:1::6/64", ‸¤"2001:db8:1::5
 			{rule: "address-duplicate", path: "hosts.a1.interfaces.eth0.addresses[0]", related: []string{"¤1"}},
 			{rule: "address-duplicate", path: "hosts.a2.interfaces.eth1.addresses[1]", related: []string{"¤0"}},
 		}},
+	{"loopback and link-local addresses on several hosts", `hosts: web1: interfaces: lo: addresses: ["127.0.0.1/8", "::1/128"]
+hosts: web2: interfaces: lo: addresses: ["127.0.0.1/8", "::1/128"]
+hosts: h1: interfaces: eth0: addresses: ["10.9.0.1/24", "fe80::1/64", "169.254.0.1/16"]
+hosts: h2: interfaces: eth0: addresses: ["10.9.0.2/24", "fe80::1/64", "169.254.0.1/16"]`,
+		nil},
 	{"a natGateway may be declared on each director", `clusters: natpair: natGateway: "10.1.0.254"
 hosts: nat1: interfaces: vrrp0: addresses: ["10.1.0.254/24"]
 hosts: nat2: interfaces: vrrp0: addresses: ["10.1.0.254/24"]`,

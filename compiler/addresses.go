@@ -201,7 +201,10 @@ func (c *compilation) checkHostAddresses(cfg *model.Config) {
 				others = append(others, c.relatedAt(o.path(), "%s is declared on host %s here too", a.prefix.Addr(), o.host))
 			}
 		}
-		if len(others) == 0 || floating(a.prefix.Addr(), on) {
+		// Loopback and link-local addresses are the host's or the
+		// link's own: every host may have 127.0.0.1 or fe80::1.
+		if len(others) == 0 || floating(a.prefix.Addr(), on) || a.prefix.Addr().IsLoopback() ||
+			a.prefix.Addr().IsLinkLocalUnicast() {
 			continue
 		}
 		c.addIssue(diag.Error, "address-duplicate", a.path(), "",
