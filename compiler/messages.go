@@ -41,6 +41,8 @@ var (
 	mismatched = regexp.MustCompile(`^conflicting values (.+) and (.+) \(mismatched types (\w+) and (\w+)\)$`)
 	// what is the schema's side of a conflict rather than a user's value
 	schemaSide = regexp.MustCompile(`^(int|string|bool|float|number|bytes|null|_|[=!]~|[<>]=?|!=|\[\.\.\.|#|\*)|[|&]`)
+	// what is a value as a user writes one
+	literal = regexp.MustCompile(`^("|-?[0-9]|true$|false$)`)
 )
 
 // kindWords names a CUE kind for a user.
@@ -49,7 +51,7 @@ var kindWords = map[string]string{
 	"float":  "a number",
 	"number": "a number",
 	"string": "a string",
-	"bool":   "true or false",
+	"bool":   "a boolean (true or false)",
 	"list":   "a list [...]",
 	"struct": "a struct {...}",
 	"null":   "null",
@@ -60,7 +62,10 @@ var kindWords = map[string]string{
 func inWords(msg string) string {
 	if m := mismatched.FindStringSubmatch(msg); m != nil {
 		user, userKind, wantKind := m[1], m[3], m[4]
-		if schemaSide.MatchString(m[1]) && !schemaSide.MatchString(m[2]) {
+		// CUE writes the user's value first; should it not, the side
+		// that reads as schema (or not as a literal) is the schema's.
+		if (schemaSide.MatchString(m[1]) && !schemaSide.MatchString(m[2])) ||
+			(!literal.MatchString(m[1]) && literal.MatchString(m[2])) {
 			user, userKind, wantKind = m[2], m[4], m[3]
 		}
 		return fmt.Sprintf("%s is %s, but the field wants %s", user, words(userKind), words(wantKind))

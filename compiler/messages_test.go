@@ -113,3 +113,20 @@ func TestTimeoutsConflictNamesBoth(t *testing.T) {
 		t.Errorf("diagnostics %s, want one: %s", res.Diagnostics, want)
 	}
 }
+
+func TestInWords(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`conflicting values "80" and int (mismatched types string and int)`, `"80" is a string, but the field wants an integer`},
+		{`conflicting values int and "80" (mismatched types int and string)`, `"80" is a string, but the field wants an integer`},
+		{`conflicting values {timeout:360} and true (mismatched types struct and bool)`, `true is a boolean (true or false), but the field wants a struct {...}`},
+		{`conflicting values 5 and =~"^[a-z]+$" (mismatched types int and string)`, `5 is an integer, but the field wants a string`},
+		{`invalid value "x" (out of bound =~"^/")`, `invalid value "x" (not an absolute path starting with '/')`},
+		{`invalid value "x" (out of bound =~"^x+y$")`, `invalid value "x" (not in the form the field wants)`},
+		{`invalid value "x" (out of bound !~"^x$")`, `invalid value "x" (a form the field does not take)`},
+		{`invalid value 70000 (out of bound <=65535)`, `invalid value 70000 (out of bound <=65535)`},
+	} {
+		if got := inWords(tt.in); got != tt.want {
+			t.Errorf("inWords(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
