@@ -159,6 +159,11 @@ services: s: {cluster: "t1", vip: "192.0.2.9", port: 80, forwarding: ‸"tun", r
 clusters: t4: {directors: ["web1"], timeouts: ‸{udp: 30}}`,
 		[]wantAt{{rule: "host-conflict", path: "clusters.t4.timeouts", related: []string{"¤"}}}},
 
+	{"vip device missing on a director", `clusters: c: {directors: ["lb1"], vip: {bind: "interface", device: ‸"eth7"}}`,
+		[]wantAt{{rule: "vip-device", path: "clusters.c.vip.device", related: []string{"base:lb1: {\n\t\tinterfaces: |eth0"}}}},
+	{"address not of the host", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", address: ‸"10.0.0.12"}]}`,
+		[]wantAt{{rule: "real-address-host", path: "services.s.reals[0].address", related: []string{"base:web1: {\n\t\tinterfaces: |eth0"}}}},
+
 	// Interface names, wherever the schema takes one.
 	{"interface name with a slash", `hosts: h: interfaces: ‸"eth/0": addresses: ["10.9.0.1/24"]`,
 		[]wantAt{{rule: "schema", path: `hosts.h.interfaces."eth/0"`}}},
