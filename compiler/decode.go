@@ -9,6 +9,7 @@ import (
 
 	"cuelang.org/go/cue"
 
+	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -118,7 +119,9 @@ func (c *compilation) checkClusters(cfg *model.Config) {
 				c.errorf("unknown-host", base, fmt.Sprintf("directors[%d]", i), "declare the host under hosts: or fix the name", "director %q is not a declared host", d)
 			}
 			if h := cfg.Hosts[d]; h != nil && cl.VIPBind == "interface" && cl.VIPDevice != "" && !slices.ContainsFunc(h.Interfaces, func(i model.Interface) bool { return i.Name == cl.VIPDevice }) {
-				c.errorf("vip-device", base, "vip.device", "declare the interface under hosts."+d+".interfaces or change vip.device", "director %s has no interface %s to bind the VIPs on", d, cl.VIPDevice)
+				c.addIssue(diag.Error, "vip-device", base, "vip.device", fmt.Sprintf("director %s has no interface %s to bind the VIPs on", d, cl.VIPDevice),
+					"declare the interface under hosts."+d+".interfaces or change vip.device",
+					c.relatedAt(cue.MakePath(cue.Str("hosts"), cue.Str(d), cue.Str("interfaces")), "director %s's interfaces", d))
 			}
 			if slices.Index(cl.Directors, d) < i {
 				c.errorf("directors", base, fmt.Sprintf("directors[%d]", i), "remove the duplicate", "director %q is listed twice", d)

@@ -18,10 +18,18 @@ import (
 )
 
 type rawIssue struct {
-	Path     string `json:"path"`
-	Message  string `json:"message"`
-	Hint     string `json:"hint"`
-	Severity string `json:"severity"`
+	Path     string       `json:"path"`
+	Message  string       `json:"message"`
+	Hint     string       `json:"hint"`
+	Severity string       `json:"severity"`
+	Related  []rawRelated `json:"related"`
+}
+
+// rawRelated is a rule's #Related.
+type rawRelated struct {
+	At      []string `json:"at"`
+	Value   string   `json:"value"`
+	Message string   `json:"message"`
 }
 
 // realRef is a real server as far as it could be resolved before

@@ -197,6 +197,9 @@ type Conflict struct {
 	// Reason is the item that found the conflict: "service NAME" or
 	// "cluster NAME".
 	Reason string
+	// With are the items whose need Reason's contradicts, in the same
+	// form: the compiler points at them too.
+	With []string
 }
 
 // SortConflicts sorts conflicts by host and message, the order Build
@@ -238,8 +241,13 @@ func newBuilder(name string) *builder {
 	}
 }
 
-func (b *builder) conflict(reason, format string, args ...any) Conflict {
-	return Conflict{Host: b.h.Name, Reason: reason, Message: fmt.Sprintf(format, args...)}
+// timeoutsText says IPVS timeouts as ipvsadm --set takes them.
+func timeoutsText(t kernel.Timeouts) string {
+	return fmt.Sprintf("tcp %ds, tcpfin %ds, udp %ds", t.TCP, t.TCPFin, t.UDP)
+}
+
+func (b *builder) conflict(reason string, with []string, format string, args ...any) Conflict {
+	return Conflict{Host: b.h.Name, Reason: reason, With: slices.Clone(with), Message: fmt.Sprintf(format, args...)}
 }
 
 func (b *builder) role(r string) {
@@ -262,7 +270,7 @@ func (b *builder) sysctl(key string, value int, reason string) {
 	v := strconv.Itoa(value)
 	if s, ok := b.sysctls[key]; ok {
 		if s.Value != v {
-			b.errs = append(b.errs, b.conflict(reason, "host %s: %s must be %s for %s but %s for %s", b.h.Name, key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
+			b.errs = append(b.errs, b.conflict(reason, s.Reasons, "host %s: %s must be %s for %s but %s for %s", b.h.Name, key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
 			return
 		}
 		s.Reasons = addReason(s.Reasons, reason)
@@ -302,7 +310,7 @@ func (b *builder) addr(dev string, a netip.Addr, reason string) {
 func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
 	if r, ok := b.routes[dst]; ok {
 		if r.Gateway != gw {
-			b.errs = append(b.errs, b.conflict(reason, "host %s: route %s must go via %s for %s but via %s for %s", b.h.Name, dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
+			b.errs = append(b.errs, b.conflict(reason, r.Reasons, "host %s: route %s must go via %s for %s but via %s for %s", b.h.Name, dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
 			return
 		}
 		r.Reasons = addReason(r.Reasons, reason)
@@ -318,7 +326,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	reason := "cluster " + cl.Name
 	t := &Timeouts{Timeouts: kernel.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP}, Reason: []string{reason}}
 	if b.h.Timeouts != nil && b.h.Timeouts.Timeouts != t.Timeouts {
-		b.errs = append(b.errs, b.conflict(reason, "host %s: IPVS timeouts differ between %s and %s; a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), reason))
+		b.errs = append(b.errs, b.conflict(reason, b.h.Timeouts.Reason, "host %s: IPVS timeouts differ between %s (%s) and %s (%s); a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), timeoutsText(b.h.Timeouts.Timeouts), reason, timeoutsText(t.Timeouts)))
 	} else if b.h.Timeouts != nil {
 		b.h.Timeouts.Reason = addReason(b.h.Timeouts.Reason, reason)
 	} else {

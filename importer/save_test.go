@@ -63,6 +63,12 @@ var saveExpect = map[string]struct {
 	"canonical/persistence-engine-sip-with-and-without-persistence.save": {skipped: map[string]string{"udp:10.0.0.2:5060": "without persistence"}},
 	"canonical/persistence-with-netmask-v4.save":                         {skipped: map[string]string{"tcp:10.0.0.1:3": "/0"}},
 	"canonical/sort-fwmarks-2-31-apart.save":                             {skipped: map[string]string{"fwm:2147483650/ipv4": "2^31"}},
+	// A real server that is the VIP (served locally) or the broadcast
+	// address of the /24 the import puts the director on: the kernel
+	// takes them, lvsgen's address rules do not.
+	"canonical/sort-destinations-by-address-then-port.save":      {skipped: map[string]string{"tcp:10.0.0.1:80": "real-subnet-edge"}},
+	"canonical/sort-non-transitive-kernel-order-10-100-200.save": {skipped: map[string]string{"tcp:10.0.0.1:80": "real-vip"}},
+	"canonical/sort-non-transitive-kernel-order-200-100-10.save": {skipped: map[string]string{"tcp:10.0.0.1:80": "real-vip"}},
 	// What ipvsadm-save prints but ipvsadm -R (and ParseSave) cannot
 	// read: sh with only flag-3 ("-b " and no name), and tunnel options
 	// ipvsadm refuses for the tunnel type.

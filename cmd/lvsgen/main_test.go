@@ -37,7 +37,8 @@ func TestValidateExitCodes(t *testing.T) {
 	}{
 		{"valid example", []string{"validate", "../../examples"}, 0},
 		{"invalid config", []string{"validate", bad}, 1},
-		{"missing directory", []string{"validate", filepath.Join(bad, "nope")}, 1},
+		{"missing directory", []string{"validate", filepath.Join(bad, "nope")}, exitUsage},
+		{"not a directory", []string{"validate", filepath.Join(bad, "a.cue")}, exitUsage},
 		{"no argument", []string{"validate"}, exitUsage},
 		{"unknown format", []string{"validate", "--format", "xml", "../../examples"}, exitUsage},
 		{"unknown flag", []string{"validate", "--frobnicate", "../../examples"}, exitUsage},
