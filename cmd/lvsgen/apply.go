@@ -17,6 +17,7 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
@@ -58,15 +59,15 @@ func (f *planFlags) register(c *cobra.Command) {
 }
 
 // compile checks --format and compiles dir for --host: what plan and
-// apply do before they touch a kernel.
-func (f *planFlags) compile(dir string) (*hoststate.Host, error) {
+// apply do before they touch a kernel. Diagnostics go to stderr.
+func (f *planFlags) compile(stderr io.Writer, dir string) (*hoststate.Host, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
 	}
 	if f.maxDeleteFraction <= 0 || f.maxDeleteFraction > 1 {
 		return nil, usageError{fmt.Errorf("--max-delete-fraction %g: want more than 0 and at most 1 (1: no limit)", f.maxDeleteFraction)}
 	}
-	return compileHost(dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
+	return compileHost(stderr, dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
 }
 
 // lockLiveKernel takes the lock of the kernel openKernel opens: one per
@@ -100,7 +101,7 @@ func lockKernel(stateDir, host string) (k kernel.Kernel, unlock func(), err erro
 
 // compileHost compiles dir and returns host's desired state; diagnostics
 // go to stderr.
-func compileHost(dir, host string, opts compiler.Options) (*hoststate.Host, error) {
+func compileHost(stderr io.Writer, dir, host string, opts compiler.Options) (*hoststate.Host, error) {
 	if host == "" {
 		return nil, usageError{errors.New("--host NAME is required")}
 	}
@@ -109,11 +110,11 @@ func compileHost(dir, host string, opts compiler.Options) (*hoststate.Host, erro
 		return nil, err
 	}
 	if !res.Valid() {
-		_ = diag.WriteText(os.Stderr, res.Diagnostics)
+		_ = diag.WriteText(stderr, res.Diagnostics)
 		return nil, exitError{1}
 	}
 	if len(res.Diagnostics) > 0 {
-		_ = diag.WriteText(os.Stderr, res.Diagnostics)
+		_ = diag.WriteText(stderr, res.Diagnostics)
 	}
 	h, ok := res.Hosts[host]
 	if !ok {
@@ -149,13 +150,21 @@ func showPlan(ctx context.Context, w io.Writer, r *applier.Runner, want *hoststa
 	return p, err
 }
 
+// isTerminal says whether w is a terminal that takes colour (NO_COLOR
+// unset).
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	return isTTY(w) && os.Getenv("NO_COLOR") == ""
+}
+
+// isTTY says whether f, a stream of the command, is a terminal: only an
+// *os.File can be.
+func isTTY(f any) bool {
+	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+	st, err := file.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func newPlan() *cobra.Command {
@@ -178,7 +187,7 @@ else), health is not read, no root is needed, and services in the capture count 
 unless --prune: CI in git can show what a change would do to a real host.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			want, err := f.compile(args[0])
+			want, err := f.compile(cmd.ErrOrStderr(), args[0])
 			if err != nil {
 				return err
 			}
@@ -187,7 +196,11 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			var k kernel.IPVS
 			r := f.runner(nil)
 			if f.observed != "" {
-				if k, err = applier.LoadCapture(ctx, f.observed); err != nil {
+				in, name, err := openInput(cmd, f.observed, safefile.MaxConfigFile)
+				if err != nil {
+					return fmt.Errorf("reading --observed: %w", err)
+				}
+				if k, err = applier.ReadCapture(ctx, in, name); err != nil {
 					return err
 				}
 				want = applier.CaptureWant(want)
@@ -211,7 +224,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture instead of the live kernel")
+	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture (- for stdin) instead of the live kernel")
 	return c
 }
 
@@ -233,7 +246,7 @@ its sysctls to --sysctl-file.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			f.checkPerms = !allowUnsafePerms
-			want, err := f.compile(args[0])
+			want, err := f.compile(cmd.ErrOrStderr(), args[0])
 			if err != nil {
 				return err
 			}
@@ -254,11 +267,11 @@ its sysctls to --sysctl-file.`,
 				return err
 			}
 			if p.Changes() > 0 && !autoApprove {
-				if !isTerminal(os.Stdin) {
+				if !isTTY(cmd.InOrStdin()) {
 					return usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
 				}
 				fmt.Fprint(out, "Apply these changes? Only 'yes' is accepted: ")
-				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if strings.TrimSpace(answer) != "yes" {
 					fmt.Fprintln(out, "Apply cancelled; nothing changed.")
 					return exitError{1}

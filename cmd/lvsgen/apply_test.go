@@ -75,6 +75,25 @@ func TestPlanObserved(t *testing.T) {
 	}
 }
 
+// TestPlanObservedStdin: --observed - reads the capture from stdin and
+// plans exactly as from the file.
+func TestPlanObservedStdin(t *testing.T) {
+	capture := lb1Capture(t)
+	b, err := os.ReadFile(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fromFile := runCapture(t, "plan", "../../examples", "--host", "lb1", "--observed", capture, "--format", "json")
+	code, fromStdin, errOut := runStdin(t, string(b), "plan", "../../examples", "--host", "lb1", "--observed", "-", "--format", "json")
+	if code != 0 || fromStdin != fromFile || !strings.Contains(fromStdin, "192.0.2.99") {
+		t.Fatalf("--observed -: exit %d\n%s\nwant\n%s%s", code, fromStdin, fromFile, errOut)
+	}
+	code, _, errOut = runStdin(t, "-A -t 192.0.2.10:80 -s nope\n", "plan", "../../examples", "--host", "lb1", "--observed", "-")
+	if code != 1 || !strings.Contains(errOut, "reading --observed standard input") {
+		t.Errorf("a bad capture on stdin: exit %d\n%s", code, errOut)
+	}
+}
+
 func TestApplyThenNoop(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
