@@ -241,50 +241,33 @@ order and prints what it did. Nothing is written when the config is invalid
 or the plan is refused. A kernel error stops the apply and reports what was
 and was not done; the next apply converges. Afterwards the host's rules are
 written to --rules-file (restored at boot by Debian's ipvsadm service) and
-its sysctls to --sysctl-file.`,
+its sysctls to --sysctl-file.
+
+--format json writes one JSON document to stdout: the plan, the result of
+each operation (ok, error with its errno, unknown, not-done) and the outcome;
+the prompt and progress go to stderr (docs/APPLY.md).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out := cmd.OutOrStdout()
 			f.checkPerms = !allowUnsafePerms
-			want, err := f.compile(cmd.ErrOrStderr(), args[0])
-			if err != nil {
+			if f.format != "json" {
+				_, err := f.apply(cmd, args[0], autoApprove, rulesFile, sysctlFile)
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-			defer cancel()
-			k, unlock, err := lockKernel(f.stateDir, f.host)
-			if err != nil {
-				return err
+			doc, err := f.apply(cmd, args[0], autoApprove, rulesFile, sysctlFile)
+			var ue usageError
+			if errors.As(err, &ue) && doc.Plan == nil {
+				return err // a bad invocation: no document
 			}
-			defer unlock()
-			// Read under the lock: watch writes the snapshot before
-			// it applies a health change.
-			want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
-			r := f.runner(k)
-			r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
-			p, err := showPlan(ctx, out, r, want, f.format)
+			doc.Host = f.host
 			if err != nil {
-				return err
-			}
-			if p.Changes() > 0 && !autoApprove {
-				if !isTTY(cmd.InOrStdin()) {
-					return usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
-				}
-				fmt.Fprint(out, "Apply these changes? Only 'yes' is accepted: ")
-				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if strings.TrimSpace(answer) != "yes" {
-					fmt.Fprintln(out, "Apply cancelled; nothing changed.")
-					return exitError{1}
+				doc.Err = err
+				var ee exitError
+				if errors.As(err, &ee) && doc.Outcome == planfmt.Invalid {
+					doc.Err = errors.New("the config is invalid: the diagnostics are on stderr")
 				}
 			}
-			start := time.Now()
-			res, err := r.Apply(ctx, want, p)
-			if p.Changes() > 0 {
-				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), plan.Summary(res.Done))
-			}
-			if err != nil && res != nil && len(res.Undone()) > 0 {
-				reportStopped(out, res, err)
-				return fmt.Errorf("apply stopped: %w", err)
+			if werr := planfmt.WriteApplyJSON(cmd.OutOrStdout(), doc); werr != nil {
+				return errors.Join(err, werr)
 			}
 			return err
 		},
@@ -295,6 +278,120 @@ its sysctls to --sysctl-file.`,
 	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
 	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
 	return c
+}
+
+// apply is apply's run: it compiles dir, plans, asks, applies, and
+// returns what happened as apply's JSON document says it (planfmt.Apply,
+// without its host and error) with the error that ends the run. With
+// --format json, the plan and result are the document's alone: the
+// prompt and the progress lines go to stderr, so that stdout holds one
+// JSON document.
+func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove bool, rulesFile, sysctlFile string) (planfmt.Apply, error) {
+	doc := planfmt.Apply{Outcome: planfmt.Failed}
+	out, planOut := cmd.OutOrStdout(), cmd.OutOrStdout()
+	if f.format == "json" {
+		out, planOut = cmd.ErrOrStderr(), io.Discard
+	}
+	want, err := f.compile(cmd.ErrOrStderr(), dir)
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			doc.Outcome = planfmt.Invalid
+		}
+		return doc, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	defer cancel()
+	k, unlock, err := lockKernel(f.stateDir, f.host)
+	if err != nil {
+		return doc, err
+	}
+	defer unlock()
+	// Read under the lock: watch writes the snapshot before it applies a
+	// health change.
+	want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
+	r := f.runner(k)
+	r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
+	p, err := showPlan(ctx, planOut, r, want, f.format)
+	doc.Plan = p
+	if err != nil {
+		if errors.Is(err, applier.ErrRefused) {
+			doc.Outcome = planfmt.Refused
+		}
+		return doc, err
+	}
+	if p.Changes() > 0 && !autoApprove {
+		if !isTTY(cmd.InOrStdin()) {
+			doc.Outcome = planfmt.Cancelled
+			return doc, usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
+		}
+		fmt.Fprint(out, "Apply these changes? Only 'yes' is accepted: ")
+		answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(out, "Apply cancelled; nothing changed.")
+			doc.Outcome = planfmt.Cancelled
+			return doc, exitError{1}
+		}
+	}
+	start := time.Now()
+	res, err := r.Apply(ctx, want, p)
+	doc.Results = opResults(p, res, err)
+	if p.Changes() > 0 {
+		fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), plan.Summary(res.Done))
+	}
+	if err != nil && res != nil && len(res.Undone()) > 0 {
+		reportStopped(out, res, err)
+		return doc, fmt.Errorf("apply stopped: %w", err)
+	}
+	if err == nil {
+		doc.Outcome = planfmt.Applied
+		if p.Changes() == 0 {
+			doc.Outcome = planfmt.NoChanges
+		}
+	}
+	return doc, err
+}
+
+// opResults is the result of each of p's operations, in p's order, from
+// what Apply said of them (res) and the error it returned (the failed
+// operation's). Ops are compared by value: Apply hands back the plan's
+// own, whose objects are pointers. A plan with nothing but waits for
+// draining is not sent to the kernel, and a wait writes nothing: they are
+// done.
+func opResults(p *plan.Plan, res *applier.Result, err error) []planfmt.OpResult {
+	results := make([]planfmt.OpResult, len(p.Ops))
+	status := make(map[plan.Op]planfmt.OpResult, len(p.Ops))
+	if res != nil {
+		if p.Changes() == 0 && err == nil {
+			for _, o := range p.Ops {
+				status[o] = planfmt.OpResult{Status: planfmt.OK}
+			}
+		}
+		for _, o := range res.Done {
+			status[o] = planfmt.OpResult{Status: planfmt.OK}
+		}
+		if res.Failed != nil {
+			r := planfmt.OpResult{Status: planfmt.Error, Err: err}
+			if ae := (*applier.ApplyError)(nil); errors.As(err, &ae) {
+				r.Err = ae.Err
+			}
+			status[*res.Failed] = r
+		}
+		for _, f := range res.AlsoFailed {
+			status[f.Op] = planfmt.OpResult{Status: planfmt.Error, Err: f.Err}
+		}
+		for _, o := range res.Unknown {
+			status[o] = planfmt.OpResult{Status: planfmt.Unknown}
+		}
+	}
+	for i, o := range p.Ops {
+		r, ok := status[o]
+		if !ok {
+			r.Status = planfmt.NotDone
+		}
+		results[i] = r
+	}
+	return results
 }
 
 // reportStopped says what an apply that stopped did not do: the failed
