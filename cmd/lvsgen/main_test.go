@@ -151,3 +151,19 @@ func TestRenderFormats(t *testing.T) {
 		t.Errorf("json: exit %d\n%s", code, out)
 	}
 }
+
+// TestRenderKeepalivedVRRP: the VRRP of a director whose cluster declares
+// vrrp on stdout; for a host without, nothing on stdout and why on
+// stderr. (vrrp's tests read the output back with the importer.)
+func TestRenderKeepalivedVRRP(t *testing.T) {
+	code, out, errOut := runStdin(t, "", "render", "../../examples", "--host", "lb2", "--format", "keepalived-vrrp")
+	for _, want := range []string{"vrrp_instance edge {\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority 100\n", "        192.0.2.11/32 dev eth0\n", "vrrp_instance edge_v6 {"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("lb2: exit %d, stdout lacks %q:\n%s%s", code, want, out, errOut)
+		}
+	}
+	code, out, errOut = runStdin(t, "", "render", "../../examples", "--host", "nat1", "--format", "keepalived-vrrp")
+	if code != 0 || out != "" || !strings.Contains(errOut, "host nat1 directs no cluster that declares vrrp") {
+		t.Errorf("nat1: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
