@@ -83,6 +83,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newWatch(), newStatus())
 	root.AddCommand(newImport())
 	root.AddCommand(newVersion())
+	root.AddCommand(newSchema())
 	registerCompletions(root)
 	return root
 }
