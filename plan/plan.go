@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lvsgen/lvsgen/ipvs"
@@ -17,9 +18,12 @@ const (
 	Delete Action = "delete"
 	// Drain sets a leaving destination's weight to 0; a later run deletes
 	// it once it has no active connections or the drain timeout passed.
+	// A leaving service's Drain starts its drain and is no kernel write
+	// of its own: the Drain of each of its destinations follows it.
 	Drain Action = "drain"
-	// Wait is no kernel write: a destination still draining, shown so
-	// the operator sees why it is still there.
+	// Wait is no kernel write: a destination or service still draining,
+	// or a host object kept while a service drains, shown so the
+	// operator sees why it is still there.
 	Wait Action = "wait"
 )
 
@@ -85,6 +89,12 @@ func (o Op) Service() ipvs.ServiceKey {
 	return ipvs.ServiceKey{}
 }
 
+// Writes reports whether o makes a kernel write: all but a Wait and a
+// service's Drain, whose writes are its destinations' drains.
+func (o Op) Writes() bool {
+	return o.Action != Wait && (o.Action != Drain || o.Kind() != KindService)
+}
+
 // IsIPVS reports whether o is an IPVS service or destination operation:
 // the ones the kernel may take in batches.
 func (o Op) IsIPVS() bool {
@@ -128,15 +138,34 @@ type Plan struct {
 func (p *Plan) Changes() int {
 	n := 0
 	for _, o := range p.Ops {
-		if o.Action != Wait {
+		if o.Writes() {
 			n++
 		}
 	}
 	return n
 }
 
-// Deletes counts services and destinations the plan deletes or drains:
-// what the --max-deletes guard limits.
+// LeavingServices lists the IPVS services p deletes or starts draining,
+// but those whose drain an earlier plan started: they left then. What
+// --max-delete-fraction limits.
+func (p *Plan) LeavingServices() []ipvs.ServiceKey {
+	var keys []ipvs.ServiceKey
+	for _, o := range p.Ops {
+		if o.Kind() != KindService || (o.Action != Delete && o.Action != Drain) {
+			continue
+		}
+		k := o.Service().Canonical()
+		if o.Action == Delete && p.prev != nil && slices.ContainsFunc(p.prev.ServiceDrains, func(r ServiceDrainRecord) bool { return r.Service.Canonical() == k }) {
+			continue
+		}
+		keys = append(keys, o.Service())
+	}
+	return keys
+}
+
+// Deletes counts services and destinations the plan deletes or drains
+// (a leaving service's drain counts as its own, and each of its
+// destinations'): what the --max-deletes guard limits.
 func (p *Plan) Deletes() int {
 	n := 0
 	for _, o := range p.Ops {
@@ -164,6 +193,15 @@ func (p *Plan) StateAfter(undoneOps []Op) *State {
 	u.s.Sort()
 	return u.s
 }
+
+// Intent is the ownership state to record before the first kernel write
+// of p: StateAfter with no operation done, which claims everything the
+// plan creates (with the sysctl values found before changing them) and
+// releases nothing it removes. Whatever point an apply is killed at, the
+// kernel then holds nothing lvsgen made that this state does not own: a
+// claim comes before the creation, a release only with the final state,
+// after the deletion.
+func (p *Plan) Intent() *State { return p.StateAfter(p.Ops) }
 
 // undone is StateAfter's work in progress: the state being made, the one
 // the plan was made from, and sets of owned services made on first use.

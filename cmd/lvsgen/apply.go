@@ -230,7 +230,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 
 func newApply() *cobra.Command {
 	var f planFlags
-	var autoApprove, allowUnsafePerms bool
+	var autoApprove, allowUnsafePerms, adopt bool
 	var rulesFile, sysctlFile string
 	c := &cobra.Command{
 		Use:   "apply DIR --host NAME",
@@ -243,6 +243,13 @@ and was not done; the next apply converges. Afterwards the host's rules are
 written to --rules-file (restored at boot by Debian's ipvsadm service) and
 its sysctls to --sysctl-file.
 
+The state file in --state-dir records what lvsgen made, so that it removes
+only that; it is written before the first kernel write (what the plan will
+create) and after the last. When it is lost or corrupt, --adopt claims the
+kernel objects that equal the config as lvsgen's and writes a new one;
+sysctls adopted so keep their values at removal (the ones before lvsgen are
+unknown), and default routes are not adopted.
+
 --format json writes one JSON document to stdout: the plan, the result of
 each operation (ok, error with its errno, unknown, not-done) and the outcome;
 the prompt and progress go to stderr (docs/APPLY.md).`,
@@ -250,10 +257,10 @@ the prompt and progress go to stderr (docs/APPLY.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.checkPerms = !allowUnsafePerms
 			if f.format != "json" {
-				_, err := f.apply(cmd, args[0], autoApprove, rulesFile, sysctlFile)
+				_, err := f.apply(cmd, args[0], autoApprove, adopt, rulesFile, sysctlFile)
 				return err
 			}
-			doc, err := f.apply(cmd, args[0], autoApprove, rulesFile, sysctlFile)
+			doc, err := f.apply(cmd, args[0], autoApprove, adopt, rulesFile, sysctlFile)
 			var ue usageError
 			if errors.As(err, &ue) && doc.Plan == nil {
 				return err // a bad invocation: no document
@@ -274,6 +281,7 @@ the prompt and progress go to stderr (docs/APPLY.md).`,
 	}
 	f.register(c)
 	c.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking")
+	c.Flags().BoolVar(&adopt, "adopt", false, "claim the kernel objects that equal the config as lvsgen's: after the state file was lost or corrupt")
 	c.Flags().BoolVar(&allowUnsafePerms, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
 	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
 	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
@@ -286,7 +294,7 @@ the prompt and progress go to stderr (docs/APPLY.md).`,
 // --format json, the plan and result are the document's alone: the
 // prompt and the progress lines go to stderr, so that stdout holds one
 // JSON document.
-func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove bool, rulesFile, sysctlFile string) (planfmt.Apply, error) {
+func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt bool, rulesFile, sysctlFile string) (planfmt.Apply, error) {
 	doc := planfmt.Apply{Outcome: planfmt.Failed}
 	out, planOut := cmd.OutOrStdout(), cmd.OutOrStdout()
 	if f.format == "json" {
@@ -312,6 +320,7 @@ func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove bool, rule
 	want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 	r := f.runner(k)
 	r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
+	r.Adopt = adopt
 	p, err := showPlan(ctx, planOut, r, want, f.format)
 	doc.Plan = p
 	if err != nil {
@@ -319,6 +328,9 @@ func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove bool, rule
 			doc.Outcome = planfmt.Refused
 		}
 		return doc, err
+	}
+	if len(r.Adopted) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Adopting as lvsgen's (--adopt): %s.\n", strings.Join(r.Adopted, ", "))
 	}
 	if p.Changes() > 0 && !autoApprove {
 		if !isTTY(cmd.InOrStdin()) {

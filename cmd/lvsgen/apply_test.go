@@ -414,3 +414,31 @@ clusters: internal: directors: ["nat1"]
 		t.Errorf("an invalid config: exit %d, %+v\n%s", code, doc, errOut)
 	}
 }
+
+// TestApplyAdoptAfterCorruptState: a corrupt state file stops apply with a
+// message naming --adopt; apply --adopt then claims what the config's
+// apply made, writing nothing to the kernel, and says what it adopted.
+func TestApplyAdoptAfterCorruptState(t *testing.T) {
+	k := useNat1Kernel(t)
+	state := t.TempDir()
+	dir := copyDir(t, "../../examples")
+	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""}
+	if code, out := runCapture(t, args...); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(applier.StatePath(state, "nat1"), []byte("null"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCapture2(t, args...); code != 1 || !strings.Contains(errOut, "lvsgen apply --adopt") {
+		t.Fatalf("apply with a corrupt state: exit %d, want 1 and a message naming --adopt\n%s", code, errOut)
+	}
+	writes := k.Writes
+	code, out, errOut := runCapture2(t, append(args, "--adopt")...)
+	if code != 0 || !strings.Contains(errOut, "Adopting as lvsgen's (--adopt): service tcp:192.168.100.20:80") || k.Writes != writes {
+		t.Fatalf("apply --adopt: exit %d, %d writes\n%s%s", code, k.Writes-writes, out, errOut)
+	}
+	st, err := applier.LoadState(state, "nat1")
+	if err != nil || len(st.Addresses) != 2 || len(st.Links) != 1 {
+		t.Fatalf("state after --adopt: %v %+v", err, st)
+	}
+}

@@ -84,6 +84,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newImport())
 	root.AddCommand(newVersion())
 	root.AddCommand(newSchema())
+	root.AddCommand(newGenMan())
 	registerCompletions(root)
 	return root
 }
