@@ -407,10 +407,10 @@ var (
 )
 
 func (c *compilation) compile() *model.Config {
-	cfgDef := c.schema.LookupPath(cue.ParsePath("#Config"))
+	// #ConfigTop, not #Config: services are checked one at a time below;
+	// here only the shape of the top level, hosts and clusters.
+	cfgDef := c.schema.LookupPath(cue.ParsePath("#ConfigTop"))
 	top := cfgDef.Unify(c.user)
-	// Services are checked one at a time below; here only the shape of
-	// the top level, hosts and clusters.
 	if err := top.Validate(cue.Concrete(true)); err != nil {
 		c.addCUEErrors(err, c.user, cue.Path{}, func(path []string) bool {
 			// services.NAME... belongs to the per-service check, but a

@@ -84,6 +84,19 @@ type Cluster struct {
 	DrainTimeout *int `json:"drainTimeout,omitempty"`
 	// Waive maps policy rule ids to the reason the cluster is exempt.
 	Waive map[string]string `json:"waive,omitempty"`
+	// VRRP is the keepalived VRRP instance of the cluster, nil when the
+	// config declares none.
+	VRRP *VRRP `json:"vrrp,omitempty"`
+}
+
+// VRRP is a cluster's VRRP instance (schema #VRRP).
+type VRRP struct {
+	RouterID  int    `json:"routerID"`
+	Interface string `json:"interface"`
+	// Priority maps each director to its priority.
+	Priority       map[string]int `json:"priority"`
+	AdvertInterval int            `json:"advertInterval"`
+	AuthPass       string         `json:"authPass,omitempty"`
 }
 
 // Timeouts are the IPVS connection timeouts in seconds.

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,27 +15,7 @@ import (
 // stderr.
 func runCapture2(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldOut, oldErr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = outW, errW
-	var stdout, stderr bytes.Buffer
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(&stdout, outR); done <- struct{}{} }()
-	go func() { io.Copy(&stderr, errR); done <- struct{}{} }()
-	code := run(args)
-	outW.Close()
-	errW.Close()
-	os.Stdout, os.Stderr = oldOut, oldErr
-	<-done
-	<-done
-	return code, stdout.String(), stderr.String()
+	return runStdin(t, "", args...)
 }
 
 // TestImportSaveThenPlanShowsNoChanges imports every capture of the
@@ -104,19 +82,49 @@ func TestImportSaveStdoutAndReport(t *testing.T) {
 }
 
 func TestImportSaveFromStdin(t *testing.T) {
-	r, w, _ := os.Pipe()
-	old := os.Stdin
-	os.Stdin = r
-	t.Cleanup(func() { os.Stdin = old })
-	w.WriteString("-A -u 192.0.2.20:53 -s rr\n-a -u 192.0.2.20:53 -r 10.20.0.5:53 -m -w 1\n")
-	w.Close()
 	dir := t.TempDir()
-	code, _, stderr := runCapture2(t, "import", "ipvsadm-save", "-", "--director", "lb1", "-o", dir)
+	code, _, stderr := runStdin(t, "-A -u 192.0.2.20:53 -s rr\n-a -u 192.0.2.20:53 -r 10.20.0.5:53 -m -w 1\n", "import", "ipvsadm-save", "-", "--director", "lb1", "-o", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "imported.cue")); err != nil {
+	b, err := os.ReadFile(filepath.Join(dir, "imported.cue"))
+	if err != nil {
 		t.Fatalf("stdin goes to imported.cue: %v", err)
+	}
+	if !strings.Contains(string(b), `vip:        "192.0.2.20"`) {
+		t.Errorf("imported.cue lacks the service read from stdin:\n%s", b)
+	}
+}
+
+// TestImportKeepalivedFromStdin: keepalived - reads keepalived.conf from
+// stdin, names it <stdin> in errors and comments, and writes the same
+// configuration as from the file.
+func TestImportKeepalivedFromStdin(t *testing.T) {
+	conf := `global_defs { router_id lb1 }
+virtual_server 192.0.2.30 443 {
+	lb_algo rr
+	lb_kind DR
+	protocol TCP
+	real_server 10.10.0.11 443 { weight 2 }
+}
+`
+	file := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(file, []byte(conf), 0o644)
+	code, fromFile, stderr := runCapture2(t, "import", "keepalived", file)
+	if code != 0 {
+		t.Fatalf("from the file: exit %d\n%s", code, stderr)
+	}
+	code, fromStdin, stderr := runStdin(t, conf, "import", "keepalived", "-")
+	if code != 0 {
+		t.Fatalf("from stdin: exit %d\n%s", code, stderr)
+	}
+	body := func(s string) string { return s[strings.Index(s, "\npackage lvs"):] }
+	if !strings.Contains(fromStdin, "192.0.2.30") || body(fromFile) != body(strings.ReplaceAll(fromStdin, "<stdin>:", "keepalived.conf:")) {
+		t.Errorf("stdin and file differ:\n%s\n---\n%s", fromFile, fromStdin)
+	}
+	code, _, stderr = runStdin(t, "virtual_server 192.0.2.30 443 {\n\tlb_algo nope\n}\n", "import", "keepalived", "-", "--director", "lb1")
+	if code != 1 || !strings.Contains(stderr, "<stdin>:2") {
+		t.Errorf("a bad config on stdin: exit %d, want 1 and its line\n%s", code, stderr)
 	}
 }
 

@@ -70,6 +70,19 @@ func jsonObject(o plan.Object) any {
 // WriteJSON prints p as a versioned JSON document: the same operations
 // as WriteText, each with its object's JSON form before and after.
 func WriteJSON(w io.Writer, p *plan.Plan) error {
+	return writeJSON(w, planDoc(p))
+}
+
+// jsonPlan is the JSON document of a plan.
+type jsonPlan struct {
+	Version   int      `json:"version"`
+	Host      string   `json:"host"`
+	Changes   int      `json:"changes"`
+	Ops       []jsonOp `json:"ops"`
+	Unmanaged []string `json:"unmanaged"`
+}
+
+func planDoc(p *plan.Plan) *jsonPlan {
 	ops := []jsonOp{}
 	for _, o := range p.Ops {
 		ops = append(ops, jsonOp{o.Action, o.Kind(), o.Object().String(), jsonObject(o.Before), jsonObject(o.After), o.Reason})
@@ -78,13 +91,12 @@ func WriteJSON(w io.Writer, p *plan.Plan) error {
 	for _, s := range p.Unmanaged {
 		unmanaged = append(unmanaged, plan.ServiceName(s.ServiceKey))
 	}
-	doc := struct {
-		Version   int      `json:"version"`
-		Host      string   `json:"host"`
-		Changes   int      `json:"changes"`
-		Ops       []jsonOp `json:"ops"`
-		Unmanaged []string `json:"unmanaged"`
-	}{Version, p.Host, p.Changes(), ops, unmanaged}
+	return &jsonPlan{Version, p.Host, p.Changes(), ops, unmanaged}
+}
+
+// writeJSON writes doc indented, without HTML escapes (a reason may hold
+// "->"), as every lvsgen document is.
+func writeJSON(w io.Writer, doc any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
