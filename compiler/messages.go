@@ -30,6 +30,8 @@ var patternWords = map[string]string{
 	`^[.]{1,2}$`:          "not a Linux interface name: it may not be \".\" or \"..\"",
 	// #Check.path
 	`^/`: "not an absolute path starting with '/'",
+	// #VRRP.authPass
+	`^[A-Za-z0-9_.,:;@%^&*+=/?~$()\[\]<>|-]{1,8}$`: "not a VRRP password: 1 to 8 letters, digits or punctuation other than # ! \" ' { } and space",
 	// #Check.user
 	`^[A-Za-z_][A-Za-z0-9_.-]*$`: "not a user name: letters, digits, '_', '.' and '-', starting with a letter or '_'",
 }
