@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"syscall"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
-	"github.com/lvsgen/lvsgen/ipvs"
 )
 
 // nftConn opens an nftables connection in the Kernel's namespace whose
@@ -86,7 +84,7 @@ func (k *Kernel) NFTable(ctx context.Context, family kernel.NFTFamily, name stri
 		if ch.Priority != nil {
 			kc.Priority = int32(*ch.Priority)
 		}
-		rules, err := c.GetRules(t, ch)
+		rules, err := k.nftRules(ctx, fam, t.Name, ch.Name)
 		if err != nil {
 			return kernel.NFTTable{}, nftErr("reading", fmt.Sprintf("rules of chain %s of %s", ch.Name, object), err)
 		}
@@ -202,87 +200,4 @@ func encodeSNAT(f kernel.NFTFamily, r kernel.SNATRule) []expr.Any {
 		&expr.Immediate{Register: nftReg, Data: r.To.AsSlice()},
 		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: family, RegAddrMin: nftReg, RegAddrMax: nftReg},
 	)
-}
-
-// decodeSNAT reads a rule back: an SNATRule when it has encodeSNAT's
-// layout, else one whose Other says what it is, so that a rule changed or
-// added by hand is drift.
-func decodeSNAT(f kernel.NFTFamily, r *nftables.Rule) kernel.SNATRule {
-	other := kernel.SNATRule{Other: fmt.Sprintf("# a rule lvsgen did not write (handle %d, %d expressions)", r.Handle, len(r.Exprs))}
-	var out kernel.SNATRule
-	e := r.Exprs
-	next := func() expr.Any {
-		if len(e) == 0 {
-			return nil
-		}
-		x := e[0]
-		e = e[1:]
-		return x
-	}
-	// cmp reads a load into register 1 compared for equality.
-	cmp := func() ([]byte, bool) {
-		c, ok := next().(*expr.Cmp)
-		if !ok || c.Op != expr.CmpOpEq || c.Register != nftReg {
-			return nil, false
-		}
-		return c.Data, true
-	}
-	addr := func(b []byte) (netip.Addr, bool) {
-		a, ok := netip.AddrFromSlice(b)
-		return a, ok && a.Is4() == (f == kernel.NFTIPv4)
-	}
-	if m, ok := next().(*expr.Meta); !ok || m.Key != expr.MetaKeyL4PROTO || m.Register != nftReg || m.SourceRegister {
-		return other
-	}
-	p, ok := cmp()
-	if !ok || len(p) != 1 {
-		return other
-	}
-	out.Protocol = ipvs.Protocol(p[0])
-	if c, ok := next().(*expr.Ct); !ok || c.Key != expr.CtKeyDST || c.Direction != 0 || c.Register != nftReg || c.SourceRegister {
-		return other
-	}
-	b, ok := cmp()
-	if out.VIP, ok = addr(b); !ok {
-		return other
-	}
-	x := next()
-	if c, ok := x.(*expr.Ct); ok {
-		if c.Key != expr.CtKeyPROTODST || c.Direction != 0 || c.Register != nftReg || c.SourceRegister {
-			return other
-		}
-		b, ok := cmp()
-		if !ok || len(b) != 2 || binary.BigEndian.Uint16(b) == 0 {
-			return other
-		}
-		out.Port = binary.BigEndian.Uint16(b)
-		x = next()
-	}
-	daddrOffset := uint32(16)
-	if f == kernel.NFTIPv6 {
-		daddrOffset = 24
-	}
-	if pl, ok := x.(*expr.Payload); !ok || pl.OperationType != expr.PayloadLoad || pl.Base != expr.PayloadBaseNetworkHeader ||
-		pl.Offset != daddrOffset || pl.DestRegister != nftReg {
-		return other
-	}
-	if b, ok = cmp(); !ok {
-		return other
-	}
-	if out.Real, ok = addr(b); !ok {
-		return other
-	}
-	im, ok := next().(*expr.Immediate)
-	if !ok || im.Register != nftReg {
-		return other
-	}
-	if out.To, ok = addr(im.Data); !ok {
-		return other
-	}
-	n, ok := next().(*expr.NAT)
-	if !ok || n.Type != expr.NATTypeSourceNAT || n.RegAddrMin != nftReg || (n.RegAddrMax != 0 && n.RegAddrMax != nftReg) ||
-		n.RegProtoMin != 0 || n.Random || n.FullyRandom || n.Persistent || n.Prefix || len(e) != 0 {
-		return other
-	}
-	return out
 }
