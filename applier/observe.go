@@ -52,8 +52,8 @@ func observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.
 // hasHostObjects reports whether want or st names any object of the host
 // beyond the IPVS table.
 func hasHostObjects(want *hoststate.Host, st *plan.State) bool {
-	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls) > 0 ||
-		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls) > 0
+	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls)+len(want.NFTables) > 0 ||
+		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls)+len(st.NFTables) > 0
 }
 
 // observeHost reads the host's objects into obs.
@@ -70,6 +70,9 @@ func observeHost(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st 
 	}
 	if obs.FOUs, err = k.FOUs(ctx); err != nil {
 		return fmt.Errorf("reading fou ports: %w", err)
+	}
+	if obs.NFTables, err = observeNFTables(ctx, k, want, st); err != nil {
+		return err
 	}
 	obs.Sysctls = map[string]string{}
 	keys := []string{}

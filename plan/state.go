@@ -35,6 +35,8 @@ type State struct {
 	Sysctls map[string]string `json:"sysctls"`
 	// Drains are destinations on their way out: weight 0 since Since.
 	Drains []DrainRecord `json:"drains"`
+	// NFTables are the nftables tables lvsgen wrote.
+	NFTables []NFTableRef `json:"nftables,omitempty"`
 }
 
 // OwnedRoute is a route lvsgen installed.
@@ -66,6 +68,7 @@ func (s *State) clone() *State {
 	n.Routes = slices.Clone(s.Routes)
 	n.FOUs = slices.Clone(s.FOUs)
 	n.Drains = slices.Clone(s.Drains)
+	n.NFTables = slices.Clone(s.NFTables)
 	n.Sysctls = map[string]string{}
 	for k, v := range s.Sysctls {
 		n.Sysctls[k] = v
@@ -81,6 +84,7 @@ func (s *State) Sort() {
 	slices.SortFunc(s.Addresses, func(a, b kernel.Address) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.Routes, func(a, b OwnedRoute) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.FOUs, func(a, b kernel.FOU) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(s.NFTables, func(a, b NFTableRef) int { return strings.Compare(a.String(), b.String()) })
 	names := make(map[ipvs.ServiceKey]string, len(s.Drains))
 	for _, r := range s.Drains {
 		if _, ok := names[r.Service]; !ok {

@@ -24,13 +24,14 @@ func newRender() *cobra.Command {
   --format ipvsadm-save   the IPVS rules exactly as 'ipvsadm-save -n' prints them once loaded
   --format sysctl         a sysctl.d fragment
   --format json           the whole desired state (documented in docs/CONFIG.md)
+  --format nft            the nftables tables of fullnat services, as 'nft list table' prints them
 An invalid config prints its diagnostics on stderr and exits 1; --policy checks
 the policies of a directory too, as validate does.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, ok := renderers[format]
 			if !ok {
-				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl or json", format)}
+				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl, json or nft", format)}
 			}
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
@@ -59,7 +60,7 @@ the policies of a directory too, as validate does.`,
 		},
 	}
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
-	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl or json")
+	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json or nft")
 	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 	return c
 }
@@ -70,4 +71,5 @@ var renderers = map[string]func(io.Writer, *hoststate.Host) error{
 	"sysctl":       hoststate.WriteSysctl,
 	"json":         hoststate.WriteJSON,
 	"text":         hoststate.WriteText,
+	"nft":          hoststate.WriteNFT,
 }
