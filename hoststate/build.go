@@ -225,6 +225,9 @@ type builder struct {
 	// snat are the SNAT rules of fullnat services by table family, with
 	// the services that need each table.
 	snat map[kernel.NFTFamily]*NFTable
+	// snatSeen holds the rules in snat, so that a large config's rules
+	// are deduplicated without a search each.
+	snatSeen map[kernel.SNATRule]bool
 	// fullnat names the services that need conntrack on.
 	fullnat []string
 	errs    []Conflict
@@ -242,6 +245,7 @@ func newBuilder(name string) *builder {
 		fou:      map[string]*FOU{},
 		routes:   map[netip.Prefix]*Route{},
 		snat:     map[kernel.NFTFamily]*NFTable{},
+		snatSeen: map[kernel.SNATRule]bool{},
 	}
 }
 
@@ -447,7 +451,8 @@ func (b *builder) fullNAT(h *model.Host, s *model.Service, reason string) {
 			to = p.Addr()
 		}
 		rule := kernel.SNATRule{Protocol: proto, VIP: s.VIP, Port: s.Port, Real: r.Address, To: to}
-		if !slices.Contains(rules, rule) {
+		if !b.snatSeen[rule] {
+			b.snatSeen[rule] = true
 			rules = append(rules, rule)
 		}
 	}

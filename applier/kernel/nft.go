@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -71,6 +72,9 @@ type NFTChain struct {
 // conntrack entry keeps after IPVS rewrote the packet to the real server)
 // takes only the service's connections; the one on the real server picks
 // the source address the director has towards it.
+//
+// Its JSON names the protocol as a word ("tcp"), as the rest of lvsgen's
+// JSON does.
 type SNATRule struct {
 	Protocol ipvs.Protocol `json:"protocol"`
 	VIP      netip.Addr    `json:"vip"`
@@ -100,6 +104,43 @@ const (
 // NFTTableName is the name of lvsgen's table in each family: "ip lvsgen"
 // and "ip6 lvsgen".
 const NFTTableName = "lvsgen"
+
+// snatRuleJSON is SNATRule's JSON form.
+type snatRuleJSON struct {
+	Protocol string     `json:"protocol"`
+	VIP      netip.Addr `json:"vip"`
+	Port     uint16     `json:"port,omitempty"`
+	Real     netip.Addr `json:"real"`
+	To       netip.Addr `json:"to"`
+	Other    string     `json:"other,omitempty"`
+}
+
+// MarshalJSON writes the rule with its protocol as a word.
+func (r SNATRule) MarshalJSON() ([]byte, error) {
+	j := snatRuleJSON{VIP: r.VIP, Port: r.Port, Real: r.Real, To: r.To, Other: r.Other}
+	if r.Other == "" {
+		j.Protocol = r.Protocol.String()
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; an unknown protocol is an
+// error.
+func (r *SNATRule) UnmarshalJSON(b []byte) error {
+	var j snatRuleJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = SNATRule{VIP: j.VIP, Port: j.Port, Real: j.Real, To: j.To, Other: j.Other}
+	if j.Protocol != "" {
+		p, err := ipvs.ParseProtocol(j.Protocol)
+		if err != nil {
+			return fmt.Errorf("snat rule: %w", err)
+		}
+		r.Protocol = p
+	}
+	return nil
+}
 
 // SNATChain returns lvsgen's SNAT chain with rules.
 func SNATChain(rules []SNATRule) NFTChain {
