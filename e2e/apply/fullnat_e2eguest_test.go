@@ -125,3 +125,35 @@ func TestApplyFullNAT(t *testing.T) {
 	}
 	l.noChanges(none, "dir")
 }
+
+// TestApplyFullNAT6: the same over IPv6, through the ip6 lvsgen table.
+func TestApplyFullNAT6(t *testing.T) {
+	guest.Require(t)
+	tp := topo.New(t)
+	front := tp.Subnet("front", "fd00:1::/64")
+	mid := tp.Subnet("mid", "fd00:3::/64")
+	back := tp.Subnet("back", "fd00:2::/64")
+	l := newLab(t)
+	l.client = tp.Client("client", front, "fd00:1::10")
+	dir := tp.Node("dir", front, "fd00:1::2")
+	dir.Attach(mid, "fd00:3::2")
+	dir.DefaultRoute("fd00:3::1")
+	l.hosts["dir"] = dir
+	router := tp.Router("router", mid, "fd00:3::1")
+	router.Attach(back, "fd00:2::1")
+	for i, a := range []string{"fd00:2::11", "fd00:2::12"} {
+		rs := tp.Node(fmt.Sprintf("rs%d", i+1), back, a)
+		rs.DefaultRoute("fd00:2::1")
+		rs.ServeHTTP(8080)
+	}
+	cfg := data(t, "fullnat6")
+	l.apply(cfg, "dir")
+	checkFullNAT(t, l.client, "[fd00:1::100]:80", "fd00:3::2", requests)
+	l.noChanges(cfg, "dir")
+	listed := dir.MustRun("nft", "list", "table", "ip6", "lvsgen").Stdout
+	listed = strings.ReplaceAll(listed, "meta l4proto 6 ", "meta l4proto tcp ")
+	rendered := dir.MustRun(l.lvsgen, "render", cfg, "--host", "dir", "--format", "nft").Stdout
+	if listed != rendered {
+		t.Errorf("nft list table ip6 lvsgen:\n%s\nlvsgen render --format nft:\n%s", listed, rendered)
+	}
+}
