@@ -9,7 +9,7 @@ build:
 # Validate the bundled example and render every host of it.
 example: build
 	bin/lvsgen validate examples
-	@for h in lb1 web1 nat1 app1 tun1 cache1; do \
+	@for h in lb1 web1 nat1 app1 full1 tun1 cache1; do \
 		echo; echo "### bin/lvsgen render examples --host $$h"; \
 		bin/lvsgen render examples --host $$h || exit 1; \
 	done

@@ -352,6 +352,13 @@ func applyHostOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
 		}
 	case *plan.Sysctl:
 		return k.SetSysctl(ctx, o.Key, o.Value)
+	case *plan.NFTable:
+		switch op.Action {
+		case plan.Create, plan.Update:
+			return k.ReplaceNFTable(ctx, o.NFTTable)
+		case plan.Delete:
+			return k.DelNFTable(ctx, o.Family, o.Name)
+		}
 	}
 	return fmt.Errorf("no way to %s a %s", op.Action, op.Kind())
 }

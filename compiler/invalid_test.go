@@ -47,8 +47,18 @@ var invalidCases = []struct {
 		[]want{{"schema", "services.s.protocol", false}}},
 	{"unknown tunnel type", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "tun", tunnel: type: ‸"vxlan", reals: [{host: "far1"}]}`,
 		[]want{{"schema", "services.s.tunnel.type", false}}},
-	{"fullnat", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: ‸"fullnat", reals: [{host: "app1"}]}`,
-		[]want{{"fullnat", "services.s.forwarding", false}}},
+	{"fullnat real the director has no route to", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "fullnat", reals: [{host: "app1"}, ‸{address: "198.51.100.7"}]}`,
+		[]want{{"fullnat-route", "services.s.reals[1]", false}}},
+	{"fullnat snat not on the director", `services: s: {cluster: "natpair", vip: "192.168.1.9", port: 80, forwarding: "fullnat", snat: ‸"192.168.1.2", reals: [{host: "app1"}]}`,
+		[]want{{"fullnat-snat", "services.s.snat", false}}},
+	{"fullnat snat of the other family", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: "fullnat", snat: ‸"2001:db8::2", reals: [{host: "web1"}]}`,
+		[]want{{"fullnat-snat", "services.s.snat", false}}},
+	{"fullnat IPv6 vip with IPv4 reals", `services: s: {cluster: "dr", vip: "2001:db8::99", port: 80, forwarding: "fullnat", reals: [‸{address: "10.0.0.11"}]}`,
+		[]want{{"family", "services.s.reals[0]", false}}},
+	{"fullnat fwmark", `services: s: {cluster: "dr", fwmark: 5, addresses: ["192.0.2.9"], forwarding: ‸"fullnat", reals: [{host: "web1"}]}`,
+		[]want{{"fullnat-fwmark", "services.s.forwarding", false}}},
+	{"snat without fullnat", `services: s: {cluster: "nat", vip: "192.168.1.9", port: 80, forwarding: "nat", snat: ‸"10.1.0.1", reals: [{host: "app1"}]}`,
+		[]want{{"snat-forwarding", "services.s.snat", false}}},
 	{"negative weight", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", weight: ‸-1}]}`,
 		[]want{{"schema", "services.s.reals[0].weight", false}}},
 	{"weight too large", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", weight: ‸2147483648}]}`,
@@ -186,10 +196,10 @@ services: s: {cluster: "nc", vip: "192.168.1.9", port: 80, forwarding: "nat", re
 clusters: nat3: {directors: ["nat2"], clientNetworks: ["192.168.1.0/24"]}
 services: t: ‸{cluster: "nat3", vip: "192.168.1.8", port: 80, forwarding: "nat", reals: [{host: "app1"}]}`,
 		[]want{{"host-conflict", "services.t", false}}},
-	{"several independent mistakes at once", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: ‸"fullnat", reals: [{host: "web1", ‸wieght: 3}]}
+	{"several independent mistakes at once", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, forwarding: ‸"fulnat", reals: [{host: "web1", ‸wieght: 3}]}
 services: t: {cluster: "dr", vip: "192.0.2.8", port: ‸70000, scheduler: ‸"foo", reals: [{host: "web1", port: ‸8080}, {host: ‸"nope"}]}`,
 		[]want{
-			{"fullnat", "services.s.forwarding", false},
+			{"schema", "services.s.forwarding", false},
 			{"schema", "services.s.reals[0].wieght", false},
 			{"schema", "services.t.port", false},
 			{"schema", "services.t.scheduler", false},

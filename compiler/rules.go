@@ -305,6 +305,12 @@ func (c *compilation) runRules(in ruleInput) {
 	if at, ok := checkedAt(in.data); ok {
 		ctx["checkedAt"] = at
 	}
+	// fullnat-snat needs the directors, and only it: other services'
+	// inputs stay free of them, so that they share verdicts across
+	// clusters.
+	if _, ok := in.data["snat"]; ok && in.data["forwarding"] == "fullnat" && in.clusterFacts.facts != nil {
+		ctx["directors"] = in.clusterFacts.facts["directors"]
+	}
 	report(c.ev.checks.service.eval(map[string]any{"service": svc, "ctx": ctx}), "", nil)
 
 	// Each real server on its own.

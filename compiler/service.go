@@ -427,6 +427,9 @@ func buildService(name string, r rawService, family ipvs.Family, refs []realRef)
 	if s.FWMark == 0 && s.Protocol == "" {
 		s.Protocol = "tcp"
 	}
+	if r.SNAT != "" {
+		s.SNAT = mustAddr(r.SNAT)
+	}
 	if s.Forwarding == "tun" {
 		s.Tunnel = &model.Tunnel{Type: "ipip", Checksum: "none"}
 		if r.Tunnel != nil {

@@ -53,6 +53,25 @@ func (h *Host) InterfaceFor(a netip.Addr) (Interface, netip.Prefix, bool) {
 	return Interface{}, netip.Prefix{}, false
 }
 
+// RouteTo returns the interface and address prefix of h that h's
+// declared routes send packets to a through: the subnet that contains a,
+// else the one of the gateway of a's family. It reports false when h has
+// no route to a. The prefix's address is h's own address there: the
+// source the kernel picks for a packet to a.
+func (h *Host) RouteTo(a netip.Addr) (Interface, netip.Prefix, bool) {
+	if ifc, p, ok := h.InterfaceFor(a); ok {
+		return ifc, p, true
+	}
+	gw := h.Gateway
+	if a.Is6() {
+		gw = h.Gateway6
+	}
+	if !gw.IsValid() {
+		return Interface{}, netip.Prefix{}, false
+	}
+	return h.InterfaceFor(gw)
+}
+
 // HasAddress reports whether a is one of h's interface addresses.
 func (h *Host) HasAddress(a netip.Addr) bool {
 	for _, ifc := range h.Interfaces {
@@ -120,8 +139,12 @@ type Service struct {
 	Addresses  []netip.Addr `json:"addresses,omitempty"`
 	Family     ipvs.Family  `json:"-"`
 	FamilyName string       `json:"family"`
-	// Forwarding is "dr", "nat" or "tun".
+	// Forwarding is "dr", "nat", "tun" or "fullnat".
 	Forwarding string `json:"forwarding"`
+	// SNAT is the source address a fullnat service's connections leave
+	// the director with, invalid when each director uses its address on
+	// the interface that routes to the real server.
+	SNAT netip.Addr `json:"snat,omitzero"`
 	// Tunnel is set for tun services.
 	Tunnel      *Tunnel      `json:"tunnel,omitempty"`
 	Scheduler   string       `json:"scheduler"`

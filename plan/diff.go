@@ -22,6 +22,9 @@ type Observed struct {
 	Addresses []kernel.Address
 	Routes    []kernel.Route
 	FOUs      []kernel.FOU
+	// NFTables are lvsgen's nftables tables the desired state or the
+	// ownership state names, as they are; a missing one is absent.
+	NFTables []kernel.NFTTable
 	// Sysctls holds the keys the desired state or the ownership state
 	// names; a key the kernel does not have (a device not created yet)
 	// is absent.
@@ -50,15 +53,16 @@ const DefaultDrainTimeout = 5 * time.Minute
 //
 // The operations come in this order, for these reasons:
 //  1. links, then sysctls (a tunnel device's rp_filter exists only once
-//     the device does), addresses, fou ports, routes and timeouts: a VIP is
-//     bound, and a real server can decapsulate and answer, before any
+//     the device does), addresses, fou ports, routes, nftables tables and
+//     timeouts: a VIP is bound, a real server can decapsulate and answer,
+//     and a fullnat connection's source is translated, before any
 //     director sends it traffic;
 //  2. services, each created before its destinations;
 //  3. destinations created and changed before any leaves, so a service
 //     never has fewer real servers than both configs give it;
 //  4. leaving destinations drained or deleted, leaving services drained
 //     (their destinations to weight 0), then services deleted;
-//  5. routes, fou ports, addresses (VIPs last, once no service uses them)
+//  5. routes, nftables tables, fou ports, addresses (VIPs last, once no service uses them)
 //     and links removed, and sysctls restored — but kept, as waits, while
 //     a leaving service drains: it may need any of them (keepForDrains).
 //
@@ -105,6 +109,7 @@ var hostKinds = []func(*differ){
 	(*differ).addresses,
 	(*differ).fous,
 	(*differ).routes,
+	(*differ).nftables,
 	(*differ).timeouts,
 }
 
@@ -112,7 +117,11 @@ var hostKinds = []func(*differ){
 // first, then addresses (a VIP goes once nothing uses it), links, and
 // restored sysctls last. A new kind that can be removed takes its place
 // here.
-var teardownRank = map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4}
+//
+// lvsgen's nftables tables go with the routes, first: the services they
+// translate are gone by then, and net.ipv4.vs.conntrack, which they need,
+// is restored after them.
+var teardownRank = map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4, KindNFTable: 0}
 
 type differ struct {
 	want *hoststate.Host

@@ -35,6 +35,8 @@ type State struct {
 	Sysctls map[string]string `json:"sysctls"`
 	// Drains are destinations on their way out: weight 0 since Since.
 	Drains []DrainRecord `json:"drains"`
+	// NFTables are the nftables tables lvsgen wrote.
+	NFTables []NFTableRef `json:"nftables,omitempty"`
 	// ServiceDrains are services on their way out: gone from the config,
 	// their destinations at weight 0 since Since, kept with the host's
 	// objects until their connections end or the drain timeout passes.
@@ -82,6 +84,7 @@ func (s *State) clone() *State {
 	n.FOUs = slices.Clone(s.FOUs)
 	n.Drains = slices.Clone(s.Drains)
 	n.ServiceDrains = slices.Clone(s.ServiceDrains)
+	n.NFTables = slices.Clone(s.NFTables)
 	n.Sysctls = map[string]string{}
 	for k, v := range s.Sysctls {
 		n.Sysctls[k] = v
@@ -100,6 +103,7 @@ func (s *State) Sort() {
 	slices.SortFunc(s.ServiceDrains, func(a, b ServiceDrainRecord) int {
 		return strings.Compare(a.Service.String(), b.Service.String())
 	})
+	slices.SortFunc(s.NFTables, func(a, b NFTableRef) int { return strings.Compare(a.String(), b.String()) })
 	names := make(map[ipvs.ServiceKey]string, len(s.Drains))
 	for _, r := range s.Drains {
 		if _, ok := names[r.Service]; !ok {

@@ -28,13 +28,14 @@ func newRender() *cobra.Command {
   --format json           the whole desired state (documented in docs/CONFIG.md)
   --format keepalived-vrrp  the vrrp_instance of each cluster the host directs
                           that declares vrrp, for keepalived.conf (docs/OPERATIONS.md)
+  --format nft            the nftables tables of fullnat services, as 'nft list table' prints them
 An invalid config prints its diagnostics on stderr and exits 1; --policy checks
 the policies of a directory too, as validate does.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, ok := renderers[format]
 			if !ok && format != formatVRRP {
-				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl, json or keepalived-vrrp", format)}
+				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft", format)}
 			}
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
@@ -66,7 +67,7 @@ the policies of a directory too, as validate does.`,
 		},
 	}
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
-	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json or keepalived-vrrp")
+	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft")
 	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 	return c
 }
@@ -92,4 +93,5 @@ var renderers = map[string]func(io.Writer, *hoststate.Host) error{
 	"sysctl":       hoststate.WriteSysctl,
 	"json":         hoststate.WriteJSON,
 	"text":         hoststate.WriteText,
+	"nft":          hoststate.WriteNFT,
 }
