@@ -38,6 +38,12 @@ func TestAdoptAfterLostState(t *testing.T) {
 				k := hostKernel(t, res.Config.Hosts[name])
 				before := snapshot(t, k, nil)
 				dir := t.TempDir()
+				if p, err := killableRunner(k, dir).Plan(ctx, want); err != nil {
+					t.Fatal(err)
+				} else if writesOf(p.Ops) == 0 {
+					// A FULLNAT real server: lvsgen makes nothing there.
+					t.Skipf("%s needs nothing of lvsgen", name)
+				}
 				applyOnce(t, k, dir, want)
 				if loss == "lost" {
 					must(t, os.Remove(StatePath(dir, name)))

@@ -159,9 +159,18 @@ func killEveryWrite(t *testing.T, test string, want *hoststate.Host, h *model.Ho
 		keys = append(keys, s.Key)
 	}
 	probe := hostKernel(t, h)
-	writes := killedApply(t, probe, probe, t.TempDir(), want, 0)
+	p, err := killableRunner(probe, t.TempDir()).Plan(context.Background(), want)
+	if err != nil {
+		t.Fatalf("%s: plan: %v", test, err)
+	}
+	writes := writesOf(p.Ops)
 	if writes == 0 {
-		t.Fatalf("%s: the first apply writes nothing", test)
+		// A FULLNAT real server needs nothing of lvsgen: there is
+		// nothing to kill.
+		if len(want.Services) != 0 || len(want.Sysctls) != 0 {
+			t.Fatalf("%s: the first apply writes nothing", test)
+		}
+		return
 	}
 	for _, batched := range []bool{true, false} {
 		for kill := 0; kill <= writes; kill++ {
