@@ -129,7 +129,40 @@ func FromKeepalived(path string, opts KeepalivedOptions) (*Result, error) {
 	d.assumptions = assumptions(o.Director, "keepalived.conf")
 	d.nextSteps = nextSteps(o.Director, true)
 	d.vipComment = "keepalived (VRRP virtual_ipaddress) or the host's own setup binds the VIPs: with \"none\" lvsgen adds no address."
-	return d.finish()
+	res, err := d.finish()
+	if err != nil {
+		return nil, err
+	}
+	res.emptyWhy = kaEmptyWhy(path, stmts, rd, configID)
+	return res, nil
+}
+
+// kaEmptyWhy says why a keepalived configuration may program no service:
+// what it lacks, and what the reader skipped on the way.
+func kaEmptyWhy(path string, stmts []*kaStmt, rd *kaReader, configID string) string {
+	n := 0
+	for _, st := range stmts {
+		if st.keyword() == "virtual_server" {
+			n++
+		}
+	}
+	why := fmt.Sprintf("%s has no virtual_server", path)
+	if n > 0 {
+		why = fmt.Sprintf("keepalived programs no IPVS service from the %d virtual_server block(s) of %s (the notes above say why)", n, path)
+	}
+	var also []string
+	for _, w := range rd.warnings {
+		if strings.Contains(w.What, "matches no file") {
+			also = append(also, w.String())
+		}
+	}
+	if rd.conditionals > 0 {
+		also = append(also, fmt.Sprintf("conditional lines (@id) were read for configuration id %q; --config-id picks another", configID))
+	}
+	if len(also) > 0 {
+		why += "; " + strings.Join(also, "; ")
+	}
+	return why
 }
 
 // routerID is the last global_defs router_id of stmts, or "".
