@@ -653,7 +653,9 @@ func (c *cmdLine) check() error {
 		} else {
 			n, ok := MaskBits(c.mask)
 			if !ok {
-				return c.errf(c.maskTok, "non-contiguous netmask %q", c.maskTok)
+				// Shown as ipvsadm-save prints it, whatever form -M had.
+				m := c.mask
+				return c.errf(c.maskTok, "non-contiguous persistence netmask %d.%d.%d.%d: lvsgen keeps a prefix length", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
 			}
 			c.svc.NetmaskBits = n
 		}
