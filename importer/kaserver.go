@@ -85,7 +85,8 @@ func (k *kaImport) virtualServer(st *kaStmt) (*block, error) {
 	// keepalived reads the words it needs and ignores the rest, such as
 	// a "dev eth0" some configurations add after the port.
 	if extra := extraWords(st); extra != "" {
-		k.warn(st.pos, fmt.Sprintf("virtual_server: keepalived ignores %q after the %s, and so does the import", extra, map[bool]string{true: "port", false: "address"}[len(st.words) > 2]))
+		after := map[string]string{"fwmark": "mark", "group": "group's name"}[st.words[1]]
+		k.warn(st.pos, fmt.Sprintf("virtual_server: keepalived ignores %q after the %s, and so does the import", extra, orDefault(after, "port")))
 	}
 	switch st.words[1] {
 	case "fwmark":
