@@ -144,6 +144,8 @@ services: s: {cluster: "small", vip: "192.0.2.9", port: 80, forwarding: ‸"tun"
 		[]want{{"real-unicast", "services.s.reals[0]", false}}},
 	{"duplicate real", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1"}, ‸{address: "10.0.0.11"}]}`,
 		[]want{{"real-duplicate", "services.s.reals[1]", false}}},
+	{"real three times", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1"}, ‸{address: "10.0.0.11"}, {host: "web2"}, ‸{host: "web1", port: 80}]}`,
+		[]want{{"real-duplicate", "services.s.reals[1]", false}, {"real-duplicate", "services.s.reals[3]", false}}},
 	{"lower threshold above upper", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", upperThreshold: 10, lowerThreshold: ‸20}]}`,
 		[]want{{"thresholds", "services.s.reals[0].lowerThreshold", false}}},
 	{"lower threshold without upper", `services: s: {cluster: "dr", vip: "192.0.2.9", port: 80, reals: [{host: "web1", lowerThreshold: ‸5}]}`,

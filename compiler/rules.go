@@ -428,7 +428,7 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return true
 	}
-	realsInput := map[string]any{"keys": keys}
+	realsInput := map[string]any{"keys": keys, "first": firstIndexes(keys)}
 	if sorryKey != "" {
 		realsInput["sorry"] = sorryKey
 	}
@@ -655,4 +655,19 @@ func appendKey(b []byte, v any) []byte {
 		return fmt.Appendf(b, "%#v", v)
 	}
 	return append(b, j...)
+}
+
+// firstIndexes returns, for each key, the index of its first occurrence:
+// #RealsCheck's first, which the schema's duplicate rule reads.
+func firstIndexes(keys []string) []any {
+	seen := make(map[string]int, len(keys))
+	first := make([]any, len(keys))
+	for i, k := range keys {
+		j, ok := seen[k]
+		if !ok {
+			seen[k], j = i, i
+		}
+		first[i] = j
+	}
+	return first
 }

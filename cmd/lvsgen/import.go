@@ -21,12 +21,15 @@ type importFlags struct {
 	cluster  string
 	outDir   string
 	force    bool
+	// allowEmpty writes an import of no service rather than failing.
+	allowEmpty bool
 }
 
 func (f *importFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.cluster, "cluster", importer.DefaultCluster, "the cluster the director and its services go in")
 	c.Flags().StringVarP(&f.outDir, "output", "o", "", "write the configuration into this directory (created if needed) instead of stdout")
 	c.Flags().BoolVar(&f.force, "force", false, "overwrite the output file if it exists")
+	c.Flags().BoolVar(&f.allowEmpty, "allow-empty", false, "write the configuration even when no service is imported (otherwise an error)")
 }
 
 func newImport() *cobra.Command {
@@ -192,6 +195,10 @@ func importError(err error) error {
 
 // finishImport proves the configuration, writes it and reports.
 func finishImport(cmd *cobra.Command, res *importer.Result, f importFlags, name string) error {
+	if err := res.Empty(); err != nil && !f.allowEmpty {
+		reportNotes(cmd.ErrOrStderr(), res)
+		return fmt.Errorf("import: %w; nothing was written (--allow-empty writes it anyway)", err)
+	}
 	if err := importer.Check(res); err != nil {
 		return fmt.Errorf("import: %w (this is a bug in lvsgen; nothing was written)", err)
 	}
@@ -243,6 +250,12 @@ func writeNew(path string, b []byte, force bool) error {
 // reportImport summarises the import on stderr.
 func reportImport(w io.Writer, res *importer.Result, dest string) {
 	fmt.Fprintf(w, "lvsgen: imported %d of %d IPVS services of director %s into %s\n", len(res.Imported), len(res.Table), res.Director, dest)
+	reportNotes(w, res)
+}
+
+// reportNotes lists what was not imported, what keepalived keeps and the
+// warnings.
+func reportNotes(w io.Writer, res *importer.Result) {
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(w, "lvsgen: not imported, lvsgen cannot express them (comments in the output; lvsgen leaves them alone):\n")
 		for _, s := range res.Skipped {
