@@ -36,9 +36,9 @@ type Runner struct {
 	// and must not empty a production balancer. 0 turns it off (the
 	// zero Runner); the CLI's default is DefaultMaxDeleteFraction.
 	MaxDeleteFraction float64
-	// RulesFile and SysctlFile are written after a successful apply;
-	// empty skips them.
-	RulesFile, SysctlFile string
+	// RulesFile, SysctlFile and NFTFile are written after a successful
+	// apply (Persist); empty skips them.
+	RulesFile, SysctlFile, NFTFile string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// NoState plans with an empty ownership state instead of the state
@@ -192,7 +192,7 @@ func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) 
 		if err := SaveState(r.StateDir, p.State); err != nil {
 			return &Result{}, err
 		}
-		return &Result{}, Persist(want, r.RulesFile, r.SysctlFile)
+		return &Result{}, Persist(want, r.RulesFile, r.SysctlFile, r.NFTFile)
 	}
 	if err := SaveState(r.StateDir, p.Intent()); err != nil {
 		return &Result{NotDone: p.Ops}, fmt.Errorf("recording what the plan creates before changing the kernel (nothing was changed; lvsgen must be able to write %s): %w", r.StateDir, err)
@@ -207,7 +207,7 @@ func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) 
 	if applyErr != nil {
 		return res, applyErr
 	}
-	return res, Persist(want, r.RulesFile, r.SysctlFile)
+	return res, Persist(want, r.RulesFile, r.SysctlFile, r.NFTFile)
 }
 
 // forget drops from the recall every service p writes to: the next plan

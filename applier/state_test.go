@@ -69,7 +69,7 @@ func TestPersistThroughSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &hoststate.Host{Name: "lb1"}
-	if err := Persist(want, link, ""); err != nil {
+	if err := Persist(want, link, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Lstat(link)

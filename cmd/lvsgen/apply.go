@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/lvsgen/lvsgen/applier"
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -231,7 +232,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 func newApply() *cobra.Command {
 	var f planFlags
 	var autoApprove, allowUnsafePerms, adopt bool
-	var rulesFile, sysctlFile string
+	var files persistFiles
 	c := &cobra.Command{
 		Use:   "apply DIR --host NAME",
 		Short: "Make a host's kernel match the config",
@@ -240,8 +241,9 @@ asks for confirmation on a terminal (--auto-approve otherwise), applies it in
 order and prints what it did. Nothing is written when the config is invalid
 or the plan is refused. A kernel error stops the apply and reports what was
 and was not done; the next apply converges. Afterwards the host's rules are
-written to --rules-file (restored at boot by Debian's ipvsadm service) and
-its sysctls to --sysctl-file.
+written to --rules-file (restored at boot by Debian's ipvsadm service), its
+sysctls to --sysctl-file, and the nftables tables of fullnat services to
+--nft-file (for /etc/nftables.conf to include; docs/OPERATIONS.md).
 
 The state file in --state-dir records what lvsgen made, so that it removes
 only that; it is written before the first kernel write (what the plan will
@@ -257,10 +259,10 @@ the prompt and progress go to stderr (docs/APPLY.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.checkPerms = !allowUnsafePerms
 			if f.format != "json" {
-				_, err := f.apply(cmd, args[0], autoApprove, adopt, rulesFile, sysctlFile)
+				_, err := f.apply(cmd, args[0], autoApprove, adopt, files)
 				return err
 			}
-			doc, err := f.apply(cmd, args[0], autoApprove, adopt, rulesFile, sysctlFile)
+			doc, err := f.apply(cmd, args[0], autoApprove, adopt, files)
 			var ue usageError
 			if errors.As(err, &ue) && doc.Plan == nil {
 				return err // a bad invocation: no document
@@ -283,9 +285,18 @@ the prompt and progress go to stderr (docs/APPLY.md).`,
 	c.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking")
 	c.Flags().BoolVar(&adopt, "adopt", false, "claim the kernel objects that equal the config as lvsgen's: after the state file was lost or corrupt")
 	c.Flags().BoolVar(&allowUnsafePerms, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
-	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
-	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
+	files.register(c.Flags(), "after applying")
 	return c
+}
+
+// persistFiles are the files apply and watch write after a successful
+// apply, so that the host's state survives a reboot (applier.Persist).
+type persistFiles struct{ rules, sysctl, nft string }
+
+func (p *persistFiles) register(fl *pflag.FlagSet, when string) {
+	fl.StringVar(&p.rules, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here "+when+" (empty: don't)")
+	fl.StringVar(&p.sysctl, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here "+when+" (empty: don't)")
+	fl.StringVar(&p.nft, "nft-file", applier.DefaultNFTFile, "write the host's nftables tables (fullnat) here "+when+", as an nft script (empty: don't)")
 }
 
 // apply is apply's run: it compiles dir, plans, asks, applies, and
@@ -294,7 +305,7 @@ the prompt and progress go to stderr (docs/APPLY.md).`,
 // --format json, the plan and result are the document's alone: the
 // prompt and the progress lines go to stderr, so that stdout holds one
 // JSON document.
-func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt bool, rulesFile, sysctlFile string) (planfmt.Apply, error) {
+func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt bool, files persistFiles) (planfmt.Apply, error) {
 	doc := planfmt.Apply{Outcome: planfmt.Failed}
 	out, planOut := cmd.OutOrStdout(), cmd.OutOrStdout()
 	if f.format == "json" {
@@ -319,7 +330,7 @@ func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt boo
 	// health change.
 	want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 	r := f.runner(k)
-	r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
+	r.RulesFile, r.SysctlFile, r.NFTFile = files.rules, files.sysctl, files.nft
 	r.Adopt = adopt
 	p, err := showPlan(ctx, planOut, r, want, f.format)
 	doc.Plan = p

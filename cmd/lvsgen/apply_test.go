@@ -100,7 +100,7 @@ func TestApplyThenNoop(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
 	rules := filepath.Join(state, "ipvsadm.rules")
-	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", rules, "--sysctl-file", ""}
+	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", rules, "--sysctl-file", "", "--nft-file", ""}
 	code, out := runCapture(t, args...)
 	// 1 link, 6 sysctls (the rest are at their defaults), 2 VIPs, 2
 	// services, 4 destinations.
@@ -132,7 +132,7 @@ func TestApplyOneWriterPerKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", ""}
+	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "", "--nft-file", ""}
 	code, out, errOut := runCapture2(t, args...)
 	if code != 1 || k.Writes != 0 || !strings.Contains(errOut, "another lvsgen apply or watch is writing this kernel") {
 		t.Fatalf("apply while the kernel is locked: exit %d, %d writes\n%s%s", code, k.Writes, out, errOut)
@@ -146,13 +146,13 @@ func TestApplyOneWriterPerKernel(t *testing.T) {
 func TestApplyRefusesTooManyDeletes(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
-	runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "")
+	runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 	empty := t.TempDir()
 	os.WriteFile(filepath.Join(empty, "a.cue"), []byte(`hosts: nat1: interfaces: eth0: addresses: ["10.20.0.1/24"]
 clusters: internal: directors: ["nat1"]
 `), 0o644)
 	before := k.Writes
-	code, out := runCapture(t, "apply", empty, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--max-deletes", "1")
+	code, out := runCapture(t, "apply", empty, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--nft-file", "", "--max-deletes", "1")
 	if code != 1 || k.Writes != before {
 		t.Fatalf("exit %d, %d writes; want a refusal and no write\n%s", code, k.Writes-before, out)
 	}
@@ -162,7 +162,7 @@ func TestApplyMissingInterfaceWritesNothing(t *testing.T) {
 	k := memory.New()
 	k.AddDevice("eth0") // nat1's eth1 is missing
 	useMemoryKernel(t, k)
-	code, out := runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
+	code, out := runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 	if code != 1 || k.Writes != 0 || !strings.Contains(out, "! host nat1 has no interface eth1") {
 		t.Fatalf("exit %d, %d writes\n%s", code, k.Writes, out)
 	}
@@ -192,7 +192,7 @@ func TestApplyReportsBatchFailure(t *testing.T) {
 		}
 		return nil
 	}
-	code, out := runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "")
+	code, out := runCapture(t, "apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 	for _, want := range []string{
 		"Applied 12 of 15 operations",
 		"Failed: create service tcp:192.168.100.20:80: adding service tcp:192.168.100.20:80: input/output error",
@@ -241,7 +241,7 @@ func TestApplyRefusesWritableConfig(t *testing.T) {
 	if err := os.Chmod(file, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", ""}
+	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", t.TempDir(), "--rules-file", "", "--sysctl-file", "", "--nft-file", ""}
 	code, out, errOut := runCapture2(t, args...)
 	if code != 1 || k.Writes != 0 || !strings.Contains(errOut, file+" is writable by group or others") || !strings.Contains(errOut, "--allow-unsafe-permissions") {
 		t.Fatalf("apply of a world-writable config: exit %d, %d writes\n%s%s", code, k.Writes, out, errOut)
@@ -269,7 +269,7 @@ func TestApplyRefusesWritableConfig(t *testing.T) {
 func TestApplyRefusesEmptyingByDefault(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
-	flags := []string{"--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""}
+	flags := []string{"--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--nft-file", ""}
 	if code, out := runCapture(t, append([]string{"apply", copyDir(t, "../../examples")}, flags...)...); code != 0 {
 		t.Fatalf("first apply: exit %d\n%s", code, out)
 	}
@@ -332,7 +332,7 @@ func decodeOne(t *testing.T, stdout string) applyDoc {
 func TestApplyJSON(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
-	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--format", "json"}
+	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--nft-file", "", "--format", "json"}
 
 	// The first service creation fails: the kernel refuses it (EIO) and
 	// its two destinations in the same batch (ESRCH).
@@ -422,7 +422,7 @@ func TestApplyAdoptAfterCorruptState(t *testing.T) {
 	k := useNat1Kernel(t)
 	state := t.TempDir()
 	dir := copyDir(t, "../../examples")
-	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""}
+	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--nft-file", ""}
 	if code, out := runCapture(t, args...); code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}

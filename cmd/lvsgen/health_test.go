@@ -34,7 +34,7 @@ func TestApplyKeepsSavedHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := checkedExamples(t)
-	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""}
+	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--nft-file", ""}
 	code, out := runCapture(t, args...)
 	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, out)

@@ -58,7 +58,7 @@ func TestWatchNotifiesSystemd(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		code, _ := runCapture(t, "watch", copyDir(t, "../../examples"), "--host", "nat1", "--state-dir", t.TempDir(),
-			"--rules-file", "", "--sysctl-file", "")
+			"--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 		exit <- code
 	}()
 

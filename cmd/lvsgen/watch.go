@@ -46,8 +46,7 @@ type watchFlags struct {
 	maxDeleteFraction float64
 	timeout           time.Duration
 	policyDirs        []string
-	rulesFile         string
-	sysctlFile        string
+	files             persistFiles
 	debounce          time.Duration
 	resync            time.Duration
 	logFormat         string
@@ -99,8 +98,7 @@ unit sets WatchdogSec=. See docs/OPERATIONS.md.`,
 	fl.Float64Var(&f.maxDeleteFraction, "max-delete-fraction", applier.DefaultMaxDeleteFraction, "refuse a plan that deletes more than this fraction of the managed services, one always allowed (1: no limit)")
 	fl.DurationVar(&f.timeout, "timeout", watch.DefaultTimeout, "bound on one plan-and-apply's kernel calls")
 	fl.StringArrayVar(&f.policyDirs, "policy", nil, "also check (and watch) the policies in this directory (repeatable)")
-	fl.StringVar(&f.rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after each apply (empty: don't)")
-	fl.StringVar(&f.sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after each apply (empty: don't)")
+	f.files.register(fl, "after each apply")
 	fl.DurationVar(&f.debounce, "debounce", watch.DefaultDebounce, "wait for the files to be quiet this long before compiling")
 	fl.DurationVar(&f.resync, "resync", watch.DefaultResync, "re-plan this often without a file change, to repair drift and finish drains (0: never)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -192,8 +190,9 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 			DrainTimeout:      f.drainTimeout,
 			MaxDeletes:        f.maxDeletes,
 			MaxDeleteFraction: f.maxDeleteFraction,
-			RulesFile:         f.rulesFile,
-			SysctlFile:        f.sysctlFile,
+			RulesFile:         f.files.rules,
+			SysctlFile:        f.files.sysctl,
+			NFTFile:           f.files.nft,
 		},
 		Events:         w.Events(),
 		Signals:        signals,

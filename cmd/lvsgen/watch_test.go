@@ -162,7 +162,7 @@ func TestWatchRunsAndStops(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		code, _ := runCapture(t, "watch", dir, "--host", "nat1", "--state-dir", state, "--rules-file", rules,
-			"--sysctl-file", "", "--debounce", "20ms", "--log-format", "json", "--metrics-addr", "127.0.0.1:0")
+			"--sysctl-file", "", "--nft-file", "", "--debounce", "20ms", "--log-format", "json", "--metrics-addr", "127.0.0.1:0")
 		exit <- code
 	}()
 

@@ -53,7 +53,7 @@ func (l *lab) run(h string, args ...string) guest.Result {
 	n := l.hosts[h]
 	args = append(args, "--host", h, "--state-dir", filepath.Join(l.state, h))
 	if args[0] == "apply" {
-		args = append(args, "--auto-approve", "--rules-file", "", "--sysctl-file", "")
+		args = append(args, "--auto-approve", "--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 	}
 	res, err := n.Run(l.lvsgen, args...)
 	if err != nil {

@@ -80,7 +80,7 @@ func (l *lab) planOps(cfg, h string) int {
 func (l *lab) killApply(cfg, h string, n int) {
 	l.t.Helper()
 	cmd := exec.Command(l.lvsgen, "apply", cfg, "--host", h, "--state-dir", filepath.Join(l.state, h),
-		"--auto-approve", "--rules-file", "", "--sysctl-file", "")
+		"--auto-approve", "--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 	cmd.Env = append(os.Environ(), applier.PauseEnv+"="+strconv.Itoa(n))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,6 +114,20 @@ func TestApplyFullNAT(t *testing.T) {
 	l.apply(cfg, "dir")
 	checkFullNAT(t, l.client, "10.0.1.100:80", "10.0.3.2", 4)
 	l.noChanges(cfg, "dir")
+
+	// The persisted script brings the table back as it was, whatever the
+	// kernel holds: here nothing (a boot), then a stale copy (an
+	// /etc/nftables.conf that includes it after its flush ruleset).
+	script := filepath.Join(l.state, "nftables.nft")
+	dir.MustRun(l.lvsgen, "apply", cfg, "--host", "dir", "--state-dir", filepath.Join(l.state, "dir"), "--auto-approve",
+		"--rules-file", "", "--sysctl-file", "", "--nft-file", script)
+	dir.MustRun("nft", "delete", "table", "ip", "lvsgen")
+	dir.MustRun("nft", "-f", script)
+	l.noChanges(cfg, "dir")
+	dir.MustRun("nft", "flush", "table", "ip", "lvsgen")
+	dir.MustRun("nft", "-f", script)
+	l.noChanges(cfg, "dir")
+	checkFullNAT(t, l.client, "10.0.1.100:80", "10.0.3.2", 4)
 
 	// The last fullnat service gone.
 	none := data(t, "fullnat-none")

@@ -92,7 +92,7 @@ func TestDemo(t *testing.T) {
 		t.Helper()
 		args = append(args, "--host", host, "--state-dir", filepath.Join(state, host))
 		if args[0] == "apply" {
-			args = append(args, "--auto-approve", "--rules-file", "", "--sysctl-file", "")
+			args = append(args, "--auto-approve", "--rules-file", "", "--sysctl-file", "", "--nft-file", "")
 		}
 		res, err := nodes[host].Run(lvsgen, args...)
 		if err != nil || res.Exit != 0 {
