@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
@@ -76,6 +77,51 @@ func TestLeavingService(t *testing.T) {
 			}
 			if tt.drains && (len(p.State.Services) != 1 || p.State.ServiceDrains[0].Since != t0.Add(-tt.since)) {
 				t.Errorf("a draining service must stay owned, its drain's start kept: %+v", p.State)
+			}
+		})
+	}
+}
+
+// TestFullNATConntrackKeptWhileDraining: a fullnat service that leaves
+// its cluster wants conntrack 0 again (the cluster's default, the value
+// lvsgen found). That is a restore, and comes with the teardown: held
+// while the service drains — its connections are source-NATed only while
+// IPVS connections are tracked — and, once it goes, done after the nft
+// table that needed it is deleted.
+func TestFullNATConntrackKeptWhileDraining(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	k := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80}
+	table := kernel.NFTTable{Family: kernel.NFTIPv4, Name: "lvsgen", Chains: []kernel.NFTChain{{Name: "postrouting", Type: "nat", Hook: "postrouting", Priority: 100}}}
+	want := &hoststate.Host{Name: "lb1", Sysctls: []hoststate.Sysctl{{Key: "net.ipv4.vs.conntrack", Value: "0"}}}
+	for _, tt := range []struct {
+		name   string
+		active uint32
+		want   []string
+	}{
+		{name: "draining", active: 3, want: []string{
+			"drain service tcp:192.0.2.10:80", "drain destination tcp:192.0.2.10:80 -> 10.0.0.11:80",
+			"wait nftable ip lvsgen", "wait sysctl net.ipv4.vs.conntrack"}},
+		{name: "idle", want: []string{
+			"delete service tcp:192.0.2.10:80", "delete nftable ip lvsgen", "update sysctl net.ipv4.vs.conntrack"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := &Observed{
+				Services: []ipvs.Service{{ServiceKey: k, Scheduler: "rr", Destinations: []ipvs.Destination{
+					{Addr: netip.MustParseAddr("10.0.0.11"), Port: 80, Forward: ipvs.Masq, Weight: 1, ActiveConns: tt.active}}}},
+				Sysctls:  map[string]string{"net.ipv4.vs.conntrack": "1"},
+				NFTables: []kernel.NFTTable{table},
+			}
+			st := NewState("lb1")
+			st.Services = []ipvs.ServiceKey{k}
+			st.Sysctls["net.ipv4.vs.conntrack"] = "0"
+			st.NFTables = []NFTableRef{refOf(table)}
+			p := Diff(want, obs, st, Options{DrainTimeout: time.Hour, Now: t0})
+			var got []string
+			for _, op := range p.Ops {
+				got = append(got, fmt.Sprintf("%s %s %s", op.Action, op.Kind(), op.Object()))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ops (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -71,8 +71,19 @@ func (d *differ) sysctls() {
 		} else {
 			op.Action = Create
 		}
-		if _, owned := d.st.Sysctls[s.Key]; !owned {
+		orig, owned := d.st.Sysctls[s.Key]
+		if !owned {
 			d.next.Sysctls[s.Key] = cur
+		}
+		if ok && owned && orig == s.Value {
+			// The config now wants the value lvsgen found: a restore
+			// in all but name (a cluster's conntrack 0 once its last
+			// fullnat service has left). It goes with the teardown —
+			// after the services and nftables tables that needed the
+			// old value, and held while a leaving service drains,
+			// whose connections may need it still.
+			d.teardown = append(d.teardown, op)
+			continue
 		}
 		d.setup = append(d.setup, op)
 	}

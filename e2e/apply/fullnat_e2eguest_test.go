@@ -129,9 +129,22 @@ func TestApplyFullNAT(t *testing.T) {
 	l.noChanges(cfg, "dir")
 	checkFullNAT(t, l.client, "10.0.1.100:80", "10.0.3.2", 4)
 
-	// The last fullnat service gone.
+	// The last fullnat service gone. The requests above left connections
+	// in TIME_WAIT (inactive), so the service drains first (issue 17):
+	// the table and conntrack 1 stay while it does — its connections are
+	// source-NATed only so — and the next apply, with no active
+	// connection left, removes them.
 	none := data(t, "fullnat-none")
 	l.apply(none, "dir")
+	if r := dir.MustRun("ipvsadm", "-L", "-n"); !strings.Contains(r.Stdout, "10.0.1.100:80") {
+		t.Errorf("the leaving service did not drain (no connections left?):\n%s", r.Stdout)
+	} else {
+		dir.MustRun("nft", "list", "table", "ip", "lvsgen") // still there
+		if v := dir.ReadSysctl("net.ipv4.vs.conntrack"); v != "1" {
+			t.Errorf("conntrack is %s while a fullnat service drains, want 1", v)
+		}
+		l.apply(none, "dir")
+	}
 	if r, err := dir.Run("nft", "list", "table", "ip", "lvsgen"); err == nil && r.Exit == 0 {
 		t.Errorf("table ip lvsgen still there:\n%s", r.Stdout)
 	}

@@ -219,7 +219,16 @@ func decodeSNAT(f kernel.NFTFamily, r nftRule) kernel.SNATRule {
 		return other
 	}
 	out.Protocol = ipvs.Protocol(p[0])
-	if x, ok := load("ct", unix.NFTA_CT_DREG); !ok || !x.is(unix.NFTA_CT_KEY, unix.NFT_CT_DST) || !x.is(unix.NFTA_CT_DIRECTION, 0) {
+	// nft itself writes `ct original ip daddr` with the family's own key
+	// (dst_ip, dst_ip6) where encodeSNAT writes the generic dst, which
+	// google/nftables can send with its direction; in a table of one
+	// family both read the same address. Taking both makes a table
+	// loaded from lvsgen's --nft-file script (nft -f) lvsgen's own.
+	familyDst := uint32(unix.NFT_CT_DST_IP)
+	if f == kernel.NFTIPv6 {
+		familyDst = unix.NFT_CT_DST_IP6
+	}
+	if x, ok := load("ct", unix.NFTA_CT_DREG); !ok || !(x.is(unix.NFTA_CT_KEY, unix.NFT_CT_DST) || x.is(unix.NFTA_CT_KEY, familyDst)) || !x.is(unix.NFTA_CT_DIRECTION, 0) {
 		return other
 	}
 	if out.VIP, ok = addr(cmp()); !ok {

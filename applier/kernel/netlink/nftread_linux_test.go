@@ -58,6 +58,13 @@ func TestDecodeSNAT(t *testing.T) {
 	if got := decodeSNAT(kernel.NFTIPv4, dumped(80)); got != want {
 		t.Errorf("decoded %+v, want %+v", got, want)
 	}
+	// As nft -f writes it (seen in the VM with nft --debug=netlink): the
+	// ct key is the family's own dst_ip.
+	byNFT := dumped(80)
+	byNFT.exprs[2].attrs[unix.NFTA_CT_KEY] = be32(unix.NFT_CT_DST_IP)
+	if got := decodeSNAT(kernel.NFTIPv4, byNFT); got != want {
+		t.Errorf("nft's dst_ip: decoded %+v, want %+v", got, want)
+	}
 	want.Port = 0
 	if got := decodeSNAT(kernel.NFTIPv4, dumped(0)); got != want {
 		t.Errorf("port 0: decoded %+v, want %+v", got, want)
@@ -68,6 +75,8 @@ func TestDecodeSNAT(t *testing.T) {
 			r.exprs[len(r.exprs)-1].attrs[unix.NFTA_NAT_FLAGS] = be32(unix.NF_NAT_RANGE_MAP_IPS | unix.NF_NAT_RANGE_PROTO_RANDOM)
 		},
 		"reply direction":         func(r *nftRule) { r.exprs[2].attrs[unix.NFTA_CT_DIRECTION] = []byte{1} },
+		"ct source address":       func(r *nftRule) { r.exprs[2].attrs[unix.NFTA_CT_KEY] = be32(unix.NFT_CT_SRC_IP) },
+		"ip6 key in an ip table":  func(r *nftRule) { r.exprs[2].attrs[unix.NFTA_CT_KEY] = be32(unix.NFT_CT_DST_IP6) },
 		"not equal":               func(r *nftRule) { r.exprs[1].attrs[unix.NFTA_CMP_OP] = be32(unix.NFT_CMP_NEQ) },
 		"in an ip6 table":         func(r *nftRule) {},
 		"source address, not dst": func(r *nftRule) { r.exprs[6].attrs[unix.NFTA_PAYLOAD_OFFSET] = be32(12) },
