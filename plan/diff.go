@@ -71,7 +71,7 @@ func Diff(want *hoststate.Host, obs *Observed, st *State, opt Options) *Plan {
 	}
 	d.services()
 	sortTeardown(d.teardown)
-	p := &Plan{Host: want.Name, State: next, prev: st}
+	p := &Plan{Host: want.Name, State: next, prev: st, Names: serviceNames(want)}
 	phases := [][]Op{d.setup, d.svcCreate, d.destChange, d.destLeave, d.svcDelete, d.teardown}
 	n := 0
 	for _, phase := range phases {
