@@ -72,6 +72,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newValidate(), newRender(), newPlan(), newApply(), newPolicy())
 	root.AddCommand(newWatch(), newStatus())
 	root.AddCommand(newImport())
+	root.AddCommand(newDiff(), newGraph())
 	root.AddCommand(newVersion())
 	registerCompletions(root)
 	return root

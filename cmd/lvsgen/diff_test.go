@@ -1,0 +1,163 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lvsgen/lvsgen/internal/goldentest"
+)
+
+// edit replaces old by new in dir's file, failing when old is not there:
+// an example that changed under the test must not pass unedited.
+func edit(t *testing.T, dir, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s has no %q", file, old)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diffEdits are edited copies of examples/, one change each, and what
+// the text of their diff must say whatever the golden file holds.
+var diffEdits = []struct {
+	name string
+	edit func(t *testing.T, dir string)
+	code int
+	want []string
+}{
+	{"add-real", func(t *testing.T, dir string) {
+		edit(t, dir, "hosts.cue", "\tweb2: {", "\tweb3: {\n\t\tinterfaces: eth0: addresses: [\"10.10.0.13/24\"]\n\t\tgateway: \"10.10.0.1\"\n\t}\n\tweb2: {")
+		edit(t, dir, "services-edge.cue", `{host: "web2", weight: 1},`, `{host: "web2", weight: 1},`+"\n\t\t\t{host: \"web3\", weight: 2},")
+	}, 0, []string{"+ destination tcp:192.0.2.10:80 -> 10.10.0.13:80  dr weight=2  [edge-http]", "Host web3 (added):"}},
+	{"scheduler", func(t *testing.T, dir string) {
+		edit(t, dir, "services-edge.cue", `scheduler: "wrr"`, `scheduler: "wlc"`)
+	}, 0, []string{"~ service     tcp:192.0.2.10:80  scheduler: wrr → wlc  [edge-http]", "Total: 2 of 10 hosts touched"}},
+	{"remove-real", func(t *testing.T, dir string) {
+		edit(t, dir, "services-edge.cue", "\t\t\t{host: \"web2\", weight: 1},\n", "")
+	}, 0, []string{"= destination tcp:192.0.2.10:80 -> 10.10.0.12:80  weight: 1 → 0  [edge-http]", "(2 draining)"}},
+	{"move-service", func(t *testing.T, dir string) {
+		edit(t, dir, "services-global.cue", "\"global-static\": {\n\t\tcluster:    \"global\"", "\"global-static\": {\n\t\tcluster:    \"edge\"")
+	}, 0, []string{"- service     tcp:198.51.100.31:80  [global-static]", "service tcp:198.51.100.31:80: tun1 → lb1, lb2"}},
+	{"remove-host", func(t *testing.T, dir string) {
+		edit(t, dir, "clusters.cue", `directors: ["lb1", "lb2"]`, `directors: ["lb1"]`)
+		edit(t, dir, "hosts.cue", "\tlb2: {\n\t\tinterfaces: eth0: addresses: [\"10.10.0.3/24\", \"2001:db8:10::3/64\"]\n\t\tgateway:  \"10.10.0.1\"\n\t\tgateway6: \"2001:db8:10::1\"\n\t}\n", "")
+	}, 0, []string{"Host lb2 (removed):", "- service     fwmark 100  [edge-marked]"}},
+	{"invalid-head", func(t *testing.T, dir string) {
+		edit(t, dir, "services-edge.cue", `{host: "web1", weight: 3},`, `{host: "web1", wieght: 3},`)
+	}, 1, []string{"edited is not a valid config:", "services-edge.cue:11:19: error: services.\"edge-http\".reals[0].wieght: field not allowed [schema]"}},
+}
+
+// TestDiffGolden pins `lvsgen diff` of examples/ against each edited
+// copy, in every format, and `lvsgen graph` of the two in both.
+func TestDiffGolden(t *testing.T) {
+	for _, tt := range diffEdits {
+		dir := copyDir(t, "../../examples")
+		tt.edit(t, dir)
+		clean := func(s string) string { return strings.ReplaceAll(s, dir, "edited") }
+		for _, format := range []string{"text", "json", "markdown"} {
+			t.Run(tt.name+"."+format, func(t *testing.T) {
+				code, out := runCapture(t, "diff", "../../examples", dir, "--format", format)
+				out = clean(out)
+				if code != tt.code {
+					t.Fatalf("exit %d, want %d\n%s", code, tt.code, out)
+				}
+				if format == "text" {
+					for _, w := range tt.want {
+						if !strings.Contains(out, w) {
+							t.Errorf("no %q in\n%s", w, out)
+						}
+					}
+				}
+				goldentest.Check(t, filepath.Join("testdata", "golden", "diff-"+tt.name+"."+format), []byte(out), *update)
+			})
+		}
+		if tt.code != 0 {
+			continue
+		}
+		for _, format := range []string{"mermaid", "dot"} {
+			t.Run(tt.name+"."+format, func(t *testing.T) {
+				code, out := runCapture(t, "graph", "../../examples", dir, "--format", format)
+				if code != 0 {
+					t.Fatalf("exit %d\n%s", code, out)
+				}
+				goldentest.Check(t, filepath.Join("testdata", "golden", "graph-"+tt.name+"."+format), []byte(clean(out)), *update)
+			})
+		}
+	}
+	for _, format := range []string{"mermaid", "dot"} {
+		code, out := runCapture(t, "graph", "../../examples", "--format", format)
+		if code != 0 {
+			t.Fatalf("graph: exit %d\n%s", code, out)
+		}
+		goldentest.Check(t, filepath.Join("testdata", "golden", "graph-examples."+format), []byte(out), *update)
+	}
+}
+
+// TestDiffNoChange: a config against itself touches no host.
+func TestDiffNoChange(t *testing.T) {
+	code, out := runCapture(t, "diff", "../../examples", "../../examples")
+	if code != 0 || !strings.Contains(out, "no changes") || !strings.Contains(out, "Total: 0 of 10 hosts touched") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+// TestDiffGitBase: --base REV compares a directory with itself at a
+// revision of a repository made here, in two commits; an invalid base
+// names its files as REV:path.
+func TestDiffGitBase(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	repo := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+			"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	cfg := filepath.Join(repo, "lvs")
+	if err := os.Rename(copyDir(t, "../../examples"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	// A broken first commit, then the example, then a working-tree edit.
+	edit(t, cfg, "services-edge.cue", `scheduler: "wrr"`, `scheduler: "wrr", bogus: 1`)
+	git("add", "-A")
+	git("commit", "-q", "-m", "broken")
+	edit(t, cfg, "services-edge.cue", `scheduler: "wrr", bogus: 1`, `scheduler: "wrr"`)
+	git("commit", "-q", "-am", "example")
+	edit(t, cfg, "services-edge.cue", `scheduler: "wrr"`, `scheduler: "wlc"`)
+
+	code, out := runCapture(t, "diff", "--base", "HEAD", cfg)
+	if code != 0 || !strings.Contains(out, "lvsgen diff HEAD:"+cfg+" → "+cfg) || !strings.Contains(out, "scheduler: wrr → wlc") || !strings.Contains(out, "Total: 2 of 10 hosts touched") {
+		t.Errorf("diff --base HEAD: exit %d\n%s", code, out)
+	}
+	code, out = runCapture(t, "diff", "--base", "HEAD~1", cfg)
+	if code != 1 || !strings.Contains(out, "HEAD~1:lvs/services-edge.cue:9:") || !strings.Contains(out, "bogus: field not allowed") {
+		t.Errorf("diff --base HEAD~1 (invalid): exit %d\n%s", code, out)
+	}
+	code, out = runCapture(t, "graph", "--base", "HEAD", cfg)
+	if code != 0 || !strings.Contains(out, "classDef changed") {
+		t.Errorf("graph --base HEAD: exit %d\n%s", code, out)
+	}
+	if code, _ := runCapture(t, "diff", "--base", "nope", cfg); code != 1 {
+		t.Errorf("diff --base nope: exit %d, want 1", code)
+	}
+	if code, _ := runCapture(t, "diff", cfg); code != exitUsage {
+		t.Errorf("diff with one directory and no --base: exit %d, want %d", code, exitUsage)
+	}
+}
