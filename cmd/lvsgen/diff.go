@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -93,14 +95,19 @@ func (c *compiled) side() *review.Side {
 }
 
 // loadSides compiles the two configs: args[0] and args[1], or, with
-// rev, the directory (args[0], default .) at rev and as it is. One
-// compiler compiles both, so that the head reuses the base's verdicts.
-// done removes what reading the revision wrote.
+// rev, the directory (args[0], default .) at rev and as it is. done
+// removes what reading the revision wrote.
 func loadSides(ctx context.Context, args []string, rev string, policyDirs []string) (base, head *compiled, done func(), err error) {
-	cc := compiler.NewCompiler(compiler.Options{PolicyDirs: policyDirs})
-	done = func() {}
-	baseDir, headDir := "", ""
-	var rename func(diag.List)
+	var tmp []string
+	done = func() {
+		for _, d := range tmp {
+			_ = os.RemoveAll(d)
+		}
+	}
+	base, head = &compiled{}, &compiled{}
+	var baseDir, headDir string
+	// names maps a side's directory to how its diagnostics name it.
+	var baseNames func(string) string
 	if rev != "" {
 		headDir = "."
 		if len(args) == 1 {
@@ -113,42 +120,79 @@ func loadSides(ctx context.Context, args []string, rev string, policyDirs []stri
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		done = func() { _ = tree.Remove() }
+		tmp = append(tmp, tree.Dir)
 		baseDir = tree.Dir
+		base.label = rev + ":" + filepath.ToSlash(headDir)
 		// Diagnostics name the files as git does: REV:path.
-		rename = func(l diag.List) {
-			for i := range l {
-				if rel, err := filepath.Rel(tree.Dir, l[i].Pos.File); err == nil && !strings.HasPrefix(rel, "..") {
-					l[i].Pos.File = rev + ":" + tree.Prefix + filepath.ToSlash(rel)
-				}
-			}
-		}
+		baseNames = func(rel string) string { return rev + ":" + tree.Prefix + filepath.ToSlash(rel) }
 	} else {
 		baseDir, headDir = args[0], args[1]
+		base.label = baseDir
+		baseNames = func(rel string) string { return filepath.Join(baseDir, rel) }
 	}
-	compile := func(dir, label string) (*compiled, error) {
-		res, err := cc.Compile(dir)
+	head.label = headDir
+	headNames := func(rel string) string { return filepath.Join(headDir, rel) }
+
+	// One compiler compiles both sides, through one path: a link to the
+	// base, then to the head. The compiler keeps what it parsed and
+	// built by file name and content, so the head costs what differs
+	// from the base — a one-service change to a 10,000-service config
+	// compiles that service again, not the config — and a host nothing
+	// changed for keeps the same state, which Compare then skips.
+	cc := compiler.NewCompiler(compiler.Options{PolicyDirs: policyDirs})
+	via := ""
+	if isDir(baseDir) && isDir(headDir) {
+		d, err := os.MkdirTemp("", "lvsgen-diff-")
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		return &compiled{label: label, res: res}, nil
+		tmp = append(tmp, d)
+		via = filepath.Join(d, "config")
 	}
-	baseLabel := baseDir
-	if rev != "" {
-		baseLabel = rev + ":" + filepath.ToSlash(headDir)
+	compile := func(c *compiled, dir string, names func(string) string) error {
+		path := dir
+		if via != "" {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			_ = os.Remove(via)
+			if err := os.Symlink(abs, via); err != nil {
+				return err
+			}
+			path = via
+		}
+		res, err := cc.Compile(path)
+		if err != nil {
+			if via != "" {
+				return errors.New(strings.ReplaceAll(err.Error(), via, dir))
+			}
+			return err
+		}
+		for i := range res.Diagnostics {
+			f := res.Diagnostics[i].Pos.File
+			if rel, err := filepath.Rel(path, f); err == nil && f != "" && !strings.HasPrefix(rel, "..") {
+				res.Diagnostics[i].Pos.File = names(rel)
+			}
+		}
+		c.res = res
+		return nil
 	}
-	if base, err = compile(baseDir, baseLabel); err != nil {
+	if err := compile(base, baseDir, baseNames); err != nil {
 		done()
 		return nil, nil, nil, err
 	}
-	if rename != nil {
-		rename(base.res.Diagnostics)
-	}
-	if head, err = compile(headDir, headDir); err != nil {
+	if err := compile(head, headDir, headNames); err != nil {
 		done()
 		return nil, nil, nil, err
 	}
 	return base, head, done, nil
+}
+
+// isDir reports whether path is a directory (or a link to one).
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // reportInvalid prints the diagnostics of each invalid side as validate

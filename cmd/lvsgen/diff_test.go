@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/internal/goldentest"
 )
 
@@ -159,5 +160,36 @@ func TestDiffGitBase(t *testing.T) {
 	}
 	if code, _ := runCapture(t, "diff", cfg); code != exitUsage {
 		t.Errorf("diff with one directory and no --base: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// BenchmarkDiff10k is `lvsgen diff BASE HEAD` of two generated configs of
+// 10,000 services with 10 real servers each that differ in one service
+// (gen.WeightEdit): both compiles and the review, output discarded.
+func BenchmarkDiff10k(b *testing.B) {
+	base, head := b.TempDir(), b.TempDir()
+	for _, d := range []string{base, head} {
+		if err := gen.Write(d, 10000, 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+	file, _, edited, err := gen.WeightEdit(head)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(file, edited, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		var out strings.Builder
+		root := newRoot()
+		root.SetArgs([]string{"diff", base, head})
+		root.SetOut(&out)
+		if err := root.Execute(); err != nil {
+			b.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "Total: 2 of 66 hosts touched") || strings.Count(out.String(), "\n") > 20 {
+			b.Fatalf("diff:\n%s", out.String())
+		}
 	}
 }
