@@ -205,7 +205,9 @@ func Compare(base, head *Graph) *Graph {
 			e.Status = Added
 		} else if b.Label != e.Label || b.Tunnel != e.Tunnel {
 			e.Status = Changed
-			e.Label = b.Label + " → " + e.Label
+			if b.Label != e.Label {
+				e.Label = b.Label + " → " + e.Label
+			}
 		}
 		g.Edges = append(g.Edges, e)
 	}
