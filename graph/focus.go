@@ -1,6 +1,9 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // MaxEdges is the most edges Focus draws by default: a few hundred
 // edges is what a Mermaid diagram in a pull request stays readable (and
@@ -92,9 +95,12 @@ func Focus(g *Graph, maxEdges int, onlyChanged bool) *Graph {
 	out.Edges = edges
 	for _, c := range order {
 		id := "summary:" + c
-		word := "unchanged services"
+		word := "unchanged service"
 		if !onlyChanged {
-			word = "services not drawn"
+			word = "service not drawn"
+		}
+		if rest[c] != 1 {
+			word = strings.Replace(word, "service", "services", 1)
 		}
 		out.Nodes = append(out.Nodes, Node{ID: id, Kind: KindSummary, Lines: []string{fmt.Sprintf("%d %s", rest[c], word)}, Cluster: c})
 		out.Edges = append(out.Edges, Edge{From: "cluster:" + c, To: id})
