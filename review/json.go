@@ -28,11 +28,12 @@ type jsonReview struct {
 }
 
 type jsonHost struct {
-	Host    string       `json:"host"`
-	Status  string       `json:"status"`
-	Note    string       `json:"note,omitempty"`
-	Counts  Counts       `json:"counts"`
-	Changes []jsonChange `json:"changes"`
+	Host     string       `json:"host"`
+	Status   string       `json:"status"`
+	Note     string       `json:"note,omitempty"`
+	Counts   Counts       `json:"counts"`
+	Changes  []jsonChange `json:"changes"`
+	Problems []string     `json:"problems"`
 }
 
 type jsonChange struct {
@@ -60,7 +61,7 @@ func WriteJSON(w io.Writer, r *Review) error {
 	doc := jsonReview{Format: Format, Version: Version, Base: r.Base, Head: r.Head, HostsTotal: r.HostsTotal,
 		Total: r.Total, Hosts: []jsonHost{}, Moves: []jsonMove{}, Legend: Legend}
 	for _, h := range r.Hosts {
-		jh := jsonHost{Host: h.Name, Status: h.Status, Note: h.Note, Counts: h.Counts, Changes: []jsonChange{}}
+		jh := jsonHost{Host: h.Name, Status: h.Status, Note: h.Note, Counts: h.Counts, Changes: []jsonChange{}, Problems: append([]string{}, h.Problems...)}
 		for _, c := range h.Changes {
 			jh.Changes = append(jh.Changes, jsonChange(c))
 		}

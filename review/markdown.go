@@ -57,6 +57,9 @@ func WriteMarkdown(w io.Writer, r *Review, mermaid string) error {
 			}
 			fmt.Fprintf(&b, "%s\n      # %s\n", fence(changeLine(&c)), fence(c.Reason))
 		}
+		for _, p := range h.Problems {
+			fmt.Fprintf(&b, "! %s\n", fence(p))
+		}
 		b.WriteString("```\n\n</details>\n\n")
 	}
 	if len(r.Moves) > 0 {

@@ -47,7 +47,10 @@ type Host struct {
 	// removed host; empty for a changed one.
 	Note    string
 	Changes []Change
-	Counts  Counts
+	// Problems are the plan's: reasons a deploy cannot work on the host
+	// (a device the config names that the host does not declare).
+	Problems []string
+	Counts   Counts
 }
 
 // Change is one operation a deploy makes on a host.
@@ -182,7 +185,7 @@ func Compare(base, head *Side) *Review {
 			continue
 		}
 		hr := compareHost(name, b, h, devices(name, base.Config, head.Config))
-		if len(hr.Changes) == 0 {
+		if len(hr.Changes) == 0 && len(hr.Problems) == 0 {
 			continue
 		}
 		hr.Counts.HostsTouched = 1
@@ -247,6 +250,7 @@ func compareHost(name string, b, h *hoststate.Host, devs []kernel.Link) Host {
 		}
 	}
 	p := plan.Diff(h, obs, st, opt)
+	hr.Problems = p.Problems
 
 	baseSvc := make(map[ipvs.ServiceKey]*hoststate.Service, len(b.Services))
 	for i := range b.Services {
@@ -287,12 +291,7 @@ func change(o plan.Op, service string) Change {
 	// owns; here it is a config change.
 	reason := strings.TrimSuffix(o.Reason, " (drift or config change)")
 	c := Change{Action: o.Action, Kind: o.Kind(), Object: o.Object().String(), Service: service, Reason: reason}
-	if o.Before != nil {
-		c.Before = o.Before.JSON()
-	}
-	if o.After != nil {
-		c.After = o.After.JSON()
-	}
+	c.Before, c.After = jsonObject(o.Before, service), jsonObject(o.After, service)
 	switch o.Action {
 	case plan.Create:
 		c.Detail = o.After.Attrs()
@@ -347,4 +346,18 @@ func moves(hosts []Host) []Move {
 		}
 	}
 	return ms
+}
+
+// jsonObject is o's JSON form as a JSON plan gives it, nil for none; a
+// service's carries its lvsgen name.
+func jsonObject(o plan.Object, name string) any {
+	if o == nil {
+		return nil
+	}
+	j := o.JSON()
+	if s, ok := j.(hoststate.Service); ok {
+		s.Name = name
+		return s
+	}
+	return j
 }

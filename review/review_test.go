@@ -8,9 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lvsgen/lvsgen/applier/kernel"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/ipvs"
+	"github.com/lvsgen/lvsgen/model"
 	"github.com/lvsgen/lvsgen/plan"
 )
 
@@ -106,6 +108,21 @@ func BenchmarkCompare10k(b *testing.B) {
 	for b.Loop() {
 		if r := Compare(bs, hs); r.Total.RealsChanged != 1 {
 			b.Fatalf("total %+v", r.Total)
+		}
+	}
+}
+
+// TestCompareProblems: a device the host does not declare is the plan's
+// problem, reported on the host; a declared one is not.
+func TestCompareProblems(t *testing.T) {
+	addr := func(dev string) *hoststate.Host {
+		return &hoststate.Host{Name: "web1", Addresses: []hoststate.Address{{Address: kernel.Address{Device: dev, Prefix: netip.MustParsePrefix("192.0.2.10/32")}}}}
+	}
+	cfg := &model.Config{Hosts: map[string]*model.Host{"web1": {Name: "web1", Interfaces: []model.Interface{{Name: "eth0"}}}}}
+	for dev, want := range map[string]int{"eth9": 1, "eth0": 0, "lo": 0} {
+		r := Compare(&Side{Hosts: map[string]*hoststate.Host{}, Config: cfg}, &Side{Hosts: map[string]*hoststate.Host{"web1": addr(dev)}, Config: cfg})
+		if len(r.Hosts) != 1 || len(r.Hosts[0].Problems) != want {
+			t.Errorf("address on %s: hosts %+v, want %d problems", dev, r.Hosts, want)
 		}
 	}
 }

@@ -33,6 +33,9 @@ func WriteText(w io.Writer, r *Review) error {
 		for _, c := range h.Changes {
 			fmt.Fprintf(w, "  %s\n      # %s\n", changeLine(&c), c.Reason)
 		}
+		for _, p := range h.Problems {
+			fmt.Fprintf(w, "  ! %s\n", p)
+		}
 		fmt.Fprintf(w, "  %s: %s\n", h.Name, h.Counts.Sentence())
 	}
 	if len(r.Moves) > 0 {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/graph"
 )
 
@@ -42,15 +43,14 @@ drawn, the rest counted per cluster.
 			}
 			var g *graph.Graph
 			if baseRev == "" && len(args) == 1 {
-				_, head, done, err := loadSides(cmd.Context(), []string{args[0], args[0]}, "", policyDirs)
+				res, err := compiler.CompileWith(args[0], compiler.Options{PolicyDirs: policyDirs})
 				if err != nil {
 					return err
 				}
-				defer done()
-				if err := reportInvalid(cmd.OutOrStdout(), cmd.ErrOrStderr(), "text", head); err != nil {
+				if err := reportInvalid(cmd.OutOrStdout(), cmd.ErrOrStderr(), "text", &compiled{label: args[0], res: res}); err != nil {
 					return err
 				}
-				g = graph.Build(head.res.Config)
+				g = graph.Build(res.Config)
 			} else {
 				base, head, done, err := loadSides(cmd.Context(), args, baseRev, policyDirs)
 				if err != nil {
