@@ -85,7 +85,12 @@ func Read(ctx context.Context, dir, rev string) (*Tree, error) {
 		return nil, fmt.Errorf("revision %q is not a commit of %s: %w", rev, strings.TrimSpace(string(top)), err)
 	}
 	t := &Tree{Rev: rev, Commit: strings.TrimSpace(string(commit)), Prefix: strings.TrimSpace(string(prefix))}
-	list, err := git(ctx, dir, "ls-tree", "-r", "-l", "-z", "--full-tree", t.Commit, "--", t.Prefix)
+	args := []string{"ls-tree", "-r", "-l", "-z", "--full-tree", t.Commit}
+	if t.Prefix != "" {
+		// git refuses an empty pathspec: none lists the whole tree.
+		args = append(args, "--", t.Prefix)
+	}
+	list, err := git(ctx, dir, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s at %s: %w", dir, rev, err)
 	}

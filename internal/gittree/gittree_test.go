@@ -99,6 +99,18 @@ func TestRead(t *testing.T) {
 	if tree.Prefix != "config/" || len(tree.Commit) != 40 {
 		t.Errorf("prefix %q, commit %q", tree.Prefix, tree.Commit)
 	}
+	// The repository's top, at the first commit: everything but links
+	// that lead nowhere or out.
+	top, err := Read(context.Background(), dir, "HEAD~1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer top.Remove()
+	want = map[string]string{"secret.txt": "outside", "config/hosts.cue": "package lvs\n// one\n", "config/sub/svc.cue": "package lvs\n",
+		"config/alias.cue": "package lvs\n", "config/out.cue": "outside"}
+	if diff := cmp.Diff(want, files(t, top.Dir)); diff != "" {
+		t.Errorf("files of the top at HEAD~1 (-want +got):\n%s", diff)
+	}
 	if err := tree.Remove(); err != nil {
 		t.Fatal(err)
 	}
