@@ -8,17 +8,23 @@ import (
 
 // Limits of a pull-request comment: GitHub refuses a comment over 65,536
 // characters, so a change to thousands of services is listed in part,
-// the rest counted (the text form has it all).
+// the rest counted (the text and JSON forms have it all).
 const (
 	// MaxLinesPerHost is the most changes a host's section lists.
 	MaxLinesPerHost = 60
-	// MaxHostSections is the most hosts given a section.
-	MaxHostSections = 40
+	// MaxTableRows is the most hosts the summary table has a row for.
+	MaxTableRows = 100
+	// sectionBudget is where the host sections stop: room is left for
+	// the moves, the picture (a few hundred edges) and the legend.
+	sectionBudget = 36_000
+	// maxPicture bounds the Mermaid picture; a larger one is left out
+	// with a pointer to lvsgen graph.
+	maxPicture = 24_000
 )
 
 // WriteMarkdown prints r for a pull-request comment: a summary table
 // (one row per touched host and the total), one collapsible section per
-// host with its changes as a diff block, the moves, the Mermaid picture
+// host with its changes as a diff block (within the limits above), the moves, the Mermaid picture
 // of what changed (mermaid, a flowchart, or "" for none) and the legend.
 func WriteMarkdown(w io.Writer, r *Review, mermaid string) error {
 	var b strings.Builder
@@ -35,13 +41,17 @@ func WriteMarkdown(w io.Writer, r *Review, mermaid string) error {
 		fmt.Fprintf(&b, "| %s | %s | %d / %d / %d | %d / %d / %d | %d | %d |\n", name, status,
 			n.ServicesAdded, n.ServicesChanged, n.ServicesRemoved, n.RealsAdded, n.RealsChanged, n.RealsRemoved, n.RealsDraining, n.Other)
 	}
-	for _, h := range r.Hosts {
+	for i, h := range r.Hosts {
+		if i == MaxTableRows {
+			fmt.Fprintf(&b, "| … %d more hosts | | | | | |\n", len(r.Hosts)-i)
+			break
+		}
 		row("`"+mdCode(h.Name)+"`", h.Status, h.Counts)
 	}
 	row("**total**", fmt.Sprintf("%d hosts", r.Total.HostsTouched), r.Total)
 	b.WriteString("\n")
 	for i, h := range r.Hosts {
-		if i == MaxHostSections {
+		if b.Len() > sectionBudget {
 			fmt.Fprintf(&b, "… and %d more hosts: `lvsgen diff` (text or json) lists them.\n\n", len(r.Hosts)-i)
 			break
 		}
@@ -68,6 +78,10 @@ func WriteMarkdown(w io.Writer, r *Review, mermaid string) error {
 			fmt.Fprintf(&b, "- %s `%s`: %s → %s\n", m.Kind, mdCode(m.Object), mdCode(strings.Join(m.From, ", ")), mdCode(strings.Join(m.To, ", ")))
 		}
 		b.WriteString("\n")
+	}
+	if len(mermaid) > maxPicture {
+		b.WriteString("The picture of what changed is too large for a comment: `lvsgen graph` with the same arguments draws it.\n\n")
+		mermaid = ""
 	}
 	if mermaid != "" {
 		b.WriteString("<details open><summary>What changed, as a picture</summary>\n\n```mermaid\n")

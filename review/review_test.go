@@ -126,3 +126,38 @@ func TestCompareProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownBounded: a change to thousands of objects stays a comment
+// GitHub takes (65,536 characters), the rest counted.
+func TestMarkdownBounded(t *testing.T) {
+	r := &Review{Base: "a", Head: "b", HostsTotal: 100}
+	for i := range 100 {
+		h := Host{Name: "lb" + strconv.Itoa(i), Status: "changed"}
+		for j := range 1000 {
+			h.add(Change{Action: plan.Create, Kind: plan.KindService, Object: "tcp:192.0.2.1:" + strconv.Itoa(j), Service: "svc-" + strconv.Itoa(j), Detail: "scheduler=wrr", Reason: "service svc-" + strconv.Itoa(j)})
+		}
+		h.Counts.HostsTouched = 1
+		r.Total.add(h.Counts)
+		r.Hosts = append(r.Hosts, h)
+	}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, r, "flowchart LR\n  n0[\"x\"]\n"); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if len(out) > 65536 {
+		t.Errorf("%d characters", len(out))
+	}
+	b.Reset()
+	if err := WriteMarkdown(&b, r, strings.Repeat("  n0 --> n1\n", 10000)); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.String()) > 65536 || !strings.Contains(b.String(), "too large for a comment") {
+		t.Errorf("a picture of 10,000 edges: %d characters", len(b.String()))
+	}
+	for _, w := range []string{"more hosts: `lvsgen diff` (text or json) lists them", "… and 940 more changes", "| **total** | 100 hosts | 100000 / 0 / 0 |", "```mermaid"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("no %q", w)
+		}
+	}
+}
