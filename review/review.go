@@ -164,6 +164,28 @@ const (
 // longer needs the setting.
 const unknownValue = "(the value before lvsgen)"
 
+// hostValue stands for the value a setting lvsgen has not set has on the
+// host.
+const hostValue = "(the host's value)"
+
+// sysctlExists reports whether the kernel has key on a host with links:
+// every key but those of a device (net.ipv4.conf.DEV.NAME,
+// net.ipv6.conf.DEV.NAME) the host does not have.
+func sysctlExists(key string, links []kernel.Link) bool {
+	for _, prefix := range []string{"net.ipv4.conf.", "net.ipv6.conf."} {
+		rest, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
+		dev, _, ok := strings.Cut(rest, ".")
+		if !ok || dev == "all" || dev == "default" {
+			return true
+		}
+		return slices.ContainsFunc(links, func(l kernel.Link) bool { return l.Name == dev })
+	}
+	return true
+}
+
 // Compare reviews deploying head onto hosts that run base.
 func Compare(base, head *Side) *Review {
 	r := &Review{Base: base.Label, Head: head.Label}
@@ -263,6 +285,14 @@ func compareHost(name string, b, h *hoststate.Host, devs []kernel.Link) Host {
 	for i := range obs.Services {
 		for j := range obs.Services[i].Destinations {
 			obs.Services[i].Destinations[j].InactiveConns = 1
+		}
+	}
+	// A setting the base did not make has the host's own value, which
+	// only the host knows: the head changes it, rather than creating it
+	// — unless it belongs to a device that does not exist yet.
+	for _, sc := range h.Sysctls {
+		if _, ok := obs.Sysctls[sc.Key]; !ok && sysctlExists(sc.Key, obs.Links) {
+			obs.Sysctls[sc.Key] = hostValue
 		}
 	}
 	p := plan.Diff(h, obs, st, opt)

@@ -39,8 +39,13 @@ func TestCompare(t *testing.T) {
 	head.Services = append(head.Services, hoststate.Service{Name: "new", Service: added})
 	same := &hoststate.Host{Name: "web1", Sysctls: []hoststate.Sysctl{{Key: "net.ipv4.conf.all.arp_ignore", Value: "1"}}}
 	same2 := &hoststate.Host{Name: "web1", Sysctls: []hoststate.Sysctl{{Key: "net.ipv4.conf.all.arp_ignore", Value: "1"}}}
+	// A new host: its settings exist with the host's own values, but
+	// those of a device lvsgen creates.
+	web9 := &hoststate.Host{Name: "web9",
+		Links:   []hoststate.Link{{Link: kernel.Link{Name: "tunl0", Kind: "ipip", Up: true}}},
+		Sysctls: []hoststate.Sysctl{{Key: "net.ipv4.conf.all.arp_ignore", Value: "1"}, {Key: "net.ipv4.conf.tunl0.rp_filter", Value: "0"}}}
 	r := Compare(&Side{Label: "a", Hosts: map[string]*hoststate.Host{"lb1": base, "web1": same}},
-		&Side{Label: "b", Hosts: map[string]*hoststate.Host{"lb1": head, "web1": same2, "web9": same2}})
+		&Side{Label: "b", Hosts: map[string]*hoststate.Host{"lb1": head, "web1": same2, "web9": web9}})
 
 	var got []string
 	for _, h := range r.Hosts {
@@ -57,7 +62,9 @@ func TestCompare(t *testing.T) {
 		"lb1 - service " + leaving.Name + " ",
 		"lb1 - destination " + leaving.Name + " ",
 		"lb1 - destination " + leaving.Name + " ",
-		"web9 + sysctl  = 1",
+		"web9 + link  (ipip)",
+		"web9 ~ sysctl  value: (the host's value) → 1",
+		"web9 + sysctl  = 0",
 	}
 	if leaving.Protocol == ipvs.UDP || base.Services[1].Protocol == ipvs.UDP {
 		t.Fatal("the generator's first services are no longer TCP: the drain expected here is TCP's")
@@ -66,7 +73,7 @@ func TestCompare(t *testing.T) {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 	wantTotal := Counts{HostsTouched: 2, ServicesAdded: 1, ServicesChanged: 1, ServicesRemoved: 1,
-		RealsAdded: 2, RealsRemoved: 3, RealsDraining: 1, Other: 1}
+		RealsAdded: 2, RealsRemoved: 3, RealsDraining: 1, Other: 3}
 	if diff := cmp.Diff(wantTotal, r.Total); diff != "" {
 		t.Errorf("total (-want +got):\n%s", diff)
 	}

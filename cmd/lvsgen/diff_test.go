@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/applier/kernel/memory"
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/internal/goldentest"
 )
@@ -53,6 +58,10 @@ var diffEdits = []struct {
 		edit(t, dir, "clusters.cue", `directors: ["lb1", "lb2"]`, `directors: ["lb1"]`)
 		edit(t, dir, "hosts.cue", "\tlb2: {\n\t\tinterfaces: eth0: addresses: [\"10.10.0.3/24\", \"2001:db8:10::3/64\"]\n\t\tgateway:  \"10.10.0.1\"\n\t\tgateway6: \"2001:db8:10::1\"\n\t}\n", "")
 	}, 0, []string{"Host lb2 (removed):", "- service     fwmark 100  [edge-marked]"}},
+	{"add-tun-real", func(t *testing.T, dir string) {
+		edit(t, dir, "hosts.cue", "\tcache2: {", "\tcache3: {\n\t\tinterfaces: eth0: addresses: [\"203.0.113.13/24\"]\n\t\tgateway: \"203.0.113.1\"\n\t}\n\tcache2: {")
+		edit(t, dir, "services-global.cue", `reals: [{host: "cache1", weight: 5}, {host: "cache2", weight: 5}]`, `reals: [{host: "cache1", weight: 5}, {host: "cache2", weight: 5}, {host: "cache3"}]`)
+	}, 0, []string{"Host cache3 (added):", "+ link        tunl0  (ipip)"}},
 	{"invalid-head", func(t *testing.T, dir string) {
 		edit(t, dir, "services-edge.cue", `{host: "web1", weight: 3},`, `{host: "web1", wieght: 3},`)
 	}, 1, []string{"edited is not a valid config:", "services-edge.cue:11:19: error: services.\"edge-http\".reals[0].wieght: field not allowed [schema]"}},
@@ -191,5 +200,90 @@ func BenchmarkDiff10k(b *testing.B) {
 		if !strings.Contains(out.String(), "Total: 2 of 66 hosts touched") || strings.Count(out.String(), "\n") > 20 {
 			b.Fatalf("diff:\n%s", out.String())
 		}
+	}
+}
+
+// TestDiffMatchesPlan holds diff to what it claims: on a kernel (the
+// in-memory one) where the base was applied, `lvsgen plan` of the head
+// makes exactly the changes diff lists for that host, but for a setting
+// the base did not make, whose value diff cannot know and the kernel may
+// already have. (Edits with a leaving TCP real server are left out: a
+// fresh kernel has no connections, so its plan deletes what diff,
+// assuming some, drains.)
+func TestDiffMatchesPlan(t *testing.T) {
+	type op struct{ Action, Kind, Object string }
+	for _, tc := range []struct{ edit, host string }{
+		{"add-real", "lb1"}, {"add-real", "web3"}, {"scheduler", "lb2"}, {"move-service", "tun1"}, {"move-service", "lb1"},
+		{"add-tun-real", "cache3"}, {"add-tun-real", "tun1"},
+	} {
+		t.Run(tc.edit+"/"+tc.host, func(t *testing.T) {
+			i := slices.IndexFunc(diffEdits, func(e struct {
+				name string
+				edit func(t *testing.T, dir string)
+				code int
+				want []string
+			}) bool {
+				return e.name == tc.edit
+			})
+			dir := copyDir(t, "../../examples")
+			diffEdits[i].edit(t, dir)
+
+			k := memory.New()
+			k.AddDevice("eth0")
+			useMemoryKernel(t, k)
+			state := t.TempDir()
+			if tc.host != "web3" && tc.host != "cache3" { // a new host: nothing to apply first
+				if code, out := runCapture(t, "apply", "../../examples", "--host", tc.host, "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""); code != 0 {
+					t.Fatalf("apply of the base: exit %d\n%s", code, out)
+				}
+			}
+			code, out := runCapture(t, "plan", dir, "--host", tc.host, "--state-dir", state, "--format", "json")
+			if code != 0 {
+				t.Fatalf("plan of the head: exit %d\n%s", code, out)
+			}
+			var p struct{ Ops []op }
+			if err := json.Unmarshal([]byte(out), &p); err != nil {
+				t.Fatal(err)
+			}
+			code, out = runCapture(t, "diff", "../../examples", dir, "--format", "json")
+			if code != 0 {
+				t.Fatalf("diff: exit %d\n%s", code, out)
+			}
+			var d struct {
+				Hosts []struct {
+					Host    string
+					Changes []struct {
+						op
+						Detail, Reason string
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &d); err != nil {
+				t.Fatal(err)
+			}
+			var got []op
+			for _, h := range d.Hosts {
+				for _, c := range h.Changes {
+					switch {
+					case h.Host != tc.host:
+					case c.Reason == "with its service":
+						// The destinations a service deletion takes
+						// with it are listed by diff, not operations
+						// of the plan.
+					case strings.HasPrefix(c.Detail, "value: (the host's value) →") && !slices.Contains(p.Ops, c.op):
+						// A setting diff cannot know the value of: the
+						// plan skips it where the kernel has it already.
+					default:
+						got = append(got, c.op)
+					}
+				}
+			}
+			if len(p.Ops) == 0 {
+				t.Fatal("the plan of the head changes nothing: the edit tests nothing")
+			}
+			if diff := cmp.Diff(p.Ops, got); diff != "" {
+				t.Errorf("diff's changes of %s against plan's operations (-plan +diff):\n%s", tc.host, diff)
+			}
+		})
 	}
 }
