@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -205,16 +206,15 @@ func BenchmarkDiff10k(b *testing.B) {
 
 // TestDiffMatchesPlan holds diff to what it claims: on a kernel (the
 // in-memory one) where the base was applied, `lvsgen plan` of the head
-// makes exactly the changes diff lists for that host, but for a setting
-// the base did not make, whose value diff cannot know and the kernel may
-// already have. (Edits with a leaving TCP real server are left out: a
-// fresh kernel has no connections, so its plan deletes what diff,
-// assuming some, drains.)
+// makes exactly the changes diff lists for that host — drains included,
+// once each real server has connections as diff assumes — but for a
+// setting the base did not make, whose value diff cannot know and the
+// kernel may already have.
 func TestDiffMatchesPlan(t *testing.T) {
 	type op struct{ Action, Kind, Object string }
 	for _, tc := range []struct{ edit, host string }{
 		{"add-real", "lb1"}, {"add-real", "web3"}, {"scheduler", "lb2"}, {"move-service", "tun1"}, {"move-service", "lb1"},
-		{"add-tun-real", "cache3"}, {"add-tun-real", "tun1"},
+		{"add-tun-real", "cache3"}, {"add-tun-real", "tun1"}, {"remove-real", "lb1"},
 	} {
 		t.Run(tc.edit+"/"+tc.host, func(t *testing.T) {
 			i := slices.IndexFunc(diffEdits, func(e struct {
@@ -235,6 +235,19 @@ func TestDiffMatchesPlan(t *testing.T) {
 			if tc.host != "web3" && tc.host != "cache3" { // a new host: nothing to apply first
 				if code, out := runCapture(t, "apply", "../../examples", "--host", tc.host, "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""); code != 0 {
 					t.Fatalf("apply of the base: exit %d\n%s", code, out)
+				}
+				// Traffic, as diff assumes: each real server has
+				// connections.
+				svcs, err := k.Services(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, svc := range svcs {
+					for _, d := range svc.Destinations {
+						if err := k.SetConns(svc.ServiceKey, d.AddrPort(), 0, 1); err != nil {
+							t.Fatal(err)
+						}
+					}
 				}
 			}
 			code, out := runCapture(t, "plan", dir, "--host", tc.host, "--state-dir", state, "--format", "json")
