@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -127,6 +131,7 @@ func Apply(ctx context.Context, k kernel.IPVS, p *plan.Plan) (*Result, error) {
 			}
 			res.Done = append(res.Done, op)
 			i++
+			pauseForTest(ctx, len(res.Done))
 			continue
 		}
 		end := batchEnd(ops, i)
@@ -135,8 +140,36 @@ func Apply(ctx context.Context, k kernel.IPVS, p *plan.Plan) (*Result, error) {
 			return res, err
 		}
 		i = end
+		pauseForTest(ctx, len(res.Done))
 	}
 	return res, nil
+}
+
+// PauseEnv names a test-only hook: with LVSGEN_TEST_PAUSE_AFTER_OPS=N,
+// Apply stops for good once N operations are done (after the batch that
+// holds the Nth), saying so on stderr, until its context ends (apply's
+// --timeout): the real-kernel test of issue 17 SIGKILLs apply there,
+// between its first kernel write and its final state save. It changes
+// nothing Apply writes, only when; unset, it costs one look-up per run.
+const PauseEnv = "LVSGEN_TEST_PAUSE_AFTER_OPS"
+
+// pauseAfter is PauseEnv's value, 0 when unset or not a number.
+var pauseAfter = sync.OnceValue(func() int {
+	n, _ := strconv.Atoi(os.Getenv(PauseEnv))
+	return n
+})
+
+// paused is set once Apply has paused: a process pauses once.
+var paused atomic.Bool
+
+// pauseForTest pauses, once per process, when done reaches PauseEnv.
+func pauseForTest(ctx context.Context, done int) {
+	n := pauseAfter()
+	if n <= 0 || done < n || paused.Swap(true) {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "lvsgen: %s=%d: paused after %d operations (test only)\n", PauseEnv, n, done)
+	<-ctx.Done()
 }
 
 // removes reports whether op takes something away from a service.
@@ -151,7 +184,7 @@ func batchEnd(ops []plan.Op, i int) int {
 	writes := 0
 	j := i
 	for ; j < len(ops) && ops[j].IsIPVS() && removes(ops[j]) == removes(ops[i]); j++ {
-		if ops[j].Action == plan.Wait {
+		if !ops[j].Writes() {
 			continue
 		}
 		if writes == batchSize {
@@ -163,13 +196,14 @@ func batchEnd(ops []plan.Op, i int) int {
 }
 
 // applyBatch sends the writes of ops as one batch and records in res what
-// became of each operation. A Wait writes nothing: it is done once its
-// batch is sent. It returns the error that stops Apply: an ApplyError for
-// the first write the kernel refused, else the exchange's own error.
+// became of each operation. A Wait, or a service's Drain, writes nothing:
+// it is done once its batch is sent. It returns the error that stops
+// Apply: an ApplyError for the first write the kernel refused, else the
+// exchange's own error.
 func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *Result) error {
 	ws := make([]kernel.IPVSWrite, 0, len(ops))
 	for _, op := range ops {
-		if op.Action != plan.Wait {
+		if op.Writes() {
 			ws = append(ws, ipvsWrite(op))
 		}
 	}
@@ -182,7 +216,7 @@ func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *
 	var first *ApplyError
 	w := 0
 	for _, op := range ops {
-		if op.Action == plan.Wait {
+		if !op.Writes() {
 			res.Done = append(res.Done, op)
 			continue
 		}
@@ -215,7 +249,7 @@ func applyBatch(ctx context.Context, bw kernel.BatchWriter, ops []plan.Op, res *
 	return xerr
 }
 
-// ipvsWrite is the kernel write of an IPVS operation (not a Wait).
+// ipvsWrite is the kernel write of an IPVS operation that writes.
 // The object is After, or Before for a deletion.
 func ipvsWrite(op plan.Op) kernel.IPVSWrite {
 	switch o := op.Object().(type) {
@@ -247,11 +281,11 @@ func ipvsWrite(op plan.Op) kernel.IPVSWrite {
 // applyOp makes the kernel call of one operation. The IPVS table's own
 // operations need only k; the host's objects need all of a kernel.Kernel.
 func applyOp(ctx context.Context, k kernel.IPVS, op plan.Op) error {
+	if !op.Writes() {
+		return nil
+	}
 	switch o := op.Object().(type) {
 	case *plan.Service, *plan.Destination:
-		if op.Action == plan.Wait {
-			return nil
-		}
 		return kernel.Do(ctx, k, ipvsWrite(op))
 	case *plan.Timeouts:
 		return k.SetTimeouts(ctx, o.Timeouts)
@@ -318,6 +352,13 @@ func applyHostOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
 		}
 	case *plan.Sysctl:
 		return k.SetSysctl(ctx, o.Key, o.Value)
+	case *plan.NFTable:
+		switch op.Action {
+		case plan.Create, plan.Update:
+			return k.ReplaceNFTable(ctx, o.NFTTable)
+		case plan.Delete:
+			return k.DelNFTable(ctx, o.Family, o.Name)
+		}
 	}
 	return fmt.Errorf("no way to %s a %s", op.Action, op.Kind())
 }

@@ -3,6 +3,7 @@ package applier
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -23,21 +24,27 @@ func LoadCapture(ctx context.Context, path string) (kernel.IPVS, error) {
 		return nil, fmt.Errorf("reading --observed: %w", err)
 	}
 	defer file.Close()
-	svcs, err := ipvs.ParseSave(file)
+	return ReadCapture(ctx, file, path)
+}
+
+// ReadCapture is LoadCapture for a capture read from r (standard input,
+// for --observed -); name is what errors call it. The caller bounds r.
+func ReadCapture(ctx context.Context, r io.Reader, name string) (kernel.IPVS, error) {
+	svcs, err := ipvs.ParseSave(r)
 	if err != nil {
-		return nil, fmt.Errorf("reading --observed %s: %w", path, err)
+		return nil, fmt.Errorf("reading --observed %s: %w", name, err)
 	}
 	k := memory.NewIPVS()
 	for _, s := range svcs {
 		if err := k.AddService(ctx, s); err != nil {
-			return nil, fmt.Errorf("loading --observed %s: %w", path, err)
+			return nil, fmt.Errorf("loading --observed %s: %w", name, err)
 		}
 		for _, d := range s.Destinations {
 			// Thresholds are compared on neither side (see
 			// CaptureWant); a hand-written rules file may carry -x/-y.
 			d.UpperThreshold, d.LowerThreshold = 0, 0
 			if err := k.AddDestination(ctx, s.ServiceKey, d); err != nil {
-				return nil, fmt.Errorf("loading --observed %s: %w", path, err)
+				return nil, fmt.Errorf("loading --observed %s: %w", name, err)
 			}
 		}
 	}

@@ -98,7 +98,7 @@ services: mail: {cluster: "dr", vip: "192.0.2.25", port: 25, reals: [{host: "web
 
 // TestGoldenChanges pins plans with every action: a service updated, a
 // destination changed, one drained, one waited for, UDP ones deleted at
-// once, services deleted, an unmanaged service (and, pruned, its
+// once, services deleted, one drained with its VIP kept, an unmanaged service (and, pruned, its
 // deletion), and the teardown of links, addresses, routes and sysctls.
 func TestGoldenChanges(t *testing.T) {
 	before, cfg := compile(t, changesBefore)
@@ -125,8 +125,11 @@ func TestGoldenChanges(t *testing.T) {
 			}
 			step(t, k, middle[name], &st, opt)
 			if name == "lb1" {
-				// And so that the last drains this one.
+				// And so that the last drains this one, and the tun
+				// service, which leaves the config, with its VIP kept.
 				must(t, k.SetConns(web, netip.MustParseAddrPort("10.0.0.12:80"), 3, 0))
+				tun := before[name].Services[slices.IndexFunc(before[name].Services, func(s hoststate.Service) bool { return s.Name == "tun" })].ServiceKey
+				must(t, k.SetConns(tun, netip.MustParseAddrPort("10.0.0.11:80"), 1, 2))
 				other := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.99"), Port: 22}, Scheduler: "rr", NetmaskBits: 32}
 				must(t, k.AddService(ctx, other))
 			}

@@ -15,15 +15,15 @@ import (
 // Observe reads what plan.Diff needs from k: one dump per kind of object, and
 // the sysctls want or st name. An IPVS table alone (a capture, for
 // `lvsgen plan --observed`) is enough when neither want nor st has any
-// host object (link, address, route, fou port, sysctl): the host part of
-// the observation is then empty. Otherwise k must be a kernel.Kernel.
+// host object (link, address, route, fou port, sysctl, nftables table):
+// the host part of the observation is then empty. Otherwise k must be a kernel.Kernel.
 func Observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.State) (*plan.Observed, error) {
 	return observe(ctx, k, want, st, k.Services)
 }
 
 // ErrIPVSOnly is returned (wrapped) when a kernel that is an IPVS table
 // alone is asked for the host's objects.
-var ErrIPVSOnly = errors.New("this kernel is an IPVS table alone (a capture): it has no links, addresses, routes, fou ports or sysctls")
+var ErrIPVSOnly = errors.New("this kernel is an IPVS table alone (a capture): it has no links, addresses, routes, fou ports, sysctls or nftables tables")
 
 // observe is Observe with the IPVS table read by services.
 func observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.State, services func(context.Context) ([]ipvs.Service, error)) (*plan.Observed, error) {
@@ -52,8 +52,8 @@ func observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.
 // hasHostObjects reports whether want or st names any object of the host
 // beyond the IPVS table.
 func hasHostObjects(want *hoststate.Host, st *plan.State) bool {
-	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls) > 0 ||
-		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls) > 0
+	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls)+len(want.NFTables) > 0 ||
+		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls)+len(st.NFTables) > 0
 }
 
 // observeHost reads the host's objects into obs.
@@ -70,6 +70,9 @@ func observeHost(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st 
 	}
 	if obs.FOUs, err = k.FOUs(ctx); err != nil {
 		return fmt.Errorf("reading fou ports: %w", err)
+	}
+	if obs.NFTables, err = observeNFTables(ctx, k, want, st); err != nil {
+		return err
 	}
 	obs.Sysctls = map[string]string{}
 	keys := []string{}

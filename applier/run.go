@@ -44,6 +44,18 @@ type Runner struct {
 	// NoState plans with an empty ownership state instead of the state
 	// file: for a saved capture, which has no ownership.
 	NoState bool
+	// Adopt claims, at each plan, the kernel objects that equal the
+	// desired state as lvsgen's (see adopt), and starts from an empty
+	// state when the state file is corrupt (ErrCorruptState): the way
+	// back after the state file was lost (apply --adopt).
+	Adopt bool
+	// Adopted is what the last plan with Adopt claimed, named for
+	// people, for the operator to see.
+	Adopted []string
+
+	// applied, when set, is called between the kernel writes and the
+	// final state save: a test kills the run there.
+	applied func()
 
 	mu sync.Mutex
 	// recall is what the last plan saw of the IPVS table, less what was
@@ -87,7 +99,11 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	if !r.NoState {
 		var err error
 		if st, err = LoadState(r.StateDir, want.Name); err != nil {
-			return nil, err
+			if !r.Adopt || !errors.Is(err, ErrCorruptState) {
+				return nil, err
+			}
+			// The apply replaces it with what it adopts.
+			st = plan.NewState(want.Name)
 		}
 	}
 	r.mu.Lock()
@@ -113,6 +129,9 @@ func (r *Runner) plan(ctx context.Context, want *hoststate.Host, afterEdit bool)
 	r.mu.Lock()
 	r.recall = newRecall(wanted, obs)
 	r.mu.Unlock()
+	if r.Adopt {
+		r.Adopted = adopt(want, obs, st)
+	}
 	now := time.Now
 	if r.Now != nil {
 		now = r.Now
@@ -139,17 +158,19 @@ func (r *Runner) serviceDeleteLimit(st *plan.State) int {
 	return max(1, int(r.MaxDeleteFraction*float64(len(st.Services))))
 }
 
-// deletedServices counts the services p deletes that lvsgen manages
-// (st): what --max-delete-fraction limits. Unmanaged services deleted by
-// --prune are the operator's explicit choice and --max-deletes' concern.
+// deletedServices counts the services p deletes or starts draining that
+// lvsgen manages (st): what --max-delete-fraction limits. A service whose
+// drain an earlier plan started counted then: its deletion at the drain's
+// end is not refused. Unmanaged services deleted by --prune are the
+// operator's explicit choice and --max-deletes' concern.
 func deletedServices(p *plan.Plan, st *plan.State) int {
 	owned := make(map[ipvs.ServiceKey]bool, len(st.Services))
 	for _, k := range st.Services {
 		owned[k.Canonical()] = true
 	}
 	n := 0
-	for _, op := range p.Ops {
-		if op.Kind() == plan.KindService && op.Action == plan.Delete && owned[op.Service().Canonical()] {
+	for _, k := range p.LeavingServices() {
+		if owned[k.Canonical()] {
 			n++
 		}
 	}
@@ -159,6 +180,12 @@ func deletedServices(p *plan.Plan, st *plan.State) int {
 // Apply applies p (from Plan) and records the outcome: the ownership state
 // (even after a failure, so nothing lvsgen made is lost) and, when all went
 // well, the rules and sysctl files.
+//
+// Before the first kernel write it records the plan's intent (Plan.Intent:
+// what the plan creates claimed, nothing released) in the state file, so
+// that a run killed between two writes leaves a state that owns all it
+// made: the next run finishes the job or removes it. A state directory
+// that cannot be written fails here, with nothing written to the kernel.
 func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) (*Result, error) {
 	r.forget(p)
 	if p.Changes() == 0 {
@@ -167,7 +194,13 @@ func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) 
 		}
 		return &Result{}, Persist(want, r.RulesFile, r.SysctlFile)
 	}
+	if err := SaveState(r.StateDir, p.Intent()); err != nil {
+		return &Result{NotDone: p.Ops}, fmt.Errorf("recording what the plan creates before changing the kernel (nothing was changed; lvsgen must be able to write %s): %w", r.StateDir, err)
+	}
 	res, applyErr := Apply(ctx, r.Kernel, p)
+	if r.applied != nil {
+		r.applied()
+	}
 	if err := SaveState(r.StateDir, p.StateAfter(res.Undone())); err != nil {
 		return res, errors.Join(applyErr, err)
 	}
@@ -211,6 +244,9 @@ func newRecall(wanted map[ipvs.ServiceKey]*hoststate.Service, obs *plan.Observed
 func (rc *recall) read(ctx context.Context, pr kernel.PartialReader, wanted map[ipvs.ServiceKey]*hoststate.Service, st *plan.State) ([]ipvs.Service, error) {
 	draining := map[ipvs.ServiceKey]bool{}
 	for _, d := range st.Drains {
+		draining[d.Service.Canonical()] = true
+	}
+	for _, d := range st.ServiceDrains {
 		draining[d.Service.Canonical()] = true
 	}
 	quiet := map[ipvs.ServiceKey]bool{}

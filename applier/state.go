@@ -44,16 +44,16 @@ func LoadState(dir, host string) (*plan.State, error) {
 	// an empty state, which would forget everything lvsgen owns.
 	s := &plan.State{}
 	if err := json.Unmarshal(b, s); err != nil {
-		return nil, fmt.Errorf("reading state %s: %w", StatePath(dir, host), err)
+		return nil, corrupt(dir, host, "%v", err)
 	}
 	if s.Version == 0 {
-		return nil, fmt.Errorf("reading state %s: no version: not an lvsgen state file (move it away to start afresh; lvsgen then no longer knows what it created on this host)", StatePath(dir, host))
+		return nil, corrupt(dir, host, "no version: not an lvsgen state file")
 	}
 	if s.Version != plan.StateVersion {
 		return nil, fmt.Errorf("reading state %s: version %d, this lvsgen reads %d", StatePath(dir, host), s.Version, plan.StateVersion)
 	}
 	if s.Host != host {
-		return nil, fmt.Errorf("reading state %s: it is host %q's, not %q's", StatePath(dir, host), s.Host, host)
+		return nil, corrupt(dir, host, "it is host %q's, not %q's", truncate(s.Host), host)
 	}
 	if s.Sysctls == nil {
 		s.Sysctls = map[string]string{}
@@ -63,10 +63,10 @@ func LoadState(dir, host string) (*plan.State, error) {
 	// that look like what those hold (numbers), are taken from a file.
 	for key, v := range s.Sysctls {
 		if !hoststate.ManagedSysctl(key) {
-			return nil, fmt.Errorf("reading state %s: it names sysctl %q, which lvsgen never sets: not a state file lvsgen wrote", StatePath(dir, host), truncate(key))
+			return nil, corrupt(dir, host, "it names sysctl %q, which lvsgen never sets: not a state file lvsgen wrote", truncate(key))
 		}
 		if len(v) > 64 || strings.Trim(v, "0123456789- \t") != "" {
-			return nil, fmt.Errorf("reading state %s: sysctl %s holds %q, not a value lvsgen found", StatePath(dir, host), key, truncate(v))
+			return nil, corrupt(dir, host, "sysctl %s holds %q, not a value lvsgen found", key, truncate(v))
 		}
 	}
 	return s, nil

@@ -237,10 +237,26 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 			}
 		}
 		for _, cf := range conflicts {
-			// Reported where the second, contradicting need comes from.
+			// Reported where the second, contradicting need comes from,
+			// with the first as related positions.
 			kind, name, _ := strings.Cut(cf.Reason, " ")
-			c.errorf("host-conflict", cue.MakePath(cue.Str(kind+"s"), cue.Str(name)), "",
-				"a host can hold one value per setting: split the services across hosts or make them agree", "%s", cf.Message)
+			timeouts := kind == "cluster" && strings.Contains(cf.Message, "IPVS timeouts")
+			rel := ""
+			if timeouts && c.user.LookupPath(cue.MakePath(cue.Str("clusters"), cue.Str(name), cue.Str("timeouts"))).Exists() {
+				rel = "timeouts"
+			}
+			var related []diag.Related
+			for _, w := range cf.With {
+				k, n, _ := strings.Cut(w, " ")
+				at := cue.MakePath(cue.Str(k+"s"), cue.Str(n))
+				// Two clusters' timeouts: at the timeouts if written.
+				if t := cue.MakePath(cue.Str(k+"s"), cue.Str(n), cue.Str("timeouts")); timeouts && k == "cluster" && c.user.LookupPath(t).Exists() {
+					at = t
+				}
+				related = append(related, c.relatedAt(at, "the other need: %s", w))
+			}
+			c.addIssue(diag.Error, "host-conflict", cue.MakePath(cue.Str(kind+"s"), cue.Str(name)), rel, cf.Message,
+				"a host can hold one value per setting: split the services across hosts or make them agree", related...)
 		}
 	}
 	res.Diagnostics = c.diags
@@ -279,6 +295,8 @@ type compilation struct {
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo
+	// addrs are the hosts' interface addresses, for the address rules.
+	addrs *addressIndex
 }
 
 // evaluator is a CUE context with the schema loaded into it and what it
@@ -389,10 +407,10 @@ var (
 )
 
 func (c *compilation) compile() *model.Config {
-	cfgDef := c.schema.LookupPath(cue.ParsePath("#Config"))
+	// #ConfigTop, not #Config: services are checked one at a time below;
+	// here only the shape of the top level, hosts and clusters.
+	cfgDef := c.schema.LookupPath(cue.ParsePath("#ConfigTop"))
 	top := cfgDef.Unify(c.user)
-	// Services are checked one at a time below; here only the shape of
-	// the top level, hosts and clusters.
 	if err := top.Validate(cue.Concrete(true)); err != nil {
 		c.addCUEErrors(err, c.user, cue.Path{}, func(path []string) bool {
 			// services.NAME... belongs to the per-service check, but a
@@ -406,6 +424,8 @@ func (c *compilation) compile() *model.Config {
 	c.decodeHosts(top, cfg)
 	c.decodeClusters(top, cfg)
 	c.checkClusters(cfg)
+	c.addrs = newAddressIndex(cfg)
+	c.checkHostAddresses(cfg)
 	c.declared = map[string]map[string]bool{}
 	for _, kind := range []string{"hosts", "clusters"} {
 		c.declared[kind] = map[string]bool{}
@@ -477,16 +497,26 @@ func (c *compilation) addCUEErrors(err error, root cue.Value, base cue.Path, ski
 	for _, g := range groups {
 		paths = append(paths, g.path)
 		msg, pos := bestMessage(g.errs)
-		sel, uv := resolveUserPath(root, base, g.path)
+		path, hint := g.path, ""
+		if strings.Contains(msg, "not allowed") {
+			// A name a pattern refuses is not a misspelt field.
+			if at, m, h, ok := c.nameProblem(g.path); ok {
+				path, msg, hint = at, m, h
+			}
+		}
+		sel, uv := resolveUserPath(root, base, path)
 		if !isUserPos(pos) {
 			pos = valuePos(uv)
+		}
+		if hint == "" {
+			hint = c.hintFor(sel, msg)
 		}
 		c.diags = append(c.diags, diag.Diagnostic{
 			Rule:    "schema",
 			Pos:     toPos(pos),
 			Path:    sel.String(),
 			Message: msg,
-			Hint:    c.hintFor(sel, msg),
+			Hint:    hint,
 		})
 	}
 	return paths
@@ -544,7 +574,7 @@ func bestMessage(errs []errors.Error) (string, token.Pos) {
 	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPv4)", "(not an IPv4 address)")
 	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPv6)", "(not an IPv6 address)")
 	msg = strings.ReplaceAll(msg, "(does not satisfy net.IPCIDR)", "(not an address/prefix)")
-	return msg, pos
+	return inWords(msg), pos
 }
 
 // resolveUserPath walks path (CUE error path elements) from base in root,
@@ -637,8 +667,9 @@ func (c *compilation) hintFor(path cue.Path, msg string) string {
 	return ""
 }
 
-// addIssue records a Go-side or rule diagnostic at a user path.
-func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, rel string, msg, hint string) {
+// addIssue records a Go-side or rule diagnostic at a user path, with the
+// related positions of the facts it was found against.
+func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, rel string, msg, hint string, related ...diag.Related) {
 	path := base
 	if rel != "" {
 		path = cue.MakePath(append(slices.Clone(base.Selectors()), cue.ParsePath(rel).Selectors()...)...)
@@ -651,6 +682,7 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 			Path:     path.String(),
 			Message:  msg,
 			Hint:     hint,
+			Related:  related,
 		})
 		return
 	}
@@ -666,6 +698,7 @@ func (c *compilation) addIssue(sev diag.Severity, rule string, base cue.Path, re
 		Path:     path.String(),
 		Message:  msg,
 		Hint:     hint,
+		Related:  related,
 	})
 }
 

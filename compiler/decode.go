@@ -9,6 +9,7 @@ import (
 
 	"cuelang.org/go/cue"
 
+	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -41,6 +42,7 @@ type rawCluster struct {
 	Sysctl         map[string]int    `json:"sysctl"`
 	DrainTimeout   string            `json:"drainTimeout"`
 	Waive          map[string]string `json:"waive"`
+	VRRP           *model.VRRP       `json:"vrrp"`
 }
 
 // decodeHosts fills cfg.Hosts with every host whose value is valid; hosts
@@ -85,6 +87,7 @@ func (c *compilation) decodeClusters(top cue.Value, cfg *model.Config) {
 			Timeouts:    r.Timeouts,
 			Sysctl:      r.Sysctl,
 			Waive:       r.Waive,
+			VRRP:        r.VRRP,
 		}
 		cl.DrainTimeout = seconds(r.DrainTimeout)
 		if cl.VIPBind == "dummy" && cl.VIPDevice == "" {
@@ -118,13 +121,139 @@ func (c *compilation) checkClusters(cfg *model.Config) {
 				c.errorf("unknown-host", base, fmt.Sprintf("directors[%d]", i), "declare the host under hosts: or fix the name", "director %q is not a declared host", d)
 			}
 			if h := cfg.Hosts[d]; h != nil && cl.VIPBind == "interface" && cl.VIPDevice != "" && !slices.ContainsFunc(h.Interfaces, func(i model.Interface) bool { return i.Name == cl.VIPDevice }) {
-				c.errorf("vip-device", base, "vip.device", "declare the interface under hosts."+d+".interfaces or change vip.device", "director %s has no interface %s to bind the VIPs on", d, cl.VIPDevice)
+				c.addIssue(diag.Error, "vip-device", base, "vip.device", fmt.Sprintf("director %s has no interface %s to bind the VIPs on", d, cl.VIPDevice),
+					"declare the interface under hosts."+d+".interfaces or change vip.device",
+					c.relatedAt(cue.MakePath(cue.Str("hosts"), cue.Str(d), cue.Str("interfaces")), "director %s's interfaces", d))
 			}
 			if slices.Index(cl.Directors, d) < i {
 				c.errorf("directors", base, fmt.Sprintf("directors[%d]", i), "remove the duplicate", "director %q is listed twice", d)
 			}
 		}
+		c.checkVRRP(cfg, cl, base)
 	}
+	c.checkRouterIDs(cfg)
+}
+
+// checkVRRP checks a cluster's vrrp against the rest of the config: the
+// schema sees the fields one by one.
+func (c *compilation) checkVRRP(cfg *model.Config, cl *model.Cluster, base cue.Path) {
+	v := cl.VRRP
+	if v == nil {
+		return
+	}
+	if cl.VIPBind != "none" {
+		// keepalived adds the VIPs on the master only; lvsgen would
+		// add them on every director, and the backups would answer for
+		// them too.
+		c.errorf("vrrp", base, "vip.bind", "set vip.bind: \"none\": keepalived binds the VIPs of a cluster with vrrp", "cluster %s declares vrrp, so keepalived binds its VIPs, but vip.bind is %q: lvsgen would bind them on every director too", cl.Name, cl.VIPBind)
+	}
+	for _, d := range cl.Directors {
+		if _, ok := v.Priority[d]; !ok {
+			c.errorf("vrrp", base, "vrrp.priority", "add "+d+": 1..254 to vrrp.priority", "director %s of cluster %s has no vrrp priority", d, cl.Name)
+		}
+		h := cfg.Hosts[d]
+		if h == nil {
+			continue // reported as unknown-host
+		}
+		for _, dev := range vrrpDevices(cl) {
+			if !slices.ContainsFunc(h.Interfaces, func(i model.Interface) bool { return i.Name == dev }) {
+				field := "vrrp.interface"
+				if dev != v.Interface {
+					field = "vip.device"
+				}
+				c.errorf("vrrp", base, field, "declare the interface under hosts."+d+".interfaces or change "+field, "director %s has no interface %s for cluster %s's VRRP", d, dev, cl.Name)
+			}
+		}
+	}
+	byPriority := map[int]string{}
+	for _, d := range sortedKeys(v.Priority) {
+		field := "vrrp.priority." + d
+		if !slices.Contains(cl.Directors, d) {
+			c.errorf("vrrp", base, field, "remove it, or add "+d+" to directors", "%s has a vrrp priority but is not a director of cluster %s", d, cl.Name)
+			continue
+		}
+		p := v.Priority[d]
+		if other, ok := byPriority[p]; ok {
+			// Equal priorities make keepalived elect by address: the
+			// master would depend on the addressing, not the config.
+			c.errorf("vrrp", base, field, "give each director its own priority; the highest starts as MASTER", "directors %s and %s of cluster %s both have vrrp priority %d", other, d, cl.Name, p)
+			continue
+		}
+		byPriority[p] = d
+	}
+}
+
+// vrrpDevices are the interfaces a cluster's VRRP needs on each director:
+// the one it advertises on, and the one its VIPs go on (vip.device, when
+// set with vip.bind "none").
+func vrrpDevices(cl *model.Cluster) []string {
+	devs := []string{cl.VRRP.Interface}
+	if cl.VIPBind == "none" && cl.VIPDevice != "" && cl.VIPDevice != cl.VRRP.Interface {
+		devs = append(devs, cl.VIPDevice)
+	}
+	return devs
+}
+
+// checkRouterIDs reports two clusters with one VRRP router id whose
+// instances would meet: on one director's same interface, or on
+// interfaces of their directors that share a subnet. Their adverts would
+// be taken for each other's (keepalived logs them as a misconfiguration
+// and the two elections mix).
+func (c *compilation) checkRouterIDs(cfg *model.Config) {
+	names := sortedKeys(cfg.Clusters)
+	for j, name := range names {
+		b := cfg.Clusters[name]
+		if b.VRRP == nil {
+			continue
+		}
+		for _, other := range names[:j] {
+			a := cfg.Clusters[other]
+			if a.VRRP == nil || a.VRRP.RouterID != b.VRRP.RouterID {
+				continue
+			}
+			if where, ok := vrrpMeet(cfg, a, b); ok {
+				c.errorf("vrrp", cue.MakePath(cue.Str("clusters"), cue.Str(name)), "vrrp.routerID", "give one of them another router id, 1..255", "clusters %s and %s both use VRRP router id %d %s", other, name, b.VRRP.RouterID, where)
+			}
+		}
+	}
+}
+
+// vrrpMeet says where the VRRP instances of clusters a and b would hear
+// each other, if they would.
+func vrrpMeet(cfg *model.Config, a, b *model.Cluster) (string, bool) {
+	if a.VRRP.Interface == b.VRRP.Interface {
+		for _, d := range a.Directors {
+			if slices.Contains(b.Directors, d) {
+				return "on " + d + "'s " + a.VRRP.Interface, true
+			}
+		}
+	}
+	for _, da := range a.Directors {
+		for _, db := range b.Directors {
+			ha, hb := cfg.Hosts[da], cfg.Hosts[db]
+			if ha == nil || hb == nil {
+				continue
+			}
+			for _, pa := range interfaceAddrs(ha, a.VRRP.Interface) {
+				for _, pb := range interfaceAddrs(hb, b.VRRP.Interface) {
+					if pa.Overlaps(pb) {
+						return fmt.Sprintf("on subnet %s (%s %s, %s %s)", pa.Masked(), da, a.VRRP.Interface, db, b.VRRP.Interface), true
+					}
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// interfaceAddrs are the addresses of host h's interface name.
+func interfaceAddrs(h *model.Host, name string) []netip.Prefix {
+	for _, i := range h.Interfaces {
+		if i.Name == name {
+			return i.Addresses
+		}
+	}
+	return nil
 }
 
 // seconds converts a schema-checked duration to whole seconds; nil when

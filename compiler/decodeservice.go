@@ -37,6 +37,7 @@ type rawService struct {
 	Quorum       int               `json:"quorum"`
 	Hysteresis   int               `json:"hysteresis"`
 	Reals        []rawReal         `json:"reals"`
+	SNAT         string            `json:"snat"`
 }
 
 type rawSorry struct {
@@ -118,6 +119,7 @@ func decodeRaw(data map[string]any) (rawService, error) {
 	r.Addresses = d.strs(data, "addresses")
 	r.Family = d.str(data, "family")
 	r.Forwarding = d.str(data, "forwarding")
+	r.SNAT = d.str(data, "snat")
 	if t := d.obj(data, "tunnel"); t != nil {
 		r.Tunnel = &rawTunnel{Type: d.str(t, "type"), Port: uint16(d.int(t, "port", 0, math.MaxUint16)), Checksum: d.str(t, "checksum")}
 	}

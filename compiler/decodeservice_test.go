@@ -40,6 +40,7 @@ const everyField = `services: s: {
 	sorry: {host: "maint", address: "10.0.0.9", port: 8080}
 	quorum: 2
 	hysteresis: 1
+	snat: "192.0.2.3"
 	reals: [{host: "rs1", address: "10.0.0.1", port: 5353, weight: 3, upperThreshold: 100, lowerThreshold: 10,
 		check: {type: "dns", port: 53, interval: "2s", timeout: "1s", rise: 1, fall: 1, initial: "down", onFailure: "remove",
 			path: "/x", host: "h", expect: [503], body: "b", serverName: "s", verify: true,

@@ -32,8 +32,13 @@
 //
 // Both paths then share the rest of a service's compile: resolving its
 // cluster and real servers (resolveService), the LVS rules of rules.cue
-// with verdicts kept by input (rules.go), one decoder (decodeRaw) and one
-// build of the model.
+// with verdicts kept by input (rules.go), the address rules that need
+// every host's addresses at once (addresses.go), one decoder (decodeRaw)
+// and one build of the model. A diagnostic found against a host fact
+// carries the fact's position as related; hosts and clusters are in the
+// user's CUE value on both paths, so both find the same position. A
+// service result with a related position is not reused (the fact's line
+// may move while the hosts stay the same).
 //
 // The contract between them: for a plain-data config, the fast path gives
 // the same model, host states and diagnostics (rule, path, position,

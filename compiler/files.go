@@ -30,6 +30,10 @@ import (
 //     could otherwise bring a directory in twice or loop;
 //   - every other file.
 //
+// A listed file whose build attribute leaves it out under the tag lvsgen
+// (@if(!lvsgen): a file for CUE's tools alone, docs/CONFIG.md) is read and
+// hashed but not compiled (excludedByTag).
+//
 // dir itself is followed when it is a symlink — git-sync swaps a
 // "current" link to each checkout — and may be hidden. When dir is a .cue
 // file, that file is the config. The names are dir joined with each file's

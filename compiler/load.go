@@ -148,12 +148,88 @@ func parseFile(name string, b []byte) (p parsed) {
 		}
 		return p
 	}
+	if excluded, err := excludedByTag(f); err != nil {
+		p.diags = diag.List{{Rule: "syntax", Pos: toPos(err.pos), Message: err.msg, Hint: "lvsgen reads a file with @if(EXPR) when EXPR holds with the one tag lvsgen set, as `cue -t lvsgen` would: write @if(!lvsgen) for a file for CUE's tools alone"}}
+		return p
+	} else if excluded {
+		// A file for CUE's tools alone (the schema module's link,
+		// docs/CONFIG.md): not configuration.
+		return p
+	}
 	p.src, p.ok = source{name: name, file: f, rest: plaindata.Without(f, "services"), data: b}, true
 	// Read as plain data here, on the parsing core.
 	if t, ok := plaindata.Read([]*ast.File{f}); ok {
 		p.src.tree, p.src.file = t, nil
 	}
 	return p
+}
+
+// lvsgenTag is the one build tag set when lvsgen reads a config: a file
+// with @if(!lvsgen) is for CUE's tools alone (cue vet, cue lsp), such as
+// the file that applies the schema module to a config package.
+const lvsgenTag = "lvsgen"
+
+// tagError is a build attribute lvsgen cannot evaluate.
+type tagError struct {
+	pos token.Pos
+	msg string
+}
+
+// excludedByTag says whether f's build attribute (@if(EXPR) before the
+// package clause) leaves it out of the config: EXPR is false when the
+// only tag set is lvsgenTag, as CUE's loader decides with -t lvsgen.
+func excludedByTag(f *ast.File) (bool, *tagError) {
+	for _, d := range f.Decls {
+		a, ok := d.(*ast.Attribute)
+		if !ok {
+			if _, pkg := d.(*ast.Package); pkg {
+				break
+			}
+			continue
+		}
+		key, body := a.Split()
+		if key != "if" {
+			continue
+		}
+		expr, err := parser.ParseExpr("@if", body)
+		if err != nil {
+			return false, &tagError{a.Pos(), fmt.Sprintf("build attribute %s: %v", a.Text, err)}
+		}
+		holds, ok := evalTag(expr)
+		if !ok {
+			return false, &tagError{a.Pos(), fmt.Sprintf("build attribute %s: want tags combined with !, && and ||", a.Text)}
+		}
+		return !holds, nil
+	}
+	return false, nil
+}
+
+// evalTag evaluates a build attribute's expression with lvsgenTag set and
+// no other tag; ok is false for an expression a build attribute may not
+// hold.
+func evalTag(e ast.Expr) (holds, ok bool) {
+	switch e := e.(type) {
+	case *ast.Ident:
+		return e.Name == lvsgenTag, true
+	case *ast.ParenExpr:
+		return evalTag(e.X)
+	case *ast.UnaryExpr:
+		if e.Op != token.NOT {
+			return false, false
+		}
+		v, ok := evalTag(e.X)
+		return !v, ok
+	case *ast.BinaryExpr:
+		x, okx := evalTag(e.X)
+		y, oky := evalTag(e.Y)
+		switch e.Op {
+		case token.LAND:
+			return x && y, okx && oky
+		case token.LOR:
+			return x || y, okx && oky
+		}
+	}
+	return false, false
 }
 
 // buildInstance unifies files into one CUE value, as one package: files may

@@ -49,6 +49,16 @@ func TestPathsAgree(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(extra, "extra.cue"), []byte(`package lvs
 
+// A fullnat service with its own source address.
+services: "full-snat": {
+	cluster: "nat"
+	vip: "192.168.1.20"
+	port: 80
+	forwarding: "fullnat"
+	snat: "10.1.0.1"
+	reals: [{host: "app1", port: 8080}, {host: "app2", port: 8080}]
+}
+
 services: waived: {
 	cluster: "dr"
 	vip: "192.0.2.9"

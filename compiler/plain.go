@@ -186,7 +186,12 @@ func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Conf
 	}
 	cc.services = make(map[serviceKey]serviceResult, len(fields))
 	for i, r := range out {
-		cc.services[serviceKey{fields[i].Name, fields[i].Val}] = r
+		// A diagnostic with a related position points into the hosts
+		// and clusters, whose lines may move while the world they
+		// describe stays the same: such a result is not kept.
+		if !slices.ContainsFunc(r.diags, func(d diag.Diagnostic) bool { return len(d.Related) > 0 }) {
+			cc.services[serviceKey{fields[i].Name, fields[i].Val}] = r
+		}
 		c.diags = append(c.diags, r.diags...)
 		if r.svc != nil {
 			cfg.Services = append(cfg.Services, r.svc)

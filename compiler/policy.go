@@ -11,6 +11,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
@@ -346,4 +347,30 @@ func (c *compilation) checkWaivers(cfg *model.Config, known map[string]bool) {
 			}
 		}
 	}
+}
+
+// BundledRules lists the rules of every bundled pack, as `lvsgen policy
+// list` shows them without a config: each pack is evaluated against an
+// empty config with no settings. The diagnostics say which pack could not
+// be read (a bug in lvsgen); what a pack finds wrong with the empty
+// config (the ranges pack wants its settings) is left out.
+func BundledRules() ([]Rule, diag.List) {
+	ctx := cuecontext.New()
+	c := &compilation{ctx: ctx, user: ctx.CompileString("{}")}
+	packs := c.loadPacks("", policies.Names(), nil)
+	empty := &model.Config{
+		Hosts:          map[string]*model.Host{},
+		Clusters:       map[string]*model.Cluster{},
+		Services:       []*model.Service{},
+		Policies:       []string{},
+		PolicySettings: map[string]any{},
+	}
+	rules := c.checkPolicies(empty, packs)
+	var errs diag.List
+	for _, d := range c.diags {
+		if d.Rule == "policy" || d.Rule == "internal" {
+			errs = append(errs, d)
+		}
+	}
+	return rules, errs
 }

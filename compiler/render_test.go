@@ -39,7 +39,7 @@ func TestRenderGolden(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	wantHosts := []string{"app1", "app2", "cache1", "cache2", "lb1", "lb2", "nat1", "tun1", "web1", "web2"}
+	wantHosts := []string{"adm1", "adm2", "app1", "app2", "cache1", "cache2", "full1", "lb1", "lb2", "nat1", "tun1", "web1", "web2"}
 	if diff := cmp.Diff(wantHosts, names); diff != "" {
 		t.Errorf("managed hosts (-want +got):\n%s", diff)
 	}

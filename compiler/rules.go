@@ -198,6 +198,7 @@ func clusterFacts(cl *model.Cluster, directors []*model.Host) map[string]any {
 	if cl == nil {
 		return f
 	}
+	f["name"] = cl.Name
 	if cl.NATGateway.IsValid() {
 		f["natGateway"] = cl.NATGateway.String()
 	}
@@ -233,6 +234,7 @@ type ruleInput struct {
 // issues as diagnostics.
 func (c *compilation) runRules(in ruleInput) {
 	in.data = withoutBrokenChecks(in.data, in.dropped)
+	c.checkServiceAddresses(in)
 	report := func(v verdict, prefix string, keep func(ruleIssue) bool) {
 		for _, f := range v.failed {
 			// A rule that cannot evaluate reads a field the schema has
@@ -254,7 +256,14 @@ func (c *compilation) runRules(in ruleInput) {
 			if is.Severity == "warning" {
 				sev = diag.Warning
 			}
-			c.addIssue(sev, is.rule, in.base, path, is.Message, is.Hint)
+			var related []diag.Related
+			for _, r := range is.Related {
+				related = append(related, c.relatedValue(cue.MakePath(strSels(r.At)...), r.Value, "%s", r.Message))
+			}
+			if is.rule == "tunnel-mtu" {
+				related = append(related, c.mtuRelated(in)...)
+			}
+			c.addIssue(sev, is.rule, in.base, path, is.Message, is.Hint, related...)
 		}
 	}
 
@@ -295,6 +304,12 @@ func (c *compilation) runRules(in ruleInput) {
 	ctx["realMTUs"] = mtus
 	if at, ok := checkedAt(in.data); ok {
 		ctx["checkedAt"] = at
+	}
+	// fullnat-snat needs the directors, and only it: other services'
+	// inputs stay free of them, so that they share verdicts across
+	// clusters.
+	if _, ok := in.data["snat"]; ok && in.data["forwarding"] == "fullnat" && in.clusterFacts.facts != nil {
+		ctx["directors"] = in.clusterFacts.facts["directors"]
 	}
 	report(c.ev.checks.service.eval(map[string]any{"service": svc, "ctx": ctx}), "", nil)
 
@@ -413,7 +428,7 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return true
 	}
-	realsInput := map[string]any{"keys": keys}
+	realsInput := map[string]any{"keys": keys, "first": firstIndexes(keys)}
 	if sorryKey != "" {
 		realsInput["sorry"] = sorryKey
 	}
@@ -434,6 +449,39 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return input
 	}), "", notUnresolved)
+}
+
+// strSels makes a path's selectors of its labels.
+func strSels(labels []string) []cue.Selector {
+	sels := make([]cue.Selector, len(labels))
+	for i, l := range labels {
+		sels[i] = cue.Str(l)
+	}
+	return sels
+}
+
+// mtuRelated is where the smallest MTU between a tunnel service's
+// directors and real servers was declared: the cluster's pathMTU or a
+// real server's interface.
+func (c *compilation) mtuRelated(in ruleInput) []diag.Related {
+	mtu, at := 0, cue.Path{}
+	if in.cluster != nil && in.cluster.PathMTU > 0 {
+		mtu, at = in.cluster.PathMTU, cue.MakePath(cue.Str("clusters"), cue.Str(in.cluster.Name), cue.Str("pathMTU"))
+	}
+	for _, r := range in.refs {
+		if !r.ok || r.host == nil {
+			continue
+		}
+		for _, ifc := range r.host.Interfaces {
+			if ifc.MTU > 0 && (mtu == 0 || ifc.MTU < mtu) {
+				mtu, at = ifc.MTU, cue.MakePath(cue.Str("hosts"), cue.Str(r.host.Name), cue.Str("interfaces"), cue.Str(ifc.Name), cue.Str("mtu"))
+			}
+		}
+	}
+	if mtu == 0 {
+		return nil
+	}
+	return []diag.Related{c.relatedAt(at, "MTU %d declared here (%s), the smallest on the tunnel's path", mtu, at)}
 }
 
 // checkedAt returns the path of the first health check a real server of
@@ -607,4 +655,19 @@ func appendKey(b []byte, v any) []byte {
 		return fmt.Appendf(b, "%#v", v)
 	}
 	return append(b, j...)
+}
+
+// firstIndexes returns, for each key, the index of its first occurrence:
+// #RealsCheck's first, which the schema's duplicate rule reads.
+func firstIndexes(keys []string) []any {
+	seen := make(map[string]int, len(keys))
+	first := make([]any, len(keys))
+	for i, k := range keys {
+		j, ok := seen[k]
+		if !ok {
+			seen[k], j = i, i
+		}
+		first[i] = j
+	}
+	return first
 }

@@ -18,10 +18,18 @@ import (
 )
 
 type rawIssue struct {
-	Path     string `json:"path"`
-	Message  string `json:"message"`
-	Hint     string `json:"hint"`
-	Severity string `json:"severity"`
+	Path     string       `json:"path"`
+	Message  string       `json:"message"`
+	Hint     string       `json:"hint"`
+	Severity string       `json:"severity"`
+	Related  []rawRelated `json:"related"`
+}
+
+// rawRelated is a rule's #Related.
+type rawRelated struct {
+	At      []string `json:"at"`
+	Value   string   `json:"value"`
+	Message string   `json:"message"`
 }
 
 // realRef is a real server as far as it could be resolved before
@@ -418,6 +426,9 @@ func buildService(name string, r rawService, family ipvs.Family, refs []realRef)
 	}
 	if s.FWMark == 0 && s.Protocol == "" {
 		s.Protocol = "tcp"
+	}
+	if r.SNAT != "" {
+		s.SNAT = mustAddr(r.SNAT)
 	}
 	if s.Forwarding == "tun" {
 		s.Tunnel = &model.Tunnel{Type: "ipip", Checksum: "none"}

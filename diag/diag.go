@@ -70,7 +70,26 @@ type Diagnostic struct {
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// Related are other places that take part in the problem: the host
+	// fact (a gateway, a subnet, an MTU) a service's rule found wrong,
+	// or the other host of a duplicate address. The problem is reported
+	// where the user most likely must change something; these say what
+	// it was checked against.
+	Related []Related `json:"related,omitempty"`
 }
+
+// Related is a second position of a diagnostic with what stands there.
+// Its JSON is {"file","line","col","message"}: the shape the issue
+// tracker and editors' problem matchers expect of a note.
+type Related struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Col     int    `json:"col,omitempty"`
+	Message string `json:"message"`
+}
+
+// Pos returns r's position.
+func (r Related) Pos() Pos { return Pos{File: r.File, Line: r.Line, Column: r.Col} }
 
 func (d Diagnostic) String() string {
 	var b strings.Builder
@@ -118,11 +137,15 @@ func (l List) Sort() {
 	})
 }
 
-// WriteText prints diagnostics for a terminal, each followed by its hint,
-// then a summary line.
+// WriteText prints diagnostics for a terminal, each followed by its
+// related positions as "file:line:col: note: message" lines (the form
+// compilers use, which editors jump to) and its hint, then a summary line.
 func WriteText(w io.Writer, l List) error {
 	for _, d := range l {
 		fmt.Fprintln(w, d.String())
+		for _, r := range d.Related {
+			fmt.Fprintf(w, "%s: note: %s\n", r.Pos(), r.Message)
+		}
 		if d.Hint != "" {
 			fmt.Fprintf(w, "    hint: %s\n", d.Hint)
 		}
@@ -157,17 +180,21 @@ func WriteJSON(w io.Writer, l List) error {
 
 // WriteGitHub prints GitHub Actions workflow commands
 // (`::error file=F,line=L,col=C,title=T::message`) so that problems show on
-// the lines of a pull request.
+// the lines of a pull request. Each related position is a notice of its
+// own on its line, titled with the rule: an annotation has one position.
 func WriteGitHub(w io.Writer, l List) error {
-	for _, d := range l {
+	props := func(p Pos, title string) string {
 		var props []string
-		if d.Pos.File != "" {
-			props = append(props, "file="+escapeProperty(d.Pos.File))
+		if p.File != "" {
+			props = append(props, "file="+escapeProperty(p.File))
 		}
-		if d.Pos.Line > 0 {
-			props = append(props, fmt.Sprintf("line=%d", d.Pos.Line), fmt.Sprintf("col=%d", d.Pos.Column))
+		if p.Line > 0 {
+			props = append(props, fmt.Sprintf("line=%d", p.Line), fmt.Sprintf("col=%d", p.Column))
 		}
-		props = append(props, "title="+escapeProperty("lvsgen "+d.Rule))
+		props = append(props, "title="+escapeProperty(title))
+		return strings.Join(props, ",")
+	}
+	for _, d := range l {
 		msg := d.Message
 		if d.Path != "" {
 			msg = d.Path + ": " + msg
@@ -179,8 +206,17 @@ func WriteGitHub(w io.Writer, l List) error {
 		if d.Severity == Info {
 			level = "notice"
 		}
-		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, strings.Join(props, ","), escapeData(msg)); err != nil {
+		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", level, props(d.Pos, "lvsgen "+d.Rule), escapeData(msg)); err != nil {
 			return err
+		}
+		for _, r := range d.Related {
+			note := r.Message
+			if d.Path != "" {
+				note = "related to " + d.Path + ": " + note
+			}
+			if _, err := fmt.Fprintf(w, "::notice %s::%s\n", props(r.Pos(), "lvsgen "+d.Rule+" (related)"), escapeData(note)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

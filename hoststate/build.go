@@ -131,6 +131,7 @@ func (in *Inputs) Host(name string) (*Host, []Conflict) {
 			b.realService(cfg, cl, h, s, s.Reals[p.Real], in.reasons[p.Service])
 		}
 	}
+	b.conntrack()
 	return b.finish(), b.errs
 }
 
@@ -197,6 +198,9 @@ type Conflict struct {
 	// Reason is the item that found the conflict: "service NAME" or
 	// "cluster NAME".
 	Reason string
+	// With are the items whose need Reason's contradicts, in the same
+	// form: the compiler points at them too.
+	With []string
 }
 
 // SortConflicts sorts conflicts by host and message, the order Build
@@ -221,7 +225,15 @@ type builder struct {
 	addrs    map[addrKey]*Address
 	fou      map[string]*FOU
 	routes   map[netip.Prefix]*Route
-	errs     []Conflict
+	// snat are the SNAT rules of fullnat services by table family, with
+	// the services that need each table.
+	snat map[kernel.NFTFamily]*NFTable
+	// snatSeen holds the rules in snat, so that a large config's rules
+	// are deduplicated without a search each.
+	snatSeen map[kernel.SNATRule]bool
+	// fullnat names the services that need conntrack on.
+	fullnat []string
+	errs    []Conflict
 	// views are the services as directors see them.
 	views map[*model.Service]*View
 }
@@ -235,11 +247,18 @@ func newBuilder(name string) *builder {
 		addrs:    map[addrKey]*Address{},
 		fou:      map[string]*FOU{},
 		routes:   map[netip.Prefix]*Route{},
+		snat:     map[kernel.NFTFamily]*NFTable{},
+		snatSeen: map[kernel.SNATRule]bool{},
 	}
 }
 
-func (b *builder) conflict(reason, format string, args ...any) Conflict {
-	return Conflict{Host: b.h.Name, Reason: reason, Message: fmt.Sprintf(format, args...)}
+// timeoutsText says IPVS timeouts as ipvsadm --set takes them.
+func timeoutsText(t kernel.Timeouts) string {
+	return fmt.Sprintf("tcp %ds, tcpfin %ds, udp %ds", t.TCP, t.TCPFin, t.UDP)
+}
+
+func (b *builder) conflict(reason string, with []string, format string, args ...any) Conflict {
+	return Conflict{Host: b.h.Name, Reason: reason, With: slices.Clone(with), Message: fmt.Sprintf(format, args...)}
 }
 
 func (b *builder) role(r string) {
@@ -262,7 +281,7 @@ func (b *builder) sysctl(key string, value int, reason string) {
 	v := strconv.Itoa(value)
 	if s, ok := b.sysctls[key]; ok {
 		if s.Value != v {
-			b.errs = append(b.errs, b.conflict(reason, "host %s: %s must be %s for %s but %s for %s", b.h.Name, key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
+			b.errs = append(b.errs, b.conflict(reason, s.Reasons, "host %s: %s must be %s for %s but %s for %s", b.h.Name, key, s.Value, strings.Join(s.Reasons, ", "), v, reason))
 			return
 		}
 		s.Reasons = addReason(s.Reasons, reason)
@@ -302,7 +321,7 @@ func (b *builder) addr(dev string, a netip.Addr, reason string) {
 func (b *builder) route(dst netip.Prefix, gw netip.Addr, reason string) {
 	if r, ok := b.routes[dst]; ok {
 		if r.Gateway != gw {
-			b.errs = append(b.errs, b.conflict(reason, "host %s: route %s must go via %s for %s but via %s for %s", b.h.Name, dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
+			b.errs = append(b.errs, b.conflict(reason, r.Reasons, "host %s: route %s must go via %s for %s but via %s for %s", b.h.Name, dst, r.Gateway, strings.Join(r.Reasons, ", "), gw, reason))
 			return
 		}
 		r.Reasons = addReason(r.Reasons, reason)
@@ -318,7 +337,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	reason := "cluster " + cl.Name
 	t := &Timeouts{Timeouts: kernel.Timeouts{TCP: cl.Timeouts.TCP, TCPFin: cl.Timeouts.TCPFin, UDP: cl.Timeouts.UDP}, Reason: []string{reason}}
 	if b.h.Timeouts != nil && b.h.Timeouts.Timeouts != t.Timeouts {
-		b.errs = append(b.errs, b.conflict(reason, "host %s: IPVS timeouts differ between %s and %s; a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), reason))
+		b.errs = append(b.errs, b.conflict(reason, b.h.Timeouts.Reason, "host %s: IPVS timeouts differ between %s (%s) and %s (%s); a kernel has one set", h.Name, strings.Join(b.h.Timeouts.Reason, ", "), timeoutsText(b.h.Timeouts.Timeouts), reason, timeoutsText(t.Timeouts)))
 	} else if b.h.Timeouts != nil {
 		b.h.Timeouts.Reason = addReason(b.h.Timeouts.Reason, reason)
 	} else {
@@ -344,7 +363,10 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 			b.addr(cl.VIPDevice, a, reason)
 		}
 	}
-	if s.Forwarding == "nat" {
+	if s.Forwarding == "fullnat" {
+		b.fullNAT(h, s, reason)
+	}
+	if s.Forwarding == "nat" || s.Forwarding == "fullnat" {
 		// NAT replies come back through the director and are forwarded
 		// (de-NATed) to the client: routing must be on.
 		if s.Family == ipvs.IPv4 {
@@ -357,18 +379,92 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 		// servers past the director. The kernel ORs all and the device.
 		if s.Family == ipvs.IPv4 {
 			b.sysctl("net.ipv4.conf.all.send_redirects", 0, reason)
+			// FULLNAT real servers may sit behind a router: what
+			// matters is the interface their route leaves by.
+			route := h.InterfaceFor
+			if s.Forwarding == "fullnat" {
+				route = h.RouteTo
+			}
 			for _, r := range s.Reals {
-				if ifc, _, ok := h.InterfaceFor(r.Address); ok {
+				if ifc, _, ok := route(r.Address); ok {
 					b.sysctl("net.ipv4.conf."+ifc.Name+".send_redirects", 0, reason)
 				}
 			}
 			if s.Sorry != nil {
-				if ifc, _, ok := h.InterfaceFor(s.Sorry.Address); ok {
+				if ifc, _, ok := route(s.Sorry.Address); ok {
 					b.sysctl("net.ipv4.conf."+ifc.Name+".send_redirects", 0, reason)
 				}
 			}
 		}
 	}
+}
+
+// conntrackKey is the sysctl that makes IPVS keep conntrack entries.
+const conntrackKey = "net.ipv4.vs.conntrack"
+
+// conntrack turns net.ipv4.vs.conntrack on for the host's fullnat
+// services. It wins over a cluster's conntrack: 0, the schema's default,
+// which a cluster with a fullnat service cannot mean to keep: without
+// conntrack entries the SNAT rules match nothing and every fullnat
+// connection is answered to the client's address, which the real server
+// need not route back through the director.
+func (b *builder) conntrack() {
+	if len(b.fullnat) == 0 {
+		return
+	}
+	if s, ok := b.sysctls[conntrackKey]; ok && s.Value != "1" {
+		delete(b.sysctls, conntrackKey)
+	}
+	for _, r := range b.fullnat {
+		b.sysctl(conntrackKey, 1, r)
+	}
+}
+
+// fullNAT records what a director needs to translate the source of a
+// fullnat service's connections: IPVS masquerades them (the destination),
+// and an nftables SNAT rule per real server rewrites their source to the
+// service's snat address, or to the director's own address on the
+// interface that routes to the real server, so that the replies come
+// back to the director whatever the real server's routes. The rules match
+// the connections by their conntrack entries, which IPVS keeps only with
+// net.ipv4.vs.conntrack = 1.
+func (b *builder) fullNAT(h *model.Host, s *model.Service, reason string) {
+	fam := kernel.NFTFamilyOf(s.Family)
+	t, ok := b.snat[fam]
+	if !ok {
+		t = &NFTable{NFTTable: kernel.NFTTable{Family: fam, Name: kernel.NFTTableName}}
+		b.snat[fam] = t
+	}
+	t.Reasons = addReason(t.Reasons, reason)
+	b.fullnat = append(b.fullnat, reason)
+	proto, _ := ipvs.ParseProtocol(s.Protocol)
+	reals := slices.Clone(s.Reals)
+	if s.Sorry != nil {
+		// The sorry server is reached as a real server is.
+		reals = append(reals, model.Real{Address: s.Sorry.Address, Port: s.Sorry.Port})
+	}
+	var rules []kernel.SNATRule
+	if len(t.Chains) > 0 {
+		rules = t.Chains[0].Rules
+	}
+	for _, r := range reals {
+		to := s.SNAT
+		if !to.IsValid() {
+			_, p, ok := h.RouteTo(r.Address)
+			if !ok {
+				// The compiler refuses a real server the director has
+				// no route to (fullnat-route).
+				continue
+			}
+			to = p.Addr()
+		}
+		rule := kernel.SNATRule{Protocol: proto, VIP: s.VIP, Port: s.Port, Real: r.Address, To: to}
+		if !b.snatSeen[rule] {
+			b.snatSeen[rule] = true
+			rules = append(rules, rule)
+		}
+	}
+	t.Chains = []kernel.NFTChain{kernel.SNATChain(rules)}
 }
 
 // realService records what a managed real server needs to accept the
@@ -537,7 +633,8 @@ func destination(s *model.Service, r model.Real) ipvs.Destination {
 	switch s.Forwarding {
 	case "dr":
 		d.Forward = ipvs.Route
-	case "nat":
+	case "nat", "fullnat":
+		// FULLNAT is masquerading to IPVS; the source NAT is nftables'.
 		d.Forward = ipvs.Masq
 	case "tun":
 		d.Forward = ipvs.Tunnel
@@ -592,6 +689,15 @@ func (b *builder) finish() *Host {
 	h.FOU = sortedDeref(b.fou, func(a, b FOU) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Family, b.Family))
 	})
+	for _, fam := range []kernel.NFTFamily{kernel.NFTIPv4, kernel.NFTIPv6} {
+		if t, ok := b.snat[fam]; ok {
+			rules := t.Chains[0].Rules
+			slices.SortFunc(rules, func(a, b kernel.SNATRule) int {
+				return cmp.Or(a.VIP.Compare(b.VIP), cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port), a.Real.Compare(b.Real))
+			})
+			h.NFTables = append(h.NFTables, *t)
+		}
+	}
 	h.Routes = sortedDeref(b.routes, func(a, b Route) int {
 		return cmp.Or(a.Dst.Addr().Compare(b.Dst.Addr()), cmp.Compare(a.Dst.Bits(), b.Dst.Bits()))
 	})

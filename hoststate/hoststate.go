@@ -29,6 +29,9 @@ type Host struct {
 	Addresses []Address `json:"addresses"`
 	FOU       []FOU     `json:"fou"`
 	Routes    []Route   `json:"routes"`
+	// NFTables are the nftables tables of a director with fullnat
+	// services, one per family: the source NAT of their connections.
+	NFTables []NFTable `json:"nftables,omitempty"`
 }
 
 // Service is an IPVS service with the name of the lvsgen service it comes
@@ -126,6 +129,14 @@ type FOU struct {
 	kernel.FOU
 	Family  ipvs.Family `json:"-"`
 	Reasons []string    `json:"reasons"`
+}
+
+// NFTable is an nftables table lvsgen owns (kernel.NFTTableName, "ip
+// lvsgen" or "ip6 lvsgen"), with the services that need it. Its rules are
+// sorted by VIP, protocol, port and real server.
+type NFTable struct {
+	kernel.NFTTable
+	Reasons []string `json:"reasons"`
 }
 
 // Route is a route lvsgen installs: the return path of a NAT real server.

@@ -83,6 +83,23 @@ func WriteText(w io.Writer, h *Host) error {
 		r := h.Routes[i]
 		return r.Dst.String() + " via " + r.Gateway.String(), r.Reasons
 	})
+	if len(h.NFTables) > 0 {
+		fmt.Fprintln(w, "\nnftables (nft list table):")
+		for _, t := range h.NFTables {
+			fmt.Fprintf(w, "# %s\n%s", strings.Join(t.Reasons, ", "), t.Text())
+		}
+	}
+	return nil
+}
+
+// WriteNFT writes the host's nftables tables as `nft list table` prints
+// each: nothing for a host without fullnat services.
+func WriteNFT(w io.Writer, h *Host) error {
+	for _, t := range h.NFTables {
+		if _, err := io.WriteString(w, t.Text()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

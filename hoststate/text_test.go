@@ -35,6 +35,9 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			golden(t, name+".txt", h, hoststate.WriteText)
 			golden(t, name+".sysctl", h, hoststate.WriteSysctl)
+			if len(h.NFTables) > 0 {
+				golden(t, name+".nft", h, hoststate.WriteNFT)
+			}
 		})
 	}
 }

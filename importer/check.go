@@ -3,9 +3,9 @@ package importer
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/lvsgen/lvsgen/compiler"
@@ -63,16 +63,25 @@ func Check(res *Result) error {
 // between Local and Route forwarding, and connection counters.
 func DiffTables(want, got []ipvs.Service) string {
 	var b strings.Builder
-	find := func(list []ipvs.Service, k ipvs.ServiceKey) *ipvs.Service {
+	// Maps by key, not searches: an import of 10,000 services, or of a
+	// service of 10,000 real servers, is checked in linear time.
+	byKey := func(list []ipvs.Service) map[ipvs.ServiceKey]*ipvs.Service {
+		m := make(map[ipvs.ServiceKey]*ipvs.Service, len(list))
 		for i := range list {
-			if list[i].ServiceKey.Same(k) {
-				return &list[i]
-			}
+			m[list[i].ServiceKey.Canonical()] = &list[i]
 		}
-		return nil
+		return m
 	}
+	byAddr := func(list []ipvs.Destination) map[netip.AddrPort]*ipvs.Destination {
+		m := make(map[netip.AddrPort]*ipvs.Destination, len(list))
+		for i := range list {
+			m[list[i].AddrPort()] = &list[i]
+		}
+		return m
+	}
+	wantKeys, gotKeys := byKey(want), byKey(got)
 	for _, w := range want {
-		g := find(got, w.ServiceKey)
+		g := gotKeys[w.ServiceKey.Canonical()]
 		if g == nil {
 			fmt.Fprintf(&b, "- service %s\n", w.ServiceKey)
 			continue
@@ -80,24 +89,25 @@ func DiffTables(want, got []ipvs.Service) string {
 		if a, c := serviceLine(w), serviceLine(*g); a != c {
 			fmt.Fprintf(&b, "- %s\n+ %s\n", a, c)
 		}
+		wantDests, gotDests := byAddr(w.Destinations), byAddr(g.Destinations)
 		for _, wd := range w.Destinations {
-			i := slices.IndexFunc(g.Destinations, func(x ipvs.Destination) bool { return x.AddrPort() == wd.AddrPort() })
-			if i < 0 {
+			gd := gotDests[wd.AddrPort()]
+			if gd == nil {
 				fmt.Fprintf(&b, "- %s: destination %s\n", w.ServiceKey, destLine(wd))
 				continue
 			}
-			if a, c := destLine(wd), destLine(g.Destinations[i]); a != c {
+			if a, c := destLine(wd), destLine(*gd); a != c {
 				fmt.Fprintf(&b, "- %s: destination %s\n+ %s: destination %s\n", w.ServiceKey, a, w.ServiceKey, c)
 			}
 		}
 		for _, gd := range g.Destinations {
-			if !slices.ContainsFunc(w.Destinations, func(x ipvs.Destination) bool { return x.AddrPort() == gd.AddrPort() }) {
+			if wantDests[gd.AddrPort()] == nil {
 				fmt.Fprintf(&b, "+ %s: destination %s\n", w.ServiceKey, destLine(gd))
 			}
 		}
 	}
 	for _, g := range got {
-		if find(want, g.ServiceKey) == nil {
+		if wantKeys[g.ServiceKey.Canonical()] == nil {
 			fmt.Fprintf(&b, "+ service %s\n", g.ServiceKey)
 		}
 	}

@@ -71,6 +71,7 @@ func (d *document) finish() (*Result, error) {
 	res := &Result{Director: d.opts.Director, Cluster: d.opts.cluster(), Warnings: d.warnings, Unmodelled: d.unmodelled}
 	used := map[string]bool{}
 	var specs []*serviceSpec
+	var sorry []netip.Addr
 	for _, b := range d.blocks {
 		for _, e := range b.entries {
 			res.Table = append(res.Table, e.svc)
@@ -84,10 +85,13 @@ func (d *document) finish() (*Result, error) {
 			}
 			e.name = uniqueName(serviceName(e.svc.ServiceKey), used)
 			specs = append(specs, e.spec)
+			if e.sorry != nil && (e.spec.forwarding == "dr" || e.spec.forwarding == "nat") {
+				sorry = append(sorry, e.sorry.addr)
+			}
 			res.Imported = append(res.Imported, Imported{Name: e.name, Service: e.svc})
 		}
 	}
-	ifaces := inferInterfaces(specs)
+	ifaces := inferInterfaces(specs, sorry)
 
 	file := &ast.File{}
 	pkg := &ast.Package{Name: ast.NewIdent("lvs")}
@@ -330,6 +334,12 @@ func (d *document) serviceExpr(e *entry) ast.Expr {
 				break
 			}
 		}
+	}
+	// Behind a fwmark or port-0 service a check without a port of its own
+	// checks each real server's own port: it stays with them, since the
+	// service's check would have no port to check.
+	if svcCheck != nil && svcCheck.port == 0 && s.port == 0 {
+		svcCheck = nil
 	}
 	if svcCheck != nil {
 		elts = append(elts, checkField(svcCheck))

@@ -72,6 +72,32 @@ type Result struct {
 	Warnings []Note
 	// CUE is the formatted configuration file.
 	CUE []byte
+	// emptyWhy says why the source may hold no service, for Empty.
+	emptyWhy string
+}
+
+// EmptyError is an import that imported no service: most likely the wrong
+// file, or conditional lines or includes that did not read what the
+// operator expected, so it is not taken for success.
+type EmptyError struct{ Why string }
+
+// Error says that nothing was imported, and why.
+func (e *EmptyError) Error() string { return "nothing imported: " + e.Why }
+
+// Empty returns an *EmptyError when the import holds no service lvsgen
+// manages, saying why, and nil otherwise.
+func (r *Result) Empty() error {
+	if len(r.Imported) > 0 {
+		return nil
+	}
+	if len(r.Table) > 0 {
+		return &EmptyError{Why: fmt.Sprintf("lvsgen can express none of the %d IPVS services (listed above as not imported)", len(r.Table))}
+	}
+	why := r.emptyWhy
+	if why == "" {
+		why = "the capture holds no IPVS service"
+	}
+	return &EmptyError{Why: why}
 }
 
 // Imported is an IPVS service the configuration reproduces.

@@ -19,22 +19,34 @@ type inferredInterface struct {
 // commonly shares with its real servers. They are named todo0, todo1, ...
 // in address order, and carry the subnet's first address: the director's
 // own address on it, and its interface names, are unknown to the import.
-func inferInterfaces(specs []*serviceSpec) []inferredInterface {
+//
+// sorry are the sorry servers of DR and NAT services, which must share a
+// subnet with the director as their real servers do.
+func inferInterfaces(specs []*serviceSpec, sorry []netip.Addr) []inferredInterface {
 	byPrefix := map[netip.Prefix][]netip.Addr{}
+	seen := map[netip.Addr]bool{}
+	add := func(a netip.Addr) {
+		if seen[a] {
+			return
+		}
+		seen[a] = true
+		bits := 24
+		if a.Is6() {
+			bits = 64
+		}
+		p, _ := a.Prefix(bits)
+		byPrefix[p] = append(byPrefix[p], a)
+	}
 	for _, s := range specs {
 		if s.forwarding != "dr" && s.forwarding != "nat" {
 			continue
 		}
 		for _, r := range s.reals {
-			bits := 24
-			if r.addr.Is6() {
-				bits = 64
-			}
-			p, _ := r.addr.Prefix(bits)
-			if !slices.Contains(byPrefix[p], r.addr) {
-				byPrefix[p] = append(byPrefix[p], r.addr)
-			}
+			add(r.addr)
 		}
+	}
+	for _, a := range sorry {
+		add(a)
 	}
 	prefixes := make([]netip.Prefix, 0, len(byPrefix))
 	for p := range byPrefix {

@@ -1,11 +1,14 @@
 package importer
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/lvsgen/lvsgen/ipvs"
 )
@@ -19,11 +22,15 @@ func FromSave(r io.Reader, opts Options) (*Result, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	services, err := ipvs.ParseSave(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", opts.Source, err)
+	}
+	services, err := ipvs.ParseSave(bytes.NewReader(data))
 	if err != nil {
 		var pe *ipvs.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: opts.Source, Line: pe.Line, Token: pe.Token, Msg: pe.Msg, Err: pe.Err}
+			return nil, saveError(opts.Source, data, pe)
 		}
 		return nil, fmt.Errorf("read %s: %w", opts.Source, err)
 	}
@@ -110,4 +117,58 @@ func nextSteps(director string, keepalived bool) []string {
 	}
 	out = append(out, wrap("  3. ", "On "+director+", `lvsgen plan DIR --host "+director+"`: the live plan also compares sysctls, timeouts and addresses. Apply only what you expect; docs/IMPORT.md has the rest.")...)
 	return out
+}
+
+// listLine is a line of `ipvsadm -L -n` output: its header, a service
+// ("TCP  10.0.0.1:80 rr") or a destination ("  -> 10.0.0.2:80 Route 1 0 0").
+var listLine = regexp.MustCompile(`^(IP Virtual Server version|Prot LocalAddress:Port|\s*-> |(TCP|UDP|SCTP|FWM)\s+\S+\s+[a-z]+)`)
+
+// placeholder is an address someone wrote to be filled in: <vip>,
+// xxx.xxx.xxx.xxx, VIP, ...
+var placeholder = regexp.MustCompile(`^(<[^>]*>|[xX]+(\.[xX]+){3}|\$\{?\w+\}?|[A-Z_]+)$`)
+
+// saveError is a parse error of a capture as the operator needs it: what
+// the input is when it is not a capture, and a hint where the capture
+// was made in a form the import does not read.
+func saveError(src string, data []byte, pe *ipvs.ParseError) error {
+	e := &Error{File: src, Line: pe.Line, Token: pe.Token, Msg: pe.Msg, Err: pe.Err}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if listLine.MatchString(l) {
+			return &Error{File: src, Line: i + 1, Token: strings.TrimSpace(l),
+				Msg: "this is `ipvsadm -L` output, which the import cannot read back (it drops options such as tunnel settings); capture with `ipvsadm-save -n`"}
+		}
+		break
+	}
+	if !strings.HasPrefix(pe.Msg, "illegal virtual server address") && !strings.HasPrefix(pe.Msg, "illegal real server address") {
+		return e
+	}
+	host, port := pe.Token, ""
+	if i := strings.LastIndex(pe.Token, ":"); i >= 0 && !strings.HasSuffix(pe.Token, "]") && strings.Count(pe.Token, ":") == 1 {
+		host, port = pe.Token[:i], pe.Token[i+1:]
+	}
+	switch {
+	case placeholder.MatchString(host):
+		e.Msg = fmt.Sprintf("%q is not an address (a placeholder to fill in?)", host)
+		e.Err = nil
+	case port != "" && !isDigits(port):
+		e.Msg += fmt.Sprintf(": port %q is a service name; capture with `ipvsadm-save -n`, which prints numbers", port)
+	case hostName.MatchString(host) && strings.Trim(host, "0123456789.") != "":
+		e.Msg += fmt.Sprintf(": %q is a host name; capture with `ipvsadm-save -n`, which prints addresses", host)
+	}
+	return e
+}
+
+// hostName is a DNS name as ipvsadm-save without -n prints it.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -5,6 +5,7 @@ package importer
 // settings — and makes the *Error that points at the offending word.
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -72,7 +73,7 @@ func parseFwd(k *kaImport, st *kaStmt) (kaFwd, error) {
 	case "TUN":
 		f.method = ipvs.Tunnel
 	default:
-		return kaFwd{}, errAt(st, 1, "%s %q: want NAT, DR or TUN (in capitals)", st.keyword(), st.words[1])
+		return kaFwd{}, &unknownMethod{e: errAt(st, 1, "%s %q: keepalived knows NAT, DR and TUN, in capitals", st.keyword(), st.words[1])}
 	}
 	for i := 2; i < len(st.words); i++ {
 		switch w := st.words[i]; w {
@@ -124,4 +125,38 @@ func parseFwd(k *kaImport, st *kaStmt) (kaFwd, error) {
 		k.warn(st.pos, fmt.Sprintf("%s %s: tunnel options without TUN have no effect", st.keyword(), st.words[1]))
 	}
 	return f, nil
+}
+
+// unknownMethod is a forwarding method keepalived does not know, such as
+// "dr": keepalived logs a configuration error and keeps the method it had,
+// so the import warns and does the same.
+type unknownMethod struct{ e *Error }
+
+func (u *unknownMethod) Error() string { return u.e.Error() }
+
+// kaFwdFallback reads a forwarding method for st, with keepalived's
+// fallback: an unknown method is reported by note, with what keepalived
+// keeps (had), and ok is false.
+func kaFwdFallback(k *kaImport, st *kaStmt, had string, note func(kaPos, string)) (f kaFwd, ok bool, err error) {
+	f, err = parseFwd(k, st)
+	var um *unknownMethod
+	if errors.As(err, &um) {
+		note(st.pos, fmt.Sprintf("%s; it logs a configuration error, ignores %q and keeps %s, and so does the import", um.e.Msg, st.words[1], had))
+		return kaFwd{}, false, nil
+	}
+	return f, err == nil, err
+}
+
+// fwdName names a forwarding method as keepalived.conf writes it.
+func fwdName(f kaFwd, def string) string {
+	if !f.set {
+		return def
+	}
+	switch f.method {
+	case ipvs.Route:
+		return "DR"
+	case ipvs.Tunnel:
+		return "TUN"
+	}
+	return "NAT"
 }

@@ -38,6 +38,15 @@ type OSFiles struct{}
 // error rather than a hang or an endless read.
 func (OSFiles) ReadFile(name string) ([]byte, error) { return safefile.ReadFile(name, maxWork) }
 
+// RealPath resolves the symbolic links in an absolute path, as keepalived
+// does for ${_PWD}; a path it cannot resolve stays as it is.
+func (OSFiles) RealPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
 // Glob matches a pattern against the file system.
 func (OSFiles) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
 
@@ -179,11 +188,16 @@ func (r *kaReader) readFile(name string, from kaPos) error {
 	}
 	r.depth++
 	prevDir := r.dir
-	r.dir = filepath.Dir(name)
+	// ${_PWD} is the file's directory as an absolute path, as keepalived
+	// gives it, however the file was named and wherever the import runs.
+	r.dir = r.realDir(filepath.Dir(name))
 	defer func() { r.depth--; r.dir = prevDir }()
 
+	// Comments name files relative to the main file's directory, compared
+	// as real paths, so that they do not depend on how the files were
+	// named either.
 	disp := name
-	if rel, err := filepath.Rel(r.base, name); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(r.base, filepath.Join(r.dir, filepath.Base(name))); err == nil && !strings.HasPrefix(rel, "..") {
 		disp = rel
 	}
 	at := func(line int) kaPos { return kaPos{file: name, disp: disp, line: line} }
@@ -221,6 +235,18 @@ func (r *kaReader) readFile(name string, from kaPos) error {
 		return r.logical(at(start), parts, 0)
 	}
 	return nil
+}
+
+// realDir is dir as an absolute path with its symbolic links resolved
+// (where the Files can resolve them).
+func (r *kaReader) realDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if rp, ok := r.files.(interface{ RealPath(string) string }); ok {
+		dir = rp.RealPath(dir)
+	}
+	return dir
 }
 
 // stripComment removes a '#' or '!' comment that is outside quotes.
@@ -704,7 +730,8 @@ func (t *kaTree) stmts(open *kaTok, depth int) ([]*kaStmt, error) {
 // parseKeepalived reads the configuration in name and what it includes
 // into statements.
 func parseKeepalived(files Files, name, configID string) ([]*kaStmt, *kaReader, error) {
-	r := &kaReader{files: files, configID: configID, defs: map[string][]string{}, base: filepath.Dir(name)}
+	r := &kaReader{files: files, configID: configID, defs: map[string][]string{}}
+	r.base = r.realDir(filepath.Dir(name))
 	if err := r.readFile(name, kaPos{}); err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ package importer
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 
 	"github.com/lvsgen/lvsgen/ipvs"
@@ -120,6 +121,8 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 			return errAt(st, 1, "service %s is already defined at %s (the kernel would refuse the second)", ks, prev)
 		}
 		k.keys[ks] = st.pos.String()
+		// A set, not a search: a virtual server of 10,000 real servers.
+		have := make(map[netip.AddrPort]bool, len(reals))
 		for _, r := range reals {
 			d := ipvs.Destination{Addr: r.addr, Port: destPort(r), Forward: r.fwd.method, Weight: r.weight, UpperThreshold: r.upper, LowerThreshold: r.lower}
 			if d.Forward == ipvs.Tunnel {
@@ -138,7 +141,7 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 			case d.LowerThreshold > d.UpperThreshold:
 				note(r.st.pos, fmt.Sprintf("real server %s: lthreshold %d above uthreshold %d: the kernel refuses it", d.Addr, d.LowerThreshold, d.UpperThreshold))
 				continue
-			case slices.ContainsFunc(s.Destinations, func(x ipvs.Destination) bool { return x.AddrPort() == d.AddrPort() }):
+			case have[d.AddrPort()]:
 				note(r.st.pos, fmt.Sprintf("real server %s is already a destination of %s: the kernel refuses the second", d.AddrPort(), key))
 				continue
 			}
@@ -156,6 +159,7 @@ func (k *kaImport) services(vs *kaVS, note func(kaPos, string)) ([]*entry, error
 			if len(r.comments) > 0 {
 				e.realComments[len(s.Destinations)] = r.comments
 			}
+			have[d.AddrPort()] = true
 			s.Destinations = append(s.Destinations, d)
 		}
 		e.sorry = k.sorryOf(vs, key, s.Destinations, destPort)

@@ -76,16 +76,22 @@ type kaReal struct {
 // virtualServer reads one virtual_server and returns its services.
 func (k *kaImport) virtualServer(st *kaStmt) (*block, error) {
 	vs := &kaVS{st: st, weight: 1, health: kaHealth{retry: -1}}
-	if len(st.words) < 2 || len(st.words) > 3 {
+	if len(st.words) < 2 {
 		return nil, errAt(st, 0, "want virtual_server ADDRESS [PORT], virtual_server fwmark N or virtual_server group NAME")
 	}
 	if !st.hasBlock {
 		return nil, errAt(st, 0, "virtual_server needs a block")
 	}
+	// keepalived reads the words it needs and ignores the rest, such as
+	// a "dev eth0" some configurations add after the port.
+	if extra := extraWords(st); extra != "" {
+		after := map[string]string{"fwmark": "mark", "group": "group's name"}[st.words[1]]
+		k.warn(st.pos, fmt.Sprintf("virtual_server: keepalived ignores %q after the %s, and so does the import", extra, orDefault(after, "port")))
+	}
 	switch st.words[1] {
 	case "fwmark":
 		vs.kind = vsFwmark
-		if len(st.words) != 3 {
+		if len(st.words) < 3 {
 			return nil, errAt(st, 1, "fwmark needs a mark")
 		}
 		n, err := strconv.ParseUint(st.words[2], 10, 32)
@@ -95,7 +101,7 @@ func (k *kaImport) virtualServer(st *kaStmt) (*block, error) {
 		vs.fwmark = uint32(n)
 	case "group":
 		vs.kind = vsGroup
-		if len(st.words) != 3 {
+		if len(st.words) < 3 {
 			return nil, errAt(st, 1, "group needs a name")
 		}
 		vs.group = k.groups[st.words[2]]
@@ -107,13 +113,16 @@ func (k *kaImport) virtualServer(st *kaStmt) (*block, error) {
 			return nil, errAt(st, 1, "%q: address ranges belong in a virtual_server_group", st.words[1])
 		}
 		a, err := kaAddr(st, 1)
+		if err == nil {
+			vs.port, err = kaPort(st, 2)
+		}
 		if err != nil {
-			return nil, err
+			// keepalived skips the virtual server and runs the rest.
+			what := fmt.Sprintf("%s: keepalived skips this virtual_server (it logs a configuration error), and so does the import", err.(*Error).Msg)
+			k.warn(st.pos, what)
+			return &block{comments: wrap("", st.pos.String()+": "+st.text()+": not imported: "+what)}, nil
 		}
 		vs.addr, vs.af = a, ipvs.FamilyOf(a)
-		if vs.port, err = kaPort(st, 2); err != nil {
-			return nil, err
-		}
 	}
 	b := &block{comments: wrap("", st.pos.String()+": "+st.text())}
 	var notes []string
@@ -206,7 +215,8 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 			return err
 		}
 		if !slices.Contains(ipvs.Schedulers, s.words[1]) {
-			return errAt(s, 1, "unknown scheduler %q", s.words[1])
+			note(s.pos, fmt.Sprintf("%s %q: keepalived knows no such scheduler; it logs a configuration error, ignores it and keeps %s, and so does the import", kw, s.words[1], orDefault(vs.sched, kaDefaultScheduler+" (its default)")))
+			return nil
 		}
 		vs.sched = s.words[1]
 	case "hashed":
@@ -231,11 +241,13 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 			vs.flags |= ipvs.FlagSched2
 		}
 	case "lb_kind", "lvs_method":
-		f, err := parseFwd(k, s)
+		f, ok, err := kaFwdFallback(k, s, fwdName(vs.fwd, "NAT (its default)"), note)
 		if err != nil {
 			return err
 		}
-		vs.fwd = f
+		if ok {
+			vs.fwd = f
+		}
 	case "persistence_engine":
 		if err := arg(1); err != nil {
 			return err
@@ -254,7 +266,9 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 		}
 		n, err := strconv.ParseUint(s.words[1], 10, 32)
 		if err != nil || n < 1 || n > kaMaxTimeout {
-			return errAt(s, 1, "persistence_timeout %q: want 1..%d seconds", s.words[1], kaMaxTimeout)
+			// Often "persistence_timeout 0", meant as no persistence.
+			note(s.pos, fmt.Sprintf("persistence_timeout %q is not 1..%d seconds: keepalived ignores it (it logs a configuration error), and so does the import", s.words[1], kaMaxTimeout))
+			return nil
 		}
 		vs.persist = uint32(n)
 	case "persistence_granularity":
@@ -301,7 +315,7 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 		case "SCTP":
 			vs.proto = ipvs.SCTP
 		default:
-			return errAt(s, 1, "protocol %q: want TCP, UDP or SCTP", s.words[1])
+			note(s.pos, fmt.Sprintf("protocol %q: keepalived knows TCP, UDP and SCTP; it ignores this one (it logs a configuration error), and so does the import", s.words[1]))
 		}
 	case "weight":
 		if err := arg(1); err != nil {
@@ -356,9 +370,34 @@ func (k *kaImport) vsKeyword(vs *kaVS, s *kaStmt, note func(kaPos, string)) erro
 			vs.comments = append(vs.comments, wrap("", k.keep(s.pos, kw, s.text()+": "+why))...)
 			return nil
 		}
-		return errAt(s, 0, "unknown keyword %q in virtual_server (keepalived would ignore it with a configuration error)", kw)
+		note(s.pos, ignoredKeyword(kw, "virtual_server"))
 	}
 	return nil
+}
+
+// retired are keywords keepalived once read and now ignores, with what
+// they were.
+var retired = map[string]string{
+	"nat_mask": "the NAT netmask of keepalived 1.x", "net_mask": "a netmask",
+	"timeout": "a timeout", "lvs_sched_flags": "scheduler flags of keepalived 1.x",
+}
+
+// ignoredKeyword is the warning for a keyword keepalived does not know in
+// a block: it logs a configuration error and goes on without it.
+func ignoredKeyword(kw, in string) string {
+	if what, ok := retired[kw]; ok {
+		return fmt.Sprintf("%s in %s (%s): keepalived no longer reads it and ignores it, and so does the import", kw, in, what)
+	}
+	return fmt.Sprintf("unknown keyword %q in %s: keepalived ignores it (it logs a configuration error), and so does the import", kw, in)
+}
+
+// extraWords returns the words of a virtual_server or real_server after
+// the ones keepalived reads, joined by blanks.
+func extraWords(st *kaStmt) string {
+	if len(st.words) <= 3 {
+		return ""
+	}
+	return strings.Join(st.words[3:], " ")
 }
 
 // orDefault is s, or def when s is empty.
@@ -371,16 +410,20 @@ func orDefault(s, def string) string {
 
 // realServer reads a real_server; nil when keepalived drops it.
 func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*kaReal, error) {
-	if len(s.words) < 2 || len(s.words) > 3 {
+	if len(s.words) < 2 {
 		return nil, errAt(s, 0, "want real_server ADDRESS [PORT]")
 	}
-	a, err := kaAddr(s, 1)
-	if err != nil {
-		return nil, err
+	if extra := extraWords(s); extra != "" {
+		note(s.pos, fmt.Sprintf("real_server: keepalived ignores %q after the port, and so does the import", extra))
 	}
-	port, err := kaPort(s, 2)
+	a, err := kaAddr(s, 1)
+	var port uint16
+	if err == nil {
+		port, err = kaPort(s, 2)
+	}
 	if err != nil {
-		return nil, err
+		note(s.pos, fmt.Sprintf("%s: keepalived skips this real_server (it logs a configuration error), and so does the import", err.(*Error).Msg))
+		return nil, nil
 	}
 	r := &kaReal{st: s, addr: a, port: port, fwd: vs.fwd, health: kaHealth{retry: -1}}
 	var keptCheckers []string // checkers before the imported one
@@ -399,15 +442,18 @@ func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*k
 			}
 			n, err := strconv.ParseUint(x.words[1], 10, 31)
 			if err != nil {
-				return nil, errAt(x, 1, "real server weight %q: want 0..%d", x.words[1], math.MaxInt32)
+				note(x.pos, fmt.Sprintf("real server weight %q is not 0..%d: keepalived ignores it (it logs a configuration error), and so does the import", x.words[1], math.MaxInt32))
+				continue
 			}
 			r.weight, r.weightSet = int32(n), true
 		case kw == "lvs_method":
-			f, err := parseFwd(k, x)
+			f, ok, err := kaFwdFallback(k, x, fwdName(r.fwd, "NAT (keepalived's default)")+", the virtual server's", note)
 			if err != nil {
 				return nil, err
 			}
-			r.fwd = f
+			if ok {
+				r.fwd = f
+			}
 		case kw == "uthreshold" || kw == "lthreshold":
 			if err := one(); err != nil {
 				return nil, err
@@ -444,7 +490,7 @@ func (k *kaImport) realServer(vs *kaVS, s *kaStmt, note func(kaPos, string)) (*k
 		case rsUnmodelled[kw] != "":
 			r.comments = append(r.comments, wrap("", k.keep(x.pos, kw, s.text()+": "+x.text()+": "+rsUnmodelled[kw]))...)
 		default:
-			return nil, errAt(x, 0, "unknown keyword %q in real_server (keepalived would ignore it with a configuration error)", kw)
+			note(x.pos, ignoredKeyword(kw, "real_server"))
 		}
 	}
 	// rs_end_handler: a real server that does not tunnel sets, or must

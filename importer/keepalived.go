@@ -37,7 +37,6 @@ package importer
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -46,8 +45,10 @@ import (
 type KeepalivedOptions struct {
 	Options
 	// ConfigID is keepalived's configuration id (-i), which conditional
-	// lines (@id) are compared with. Default: the director's name, else
-	// the local host name up to its first dot, as keepalived does.
+	// lines (@id) are compared with. Default: the director's name
+	// (Options.Director, else global_defs' router_id), so that the import
+	// does not depend on the machine it runs on; keepalived itself
+	// defaults to its host's name.
 	ConfigID string
 	// Files reads the configuration and its includes; OSFiles when nil.
 	Files Files
@@ -74,18 +75,27 @@ func FromKeepalived(path string, opts KeepalivedOptions) (*Result, error) {
 	if files == nil {
 		files = OSFiles{}
 	}
+	// The configuration id defaults to the director's name, never to the
+	// name of the machine running the import: --director, else
+	// global_defs' router_id, read with no id first and then again with
+	// the router_id when conditional lines could change what was read.
 	configID := opts.ConfigID
 	if configID == "" {
 		configID = opts.Director
 	}
-	if configID == "" {
-		if h, err := os.Hostname(); err == nil {
-			configID, _, _ = strings.Cut(h, ".")
-		}
-	}
 	stmts, rd, err := parseKeepalived(files, path, configID)
 	if err != nil {
 		return nil, err
+	}
+	if configID == "" {
+		if id := routerID(stmts); id != "" {
+			configID = id
+			if rd.conditionals > 0 {
+				if stmts, rd, err = parseKeepalived(files, path, configID); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	k := &kaImport{groups: map[string]*kaGroup{}, keys: map[string]string{}}
 	k.warnings = append(k.warnings, rd.warnings...)
@@ -119,7 +129,56 @@ func FromKeepalived(path string, opts KeepalivedOptions) (*Result, error) {
 	d.assumptions = assumptions(o.Director, "keepalived.conf")
 	d.nextSteps = nextSteps(o.Director, true)
 	d.vipComment = "keepalived (VRRP virtual_ipaddress) or the host's own setup binds the VIPs: with \"none\" lvsgen adds no address."
-	return d.finish()
+	res, err := d.finish()
+	if err != nil {
+		return nil, err
+	}
+	res.emptyWhy = kaEmptyWhy(path, stmts, rd, configID)
+	return res, nil
+}
+
+// kaEmptyWhy says why a keepalived configuration may program no service:
+// what it lacks, and what the reader skipped on the way.
+func kaEmptyWhy(path string, stmts []*kaStmt, rd *kaReader, configID string) string {
+	n := 0
+	for _, st := range stmts {
+		if st.keyword() == "virtual_server" {
+			n++
+		}
+	}
+	why := fmt.Sprintf("%s has no virtual_server", path)
+	if n > 0 {
+		why = fmt.Sprintf("keepalived programs no IPVS service from the %d virtual_server block(s) of %s (the notes above say why)", n, path)
+	}
+	var also []string
+	for _, w := range rd.warnings {
+		if strings.Contains(w.What, "matches no file") {
+			also = append(also, w.String())
+		}
+	}
+	if rd.conditionals > 0 {
+		also = append(also, fmt.Sprintf("conditional lines (@id) were read for configuration id %q; --config-id picks another", configID))
+	}
+	if len(also) > 0 {
+		why += "; " + strings.Join(also, "; ")
+	}
+	return why
+}
+
+// routerID is the last global_defs router_id of stmts, or "".
+func routerID(stmts []*kaStmt) string {
+	id := ""
+	for _, st := range stmts {
+		if st.keyword() != "global_defs" {
+			continue
+		}
+		for _, g := range st.block {
+			if g.keyword() == "router_id" && len(g.words) == 2 {
+				id = g.words[1]
+			}
+		}
+	}
+	return id
 }
 
 // kaImport is one keepalived import in progress: what collect gathers

@@ -53,6 +53,25 @@ func (h *Host) InterfaceFor(a netip.Addr) (Interface, netip.Prefix, bool) {
 	return Interface{}, netip.Prefix{}, false
 }
 
+// RouteTo returns the interface and address prefix of h that h's
+// declared routes send packets to a through: the subnet that contains a,
+// else the one of the gateway of a's family. It reports false when h has
+// no route to a. The prefix's address is h's own address there: the
+// source the kernel picks for a packet to a.
+func (h *Host) RouteTo(a netip.Addr) (Interface, netip.Prefix, bool) {
+	if ifc, p, ok := h.InterfaceFor(a); ok {
+		return ifc, p, true
+	}
+	gw := h.Gateway
+	if a.Is6() {
+		gw = h.Gateway6
+	}
+	if !gw.IsValid() {
+		return Interface{}, netip.Prefix{}, false
+	}
+	return h.InterfaceFor(gw)
+}
+
 // HasAddress reports whether a is one of h's interface addresses.
 func (h *Host) HasAddress(a netip.Addr) bool {
 	for _, ifc := range h.Interfaces {
@@ -84,6 +103,19 @@ type Cluster struct {
 	DrainTimeout *int `json:"drainTimeout,omitempty"`
 	// Waive maps policy rule ids to the reason the cluster is exempt.
 	Waive map[string]string `json:"waive,omitempty"`
+	// VRRP is the keepalived VRRP instance of the cluster, nil when the
+	// config declares none.
+	VRRP *VRRP `json:"vrrp,omitempty"`
+}
+
+// VRRP is a cluster's VRRP instance (schema #VRRP).
+type VRRP struct {
+	RouterID  int    `json:"routerID"`
+	Interface string `json:"interface"`
+	// Priority maps each director to its priority.
+	Priority       map[string]int `json:"priority"`
+	AdvertInterval int            `json:"advertInterval"`
+	AuthPass       string         `json:"authPass,omitempty"`
 }
 
 // Timeouts are the IPVS connection timeouts in seconds.
@@ -107,8 +139,12 @@ type Service struct {
 	Addresses  []netip.Addr `json:"addresses,omitempty"`
 	Family     ipvs.Family  `json:"-"`
 	FamilyName string       `json:"family"`
-	// Forwarding is "dr", "nat" or "tun".
+	// Forwarding is "dr", "nat", "tun" or "fullnat".
 	Forwarding string `json:"forwarding"`
+	// SNAT is the source address a fullnat service's connections leave
+	// the director with, invalid when each director uses its address on
+	// the interface that routes to the real server.
+	SNAT netip.Addr `json:"snat,omitzero"`
 	// Tunnel is set for tun services.
 	Tunnel      *Tunnel      `json:"tunnel,omitempty"`
 	Scheduler   string       `json:"scheduler"`

@@ -22,6 +22,9 @@ type Observed struct {
 	Addresses []kernel.Address
 	Routes    []kernel.Route
 	FOUs      []kernel.FOU
+	// NFTables are lvsgen's nftables tables the desired state or the
+	// ownership state names, as they are; a missing one is absent.
+	NFTables []kernel.NFTTable
 	// Sysctls holds the keys the desired state or the ownership state
 	// names; a key the kernel does not have (a device not created yet)
 	// is absent.
@@ -50,15 +53,18 @@ const DefaultDrainTimeout = 5 * time.Minute
 //
 // The operations come in this order, for these reasons:
 //  1. links, then sysctls (a tunnel device's rp_filter exists only once
-//     the device does), addresses, fou ports, routes and timeouts: a VIP is
-//     bound, and a real server can decapsulate and answer, before any
+//     the device does), addresses, fou ports, routes, nftables tables and
+//     timeouts: a VIP is bound, a real server can decapsulate and answer,
+//     and a fullnat connection's source is translated, before any
 //     director sends it traffic;
 //  2. services, each created before its destinations;
 //  3. destinations created and changed before any leaves, so a service
 //     never has fewer real servers than both configs give it;
-//  4. leaving destinations drained or deleted, then services deleted;
-//  5. routes, fou ports, addresses (VIPs last, once no service uses them)
-//     and links removed, and sysctls restored.
+//  4. leaving destinations drained or deleted, leaving services drained
+//     (their destinations to weight 0), then services deleted;
+//  5. routes, nftables tables, fou ports, addresses (VIPs last, once no service uses them)
+//     and links removed, and sysctls restored — but kept, as waits, while
+//     a leaving service drains: it may need any of them (keepForDrains).
 //
 // Rules 1 and 5 are hostKinds and teardownRank below; rules 2 to 4 are
 // the phases of the IPVS table's operations.
@@ -71,6 +77,7 @@ func Diff(want *hoststate.Host, obs *Observed, st *State, opt Options) *Plan {
 	}
 	d.services()
 	sortTeardown(d.teardown)
+	d.keepForDrains()
 	p := &Plan{Host: want.Name, State: next, prev: st, Names: serviceNames(want)}
 	phases := [][]Op{d.setup, d.svcCreate, d.destChange, d.destLeave, d.svcDelete, d.teardown}
 	n := 0
@@ -102,6 +109,7 @@ var hostKinds = []func(*differ){
 	(*differ).addresses,
 	(*differ).fous,
 	(*differ).routes,
+	(*differ).nftables,
 	(*differ).timeouts,
 }
 
@@ -109,7 +117,11 @@ var hostKinds = []func(*differ){
 // first, then addresses (a VIP goes once nothing uses it), links, and
 // restored sysctls last. A new kind that can be removed takes its place
 // here.
-var teardownRank = map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4}
+//
+// lvsgen's nftables tables go with the routes, first: the services they
+// translate are gone by then, and net.ipv4.vs.conntrack, which they need,
+// is restored after them.
+var teardownRank = map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4, KindNFTable: 0}
 
 type differ struct {
 	want *hoststate.Host
@@ -129,6 +141,8 @@ type differ struct {
 	dropDrainsOf map[ipvs.ServiceKey]bool
 	dropDrain    map[drainKey]bool
 	newDrains    []DrainRecord
+	// svcDraining names the leaving services kept to drain.
+	svcDraining []string
 }
 
 // hasDevice reports whether name exists or the plan creates it.
@@ -215,6 +229,11 @@ func (d *differ) services() {
 		}
 		d.destinations(have, ws)
 	}
+	svcDrains := make(map[ipvs.ServiceKey]*ServiceDrainRecord, len(d.st.ServiceDrains))
+	for i := range d.st.ServiceDrains {
+		svcDrains[d.st.ServiceDrains[i].Service.Canonical()] = &d.st.ServiceDrains[i]
+	}
+	d.next.ServiceDrains = nil
 	for _, have := range d.obs.Services {
 		key := have.ServiceKey.Canonical()
 		if wanted[key] {
@@ -224,13 +243,19 @@ func (d *differ) services() {
 			d.unmanaged = append(d.unmanaged, have)
 			continue
 		}
-		reason := "no longer in the config"
-		if !owned[key] {
-			reason = "not created by lvsgen (--prune)"
-		}
-		d.svcDelete = append(d.svcDelete, Op{Action: Delete, Before: bareService(have), Reason: reason})
-		drop[key] = true
+		// Its destinations' own drains are over either way: they
+		// leave with the service.
 		d.dropDrainsOf[key] = true
+		if !owned[key] {
+			// --prune means now: the operator deletes what lvsgen
+			// did not make, and no drain was asked for.
+			d.svcDelete = append(d.svcDelete, Op{Action: Delete, Before: bareService(have), Reason: "not created by lvsgen (--prune)"})
+			drop[key] = true
+			continue
+		}
+		if d.leaveService(have, svcDrains[key]) {
+			drop[key] = true
+		}
 	}
 	// Owned services gone from both kernel and config: forget them.
 	for k := range owned {
@@ -419,6 +444,86 @@ func (d *differ) leave(svc ipvs.Service, h ipvs.Destination, timeout time.Durati
 		left := timeout - d.opt.Now.Sub(rec.Since)
 		d.destLeave = append(d.destLeave, Op{Action: Wait, Before: hd, After: hd,
 			Reason: fmt.Sprintf("draining since %s: %d active connections; deleted when they end or in %s", rec.Since.UTC().Format(time.RFC3339), h.ActiveConns, left.Round(time.Second))})
+	}
+}
+
+// leaveService plans the way out of an owned service the config no longer
+// names, as leave does for a destination: deleted at once for UDP, with
+// no drain timeout, or with no connection at all, active or inactive;
+// otherwise its destinations go to weight 0 and it stays until none has
+// an active connection or the drain timeout (Options.DrainTimeout: the
+// service's own went with its config) has passed, the start of its drain
+// in the state file. It reports whether the plan deletes the service.
+//
+// A draining service keeps what the host has for it (keepForDrains): with
+// its VIP unbound, or ip_forward restored under a NAT service, the
+// connections the drain waits for would be cut anyway.
+func (d *differ) leaveService(have ipvs.Service, rec *ServiceDrainRecord) (deleted bool) {
+	const why = "no longer in the config"
+	timeout := d.opt.DrainTimeout
+	hs := bareService(have)
+	var active, inactive uint32
+	weighted := false
+	for _, h := range have.Destinations {
+		active += h.ActiveConns
+		inactive += h.InactiveConns
+		weighted = weighted || h.Weight != 0
+	}
+	del := func(reason string) bool {
+		d.svcDelete = append(d.svcDelete, Op{Action: Delete, Before: hs, Reason: reason})
+		return true
+	}
+	switch {
+	case have.Protocol == ipvs.UDP || timeout <= 0:
+		return del(why)
+	case rec == nil && active == 0 && inactive == 0:
+		return del(why + ": no connections to drain")
+	case active == 0 && (rec != nil || !weighted):
+		return del(why + ": drained (no active connections)")
+	case rec != nil && d.opt.Now.Sub(rec.Since) >= timeout:
+		return del(fmt.Sprintf("%s: drain timeout %s passed with %d active connections", why, timeout, active))
+	}
+	since := d.opt.Now
+	if rec == nil {
+		d.destLeave = append(d.destLeave, Op{Action: Drain, Before: hs, After: hs,
+			Reason: fmt.Sprintf("%s: draining up to %s before deletion (%d active, %d inactive connections)", why, timeout, active, inactive)})
+	} else {
+		since = rec.Since
+		left := timeout - d.opt.Now.Sub(rec.Since)
+		d.destLeave = append(d.destLeave, Op{Action: Wait, Before: hs, After: hs,
+			Reason: fmt.Sprintf("draining since %s: %d active connections; deleted when they end or in %s", rec.Since.UTC().Format(time.RFC3339), active, left.Round(time.Second))})
+	}
+	d.next.ServiceDrains = append(d.next.ServiceDrains, ServiceDrainRecord{Service: have.ServiceKey, Since: since})
+	d.svcDraining = append(d.svcDraining, hs.String())
+	reason := why + ", with its service: draining"
+	if rec != nil {
+		reason = "draining, but its weight was raised since: back to 0"
+	}
+	for _, h := range have.Destinations {
+		if h.Weight != 0 {
+			after := &Destination{have.ServiceKey, h}
+			after.Weight = 0
+			d.destLeave = append(d.destLeave, Op{Action: Drain, Before: &Destination{have.ServiceKey, h}, After: after, Reason: reason})
+		}
+	}
+	return false
+}
+
+// keepForDrains turns the host's removals into waits while a leaving
+// service drains, and keeps what they would release owned: lvsgen does
+// not know which VIP, device, route or sysctl a service that left the
+// config used (their reasons went with it), and removing the one it needs
+// cuts the connections its drain is for. They go with the plan that
+// deletes the last draining service.
+func (d *differ) keepForDrains() {
+	if len(d.svcDraining) == 0 {
+		return
+	}
+	u := &undone{prev: d.st, s: d.next}
+	names := strings.Join(d.svcDraining, ", ")
+	for i, op := range d.teardown {
+		op.Object().keepUndone(op, u)
+		d.teardown[i] = Op{Action: Wait, Before: op.Before, After: op.Before, Reason: op.Reason + "; kept while " + names + " drains"}
 	}
 }
 

@@ -19,7 +19,7 @@
 //
 // Each kind of kernel object is one type implementing Object, in its own
 // file: service.go, destination.go, timeouts.go, link.go, address.go,
-// route.go, fou.go, sysctl.go. The type knows its Kind, its name for
+// route.go, fou.go, sysctl.go, nft.go. The type knows its Kind, its name for
 // people (String), what creating it sets (Attrs), what changed from a
 // previous value (Changes), its JSON form, which of it lvsgen still owns
 // after an apply that stopped early (keepUndone), and, for the host's
@@ -34,7 +34,7 @@
 //
 // # Adding an object kind
 //
-// For the next kind (an nftables table for FULLNAT, say):
+// As nft.go did for FULLNAT's nftables tables:
 //
 //  1. Add a file, nft.go, with its Kind constant, its type implementing
 //     Object, and its diff step, func (d *differ) nftTables(), which

@@ -44,5 +44,8 @@ func ObservedOf(h *hoststate.Host) *Observed {
 	for _, s := range h.Sysctls {
 		obs.Sysctls[s.Key] = s.Value
 	}
+	for _, t := range h.NFTables {
+		obs.NFTables = append(obs.NFTables, t.NFTTable)
+	}
 	return obs
 }

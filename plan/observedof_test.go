@@ -28,6 +28,7 @@ func fullHost() *hoststate.Host {
 		Addresses: []hoststate.Address{{Address: kernel.Address{Device: "lvs0", Prefix: netip.MustParsePrefix("192.0.2.10/32")}}},
 		FOU:       []hoststate.FOU{{FOU: kernel.FOU{Port: 6080}}},
 		Routes:    []hoststate.Route{{Route: kernel.Route{Dst: netip.MustParsePrefix("198.51.100.0/24"), Gateway: netip.MustParseAddr("10.0.0.2")}}},
+		NFTables:  []hoststate.NFTable{{NFTTable: kernel.NFTTable{Family: kernel.NFTIPv4, Name: kernel.NFTTableName}}},
 	}
 }
 
@@ -58,7 +59,7 @@ func TestObservedOfRoundTrip(t *testing.T) {
 			got[o.Kind()] = true
 		}
 	}
-	for _, k := range []Kind{KindService, KindLink, KindAddress, KindFOU, KindRoute} {
+	for _, k := range []Kind{KindService, KindLink, KindAddress, KindFOU, KindRoute, KindNFTable} {
 		if !got[k] {
 			t.Errorf("emptying the host deletes no %s: %s", k, Summary(p.Ops))
 		}

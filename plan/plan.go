@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lvsgen/lvsgen/hoststate"
@@ -18,21 +19,24 @@ const (
 	Delete Action = "delete"
 	// Drain sets a leaving destination's weight to 0; a later run deletes
 	// it once it has no active connections or the drain timeout passed.
+	// A leaving service's Drain starts its drain and is no kernel write
+	// of its own: the Drain of each of its destinations follows it.
 	Drain Action = "drain"
-	// Wait is no kernel write: a destination still draining, shown so
-	// the operator sees why it is still there.
+	// Wait is no kernel write: a destination or service still draining,
+	// or a host object kept while a service drains, shown so the
+	// operator sees why it is still there.
 	Wait Action = "wait"
 )
 
 // Kind is the kind of kernel object an operation changes. Each kind's
 // constant is in its file, with its type: KindService (service.go),
 // KindDestination, KindTimeouts, KindLink, KindAddress, KindRoute,
-// KindFOU and KindSysctl.
+// KindFOU, KindSysctl and KindNFTable.
 type Kind string
 
 // Object is a kernel object as an operation carries it: one type per
 // Kind (*Service, *Destination, *Timeouts, *Link, *Address, *Route, *FOU,
-// *Sysctl), each in its own file with everything the plan needs to know
+// *Sysctl, *NFTable), each in its own file with everything the plan needs to know
 // of its kind. The unexported method keeps the kinds in this package, so
 // that a kind is added in one place (see the package documentation).
 type Object interface {
@@ -106,6 +110,12 @@ func serviceNames(h *hoststate.Host) map[ipvs.ServiceKey]string {
 	return m
 }
 
+// Writes reports whether o makes a kernel write: all but a Wait and a
+// service's Drain, whose writes are its destinations' drains.
+func (o Op) Writes() bool {
+	return o.Action != Wait && (o.Action != Drain || o.Kind() != KindService)
+}
+
 // IsIPVS reports whether o is an IPVS service or destination operation:
 // the ones the kernel may take in batches.
 func (o Op) IsIPVS() bool {
@@ -152,15 +162,34 @@ type Plan struct {
 func (p *Plan) Changes() int {
 	n := 0
 	for _, o := range p.Ops {
-		if o.Action != Wait {
+		if o.Writes() {
 			n++
 		}
 	}
 	return n
 }
 
-// Deletes counts services and destinations the plan deletes or drains:
-// what the --max-deletes guard limits.
+// LeavingServices lists the IPVS services p deletes or starts draining,
+// but those whose drain an earlier plan started: they left then. What
+// --max-delete-fraction limits.
+func (p *Plan) LeavingServices() []ipvs.ServiceKey {
+	var keys []ipvs.ServiceKey
+	for _, o := range p.Ops {
+		if o.Kind() != KindService || (o.Action != Delete && o.Action != Drain) {
+			continue
+		}
+		k := o.Service().Canonical()
+		if o.Action == Delete && p.prev != nil && slices.ContainsFunc(p.prev.ServiceDrains, func(r ServiceDrainRecord) bool { return r.Service.Canonical() == k }) {
+			continue
+		}
+		keys = append(keys, o.Service())
+	}
+	return keys
+}
+
+// Deletes counts services and destinations the plan deletes or drains
+// (a leaving service's drain counts as its own, and each of its
+// destinations'): what the --max-deletes guard limits.
 func (p *Plan) Deletes() int {
 	n := 0
 	for _, o := range p.Ops {
@@ -188,6 +217,15 @@ func (p *Plan) StateAfter(undoneOps []Op) *State {
 	u.s.Sort()
 	return u.s
 }
+
+// Intent is the ownership state to record before the first kernel write
+// of p: StateAfter with no operation done, which claims everything the
+// plan creates (with the sysctl values found before changing them) and
+// releases nothing it removes. Whatever point an apply is killed at, the
+// kernel then holds nothing lvsgen made that this state does not own: a
+// claim comes before the creation, a release only with the final state,
+// after the deletion.
+func (p *Plan) Intent() *State { return p.StateAfter(p.Ops) }
 
 // undone is StateAfter's work in progress: the state being made, the one
 // the plan was made from, and sets of owned services made on first use.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
@@ -39,15 +40,23 @@ func (r *Route) Changes(before Object) []string {
 func (r *Route) JSON() any { return r.Route }
 
 // keepUndone keeps the route lvsgen owned to the destination of a change
-// or removal that may not have been done.
+// or removal that may not have been done; for a change of lvsgen's own
+// route, the gateway it had is kept as Also.
 func (r *Route) keepUndone(op Op, u *undone) {
 	b, ok := op.Before.(*Route)
 	if !ok {
 		return
 	}
 	for _, old := range u.prev.Routes {
-		if old.Dst == b.Dst && !slices.ContainsFunc(u.s.Routes, func(x OwnedRoute) bool { return x.Dst == b.Dst }) {
+		if old.Dst != b.Dst {
+			continue
+		}
+		i := slices.IndexFunc(u.s.Routes, func(x OwnedRoute) bool { return x.Dst == b.Dst })
+		switch {
+		case i < 0:
 			u.s.Routes = append(u.s.Routes, old)
+		case u.s.Routes[i].Gateway != b.Gateway:
+			u.s.Routes[i].Also = b.Gateway
 		}
 	}
 }
@@ -60,6 +69,10 @@ func (d *differ) routes() {
 		want := r.Route
 		i := slices.IndexFunc(d.obs.Routes, func(x kernel.Route) bool { return x.Dst == r.Dst })
 		owned := slices.IndexFunc(d.next.Routes, func(x OwnedRoute) bool { return x.Dst == r.Dst })
+		if owned >= 0 {
+			// The kernel's route is known again: it ends as want.
+			d.next.Routes[owned].Also = netip.Addr{}
+		}
 		switch {
 		case i < 0:
 			d.setup = append(d.setup, Op{Action: Create, After: &Route{want}, Reason: reasons(r.Reasons)})
@@ -85,11 +98,13 @@ func (d *differ) routes() {
 			continue
 		}
 		d.next.Routes = slices.DeleteFunc(d.next.Routes, func(x OwnedRoute) bool { return x.Dst == r.Dst })
-		i := slices.IndexFunc(d.obs.Routes, func(x kernel.Route) bool { return x.Dst == r.Dst && x.Gateway == r.Gateway })
+		i := slices.IndexFunc(d.obs.Routes, func(x kernel.Route) bool {
+			return x.Dst == r.Dst && (x.Gateway == r.Gateway || r.Also.IsValid() && x.Gateway == r.Also)
+		})
 		if i < 0 {
 			continue
 		}
-		before := &Route{r.Route}
+		before := &Route{d.obs.Routes[i]}
 		if r.Previous.IsValid() {
 			after := &Route{kernel.Route{Dst: r.Dst, Gateway: r.Previous}}
 			d.teardown = append(d.teardown, Op{Action: Update, Before: before, After: after, Reason: "no longer in the config: restoring the route lvsgen replaced"})

@@ -35,12 +35,29 @@ type State struct {
 	Sysctls map[string]string `json:"sysctls"`
 	// Drains are destinations on their way out: weight 0 since Since.
 	Drains []DrainRecord `json:"drains"`
+	// NFTables are the nftables tables lvsgen wrote.
+	NFTables []NFTableRef `json:"nftables,omitempty"`
+	// ServiceDrains are services on their way out: gone from the config,
+	// their destinations at weight 0 since Since, kept with the host's
+	// objects until their connections end or the drain timeout passes.
+	ServiceDrains []ServiceDrainRecord `json:"serviceDrains,omitempty"`
+}
+
+// ServiceDrainRecord is a service being drained before it is deleted.
+type ServiceDrainRecord struct {
+	Service ipvs.ServiceKey `json:"service"`
+	Since   time.Time       `json:"since"`
 }
 
 // OwnedRoute is a route lvsgen installed.
 type OwnedRoute struct {
 	kernel.Route
 	Previous netip.Addr `json:"previous,omitzero"`
+	// Also is the gateway lvsgen's route had before a change of it that
+	// may not have been done (an apply killed or failed before it): the
+	// kernel may hold the route with either gateway, and both are
+	// lvsgen's to remove.
+	Also netip.Addr `json:"also,omitzero"`
 }
 
 // DrainRecord is a destination being drained before it is deleted.
@@ -66,6 +83,8 @@ func (s *State) clone() *State {
 	n.Routes = slices.Clone(s.Routes)
 	n.FOUs = slices.Clone(s.FOUs)
 	n.Drains = slices.Clone(s.Drains)
+	n.ServiceDrains = slices.Clone(s.ServiceDrains)
+	n.NFTables = slices.Clone(s.NFTables)
 	n.Sysctls = map[string]string{}
 	for k, v := range s.Sysctls {
 		n.Sysctls[k] = v
@@ -81,6 +100,10 @@ func (s *State) Sort() {
 	slices.SortFunc(s.Addresses, func(a, b kernel.Address) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.Routes, func(a, b OwnedRoute) int { return strings.Compare(a.String(), b.String()) })
 	slices.SortFunc(s.FOUs, func(a, b kernel.FOU) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(s.ServiceDrains, func(a, b ServiceDrainRecord) int {
+		return strings.Compare(a.Service.String(), b.Service.String())
+	})
+	slices.SortFunc(s.NFTables, func(a, b NFTableRef) int { return strings.Compare(a.String(), b.String()) })
 	names := make(map[ipvs.ServiceKey]string, len(s.Drains))
 	for _, r := range s.Drains {
 		if _, ok := names[r.Service]; !ok {

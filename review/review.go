@@ -1,6 +1,7 @@
 package review
 
 import (
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -122,7 +123,8 @@ func (n *Counts) count(c *Change) {
 		switch c.Action {
 		case plan.Create:
 			n.ServicesAdded++
-		case plan.Delete:
+		case plan.Delete, plan.Drain:
+			// A leaving service drains first, as its real servers do.
 			n.ServicesRemoved++
 		default:
 			n.ServicesChanged++
@@ -336,6 +338,8 @@ func change(o plan.Op, service string) Change {
 	// The plan cannot tell a config change from drift on a service it
 	// owns; here it is a config change.
 	reason := strings.TrimSuffix(o.Reason, " (drift or config change)")
+	// Nor are the connection counts Compare assumed the host's.
+	reason = assumedConns.ReplaceAllString(reason, "")
 	c := Change{Action: o.Action, Kind: o.Kind(), Object: o.Object().String(), Service: service, Reason: reason}
 	c.Before, c.After = jsonObject(o.Before, service), jsonObject(o.After, service)
 	switch o.Action {
@@ -355,7 +359,12 @@ func change(o plan.Op, service string) Change {
 	return c
 }
 
-// moves finds the objects deleted on some hosts and created on others.
+// assumedConns matches the connection counts a plan's reason gives, which
+// are Compare's assumption here.
+var assumedConns = regexp.MustCompile(` \(\d+ active, \d+ inactive connections?\)`)
+
+// moves finds the objects deleted (or drained, on their way out) on some
+// hosts and created on others.
 func moves(hosts []Host) []Move {
 	type key struct {
 		k   plan.Kind
@@ -377,7 +386,7 @@ func moves(hosts []Host) []Move {
 					order = append(order, k)
 				}
 				to[k] = append(to[k], h.Name)
-			case plan.Delete:
+			case plan.Delete, plan.Drain:
 				if from[k] == nil && to[k] == nil {
 					order = append(order, k)
 				}

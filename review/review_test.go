@@ -59,9 +59,9 @@ func TestCompare(t *testing.T) {
 		"lb1 + destination new dr weight=" + itoa(added.Destinations[1].Weight),
 		"lb1 ~ service " + base.Services[0].Name + " scheduler: " + base.Services[0].Scheduler + " → wlc",
 		"lb1 = destination " + base.Services[1].Name + " weight: " + itoa(base.Services[1].Destinations[1].Weight) + " → 0",
-		"lb1 - service " + leaving.Name + " ",
-		"lb1 - destination " + leaving.Name + " ",
-		"lb1 - destination " + leaving.Name + " ",
+		"lb1 = service " + leaving.Name + " ",
+		"lb1 = destination " + leaving.Name + " weight: " + itoa(leaving.Destinations[0].Weight) + " → 0",
+		"lb1 = destination " + leaving.Name + " weight: " + itoa(leaving.Destinations[1].Weight) + " → 0",
 		"web9 + link  (ipip)",
 		"web9 ~ sysctl  value: (the host's value) → 1",
 		"web9 + sysctl  = 0",
@@ -73,7 +73,7 @@ func TestCompare(t *testing.T) {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 	wantTotal := Counts{HostsTouched: 2, ServicesAdded: 1, ServicesChanged: 1, ServicesRemoved: 1,
-		RealsAdded: 2, RealsRemoved: 3, RealsDraining: 1, Other: 3}
+		RealsAdded: 2, RealsRemoved: 3, RealsDraining: 3, Other: 3}
 	if diff := cmp.Diff(wantTotal, r.Total); diff != "" {
 		t.Errorf("total (-want +got):\n%s", diff)
 	}

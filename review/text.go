@@ -13,8 +13,9 @@ import (
 var symbols = map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-", plan.Drain: "=", plan.Wait: "="}
 
 // Legend explains the symbols, and what Compare had to assume.
-const Legend = "+ added, ~ changed (old → new), - removed, = drains: weight 0 now, deleted once its connections end or the drain timeout passes " +
-	"(default 5m). Without a kernel the connections are unknown: every leaving TCP/SCTP real server is shown draining."
+const Legend = "+ added, ~ changed (old → new), - removed, = drains: weight 0 now (a service: each of its real servers), deleted once " +
+	"its connections end or the drain timeout passes (default 5m). Without a kernel the connections are unknown: " +
+	"every leaving TCP/SCTP real server and service is shown draining."
 
 // WriteText prints r for people: each touched host's changes, one line
 // each with its reason, the host's summary line, the moves and the

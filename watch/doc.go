@@ -20,6 +20,11 @@
 // seconds and at stop, and restored at start before the first check
 // targets are set, so that a restart does not flap real servers.
 //
+// With Notify set (sd_notify under systemd's Type=notify), the loop tells
+// the service manager READY=1 once the kernel first equals a config, the
+// last result as STATUS=, and sends WATCHDOG=1 from its own select, so
+// that a loop stuck in a cycle stops the pings (notify.go).
+//
 // Every dependency is an interface or a function — the clock, the compile
 // step, the applier, the health checker, the event source, the signals and
 // the logger — so the

@@ -118,6 +118,24 @@ type Loop struct {
 	// (DefaultHealthSave when 0).
 	HealthSave time.Duration
 
+	// Notify, when set, is told the loop's state in sd_notify(3)'s
+	// words (daemon.SdNotify under systemd's Type=notify): READY=1 the
+	// first time the kernel equals a config, STATUS= with the last
+	// result when it changed, WATCHDOG=1 every Watchdog, STOPPING=1 at
+	// stop. See notify.go.
+	Notify func(state string) error
+	// Watchdog is the period of WATCHDOG=1 (0: none): half systemd's
+	// WatchdogSec, so that one late ping does not kill the service.
+	Watchdog time.Duration
+
+	// ready: READY=1 was sent. status is the last result, sentStatus
+	// the last one sent. behind says why the newest config is not the
+	// one running (invalid, refused), for the STATUS= of the resyncs
+	// that keep re-applying the running one; empty when it is.
+	ready              bool
+	status, sentStatus string
+	behind             string
+
 	// stop is Run's context: a compile in progress is abandoned when it
 	// ends (SIGTERM), unlike an apply, which always finishes.
 	stop context.Context
@@ -220,6 +238,15 @@ func (l *Loop) Run(ctx context.Context) error {
 		defer t.Stop()
 		saveHealth = t.C()
 	}
+	// Pinged from the loop itself, not from a goroutine of its own: a
+	// loop stuck in a kernel call stops the pings and systemd restarts
+	// watch.
+	var watchdog <-chan time.Time
+	if l.Notify != nil && l.Watchdog > 0 {
+		t := l.Clock.NewTicker(l.Watchdog)
+		defer t.Stop()
+		watchdog = t.C()
+	}
 	out, n := l.cycle(applyCtx, TriggerStart, true)
 	l.report(Step{Kind: "start", Outcome: out, Changes: n})
 
@@ -290,11 +317,14 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.report(Step{Kind: "health", Outcome: out, Changes: n})
 		case <-saveHealth:
 			l.saveHealth()
+		case <-watchdog:
+			l.notify("WATCHDOG=1")
 		}
 	}
 }
 
 func (l *Loop) report(s Step) {
+	l.notifyStep(s)
 	if l.step != nil {
 		l.step(s)
 	}
@@ -408,6 +438,8 @@ func (l *Loop) invalid(trigger Trigger, hash, commit string, err error) (Outcome
 		attrs = append(attrs, "running_hash", l.current.hash)
 	}
 	l.Log.Error("invalid config: not applied; the kernel keeps the last good config", attrs...)
+	l.setStatus("invalid config %s: %v; %s", short(hash), err, l.keeping())
+	l.behind = "config " + short(hash) + " not applied: invalid"
 	l.Metrics.valid(false)
 	l.Metrics.failure(ReasonInvalidConfig)
 	return Invalid, 0
@@ -489,6 +521,8 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 			attrs = append(attrs, "running_hash", l.current.hash)
 		}
 		l.Log.Error("PLAN REFUSED: not applied; the kernel keeps its state. Fix the config, or stop watch and apply by hand with a higher limit", append(attrs, "error", err.Error())...)
+		l.setStatus("plan of config %s refused: %v; %s", short(c.hash), err, l.keeping())
+		l.behind = "config " + short(c.hash) + " not applied: plan refused"
 		if c != l.current {
 			l.setTargets(l.current)
 		}
@@ -497,12 +531,13 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 	if c != l.current {
 		// The newest valid config is the one to converge to, even if
 		// this attempt fails: resyncs retry it.
-		l.current, l.refused = c, ""
+		l.current, l.refused, l.behind = c, "", ""
 	}
 	if err != nil {
 		l.Metrics.observe(planTook)
 		l.Metrics.failure(ReasonKernelError)
 		l.Log.Error("planning failed; retrying at the next resync", append(attrs, "error", err.Error())...)
+		l.setStatus("planning config %s failed: %v; retrying at the next resync", short(c.hash), err)
 		return Failed, 0
 	}
 	applyStart := l.Clock.Now()
@@ -528,9 +563,11 @@ func (l *Loop) apply(ctx context.Context, trigger Trigger, c *config, compileToo
 			attrs = append(attrs, "not_done", plan.Summary(notDone))
 		}
 		l.Log.Error("apply failed; retrying at the next resync", append(attrs, "error", err.Error())...)
+		l.setStatus("applying config %s failed: %v; retrying at the next resync", short(c.hash), err)
 		return Failed, done
 	}
 	l.Metrics.success(trigger, l.Clock.Now(), want, res.Done, c.hash, c.commit)
+	l.setStatus("applied config %s (%s%s): %d changes%s", short(c.hash), trigger, commitNote(c.commit), p.Changes(), behindNote(l.behind))
 	attrs = append(attrs, "changes", p.Changes())
 	if w := p.Changes() - len(res.Done); w < 0 {
 		attrs = append(attrs, "draining", -w)

@@ -1,8 +1,8 @@
 // Package kernel is the small interface between lvsgen's applier and a
 // Linux kernel: the IPVS table, network devices, addresses, routes, fou
-// listeners and sysctls — the objects lvsgen manages, in kernel terms.
-// Kernel is the union of one interface per kind of object (IPVS, Links,
-// Addresses, Routes, FOUs, Sysctls), so that code needing one kind, such
+// listeners, sysctls and lvsgen's own nftables tables — the objects lvsgen
+// manages, in kernel terms. Kernel is the union of one interface per kind
+// of object (IPVS, Links, Addresses, Routes, FOUs, Sysctls, NFTables), so that code needing one kind, such
 // as a plan against a captured IPVS table, asks for that one only.
 //
 // Two implementations exist: netlink (the real kernel, Linux only) and

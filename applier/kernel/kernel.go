@@ -17,10 +17,8 @@ import (
 //
 // A new kind of kernel object gets its own interface here, embedded in
 // Kernel, with its methods in both implementations and its conformance
-// tests in a group of its own in kerneltest. The next one is nftables,
-// for FULLNAT's source NAT: an NFTables interface that reads and writes
-// lvsgen's own nft tables, so that a caller that needs only IPVS (or only
-// nftables) asks for that alone.
+// tests in a group of its own in kerneltest, so that a caller that needs
+// only IPVS (or only nftables) asks for that alone.
 type Kernel interface {
 	IPVS
 	Links
@@ -28,6 +26,7 @@ type Kernel interface {
 	Routes
 	FOUs
 	Sysctls
+	NFTables
 }
 
 // IPVS is the IPVS table: virtual services, their destinations, and the

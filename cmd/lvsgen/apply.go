@@ -17,6 +17,7 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/safefile"
 	"github.com/lvsgen/lvsgen/plan"
 	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
@@ -58,15 +59,15 @@ func (f *planFlags) register(c *cobra.Command) {
 }
 
 // compile checks --format and compiles dir for --host: what plan and
-// apply do before they touch a kernel.
-func (f *planFlags) compile(dir string) (*hoststate.Host, error) {
+// apply do before they touch a kernel. Diagnostics go to stderr.
+func (f *planFlags) compile(stderr io.Writer, dir string) (*hoststate.Host, error) {
 	if f.format != "text" && f.format != "json" {
 		return nil, usageError{fmt.Errorf("unknown --format %q: want text or json", f.format)}
 	}
 	if f.maxDeleteFraction <= 0 || f.maxDeleteFraction > 1 {
 		return nil, usageError{fmt.Errorf("--max-delete-fraction %g: want more than 0 and at most 1 (1: no limit)", f.maxDeleteFraction)}
 	}
-	return compileHost(dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
+	return compileHost(stderr, dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
 }
 
 // lockLiveKernel takes the lock of the kernel openKernel opens: one per
@@ -100,7 +101,7 @@ func lockKernel(stateDir, host string) (k kernel.Kernel, unlock func(), err erro
 
 // compileHost compiles dir and returns host's desired state; diagnostics
 // go to stderr.
-func compileHost(dir, host string, opts compiler.Options) (*hoststate.Host, error) {
+func compileHost(stderr io.Writer, dir, host string, opts compiler.Options) (*hoststate.Host, error) {
 	if host == "" {
 		return nil, usageError{errors.New("--host NAME is required")}
 	}
@@ -109,11 +110,11 @@ func compileHost(dir, host string, opts compiler.Options) (*hoststate.Host, erro
 		return nil, err
 	}
 	if !res.Valid() {
-		_ = diag.WriteText(os.Stderr, res.Diagnostics)
+		_ = diag.WriteText(stderr, res.Diagnostics)
 		return nil, exitError{1}
 	}
 	if len(res.Diagnostics) > 0 {
-		_ = diag.WriteText(os.Stderr, res.Diagnostics)
+		_ = diag.WriteText(stderr, res.Diagnostics)
 	}
 	h, ok := res.Hosts[host]
 	if !ok {
@@ -149,13 +150,21 @@ func showPlan(ctx context.Context, w io.Writer, r *applier.Runner, want *hoststa
 	return p, err
 }
 
+// isTerminal says whether w is a terminal that takes colour (NO_COLOR
+// unset).
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	return isTTY(w) && os.Getenv("NO_COLOR") == ""
+}
+
+// isTTY says whether f, a stream of the command, is a terminal: only an
+// *os.File can be.
+func isTTY(f any) bool {
+	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+	st, err := file.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func newPlan() *cobra.Command {
@@ -178,7 +187,7 @@ else), health is not read, no root is needed, and services in the capture count 
 unless --prune: CI in git can show what a change would do to a real host.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			want, err := f.compile(args[0])
+			want, err := f.compile(cmd.ErrOrStderr(), args[0])
 			if err != nil {
 				return err
 			}
@@ -187,7 +196,11 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 			var k kernel.IPVS
 			r := f.runner(nil)
 			if f.observed != "" {
-				if k, err = applier.LoadCapture(ctx, f.observed); err != nil {
+				in, name, err := openInput(cmd, f.observed, safefile.MaxConfigFile)
+				if err != nil {
+					return fmt.Errorf("reading --observed: %w", err)
+				}
+				if k, err = applier.ReadCapture(ctx, in, name); err != nil {
 					return err
 				}
 				want = applier.CaptureWant(want)
@@ -211,13 +224,13 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture instead of the live kernel")
+	c.Flags().StringVar(&f.observed, "observed", "", "plan against this ipvsadm-save -n capture (- for stdin) instead of the live kernel")
 	return c
 }
 
 func newApply() *cobra.Command {
 	var f planFlags
-	var autoApprove, allowUnsafePerms bool
+	var autoApprove, allowUnsafePerms, adopt bool
 	var rulesFile, sysctlFile string
 	c := &cobra.Command{
 		Use:   "apply DIR --host NAME",
@@ -228,60 +241,169 @@ order and prints what it did. Nothing is written when the config is invalid
 or the plan is refused. A kernel error stops the apply and reports what was
 and was not done; the next apply converges. Afterwards the host's rules are
 written to --rules-file (restored at boot by Debian's ipvsadm service) and
-its sysctls to --sysctl-file.`,
+its sysctls to --sysctl-file.
+
+The state file in --state-dir records what lvsgen made, so that it removes
+only that; it is written before the first kernel write (what the plan will
+create) and after the last. When it is lost or corrupt, --adopt claims the
+kernel objects that equal the config as lvsgen's and writes a new one;
+sysctls adopted so keep their values at removal (the ones before lvsgen are
+unknown), and default routes are not adopted.
+
+--format json writes one JSON document to stdout: the plan, the result of
+each operation (ok, error with its errno, unknown, not-done) and the outcome;
+the prompt and progress go to stderr (docs/APPLY.md).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out := cmd.OutOrStdout()
 			f.checkPerms = !allowUnsafePerms
-			want, err := f.compile(args[0])
-			if err != nil {
+			if f.format != "json" {
+				_, err := f.apply(cmd, args[0], autoApprove, adopt, rulesFile, sysctlFile)
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-			defer cancel()
-			k, unlock, err := lockKernel(f.stateDir, f.host)
-			if err != nil {
-				return err
+			doc, err := f.apply(cmd, args[0], autoApprove, adopt, rulesFile, sysctlFile)
+			var ue usageError
+			if errors.As(err, &ue) && doc.Plan == nil {
+				return err // a bad invocation: no document
 			}
-			defer unlock()
-			// Read under the lock: watch writes the snapshot before
-			// it applies a health change.
-			want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
-			r := f.runner(k)
-			r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
-			p, err := showPlan(ctx, out, r, want, f.format)
+			doc.Host = f.host
 			if err != nil {
-				return err
-			}
-			if p.Changes() > 0 && !autoApprove {
-				if !isTerminal(os.Stdin) {
-					return usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
-				}
-				fmt.Fprint(out, "Apply these changes? Only 'yes' is accepted: ")
-				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if strings.TrimSpace(answer) != "yes" {
-					fmt.Fprintln(out, "Apply cancelled; nothing changed.")
-					return exitError{1}
+				doc.Err = err
+				var ee exitError
+				if errors.As(err, &ee) && doc.Outcome == planfmt.Invalid {
+					doc.Err = errors.New("the config is invalid: the diagnostics are on stderr")
 				}
 			}
-			start := time.Now()
-			res, err := r.Apply(ctx, want, p)
-			if p.Changes() > 0 {
-				fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), plan.Summary(res.Done))
-			}
-			if err != nil && res != nil && len(res.Undone()) > 0 {
-				reportStopped(out, res, err)
-				return fmt.Errorf("apply stopped: %w", err)
+			if werr := planfmt.WriteApplyJSON(cmd.OutOrStdout(), doc); werr != nil {
+				return errors.Join(err, werr)
 			}
 			return err
 		},
 	}
 	f.register(c)
 	c.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking")
+	c.Flags().BoolVar(&adopt, "adopt", false, "claim the kernel objects that equal the config as lvsgen's: after the state file was lost or corrupt")
 	c.Flags().BoolVar(&allowUnsafePerms, "allow-unsafe-permissions", false, "apply a config that users other than root and this one can change (refused by default)")
 	c.Flags().StringVar(&rulesFile, "rules-file", applier.DefaultRulesFile, "write the host's IPVS rules here after applying (empty: don't)")
 	c.Flags().StringVar(&sysctlFile, "sysctl-file", applier.DefaultSysctlFile, "write the host's sysctls here after applying (empty: don't)")
 	return c
+}
+
+// apply is apply's run: it compiles dir, plans, asks, applies, and
+// returns what happened as apply's JSON document says it (planfmt.Apply,
+// without its host and error) with the error that ends the run. With
+// --format json, the plan and result are the document's alone: the
+// prompt and the progress lines go to stderr, so that stdout holds one
+// JSON document.
+func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt bool, rulesFile, sysctlFile string) (planfmt.Apply, error) {
+	doc := planfmt.Apply{Outcome: planfmt.Failed}
+	out, planOut := cmd.OutOrStdout(), cmd.OutOrStdout()
+	if f.format == "json" {
+		out, planOut = cmd.ErrOrStderr(), io.Discard
+	}
+	want, err := f.compile(cmd.ErrOrStderr(), dir)
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			doc.Outcome = planfmt.Invalid
+		}
+		return doc, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	defer cancel()
+	k, unlock, err := lockKernel(f.stateDir, f.host)
+	if err != nil {
+		return doc, err
+	}
+	defer unlock()
+	// Read under the lock: watch writes the snapshot before it applies a
+	// health change.
+	want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
+	r := f.runner(k)
+	r.RulesFile, r.SysctlFile = rulesFile, sysctlFile
+	r.Adopt = adopt
+	p, err := showPlan(ctx, planOut, r, want, f.format)
+	doc.Plan = p
+	if err != nil {
+		if errors.Is(err, applier.ErrRefused) {
+			doc.Outcome = planfmt.Refused
+		}
+		return doc, err
+	}
+	if len(r.Adopted) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Adopting as lvsgen's (--adopt): %s.\n", strings.Join(r.Adopted, ", "))
+	}
+	if p.Changes() > 0 && !autoApprove {
+		if !isTTY(cmd.InOrStdin()) {
+			doc.Outcome = planfmt.Cancelled
+			return doc, usageError{errors.New("not a terminal: pass --auto-approve to apply without confirmation")}
+		}
+		fmt.Fprint(out, "Apply these changes? Only 'yes' is accepted: ")
+		answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(out, "Apply cancelled; nothing changed.")
+			doc.Outcome = planfmt.Cancelled
+			return doc, exitError{1}
+		}
+	}
+	start := time.Now()
+	res, err := r.Apply(ctx, want, p)
+	doc.Results = opResults(p, res, err)
+	if p.Changes() > 0 {
+		fmt.Fprintf(out, "Applied %d of %d operations in %s: %s.\n", len(res.Done), len(p.Ops), time.Since(start).Round(time.Millisecond), plan.Summary(res.Done))
+	}
+	if err != nil && res != nil && len(res.Undone()) > 0 {
+		reportStopped(out, res, err)
+		return doc, fmt.Errorf("apply stopped: %w", err)
+	}
+	if err == nil {
+		doc.Outcome = planfmt.Applied
+		if p.Changes() == 0 {
+			doc.Outcome = planfmt.NoChanges
+		}
+	}
+	return doc, err
+}
+
+// opResults is the result of each of p's operations, in p's order, from
+// what Apply said of them (res) and the error it returned (the failed
+// operation's). Ops are compared by value: Apply hands back the plan's
+// own, whose objects are pointers. A plan with nothing but waits for
+// draining is not sent to the kernel, and a wait writes nothing: they are
+// done.
+func opResults(p *plan.Plan, res *applier.Result, err error) []planfmt.OpResult {
+	results := make([]planfmt.OpResult, len(p.Ops))
+	status := make(map[plan.Op]planfmt.OpResult, len(p.Ops))
+	if res != nil {
+		if p.Changes() == 0 && err == nil {
+			for _, o := range p.Ops {
+				status[o] = planfmt.OpResult{Status: planfmt.OK}
+			}
+		}
+		for _, o := range res.Done {
+			status[o] = planfmt.OpResult{Status: planfmt.OK}
+		}
+		if res.Failed != nil {
+			r := planfmt.OpResult{Status: planfmt.Error, Err: err}
+			if ae := (*applier.ApplyError)(nil); errors.As(err, &ae) {
+				r.Err = ae.Err
+			}
+			status[*res.Failed] = r
+		}
+		for _, f := range res.AlsoFailed {
+			status[f.Op] = planfmt.OpResult{Status: planfmt.Error, Err: f.Err}
+		}
+		for _, o := range res.Unknown {
+			status[o] = planfmt.OpResult{Status: planfmt.Unknown}
+		}
+	}
+	for i, o := range p.Ops {
+		r, ok := status[o]
+		if !ok {
+			r.Status = planfmt.NotDone
+		}
+		results[i] = r
+	}
+	return results
 }
 
 // reportStopped says what an apply that stopped did not do: the failed

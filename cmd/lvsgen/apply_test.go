@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +74,25 @@ func TestPlanObserved(t *testing.T) {
 	}
 	if strings.Contains(out, "sysctl") || strings.Contains(out, "address") {
 		t.Errorf("a capture plan must compare the IPVS table only:\n%s", out)
+	}
+}
+
+// TestPlanObservedStdin: --observed - reads the capture from stdin and
+// plans exactly as from the file.
+func TestPlanObservedStdin(t *testing.T) {
+	capture := lb1Capture(t)
+	b, err := os.ReadFile(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fromFile := runCapture(t, "plan", "../../examples", "--host", "lb1", "--observed", capture, "--format", "json")
+	code, fromStdin, errOut := runStdin(t, string(b), "plan", "../../examples", "--host", "lb1", "--observed", "-", "--format", "json")
+	if code != 0 || fromStdin != fromFile || !strings.Contains(fromStdin, "192.0.2.99") {
+		t.Fatalf("--observed -: exit %d\n%s\nwant\n%s%s", code, fromStdin, fromFile, errOut)
+	}
+	code, _, errOut = runStdin(t, "-A -t 192.0.2.10:80 -s nope\n", "plan", "../../examples", "--host", "lb1", "--observed", "-")
+	if code != 1 || !strings.Contains(errOut, "reading --observed standard input") {
+		t.Errorf("a bad capture on stdin: exit %d\n%s", code, errOut)
 	}
 }
 
@@ -266,5 +287,160 @@ clusters: internal: directors: ["nat1"]
 	}
 	if code, _ := runCapture(t, append([]string{"apply", half, "--max-delete-fraction", "0"}, flags...)...); code != exitUsage {
 		t.Errorf("--max-delete-fraction 0: exit %d, want a usage error", code)
+	}
+}
+
+// applyDoc is the JSON document of apply --format json, as a program
+// reads it.
+type applyDoc struct {
+	Version int
+	Host    string
+	Outcome string
+	Error   string
+	Plan    *struct {
+		Version int
+		Host    string
+		Changes int
+		Ops     []struct {
+			Action, Kind, Object, Service, Reason string
+			Before, After                         any
+		}
+		Unmanaged []string
+		Problems  []string
+		Summary   struct{ Create, Update, Delete, Drain, Wait, Unmanaged int }
+	}
+	Results []struct{ Action, Kind, Object, Result, Error, Errno string }
+}
+
+// decodeOne decodes stdout as exactly one JSON document: anything after
+// it, even a second document, fails the test.
+func decodeOne(t *testing.T, stdout string) applyDoc {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	var doc applyDoc
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("stdout is not one apply document: %v\n%s", err, stdout)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		t.Fatalf("stdout holds more than one JSON document (%v):\n%s", err, stdout)
+	}
+	return doc
+}
+
+// TestApplyJSON drives apply --format json against the in-memory kernel
+// through each outcome: stdout is one document whose results follow the
+// plan's operations, and the progress is on stderr.
+func TestApplyJSON(t *testing.T) {
+	k := useNat1Kernel(t)
+	state := t.TempDir()
+	args := []string{"apply", copyDir(t, "../../examples"), "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", "", "--format", "json"}
+
+	// The first service creation fails: the kernel refuses it (EIO) and
+	// its two destinations in the same batch (ESRCH).
+	failed := false
+	k.Fail = func(op string) error {
+		if strings.HasPrefix(op, "adding service") && !failed {
+			failed = true
+			return fmt.Errorf("%s: %w", op, syscall.EIO)
+		}
+		return nil
+	}
+	code, out, errOut := runStdin(t, "", args...)
+	doc := decodeOne(t, out)
+	if code != 1 || doc.Outcome != "failed" || !strings.Contains(doc.Error, "input/output error") || !strings.Contains(errOut, "Applied 12 of 15 operations") {
+		t.Fatalf("a failing apply: exit %d, outcome %q, error %q\n%s", code, doc.Outcome, doc.Error, errOut)
+	}
+	counts := map[string]int{}
+	errnos := map[string]int{}
+	for i, r := range doc.Results {
+		op := doc.Plan.Ops[i]
+		if r.Action != op.Action || r.Kind != op.Kind || r.Object != op.Object {
+			t.Errorf("result %d is for %s %s %s, the plan's op %d is %+v", i, r.Action, r.Kind, r.Object, i, op)
+		}
+		counts[r.Result]++
+		errnos[r.Errno]++
+	}
+	if len(doc.Results) != 15 || counts["ok"] != 12 || counts["error"] != 3 || errnos["EIO"] != 1 || errnos["ESRCH"] != 2 {
+		t.Errorf("results: %d, by status %v, by errno %v; want 15: 12 ok, 3 errors (1 EIO, 2 ESRCH)", len(doc.Results), counts, errnos)
+	}
+
+	k.Fail = nil
+	code, out, errOut = runStdin(t, "", args...)
+	doc = decodeOne(t, out)
+	if code != 0 || doc.Version != 1 || doc.Host != "nat1" || doc.Outcome != "applied" || doc.Error != "" || doc.Plan == nil || doc.Plan.Version != 1 || doc.Plan.Changes != 3 || len(doc.Results) != 3 {
+		t.Fatalf("the apply that converges: exit %d, %+v\n%s", code, doc, errOut)
+	}
+	for _, r := range doc.Results {
+		if r.Result != "ok" || r.Error != "" || r.Errno != "" {
+			t.Errorf("result %+v, want ok", r)
+		}
+	}
+	if !strings.Contains(errOut, "Applied 3 of 3 operations") {
+		t.Errorf("stderr lacks the progress:\n%s", errOut)
+	}
+
+	code, out, _ = runStdin(t, "", args...)
+	if doc = decodeOne(t, out); code != 0 || doc.Outcome != "no-changes" || len(doc.Results) != 0 {
+		t.Errorf("a second apply: exit %d, %+v", code, doc)
+	}
+
+	// A plan that deletes every service is refused: the plan is there,
+	// nothing is done.
+	half := t.TempDir()
+	os.WriteFile(filepath.Join(half, "a.cue"), []byte(`hosts: nat1: interfaces: {eth0: addresses: ["192.168.100.2/24"], eth1: addresses: ["10.20.0.1/24"]}
+clusters: internal: directors: ["nat1"]
+`), 0o644)
+	code, out, _ = runStdin(t, "", "apply", half, "--host", "nat1", "--auto-approve", "--state-dir", state, "--format", "json")
+	doc = decodeOne(t, out)
+	if code != 1 || doc.Outcome != "refused" || !strings.Contains(doc.Error, "plan refused") || doc.Plan == nil || len(doc.Results) == 0 {
+		t.Errorf("a refused plan: exit %d, %+v", code, doc)
+	}
+	for _, r := range doc.Results {
+		if r.Result != "not-done" {
+			t.Errorf("a refused plan's result %+v, want not-done", r)
+		}
+	}
+
+	// Without --auto-approve, off a terminal: a usage error, the plan
+	// shown and nothing done.
+	code, out, errOut = runStdin(t, "yes\n", "apply", half, "--host", "nat1", "--state-dir", state, "--format", "json", "--max-delete-fraction", "1")
+	if doc = decodeOne(t, out); code != exitUsage || doc.Outcome != "cancelled" || doc.Plan == nil || doc.Results[0].Result != "not-done" || !strings.Contains(errOut, "--auto-approve") {
+		t.Errorf("no terminal: exit %d, %+v\n%s", code, doc, errOut)
+	}
+
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "a.cue"), []byte("services: s: {cluster: \"x\", vip: \"192.0.2.1\", port: 80}\n"), 0o644)
+	code, out, errOut = runStdin(t, "", "apply", bad, "--host", "nat1", "--auto-approve", "--state-dir", state, "--format", "json")
+	if doc = decodeOne(t, out); code != 1 || doc.Outcome != "invalid" || doc.Plan != nil || len(doc.Results) != 0 || !strings.Contains(errOut, "[unknown-cluster]") {
+		t.Errorf("an invalid config: exit %d, %+v\n%s", code, doc, errOut)
+	}
+}
+
+// TestApplyAdoptAfterCorruptState: a corrupt state file stops apply with a
+// message naming --adopt; apply --adopt then claims what the config's
+// apply made, writing nothing to the kernel, and says what it adopted.
+func TestApplyAdoptAfterCorruptState(t *testing.T) {
+	k := useNat1Kernel(t)
+	state := t.TempDir()
+	dir := copyDir(t, "../../examples")
+	args := []string{"apply", dir, "--host", "nat1", "--auto-approve", "--state-dir", state, "--rules-file", "", "--sysctl-file", ""}
+	if code, out := runCapture(t, args...); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(applier.StatePath(state, "nat1"), []byte("null"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCapture2(t, args...); code != 1 || !strings.Contains(errOut, "lvsgen apply --adopt") {
+		t.Fatalf("apply with a corrupt state: exit %d, want 1 and a message naming --adopt\n%s", code, errOut)
+	}
+	writes := k.Writes
+	code, out, errOut := runCapture2(t, append(args, "--adopt")...)
+	if code != 0 || !strings.Contains(errOut, "Adopting as lvsgen's (--adopt): service tcp:192.168.100.20:80") || k.Writes != writes {
+		t.Fatalf("apply --adopt: exit %d, %d writes\n%s%s", code, k.Writes-writes, out, errOut)
+	}
+	st, err := applier.LoadState(state, "nat1")
+	if err != nil || len(st.Addresses) != 2 || len(st.Links) != 1 {
+		t.Fatalf("state after --adopt: %v %+v", err, st)
 	}
 }

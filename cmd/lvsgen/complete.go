@@ -13,7 +13,7 @@ import (
 // shell completion.
 var formatValues = map[string][]string{
 	"validate": {"text", "json", "github"},
-	"render":   {"text", "ipvsadm-save", "sysctl", "json"},
+	"render":   {"text", "ipvsadm-save", "sysctl", "json", "keepalived-vrrp", "nft"},
 	"plan":     {"text", "json"},
 	"apply":    {"text", "json"},
 	"version":  {"text", "json"},

@@ -17,7 +17,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"__complete", "render", "../../examples", "--host", "la"}, ""},
 		{[]string{"__complete", "render", "../../examples", "--host", "l"}, "lb1\nlb2\n"},
 		{[]string{"__complete", "plan", "../../examples", "--host", "ca"}, "cache1\ncache2\n"},
-		{[]string{"__complete", "render", "../../examples", "--format", ""}, "text\nipvsadm-save\nsysctl\njson\n"},
+		{[]string{"__complete", "render", "../../examples", "--format", ""}, "text\nipvsadm-save\nsysctl\njson\nkeepalived-vrrp\nnft\n"},
 		{[]string{"__complete", "validate", "../../examples", "--format", ""}, "text\njson\ngithub\n"},
 	} {
 		code, out := runCapture(t, tt.args...)

@@ -48,17 +48,18 @@ var diffEdits = []struct {
 	}, 0, []string{"+ destination tcp:192.0.2.10:80 -> 10.10.0.13:80  dr weight=2  [edge-http]", "Host web3 (added):"}},
 	{"scheduler", func(t *testing.T, dir string) {
 		edit(t, dir, "services-edge.cue", `scheduler: "wrr"`, `scheduler: "wlc"`)
-	}, 0, []string{"~ service     tcp:192.0.2.10:80  scheduler: wrr → wlc  [edge-http]", "Total: 2 of 10 hosts touched"}},
+	}, 0, []string{"~ service     tcp:192.0.2.10:80  scheduler: wrr → wlc  [edge-http]", "Total: 2 of 13 hosts touched"}},
 	{"remove-real", func(t *testing.T, dir string) {
 		edit(t, dir, "services-edge.cue", "\t\t\t{host: \"web2\", weight: 1},\n", "")
 	}, 0, []string{"= destination tcp:192.0.2.10:80 -> 10.10.0.12:80  weight: 1 → 0  [edge-http]", "(2 draining)"}},
 	{"move-service", func(t *testing.T, dir string) {
 		edit(t, dir, "services-global.cue", "\"global-static\": {\n\t\tcluster:    \"global\"", "\"global-static\": {\n\t\tcluster:    \"edge\"")
-	}, 0, []string{"- service     tcp:198.51.100.31:80  [global-static]", "service tcp:198.51.100.31:80: tun1 → lb1, lb2"}},
+	}, 0, []string{"= service     tcp:198.51.100.31:80  [global-static]", "service tcp:198.51.100.31:80: tun1 → lb1, lb2"}},
 	{"remove-host", func(t *testing.T, dir string) {
 		edit(t, dir, "clusters.cue", `directors: ["lb1", "lb2"]`, `directors: ["lb1"]`)
+		edit(t, dir, "clusters.cue", `priority: {lb1: 150, lb2: 100}`, `priority: {lb1: 150}`)
 		edit(t, dir, "hosts.cue", "\tlb2: {\n\t\tinterfaces: eth0: addresses: [\"10.10.0.3/24\", \"2001:db8:10::3/64\"]\n\t\tgateway:  \"10.10.0.1\"\n\t\tgateway6: \"2001:db8:10::1\"\n\t}\n", "")
-	}, 0, []string{"Host lb2 (removed):", "- service     fwmark 100  [edge-marked]"}},
+	}, 0, []string{"Host lb2 (removed):", "= service     fwmark 100  [edge-marked]", "- service     udp:192.0.2.10:53  [edge-dns]"}},
 	{"add-tun-real", func(t *testing.T, dir string) {
 		edit(t, dir, "hosts.cue", "\tcache2: {", "\tcache3: {\n\t\tinterfaces: eth0: addresses: [\"203.0.113.13/24\"]\n\t\tgateway: \"203.0.113.1\"\n\t}\n\tcache2: {")
 		edit(t, dir, "services-global.cue", `reals: [{host: "cache1", weight: 5}, {host: "cache2", weight: 5}]`, `reals: [{host: "cache1", weight: 5}, {host: "cache2", weight: 5}, {host: "cache3"}]`)
@@ -117,7 +118,7 @@ func TestDiffGolden(t *testing.T) {
 // TestDiffNoChange: a config against itself touches no host.
 func TestDiffNoChange(t *testing.T) {
 	code, out := runCapture(t, "diff", "../../examples", "../../examples")
-	if code != 0 || !strings.Contains(out, "no changes") || !strings.Contains(out, "Total: 0 of 10 hosts touched") {
+	if code != 0 || !strings.Contains(out, "no changes") || !strings.Contains(out, "Total: 0 of 13 hosts touched") {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }
@@ -154,7 +155,7 @@ func TestDiffGitBase(t *testing.T) {
 	edit(t, cfg, "services-edge.cue", `scheduler: "wrr"`, `scheduler: "wlc"`)
 
 	code, out := runCapture(t, "diff", "--base", "HEAD", cfg)
-	if code != 0 || !strings.Contains(out, "lvsgen diff HEAD:"+cfg+" → "+cfg) || !strings.Contains(out, "scheduler: wrr → wlc") || !strings.Contains(out, "Total: 2 of 10 hosts touched") {
+	if code != 0 || !strings.Contains(out, "lvsgen diff HEAD:"+cfg+" → "+cfg) || !strings.Contains(out, "scheduler: wrr → wlc") || !strings.Contains(out, "Total: 2 of 13 hosts touched") {
 		t.Errorf("diff --base HEAD: exit %d\n%s", code, out)
 	}
 	code, out = runCapture(t, "diff", "--base", "HEAD~1", cfg)

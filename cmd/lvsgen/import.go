@@ -21,12 +21,15 @@ type importFlags struct {
 	cluster  string
 	outDir   string
 	force    bool
+	// allowEmpty writes an import of no service rather than failing.
+	allowEmpty bool
 }
 
 func (f *importFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.cluster, "cluster", importer.DefaultCluster, "the cluster the director and its services go in")
 	c.Flags().StringVarP(&f.outDir, "output", "o", "", "write the configuration into this directory (created if needed) instead of stdout")
 	c.Flags().BoolVar(&f.force, "force", false, "overwrite the output file if it exists")
+	c.Flags().BoolVar(&f.allowEmpty, "allow-empty", false, "write the configuration even when no service is imported (otherwise an error)")
 }
 
 func newImport() *cobra.Command {
@@ -81,20 +84,15 @@ FILE' then shows no changes.`,
 			if len(args) == 1 {
 				src = args[0]
 			}
-			var in io.Reader = cmd.InOrStdin()
-			name := "imported"
-			if src != "-" {
-				file, err := safefile.Open(src)
-				if err != nil {
-					return fmt.Errorf("import: %w", err)
-				}
-				defer file.Close()
-				in = file
-				name = strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+			in, _, err := openInput(cmd, src, safefile.MaxConfigFile)
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
 			}
-			opts := importer.Options{Director: f.director, Cluster: f.cluster, Source: src, Command: commandLine("ipvsadm-save", args, f)}
-			if src == "-" {
-				opts.Source = "stdin"
+			name := "imported"
+			opts := importer.Options{Director: f.director, Cluster: f.cluster, Source: "stdin", Command: commandLine("ipvsadm-save", args, f)}
+			if src != "-" {
+				name = strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+				opts.Source = src
 			}
 			res, err := importer.FromSave(in, opts)
 			if err != nil {
@@ -112,7 +110,7 @@ func newImportKeepalived() *cobra.Command {
 	var f importFlags
 	var configID string
 	c := &cobra.Command{
-		Use:   "keepalived FILE",
+		Use:   "keepalived FILE|-",
 		Short: "Import the IPVS services of a keepalived.conf",
 		Long: `keepalived reads keepalived.conf and the files it includes (relative to the
 including file), and writes the lvsgen configuration of the IPVS services
@@ -120,18 +118,31 @@ keepalived programs once its health checkers pass: virtual_server by address
 and port, fwmark or group, with their schedulers, flags, forwarding (NAT, DR,
 TUN with its type, port and checksum), persistence and real servers.
 Conditional lines (@id) are read for --config-id (default: the director's
-name). The director is --director, else global_defs' router_id.`,
+name). The director is --director, else global_defs' router_id. FILE - reads
+stdin; its includes are then relative to the current directory.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
 			opts := importer.KeepalivedOptions{
-				Options:  importer.Options{Director: f.director, Cluster: f.cluster, Source: args[0], Command: commandLine("keepalived", args, f)},
+				Options:  importer.Options{Director: f.director, Cluster: f.cluster, Source: path, Command: commandLine("keepalived", args, f)},
 				ConfigID: configID,
 			}
-			res, err := importer.FromKeepalived(args[0], opts)
+			name := strings.TrimSuffix(filepath.Base(path), ".conf")
+			if path == "-" {
+				b, err := safefile.ReadAll(cmd.InOrStdin(), stdinName, safefile.MaxConfigFile)
+				if err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+				// Included files are read from disk, relative to
+				// the current directory as for a file there.
+				path, name = stdinConf, "imported"
+				opts.Source = "stdin"
+				opts.Files = stdinFiles{conf: b}
+			}
+			res, err := importer.FromKeepalived(path, opts)
 			if err != nil {
 				return importError(err)
 			}
-			name := strings.TrimSuffix(filepath.Base(args[0]), ".conf")
 			return finishImport(cmd, res, f, name)
 		},
 	}
@@ -139,6 +150,26 @@ name). The director is --director, else global_defs' router_id.`,
 	c.Flags().StringVar(&f.director, "director", "", "the director's host name (default: global_defs router_id)")
 	c.Flags().StringVar(&configID, "config-id", "", "keepalived's -i, for conditional lines (default: the director's name)")
 	return c
+}
+
+// stdinConf is the name a keepalived.conf read from stdin goes by in
+// messages ("<stdin>:12: ..."); stdinFiles gives it no other meaning.
+const stdinConf = "<stdin>"
+
+// stdinFiles is the file system of a keepalived.conf read from stdin: the
+// configuration under stdinConf, its includes from disk.
+type stdinFiles struct {
+	conf []byte
+	importer.OSFiles
+}
+
+// ReadFile returns the configuration read from stdin for stdinConf, else
+// reads the file.
+func (f stdinFiles) ReadFile(name string) ([]byte, error) {
+	if name == stdinConf {
+		return f.conf, nil
+	}
+	return f.OSFiles.ReadFile(name)
 }
 
 // commandLine is the command as the header comment shows it.
@@ -164,6 +195,10 @@ func importError(err error) error {
 
 // finishImport proves the configuration, writes it and reports.
 func finishImport(cmd *cobra.Command, res *importer.Result, f importFlags, name string) error {
+	if err := res.Empty(); err != nil && !f.allowEmpty {
+		reportNotes(cmd.ErrOrStderr(), res)
+		return fmt.Errorf("import: %w; nothing was written (--allow-empty writes it anyway)", err)
+	}
 	if err := importer.Check(res); err != nil {
 		return fmt.Errorf("import: %w (this is a bug in lvsgen; nothing was written)", err)
 	}
@@ -215,6 +250,12 @@ func writeNew(path string, b []byte, force bool) error {
 // reportImport summarises the import on stderr.
 func reportImport(w io.Writer, res *importer.Result, dest string) {
 	fmt.Fprintf(w, "lvsgen: imported %d of %d IPVS services of director %s into %s\n", len(res.Imported), len(res.Table), res.Director, dest)
+	reportNotes(w, res)
+}
+
+// reportNotes lists what was not imported, what keepalived keeps and the
+// warnings.
+func reportNotes(w io.Writer, res *importer.Result) {
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(w, "lvsgen: not imported, lvsgen cannot express them (comments in the output; lvsgen leaves them alone):\n")
 		for _, s := range res.Skipped {

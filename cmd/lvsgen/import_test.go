@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,27 +15,7 @@ import (
 // stderr.
 func runCapture2(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldOut, oldErr := os.Stdout, os.Stderr
-	os.Stdout, os.Stderr = outW, errW
-	var stdout, stderr bytes.Buffer
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(&stdout, outR); done <- struct{}{} }()
-	go func() { io.Copy(&stderr, errR); done <- struct{}{} }()
-	code := run(args)
-	outW.Close()
-	errW.Close()
-	os.Stdout, os.Stderr = oldOut, oldErr
-	<-done
-	<-done
-	return code, stdout.String(), stderr.String()
+	return runStdin(t, "", args...)
 }
 
 // TestImportSaveThenPlanShowsNoChanges imports every capture of the
@@ -57,7 +35,9 @@ func TestImportSaveThenPlanShowsNoChanges(t *testing.T) {
 		name := filepath.Base(filepath.Dir(f)) + "/" + filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			code, _, stderr := runCapture2(t, "import", "ipvsadm-save", f, "--director", "lb1", "-o", dir)
+			// --allow-empty: a capture lvsgen can express none of is
+			// still planned, as unmanaged services.
+			code, _, stderr := runCapture2(t, "import", "ipvsadm-save", f, "--director", "lb1", "-o", dir, "--allow-empty")
 			if code != 0 {
 				if strings.Contains(stderr, "import: ") && strings.Contains(stderr, ".save:") {
 					t.Skipf("malformed capture, as expected by importer's tests: %s", strings.TrimSpace(stderr))
@@ -104,19 +84,49 @@ func TestImportSaveStdoutAndReport(t *testing.T) {
 }
 
 func TestImportSaveFromStdin(t *testing.T) {
-	r, w, _ := os.Pipe()
-	old := os.Stdin
-	os.Stdin = r
-	t.Cleanup(func() { os.Stdin = old })
-	w.WriteString("-A -u 192.0.2.20:53 -s rr\n-a -u 192.0.2.20:53 -r 10.20.0.5:53 -m -w 1\n")
-	w.Close()
 	dir := t.TempDir()
-	code, _, stderr := runCapture2(t, "import", "ipvsadm-save", "-", "--director", "lb1", "-o", dir)
+	code, _, stderr := runStdin(t, "-A -u 192.0.2.20:53 -s rr\n-a -u 192.0.2.20:53 -r 10.20.0.5:53 -m -w 1\n", "import", "ipvsadm-save", "-", "--director", "lb1", "-o", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "imported.cue")); err != nil {
+	b, err := os.ReadFile(filepath.Join(dir, "imported.cue"))
+	if err != nil {
 		t.Fatalf("stdin goes to imported.cue: %v", err)
+	}
+	if !strings.Contains(string(b), `vip:        "192.0.2.20"`) {
+		t.Errorf("imported.cue lacks the service read from stdin:\n%s", b)
+	}
+}
+
+// TestImportKeepalivedFromStdin: keepalived - reads keepalived.conf from
+// stdin, names it <stdin> in errors and comments, and writes the same
+// configuration as from the file.
+func TestImportKeepalivedFromStdin(t *testing.T) {
+	conf := `global_defs { router_id lb1 }
+virtual_server 192.0.2.30 443 {
+	lb_algo rr
+	lb_kind DR
+	protocol TCP
+	real_server 10.10.0.11 443 { weight 2 }
+}
+`
+	file := filepath.Join(t.TempDir(), "keepalived.conf")
+	os.WriteFile(file, []byte(conf), 0o644)
+	code, fromFile, stderr := runCapture2(t, "import", "keepalived", file)
+	if code != 0 {
+		t.Fatalf("from the file: exit %d\n%s", code, stderr)
+	}
+	code, fromStdin, stderr := runStdin(t, conf, "import", "keepalived", "-")
+	if code != 0 {
+		t.Fatalf("from stdin: exit %d\n%s", code, stderr)
+	}
+	body := func(s string) string { return s[strings.Index(s, "\npackage lvs"):] }
+	if !strings.Contains(fromStdin, "192.0.2.30") || body(fromFile) != body(strings.ReplaceAll(fromStdin, "<stdin>:", "keepalived.conf:")) {
+		t.Errorf("stdin and file differ:\n%s\n---\n%s", fromFile, fromStdin)
+	}
+	code, _, stderr = runStdin(t, "virtual_server 192.0.2.30 443 {\n\tlb_algo nope\n}\n", "import", "keepalived", "-", "--director", "lb1")
+	if code != 1 || !strings.Contains(stderr, "<stdin>:2") {
+		t.Errorf("a bad config on stdin: exit %d, want 1 and its line\n%s", code, stderr)
 	}
 }
 
@@ -134,9 +144,9 @@ func TestImportErrorsWriteNothing(t *testing.T) {
 	}
 
 	conf := filepath.Join(dir, "keepalived.conf")
-	os.WriteFile(conf, []byte("virtual_server 10.0.0.1 80 {\n  protocol TCP\n  real_server 10.0.0.2 80 {\n    wieght 2\n  }\n}\n"), 0o644)
+	os.WriteFile(conf, []byte("virtual_server 10.0.0.1 80 {\n  protocol TCP\n  real_server 10.0.0.2 80 {\n    lvs_method TUN type vxlan\n  }\n}\n"), 0o644)
 	code, _, stderr = runCapture2(t, "import", "keepalived", conf, "--director", "lb1", "-o", out)
-	if code != 1 || !strings.Contains(stderr, `keepalived.conf:4: unknown keyword "wieght" in real_server`) {
+	if code != 1 || !strings.Contains(stderr, `keepalived.conf:4: tunnel type "vxlan"`) {
 		t.Errorf("exit %d, want 1 with the line and token\n%s", code, stderr)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
@@ -304,5 +314,49 @@ func TestImportThenLivePlanShowsNoChanges(t *testing.T) {
 	code, plan := runCapture(t, "plan", out, "--host", "lb1", "--state-dir", t.TempDir(), "--detailed-exitcode")
 	if code != 0 || !strings.Contains(plan, "no changes") {
 		t.Errorf("live plan: exit %d, want no changes at all\n%s", code, plan)
+	}
+}
+
+// TestImportNothingIsNotSuccess checks that an import of no service exits
+// 1 with the reason and writes nothing, unless --allow-empty.
+func TestImportNothingIsNotSuccess(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	vrrp := write("vrrp.conf", "global_defs {\n  router_id lb1\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n")
+	inc := write("inc.conf", "global_defs {\n  router_id lb1\n}\ninclude conf.d/*.conf\n")
+	cond := write("cond.conf", "global_defs {\n  router_id lb1\n}\n@lb2 virtual_server 192.0.2.1 80 { protocol TCP\n@lb2 real_server 10.0.0.1 80 { }\n@lb2 }\n")
+	bogus := write("bogus.conf", "global_defs {\n  router_id lb1\n}\nvirtual_server <vip> 80 {\n  real_server 10.0.0.1 80 {\n  }\n}\n")
+	empty := write("empty.save", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no virtual_server", []string{"keepalived", vrrp}, "lvsgen: import: nothing imported: " + vrrp + " has no virtual_server; nothing was written (--allow-empty writes it anyway)\n"},
+		{"an include of nothing", []string{"keepalived", inc}, "lvsgen: import: nothing imported: " + inc + ` has no virtual_server; inc.conf:4: include "conf.d/*.conf" matches no file; nothing was written`},
+		{"everything filtered by @id", []string{"keepalived", cond}, "lvsgen: import: nothing imported: " + cond + ` has no virtual_server; conditional lines (@id) were read for configuration id "lb1"; --config-id picks another; nothing was written`},
+		{"a virtual server keepalived skips", []string{"keepalived", bogus}, "lvsgen: import: nothing imported: keepalived programs no IPVS service from the 1 virtual_server block(s) of " + bogus + " (the notes above say why)"},
+		{"an empty capture", []string{"ipvsadm-save", empty, "--director", "lb1"}, "lvsgen: import: nothing imported: the capture holds no IPVS service; nothing was written"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
+			code, _, stderr := runCapture2(t, append([]string{"import"}, append(tc.args, "-o", out)...)...)
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, want 1 with %q\n%s", code, tc.want, stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("the output directory was created: %v", err)
+			}
+			code, _, stderr = runCapture2(t, append([]string{"import"}, append(tc.args, "-o", out, "--allow-empty")...)...)
+			if code != 0 || !strings.Contains(stderr, "lvsgen: imported 0 of 0 IPVS services") {
+				t.Errorf("--allow-empty: exit %d, want 0\n%s", code, stderr)
+			}
+		})
 	}
 }

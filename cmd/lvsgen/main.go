@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -36,9 +37,18 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+// run runs the CLI on the process's standard streams.
+func run(args []string) int { return runIO(args, os.Stdin, os.Stdout, os.Stderr) }
+
+// runIO runs the CLI with args on the given streams and returns the exit
+// code. Every command reads and writes only through cobra's InOrStdin,
+// OutOrStdout and ErrOrStderr, so a test can drive it with buffers.
+func runIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot()
 	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	var ee exitError
 	var ue usageError
@@ -48,10 +58,10 @@ func run(args []string) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "lvsgen:", ue.err)
+		fmt.Fprintln(stderr, "lvsgen:", ue.err)
 		return exitUsage
 	default:
-		fmt.Fprintln(os.Stderr, "lvsgen:", err)
+		fmt.Fprintln(stderr, "lvsgen:", err)
 		return 1
 	}
 }
@@ -74,6 +84,8 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newImport())
 	root.AddCommand(newDiff(), newGraph())
 	root.AddCommand(newVersion())
+	root.AddCommand(newSchema())
+	root.AddCommand(newGenMan())
 	registerCompletions(root)
 	return root
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/model"
+	"github.com/lvsgen/lvsgen/vrrp"
 )
 
 func newRender() *cobra.Command {
@@ -24,13 +26,16 @@ func newRender() *cobra.Command {
   --format ipvsadm-save   the IPVS rules exactly as 'ipvsadm-save -n' prints them once loaded
   --format sysctl         a sysctl.d fragment
   --format json           the whole desired state (documented in docs/CONFIG.md)
+  --format keepalived-vrrp  the vrrp_instance of each cluster the host directs
+                          that declares vrrp, for keepalived.conf (docs/OPERATIONS.md)
+  --format nft            the nftables tables of fullnat services, as 'nft list table' prints them
 An invalid config prints its diagnostics on stderr and exits 1; --policy checks
 the policies of a directory too, as validate does.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, ok := renderers[format]
-			if !ok {
-				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl or json", format)}
+			if !ok && format != formatVRRP {
+				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft", format)}
 			}
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
@@ -55,13 +60,31 @@ the policies of a directory too, as validate does.`,
 				}
 				return fmt.Errorf("no host %q in %s; managed hosts: %s", host, args[0], strings.Join(names, " "))
 			}
+			if format == formatVRRP {
+				return renderVRRP(cmd, res.Config, host)
+			}
 			return write(cmd.OutOrStdout(), h)
 		},
 	}
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
-	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl or json")
+	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft")
 	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 	return c
+}
+
+// formatVRRP is render's --format for keepalived's VRRP configuration,
+// which comes from the config's clusters rather than the host's state.
+const formatVRRP = "keepalived-vrrp"
+
+// renderVRRP writes host's VRRP instances; a host none of whose clusters
+// declares vrrp gets nothing on stdout, and a line on stderr saying why.
+func renderVRRP(cmd *cobra.Command, cfg *model.Config, host string) error {
+	instances := vrrp.Build(cfg, host)
+	if len(instances) == 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "lvsgen: host %s directs no cluster that declares vrrp: no VRRP configuration to write\n", host)
+		return nil
+	}
+	return vrrp.Write(cmd.OutOrStdout(), host, instances)
 }
 
 // renderers are the --format values and the writer of each.
@@ -70,4 +93,5 @@ var renderers = map[string]func(io.Writer, *hoststate.Host) error{
 	"sysctl":       hoststate.WriteSysctl,
 	"json":         hoststate.WriteJSON,
 	"text":         hoststate.WriteText,
+	"nft":          hoststate.WriteNFT,
 }

@@ -82,7 +82,9 @@ watch takes the host's apply lock for its lifetime: a manual 'lvsgen apply'
 fails while it runs. Guards work as in apply: a plan refused by --max-deletes
 is logged at error level and not applied. Logs go to stderr (--log-format json
 for a log pipeline); --metrics-addr serves Prometheus metrics on a loopback
-address. See docs/OPERATIONS.md.`,
+address. Under systemd (Type=notify) watch sends READY=1 once the kernel first
+equals the config, STATUS= with the last result, and WATCHDOG=1 pings when the
+unit sets WatchdogSec=. See docs/OPERATIONS.md.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWatch(cmd, args[0], &f)
@@ -168,6 +170,11 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 	healthChanged, onTransition := watch.HealthNotifier()
 	checker := health.New(health.Options{Logger: log, OnTransition: onTransition, Metrics: health.NewMetrics(reg)})
 
+	notify, watchdog, err := systemdNotify()
+	if err != nil {
+		return err
+	}
+
 	signals, stopSignals := watchSignals()
 	defer stopSignals()
 	policyDirs := f.policyDirs
@@ -200,6 +207,9 @@ func runWatch(cmd *cobra.Command, dir string, f *watchFlags) error {
 		Health:        checker,
 		HealthChanged: healthChanged,
 		HealthFile:    health.SnapshotPath(f.stateDir, f.host),
+
+		Notify:   notify,
+		Watchdog: watchdog,
 	}
 	// SIGTERM and SIGINT also end Run's context, so that a compile in
 	// progress is abandoned at once (the apply in flight still finishes:

@@ -32,6 +32,8 @@ func TestDemo(t *testing.T) {
 	edge := tp.Subnet("edge", "10.10.0.0/24")
 	front := tp.Subnet("front", "192.168.100.0/24")
 	back := tp.Subnet("back", "10.20.0.0/24")
+	mid := tp.Subnet("mid", "10.30.0.0/24")
+	adm := tp.Subnet("adm", "10.40.0.0/24")
 	gfront := tp.Subnet("gfront", "198.51.100.0/24")
 	gback := tp.Subnet("gback", "203.0.113.0/24")
 
@@ -50,6 +52,18 @@ func TestDemo(t *testing.T) {
 	nodes["nat1"].Attach(back, "10.20.0.1")
 	nodes["app1"] = tp.Node("app1", back, "10.20.0.11")
 	nodes["app2"] = tp.Node("app2", back, "10.20.0.12")
+	// The FULLNAT director and its real servers behind a router that
+	// knows no way to the client network.
+	nodes["full1"] = tp.Node("full1", front, "192.168.100.3")
+	nodes["full1"].Attach(mid, "10.30.0.2")
+	nodes["full1"].DefaultRoute("10.30.0.1")
+	brouter := tp.Router("brouter", mid, "10.30.0.1")
+	brouter.Attach(adm, "10.40.0.1")
+	for _, n := range []string{"adm1", "adm2"} {
+		nodes[n] = tp.Node(n, adm, map[string]string{"adm1": "10.40.0.11", "adm2": "10.40.0.12"}[n])
+		nodes[n].DefaultRoute("10.40.0.1")
+		nodes[n].ServeHTTP(8080)
+	}
 	nodes["tun1"] = tp.Node("tun1", gfront, "198.51.100.2")
 	router := tp.Router("router", gfront, "198.51.100.1")
 	router.Attach(gback, "203.0.113.1")
@@ -92,7 +106,7 @@ func TestDemo(t *testing.T) {
 		fmt.Print(res.Stdout)
 	}
 	// Real servers first, so that none gets traffic before it can answer.
-	for _, h := range []string{"web1", "web2", "app1", "app2", "cache1", "cache2", "lb1", "nat1", "tun1"} {
+	for _, h := range []string{"web1", "web2", "app1", "app2", "adm1", "adm2", "cache1", "cache2", "lb1", "nat1", "full1", "tun1"} {
 		say("on %s: lvsgen plan examples --host %s", h, h)
 		fmt.Print(run(h, "plan", examples))
 		say("on %s: lvsgen apply examples --host %s --auto-approve", h, h)
@@ -111,6 +125,7 @@ func TestDemo(t *testing.T) {
 	for _, p := range []probe{
 		{"edge-http (DR, wrr 3:1)", "192.0.2.10:80", []string{"web1", "web2"}, true},
 		{"app-api (NAT 80->8080, wlc 2:1)", "192.168.100.20:80", []string{"app1", "app2"}, false},
+		{"app-admin (FULLNAT 80->8080, rr)", "192.168.100.22:80", []string{"adm1", "adm2"}, true},
 		{"global-static (TUN ipip, wrr 5:5)", "198.51.100.31:80", []string{"cache1", "cache2"}, true},
 		{"global-video (TUN gue, lc)", "198.51.100.30:443", []string{"cache1", "cache2"}, false},
 		{"global-feeds (TUN gre, sed)", "198.51.100.32:8443", []string{"cache1", "cache2"}, false},
@@ -134,7 +149,7 @@ func TestDemo(t *testing.T) {
 	}
 
 	say("a second apply changes nothing")
-	for _, h := range []string{"lb1", "nat1", "tun1", "web1", "app1", "cache1"} {
+	for _, h := range []string{"lb1", "nat1", "full1", "tun1", "web1", "app1", "cache1"} {
 		out := run(h, "plan", examples, "--detailed-exitcode")
 		if !strings.Contains(out, "no changes") {
 			t.Errorf("plan on %s after apply:\n%s", h, out)

@@ -72,8 +72,11 @@ func (s *HTTPServer) Start() {
 	}
 	name := n.Name
 	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
+			// The source the server saw: a FULLNAT test checks it is
+			// the director's, not the client's.
+			w.Header().Set("X-Remote-Addr", r.RemoteAddr)
 			_, _ = io.WriteString(w, name)
 		}),
 		ReadHeaderTimeout: RequestTimeout,

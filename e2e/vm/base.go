@@ -26,14 +26,15 @@ var RequiredModules = []string{
 	"ip_vs_fo", "ip_vs_ovf", "ip_vs_mh",
 	"ipip", "ip_gre", "fou", "veth", "bridge", "dummy",
 	"nf_conntrack", "nf_tables",
+	// FULLNAT's source NAT: a nat chain, ct matches and snat.
+	"nf_nat", "nft_ct", "nft_nat", "nft_chain_nat",
 }
 
 // OptionalModules are included (and loaded at boot) when the kernel package
 // has them.
 var OptionalModules = []string{
 	"ip_vs_ftp", "ip_vs_pe_sip", "gre", "fou6", "ip6_tunnel", "ip6_gre",
-	"sit", "macvlan", "8021q", "nf_nat", "nft_ct", "nft_nat", "nft_chain_nat",
-	"nf_conntrack_netlink",
+	"sit", "macvlan", "8021q", "nf_conntrack_netlink",
 }
 
 // tool is a host program copied into the guest with its shared libraries.

@@ -68,6 +68,21 @@ func Open(path string) (*os.File, error) {
 	return f, nil
 }
 
+// ReadAll reads a stream lvsgen does not control — standard input, given
+// as "-" where a file is expected — to its end, up to max bytes: a pipe
+// has no size to check first, so the bound is counted while reading.
+// name is what the error calls the stream.
+func ReadAll(r io.Reader, name string, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is more than the %d bytes lvsgen reads: %w", name, max, ErrTooLarge)
+	}
+	return b, nil
+}
+
 // ReadFileNoFollow is ReadFile for a file that must not be a symlink
 // (lvsgen's own state): a symlink as the last component of path is
 // refused (O_NOFOLLOW).

@@ -93,3 +93,29 @@ func TestHostileFiles(t *testing.T) {
 		t.Errorf("ReadFileNoFollow(regular) = %q, %v", b, err)
 	}
 }
+
+func TestReadAll(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		max      int64
+		tooLarge bool
+	}{
+		{"under the limit", "abc", 4, false},
+		{"at the limit", "abcd", 4, false},
+		{"over the limit", "abcde", 4, true},
+		{"empty", "", 4, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ReadAll(strings.NewReader(tt.in), "standard input", tt.max)
+			if tt.tooLarge {
+				if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "standard input is more than the 4 bytes") {
+					t.Fatalf("got %q, %v; want ErrTooLarge naming the stream", b, err)
+				}
+				return
+			}
+			if err != nil || string(b) != tt.in {
+				t.Fatalf("got %q, %v; want %q", b, err, tt.in)
+			}
+		})
+	}
+}

@@ -94,6 +94,21 @@ func jsonObject(o plan.Object, name string) any {
 // the counts. Fields are only ever added to it (Version says when one
 // changes meaning).
 func WriteJSON(w io.Writer, p *plan.Plan) error {
+	return writeJSON(w, planDoc(p))
+}
+
+// jsonPlan is the JSON document of a plan.
+type jsonPlan struct {
+	Version   int         `json:"version"`
+	Host      string      `json:"host"`
+	Changes   int         `json:"changes"`
+	Ops       []jsonOp    `json:"ops"`
+	Unmanaged []string    `json:"unmanaged"`
+	Problems  []string    `json:"problems"`
+	Summary   jsonSummary `json:"summary"`
+}
+
+func planDoc(p *plan.Plan) *jsonPlan {
 	ops := []jsonOp{}
 	var sum jsonSummary
 	counts := map[plan.Action]*int{plan.Create: &sum.Create, plan.Update: &sum.Update, plan.Delete: &sum.Delete, plan.Drain: &sum.Drain, plan.Wait: &sum.Wait}
@@ -109,16 +124,12 @@ func WriteJSON(w io.Writer, p *plan.Plan) error {
 		unmanaged = append(unmanaged, plan.ServiceName(s.ServiceKey))
 	}
 	sum.Unmanaged = len(unmanaged)
-	problems := append([]string{}, p.Problems...)
-	doc := struct {
-		Version   int         `json:"version"`
-		Host      string      `json:"host"`
-		Changes   int         `json:"changes"`
-		Ops       []jsonOp    `json:"ops"`
-		Unmanaged []string    `json:"unmanaged"`
-		Problems  []string    `json:"problems"`
-		Summary   jsonSummary `json:"summary"`
-	}{Version, p.Host, p.Changes(), ops, unmanaged, problems, sum}
+	return &jsonPlan{Version, p.Host, p.Changes(), ops, unmanaged, append([]string{}, p.Problems...), sum}
+}
+
+// writeJSON writes doc indented, without HTML escapes (a reason may hold
+// "->"), as every lvsgen document is.
+func writeJSON(w io.Writer, doc any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

@@ -7,7 +7,7 @@
 // operation and the object.
 //
 // The tests are grouped by object interface, one file each (ipvs.go,
-// links.go, addresses.go, routes.go, fous.go, sysctls.go; host.go for
+// links.go, addresses.go, routes.go, fous.go, sysctls.go, nft.go; host.go for
 // those where two kinds meet). Run runs them all; RunIPVS runs the IPVS
 // group alone, for a kernel that has only an IPVS table.
 package kerneltest

@@ -24,6 +24,8 @@ type Kernel struct {
 	routes  []kernel.Route
 	fous    []kernel.FOU
 	sysctls map[string]string
+	// nft are the nftables tables, made on first write.
+	nft map[nftKey]kernel.NFTTable
 }
 
 var (
@@ -436,5 +438,6 @@ func (k *Kernel) String() string {
 	for _, f := range k.fous {
 		fmt.Fprintf(&b, "%s\n", f)
 	}
+	b.WriteString(k.nftString())
 	return b.String()
 }

@@ -1,6 +1,6 @@
 // Package netlink is the real kernel.Kernel: it reads and writes the IPVS
-// table, network devices, addresses, routes, fou ports and sysctls of a
-// Linux network namespace.
+// table, network devices, addresses, routes, fou ports, sysctls and
+// lvsgen's nftables tables of a Linux network namespace.
 //
 // IPVS goes through a small generic-netlink layer of this package (on
 // github.com/vishvananda/netlink/nl) that sends and reads every attribute
@@ -8,7 +8,10 @@
 // address family, the persistence engine, full 32-bit weights — on one
 // socket kept open per Kernel, with every call bounded by its context.
 // Devices, addresses, routes and fou ports go through
-// github.com/vishvananda/netlink; sysctls through /proc/sys.
+// github.com/vishvananda/netlink; sysctls through /proc/sys; nftables
+// tables are written through github.com/google/nftables, in one
+// transaction per table, and read with a rule dump of this package's own
+// (nftread_linux.go says why).
 //
 // Errors are *kernel.OpError naming the operation and the object, around
 // the kernel's errno (syscall.Errno) so that errors.Is works, as the
