@@ -78,7 +78,7 @@ func Diff(want *hoststate.Host, obs *Observed, st *State, opt Options) *Plan {
 	d.services()
 	sortTeardown(d.teardown)
 	d.keepForDrains()
-	p := &Plan{Host: want.Name, State: next, prev: st}
+	p := &Plan{Host: want.Name, State: next, prev: st, Names: serviceNames(want)}
 	phases := [][]Op{d.setup, d.svcCreate, d.destChange, d.destLeave, d.svcDelete, d.teardown}
 	n := 0
 	for _, phase := range phases {

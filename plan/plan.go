@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -89,6 +90,26 @@ func (o Op) Service() ipvs.ServiceKey {
 	return ipvs.ServiceKey{}
 }
 
+// ServiceOf is the lvsgen service an IPVS operation is for, by the
+// desired state's names; empty for other kinds and for a service the
+// config does not name (one leaving, or not lvsgen's).
+func (p *Plan) ServiceOf(o Op) string {
+	if !o.IsIPVS() {
+		return ""
+	}
+	return p.Names[o.Service().Canonical()]
+}
+
+// serviceNames maps each service of h, by canonical key, to its lvsgen
+// name.
+func serviceNames(h *hoststate.Host) map[ipvs.ServiceKey]string {
+	m := make(map[ipvs.ServiceKey]string, len(h.Services))
+	for i := range h.Services {
+		m[h.Services[i].ServiceKey.Canonical()] = h.Services[i].Name
+	}
+	return m
+}
+
 // Writes reports whether o makes a kernel write: all but a Wait and a
 // service's Drain, whose writes are its destinations' drains.
 func (o Op) Writes() bool {
@@ -127,6 +148,9 @@ type Plan struct {
 	// the config names that the host does not have). A plan with
 	// problems must not be applied.
 	Problems []string
+	// Names are the lvsgen services of the desired state, by canonical
+	// key: the name each IPVS operation is for (ServiceOf).
+	Names map[ipvs.ServiceKey]string
 	// State is the ownership state as it will be once every operation
 	// has succeeded; StateAfter gives it for a partial apply.
 	State *State

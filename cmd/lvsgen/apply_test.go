@@ -302,10 +302,12 @@ type applyDoc struct {
 		Host    string
 		Changes int
 		Ops     []struct {
-			Action, Kind, Object, Reason string
-			Before, After                any
+			Action, Kind, Object, Service, Reason string
+			Before, After                         any
 		}
 		Unmanaged []string
+		Problems  []string
+		Summary   struct{ Create, Update, Delete, Drain, Wait, Unmanaged int }
 	}
 	Results []struct{ Action, Kind, Object, Result, Error, Errno string }
 }

@@ -18,6 +18,8 @@ var formatValues = map[string][]string{
 	"apply":    {"text", "json"},
 	"version":  {"text", "json"},
 	"status":   {"text", "json"},
+	"diff":     {"text", "json", "markdown"},
+	"graph":    {"mermaid", "dot"},
 }
 
 // registerCompletions completes --host with the managed hosts of the

@@ -82,6 +82,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newValidate(), newRender(), newPlan(), newApply(), newPolicy())
 	root.AddCommand(newWatch(), newStatus())
 	root.AddCommand(newImport())
+	root.AddCommand(newDiff(), newGraph())
 	root.AddCommand(newVersion())
 	root.AddCommand(newSchema())
 	root.AddCommand(newGenMan())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/plan"
 )
 
@@ -54,44 +55,76 @@ type jsonOp struct {
 	Action plan.Action `json:"action"`
 	Kind   plan.Kind   `json:"kind"`
 	Object string      `json:"object"`
-	Before any         `json:"before,omitempty"`
-	After  any         `json:"after,omitempty"`
-	Reason string      `json:"reason"`
+	// Service is the lvsgen service of an IPVS operation, as the text's
+	// reason names it; absent for other kinds and unnamed services.
+	Service string `json:"service,omitempty"`
+	Before  any    `json:"before,omitempty"`
+	After   any    `json:"after,omitempty"`
+	Reason  string `json:"reason"`
 }
 
-// jsonObject is o's JSON form, nil for none.
-func jsonObject(o plan.Object) any {
+// jsonSummary counts the operations by action, and the unmanaged
+// services: the text's last line.
+type jsonSummary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Delete    int `json:"delete"`
+	Drain     int `json:"drain"`
+	Wait      int `json:"wait"`
+	Unmanaged int `json:"unmanaged"`
+}
+
+// jsonObject is o's JSON form, nil for none; a service's carries the
+// lvsgen name it is for.
+func jsonObject(o plan.Object, name string) any {
 	if o == nil {
 		return nil
 	}
-	return o.JSON()
+	j := o.JSON()
+	if s, ok := j.(hoststate.Service); ok {
+		s.Name = name
+		return s
+	}
+	return j
 }
 
-// WriteJSON prints p as a versioned JSON document: the same operations
-// as WriteText, each with its object's JSON form before and after.
+// WriteJSON prints p as a versioned JSON document carrying what WriteText
+// shows: the operations, each with its lvsgen service and its object's
+// JSON form before and after, the unmanaged services, the problems and
+// the counts. Fields are only ever added to it (Version says when one
+// changes meaning).
 func WriteJSON(w io.Writer, p *plan.Plan) error {
 	return writeJSON(w, planDoc(p))
 }
 
 // jsonPlan is the JSON document of a plan.
 type jsonPlan struct {
-	Version   int      `json:"version"`
-	Host      string   `json:"host"`
-	Changes   int      `json:"changes"`
-	Ops       []jsonOp `json:"ops"`
-	Unmanaged []string `json:"unmanaged"`
+	Version   int         `json:"version"`
+	Host      string      `json:"host"`
+	Changes   int         `json:"changes"`
+	Ops       []jsonOp    `json:"ops"`
+	Unmanaged []string    `json:"unmanaged"`
+	Problems  []string    `json:"problems"`
+	Summary   jsonSummary `json:"summary"`
 }
 
 func planDoc(p *plan.Plan) *jsonPlan {
 	ops := []jsonOp{}
+	var sum jsonSummary
+	counts := map[plan.Action]*int{plan.Create: &sum.Create, plan.Update: &sum.Update, plan.Delete: &sum.Delete, plan.Drain: &sum.Drain, plan.Wait: &sum.Wait}
 	for _, o := range p.Ops {
-		ops = append(ops, jsonOp{o.Action, o.Kind(), o.Object().String(), jsonObject(o.Before), jsonObject(o.After), o.Reason})
+		name := p.ServiceOf(o)
+		ops = append(ops, jsonOp{o.Action, o.Kind(), o.Object().String(), name, jsonObject(o.Before, name), jsonObject(o.After, name), o.Reason})
+		if c := counts[o.Action]; c != nil {
+			*c++
+		}
 	}
 	unmanaged := []string{}
 	for _, s := range p.Unmanaged {
 		unmanaged = append(unmanaged, plan.ServiceName(s.ServiceKey))
 	}
-	return &jsonPlan{Version, p.Host, p.Changes(), ops, unmanaged}
+	sum.Unmanaged = len(unmanaged)
+	return &jsonPlan{Version, p.Host, p.Changes(), ops, unmanaged, append([]string{}, p.Problems...), sum}
 }
 
 // writeJSON writes doc indented, without HTML escapes (a reason may hold

@@ -1,13 +1,17 @@
 package planfmt
 
 import (
+	"flag"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/goldentest"
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/plan"
 )
@@ -81,10 +85,59 @@ func TestWriteJSONEmpty(t *testing.T) {
   "host": "lb1",
   "changes": 0,
   "ops": [],
-  "unmanaged": []
+  "unmanaged": [],
+  "problems": [],
+  "summary": {
+    "create": 0,
+    "update": 0,
+    "delete": 0,
+    "drain": 0,
+    "wait": 0,
+    "unmanaged": 0
+  }
 }
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("JSON (-want +got):\n%s", diff)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/*.txt and *.json")
+
+// TestGolden pins the text and the JSON of one plan side by side, so
+// that what the text shows — every action, the lvsgen service of each
+// IPVS operation, the unmanaged services, the problems and the counts —
+// is seen to be in the JSON too. The plan is Diff's, of a host against
+// a kernel that differs from it in each way the text marks.
+func TestGolden(t *testing.T) {
+	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.10"), Port: 80}
+	gone := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("192.0.2.11"), Port: 80}
+	web1 := ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.11"), Port: 80, Forward: ipvs.Route, Weight: 3}
+	web2 := ipvs.Destination{Addr: netip.MustParseAddr("10.0.0.12"), Port: 80, Forward: ipvs.Route, Weight: 1, ActiveConns: 4}
+	want := &hoststate.Host{
+		Name: "lb1",
+		Services: []hoststate.Service{{Name: "edge-http", Service: ipvs.Service{
+			ServiceKey: svc, Scheduler: "wrr", Destinations: []ipvs.Destination{web1},
+		}}},
+		Addresses: []hoststate.Address{{Address: kernel.Address{Device: "eth1", Prefix: netip.MustParsePrefix("192.0.2.10/32")}, Reasons: []string{"cluster edge"}}},
+	}
+	web1Old := web1
+	web1Old.Weight = 1
+	obs := &plan.Observed{Services: []ipvs.Service{
+		{ServiceKey: svc, Scheduler: "rr", Destinations: []ipvs.Destination{web1Old, web2}},
+		{ServiceKey: gone, Scheduler: "rr"},
+		{ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, FWMark: 7}, Scheduler: "rr"},
+	}}
+	st := plan.NewState("lb1")
+	st.Services = []ipvs.ServiceKey{svc, gone}
+	p := plan.Diff(want, obs, st, plan.Options{DrainTimeout: plan.DefaultDrainTimeout})
+	var text, js strings.Builder
+	if err := WriteText(&text, p, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	goldentest.Check(t, filepath.Join("testdata", "every-kind.txt"), []byte(text.String()), *update)
+	goldentest.Check(t, filepath.Join("testdata", "every-kind.json"), []byte(js.String()), *update)
 }
