@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lvsgen/lvsgen/e2e/vm"
+	"github.com/lvsgen/lvsgen/internal/testinputs"
 )
 
 // required reports whether the suite must run: LVSGEN_E2E=require, which
@@ -42,7 +41,7 @@ func TestGuest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("e2e: %v", err)
 	}
-	consultInputs(t, root)
+	testinputs.Consult(t, root)
 
 	timeout := 8 * time.Minute
 	if v := os.Getenv("LVSGEN_E2E_TIMEOUT"); v != "" {
@@ -116,34 +115,6 @@ func TestGuest(t *testing.T) {
 			}
 		}
 		t.Fatalf("e2e: guest status %d; failures:\n%s", res.Status, strings.Join(fails, "\n"))
-	}
-}
-
-// consultInputs stats every file of the checkout (but .git), so that go
-// test's result cache counts them as inputs of TestGuest. The guest
-// binaries and lvsgen are built from them by subprocesses, which the cache
-// does not watch; without this a changed guest test could be answered with
-// a stale "(cached)" pass.
-func consultInputs(t *testing.T, root string) {
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // removed while we walk
-		}
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() {
-			if _, err := os.Stat(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("e2e: walk %s: %v", root, err)
 	}
 }
 

@@ -2,8 +2,6 @@ package packaging
 
 import (
 	"debug/elf"
-	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lvsgen/lvsgen/internal/testinputs"
 )
 
 // required is the CI setting (.ci/run) under which a missing tool fails
@@ -69,7 +69,7 @@ func TestPackages(t *testing.T) {
 			t.Skipf("packaging: %s not found; run scripts/package-deps.sh", tool)
 		}
 	}
-	consultInputs(t, "..")
+	testinputs.Consult(t, "..")
 	out := t.TempDir()
 	run(t, "..", "bash", "scripts/package.sh", out)
 
@@ -168,35 +168,6 @@ func TestPackages(t *testing.T) {
 		root := installDeb(t, deb)
 		verifyUnits(t, root)
 	})
-}
-
-// consultInputs stats every file of the checkout (but .git), so that go
-// test's result cache counts them as inputs: the packages are built from
-// them by a subprocess, which the cache does not watch, and a changed unit
-// or command must not be answered with a stale "(cached)" pass. (e2e's
-// TestGuest does the same for the same reason.)
-func consultInputs(t *testing.T, root string) {
-	t.Helper()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // removed while we walk
-		}
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() {
-			if _, err := os.Stat(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("packaging: walk %s: %v", root, err)
-	}
 }
 
 // run runs a command in dir and returns its stdout; a failure fails the

@@ -13,6 +13,7 @@ import (
 	"github.com/lvsgen/lvsgen/ipvs"
 	"github.com/lvsgen/lvsgen/model"
 	"github.com/lvsgen/lvsgen/plan"
+	"github.com/lvsgen/lvsgen/plan/planfmt"
 )
 
 // Side is one compiled, valid config: the desired state of each host and
@@ -341,7 +342,7 @@ func change(o plan.Op, service string) Change {
 	// Nor are the connection counts Compare assumed the host's.
 	reason = assumedConns.ReplaceAllString(reason, "")
 	c := Change{Action: o.Action, Kind: o.Kind(), Object: o.Object().String(), Service: service, Reason: reason}
-	c.Before, c.After = jsonObject(o.Before, service), jsonObject(o.After, service)
+	c.Before, c.After = planfmt.JSONObject(o.Before, service), planfmt.JSONObject(o.After, service)
 	switch o.Action {
 	case plan.Create:
 		c.Detail = o.After.Attrs()
@@ -401,18 +402,4 @@ func moves(hosts []Host) []Move {
 		}
 	}
 	return ms
-}
-
-// jsonObject is o's JSON form as a JSON plan gives it, nil for none; a
-// service's carries its lvsgen name.
-func jsonObject(o plan.Object, name string) any {
-	if o == nil {
-		return nil
-	}
-	j := o.JSON()
-	if s, ok := j.(hoststate.Service); ok {
-		s.Name = name
-		return s
-	}
-	return j
 }

@@ -74,9 +74,10 @@ type jsonSummary struct {
 	Unmanaged int `json:"unmanaged"`
 }
 
-// jsonObject is o's JSON form, nil for none; a service's carries the
-// lvsgen name it is for.
-func jsonObject(o plan.Object, name string) any {
+// JSONObject is o's JSON form as a JSON plan gives it, nil for none; a
+// service's carries the lvsgen name it is for. lvsgen diff's JSON uses it
+// too, so that both documents show an object alike.
+func JSONObject(o plan.Object, name string) any {
 	if o == nil {
 		return nil
 	}
@@ -114,7 +115,7 @@ func planDoc(p *plan.Plan) *jsonPlan {
 	counts := map[plan.Action]*int{plan.Create: &sum.Create, plan.Update: &sum.Update, plan.Delete: &sum.Delete, plan.Drain: &sum.Drain, plan.Wait: &sum.Wait}
 	for _, o := range p.Ops {
 		name := p.ServiceOf(o)
-		ops = append(ops, jsonOp{o.Action, o.Kind(), o.Object().String(), name, jsonObject(o.Before, name), jsonObject(o.After, name), o.Reason})
+		ops = append(ops, jsonOp{o.Action, o.Kind(), o.Object().String(), name, JSONObject(o.Before, name), JSONObject(o.After, name), o.Reason})
 		if c := counts[o.Action]; c != nil {
 			*c++
 		}
