@@ -391,6 +391,9 @@ func TestBoundedGoroutines(t *testing.T) {
 			for _, s := range h.c.Status() {
 				total += s.Checks
 			}
+			if total > uint64(round*n) {
+				t.Fatalf("round %d: %d results for %d checks", round, total, round*n)
+			}
 			return total == uint64(round*n)
 		})
 	}

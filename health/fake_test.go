@@ -235,12 +235,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	// Generous: these wait for work on a machine CI and other jobs share,
 	// and only a failure ever waits this long.
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
+	// The poll backs off to 20ms: some conditions read the status of
+	// 10,000 targets, and polling them every millisecond competes with the
+	// very work being waited for (TestBoundedGoroutines ran out of time so
+	// with the machine loaded).
+	const limit = 120 * time.Second
+	deadline := time.Now().Add(limit)
+	for pause := time.Millisecond; !cond(); pause = min(2*pause, 20*time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: gave up after 60s", what)
+			t.Fatalf("waiting for %s: gave up after %s", what, limit)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
