@@ -43,6 +43,19 @@ type rawCluster struct {
 	DrainTimeout   string            `json:"drainTimeout"`
 	Waive          map[string]string `json:"waive"`
 	VRRP           *model.VRRP       `json:"vrrp"`
+	Sync           *rawSync          `json:"sync"`
+}
+
+// rawSync is a cluster's sync as the schema has checked it.
+type rawSync struct {
+	State     string            `json:"state"`
+	States    map[string]string `json:"states"`
+	ID        int               `json:"id"`
+	Interface string            `json:"interface"`
+	Group     string            `json:"group"`
+	Port      int               `json:"port"`
+	TTL       int               `json:"ttl"`
+	MaxLen    int               `json:"maxlen"`
 }
 
 // decodeHosts fills cfg.Hosts with every host whose value is valid; hosts
@@ -90,6 +103,10 @@ func (c *compilation) decodeClusters(top cue.Value, cfg *model.Config) {
 			VRRP:        r.VRRP,
 		}
 		cl.DrainTimeout = seconds(r.DrainTimeout)
+		if y := r.Sync; y != nil {
+			cl.Sync = &model.Sync{State: y.State, States: y.States, ID: y.ID, Interface: y.Interface,
+				Group: mustAddr(y.Group), Port: y.Port, TTL: y.TTL, MaxLen: y.MaxLen}
+		}
 		if cl.VIPBind == "dummy" && cl.VIPDevice == "" {
 			// A dummy device of lvsgen's own, so that removing VIPs
 			// never touches an interface someone else manages.
@@ -130,8 +147,10 @@ func (c *compilation) checkClusters(cfg *model.Config) {
 			}
 		}
 		c.checkVRRP(cfg, cl, base)
+		c.checkSync(cfg, cl, base)
 	}
 	c.checkRouterIDs(cfg)
+	c.checkSyncIDs(cfg)
 }
 
 // checkVRRP checks a cluster's vrrp against the rest of the config: the

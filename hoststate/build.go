@@ -349,6 +349,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	if cl.VIPBind == "dummy" {
 		b.link(cl.VIPDevice, "dummy", reason)
 	}
+	b.syncDaemons(cl, h)
 }
 
 func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service, reason string) {

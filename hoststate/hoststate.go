@@ -32,6 +32,9 @@ type Host struct {
 	// NFTables are the nftables tables of a director with fullnat
 	// services, one per family: the source NAT of their connections.
 	NFTables []NFTable `json:"nftables,omitempty"`
+	// SyncDaemons are the IPVS connection sync daemons of a director of
+	// a cluster with sync: a master, a backup, or both, in that order.
+	SyncDaemons []SyncDaemon `json:"syncDaemons,omitempty"`
 }
 
 // Service is an IPVS service with the name of the lvsgen service it comes
@@ -136,6 +139,14 @@ type FOU struct {
 // sorted by VIP, protocol, port and real server.
 type NFTable struct {
 	kernel.NFTTable
+	Reasons []string `json:"reasons"`
+}
+
+// SyncDaemon is an IPVS connection sync daemon lvsgen starts. A zero
+// MaxLen leaves the largest message to the kernel (the interface's MTU
+// less the headers); lvsgen then accepts whatever the kernel chose.
+type SyncDaemon struct {
+	kernel.SyncDaemon
 	Reasons []string `json:"reasons"`
 }
 
