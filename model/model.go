@@ -109,6 +109,32 @@ type Cluster struct {
 	// Sync is the cluster's IPVS connection sync, nil when the config
 	// declares none.
 	Sync *Sync `json:"sync,omitempty"`
+	// Mode is ActiveBackup (the default) or ActiveActive.
+	Mode string `json:"mode"`
+	// BGP is how an active-active cluster's directors announce its VIPs,
+	// nil when the config declares none.
+	BGP *BGP `json:"bgp,omitempty"`
+}
+
+// The modes of a cluster: one director at a time holds the VIPs (one
+// director, or VRRP moving them), or every director holds them and
+// announces them with BGP, and the routers spread flows by ECMP.
+const (
+	ActiveBackup = "active-backup"
+	ActiveActive = "active-active"
+)
+
+// BGP is an active-active cluster's BGP (schema #BGP): the directors'
+// AS and the routers each director peers with.
+type BGP struct {
+	ASN   uint32    `json:"asn"`
+	Peers []BGPPeer `json:"peers"`
+}
+
+// BGPPeer is a router the directors announce the VIPs to.
+type BGPPeer struct {
+	Address netip.Addr `json:"address"`
+	ASN     uint32     `json:"asn"`
 }
 
 // Sync is a cluster's IPVS connection sync (schema #Sync): the kernel's
