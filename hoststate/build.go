@@ -362,6 +362,9 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 	case "dummy", "interface":
 		for _, a := range s.BoundAddresses() {
 			b.addr(cl.VIPDevice, a, reason)
+			if cl.Mode == model.ActiveActive {
+				b.addrs[addrKey{cl.VIPDevice, netip.PrefixFrom(a, a.BitLen())}].Announced = true
+			}
 		}
 	}
 	if s.Forwarding == "fullnat" {

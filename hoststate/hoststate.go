@@ -122,6 +122,12 @@ type Link struct {
 type Address struct {
 	kernel.Address
 	Reasons []string `json:"reasons"`
+	// Announced marks a VIP of an active-active cluster, which BIRD
+	// announces while it is bound: the health overlay leaves it out
+	// while none of the services on it has a real server up, so that
+	// the routers send its flows to the other directors. Not part of
+	// the JSON form.
+	Announced bool `json:"-"`
 }
 
 // FOU is a foo-over-UDP receive port in GUE mode (`ip fou add port P gue`),
