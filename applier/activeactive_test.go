@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,9 @@ services: web: {cluster: "aa", vip: "192.0.2.30", port: 80, scheduler: "mh", che
 	p := step(t, k, ov.Apply(hosts["lb1"], map[health.Key]health.Status{key("web1"): down, key("web2"): down}), &st, opt)
 	if bound() {
 		t.Fatalf("VIP still bound with no real server up:\n%s\nplan:\n%s", k, planText(p))
+	}
+	if text := planText(p); !strings.Contains(text, "health: no real server of 192.0.2.30 up: unbound, so that BGP withdraws it") {
+		t.Errorf("the plan does not say why the VIP goes:\n%s", text)
 	}
 	if svcs, _ := k.Services(context.Background()); len(svcs) != 1 {
 		t.Fatalf("the service went with its VIP: %v", svcs)

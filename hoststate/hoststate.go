@@ -35,6 +35,11 @@ type Host struct {
 	// SyncDaemons are the IPVS connection sync daemons of a director of
 	// a cluster with sync: a master, a backup, or both, in that order.
 	SyncDaemons []SyncDaemon `json:"syncDaemons,omitempty"`
+	// Withdrawn says, per VIP the health overlay left out of Addresses
+	// (an active-active cluster's VIP none of whose real servers is up),
+	// why: the plan gives it as the reason of the unbinding. Nil in a
+	// config's desired state; not part of the JSON form.
+	Withdrawn map[netip.Prefix]string `json:"-"`
 }
 
 // Service is an IPVS service with the name of the lvsgen service it comes

@@ -45,7 +45,7 @@ func (o *Overlay) Apply(want *hoststate.Host, status map[health.Key]health.Statu
 		}
 		o.service(s, status)
 	}
-	out.Addresses = withdraw(out.Addresses, out.Services)
+	out.Addresses, out.Withdrawn = withdraw(out.Addresses, out.Services)
 	// Forget the services gone from the config: one that comes back
 	// decides afresh.
 	for name := range o.lost {
@@ -201,20 +201,26 @@ func plural(n int, word string) string {
 // checks stays: a weight of 0 there is the config's, not the health's.
 // With a fwmark service on the host nothing is withdrawn: its addresses
 // are not in its key, and a VIP it shares must stay. addrs is not
-// modified.
-func withdraw(addrs []hoststate.Address, svcs []hoststate.Service) []hoststate.Address {
+// modified. It returns, with the addresses left, why each VIP left out
+// is.
+func withdraw(addrs []hoststate.Address, svcs []hoststate.Service) ([]hoststate.Address, map[netip.Prefix]string) {
 	if !slices.ContainsFunc(addrs, func(a hoststate.Address) bool { return a.Announced }) ||
 		slices.ContainsFunc(svcs, func(s hoststate.Service) bool { return s.FWMark != 0 }) {
-		return addrs
+		return addrs, nil
 	}
 	out := make([]hoststate.Address, 0, len(addrs))
+	var why map[netip.Prefix]string
 	for _, a := range addrs {
 		if a.Announced && !serves(a.Prefix.Addr(), svcs) {
+			if why == nil {
+				why = map[netip.Prefix]string{}
+			}
+			why[a.Prefix] = fmt.Sprintf("health: no real server of %s up: unbound, so that BGP withdraws it", a.Prefix.Addr())
 			continue
 		}
 		out = append(out, a)
 	}
-	return out
+	return out, why
 }
 
 // serves reports whether vip has a service without checks, or one with
