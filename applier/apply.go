@@ -298,7 +298,8 @@ func applyOp(ctx context.Context, k kernel.IPVS, op plan.Op) error {
 }
 
 // applyHostOp makes the kernel call of an operation on a host object:
-// a link, address, route, fou port or sysctl.
+// a link, address, route, fou port, sysctl, nftables table or sync
+// daemon.
 func applyHostOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
 	switch o := op.Object().(type) {
 	case *plan.Link:
@@ -358,6 +359,19 @@ func applyHostOp(ctx context.Context, k kernel.Kernel, op plan.Op) error {
 			return k.ReplaceNFTable(ctx, o.NFTTable)
 		case plan.Delete:
 			return k.DelNFTable(ctx, o.Family, o.Name)
+		}
+	case *plan.SyncDaemon:
+		switch op.Action {
+		case plan.Create:
+			return k.AddSyncDaemon(ctx, o.SyncDaemon)
+		case plan.Update:
+			// The kernel changes no parameter of a running daemon.
+			if err := k.DelSyncDaemon(ctx, op.Before.(*plan.SyncDaemon).State); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return err
+			}
+			return k.AddSyncDaemon(ctx, o.SyncDaemon)
+		case plan.Delete:
+			return k.DelSyncDaemon(ctx, o.State)
 		}
 	}
 	return fmt.Errorf("no way to %s a %s", op.Action, op.Kind())

@@ -15,7 +15,8 @@ import (
 // Observe reads what plan.Diff needs from k: one dump per kind of object, and
 // the sysctls want or st name. An IPVS table alone (a capture, for
 // `lvsgen plan --observed`) is enough when neither want nor st has any
-// host object (link, address, route, fou port, sysctl, nftables table):
+// host object (link, address, route, fou port, sysctl, nftables table,
+// sync daemon):
 // the host part of the observation is then empty. Otherwise k must be a kernel.Kernel.
 func Observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.State) (*plan.Observed, error) {
 	return observe(ctx, k, want, st, k.Services)
@@ -23,7 +24,7 @@ func Observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.
 
 // ErrIPVSOnly is returned (wrapped) when a kernel that is an IPVS table
 // alone is asked for the host's objects.
-var ErrIPVSOnly = errors.New("this kernel is an IPVS table alone (a capture): it has no links, addresses, routes, fou ports, sysctls or nftables tables")
+var ErrIPVSOnly = errors.New("this kernel is an IPVS table alone (a capture): it has no links, addresses, routes, fou ports, sysctls, nftables tables or sync daemons")
 
 // observe is Observe with the IPVS table read by services.
 func observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.State, services func(context.Context) ([]ipvs.Service, error)) (*plan.Observed, error) {
@@ -52,8 +53,8 @@ func observe(ctx context.Context, k kernel.IPVS, want *hoststate.Host, st *plan.
 // hasHostObjects reports whether want or st names any object of the host
 // beyond the IPVS table.
 func hasHostObjects(want *hoststate.Host, st *plan.State) bool {
-	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls)+len(want.NFTables) > 0 ||
-		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls)+len(st.NFTables) > 0
+	return len(want.Links)+len(want.Addresses)+len(want.Routes)+len(want.FOU)+len(want.Sysctls)+len(want.NFTables)+len(want.SyncDaemons) > 0 ||
+		len(st.Links)+len(st.Addresses)+len(st.Routes)+len(st.FOUs)+len(st.Sysctls)+len(st.NFTables)+len(st.SyncDaemons) > 0
 }
 
 // observeHost reads the host's objects into obs.
@@ -73,6 +74,9 @@ func observeHost(ctx context.Context, k kernel.Kernel, want *hoststate.Host, st 
 	}
 	if obs.NFTables, err = observeNFTables(ctx, k, want, st); err != nil {
 		return err
+	}
+	if obs.SyncDaemons, err = k.SyncDaemons(ctx); err != nil {
+		return fmt.Errorf("reading sync daemons: %w", err)
 	}
 	obs.Sysctls = map[string]string{}
 	keys := []string{}

@@ -215,7 +215,9 @@ func (c *compilation) checkHostAddresses(cfg *model.Config) {
 
 	for _, name := range sortedKeys(cfg.Clusters) {
 		cl := cfg.Clusters[name]
-		if len(cl.Directors) < 2 || cl.VIPBind == "none" {
+		if len(cl.Directors) < 2 || cl.VIPBind == "none" || cl.Mode == model.ActiveActive {
+			// Active-active directors all bind the VIPs: BGP and the
+			// router's ECMP, not ARP, send clients to them.
 			continue
 		}
 		base := cue.MakePath(cue.Str("clusters"), cue.Str(name))

@@ -442,6 +442,7 @@ func (c *compilation) compile() *model.Config {
 		}
 		slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
 		c.checkUnique(cfg)
+		c.checkActiveActiveServices(cfg)
 		return cfg
 	}
 	svcs := c.user.LookupPath(pathServices)
@@ -460,6 +461,7 @@ func (c *compilation) compile() *model.Config {
 	}
 	slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
 	c.checkUnique(cfg)
+	c.checkActiveActiveServices(cfg)
 	return cfg
 }
 

@@ -43,6 +43,27 @@ type rawCluster struct {
 	DrainTimeout   string            `json:"drainTimeout"`
 	Waive          map[string]string `json:"waive"`
 	VRRP           *model.VRRP       `json:"vrrp"`
+	Sync           *rawSync          `json:"sync"`
+	Mode           string            `json:"mode"`
+	BGP            *struct {
+		ASN   uint32 `json:"asn"`
+		Peers []struct {
+			Address string `json:"address"`
+			ASN     uint32 `json:"asn"`
+		} `json:"peers"`
+	} `json:"bgp"`
+}
+
+// rawSync is a cluster's sync as the schema has checked it.
+type rawSync struct {
+	State     string            `json:"state"`
+	States    map[string]string `json:"states"`
+	ID        int               `json:"id"`
+	Interface string            `json:"interface"`
+	Group     string            `json:"group"`
+	Port      int               `json:"port"`
+	TTL       int               `json:"ttl"`
+	MaxLen    int               `json:"maxlen"`
 }
 
 // decodeHosts fills cfg.Hosts with every host whose value is valid; hosts
@@ -90,6 +111,17 @@ func (c *compilation) decodeClusters(top cue.Value, cfg *model.Config) {
 			VRRP:        r.VRRP,
 		}
 		cl.DrainTimeout = seconds(r.DrainTimeout)
+		cl.Mode = r.Mode
+		if g := r.BGP; g != nil {
+			cl.BGP = &model.BGP{ASN: g.ASN}
+			for _, p := range g.Peers {
+				cl.BGP.Peers = append(cl.BGP.Peers, model.BGPPeer{Address: mustAddr(p.Address), ASN: p.ASN})
+			}
+		}
+		if y := r.Sync; y != nil {
+			cl.Sync = &model.Sync{State: y.State, States: y.States, ID: y.ID, Interface: y.Interface,
+				Group: mustAddr(y.Group), Port: y.Port, TTL: y.TTL, MaxLen: y.MaxLen}
+		}
 		if cl.VIPBind == "dummy" && cl.VIPDevice == "" {
 			// A dummy device of lvsgen's own, so that removing VIPs
 			// never touches an interface someone else manages.
@@ -130,8 +162,11 @@ func (c *compilation) checkClusters(cfg *model.Config) {
 			}
 		}
 		c.checkVRRP(cfg, cl, base)
+		c.checkSync(cfg, cl, base)
+		c.checkActiveActive(cfg, cl, base)
 	}
 	c.checkRouterIDs(cfg)
+	c.checkSyncIDs(cfg)
 }
 
 // checkVRRP checks a cluster's vrrp against the rest of the config: the
@@ -141,7 +176,8 @@ func (c *compilation) checkVRRP(cfg *model.Config, cl *model.Cluster, base cue.P
 	if v == nil {
 		return
 	}
-	if cl.VIPBind != "none" {
+	if cl.VIPBind != "none" && cl.Mode != model.ActiveActive {
+		// (An active-active cluster with vrrp is reported as such.)
 		// keepalived adds the VIPs on the master only; lvsgen would
 		// add them on every director, and the backups would answer for
 		// them too.

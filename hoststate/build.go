@@ -349,6 +349,7 @@ func (b *builder) director(cl *model.Cluster, h *model.Host) {
 	if cl.VIPBind == "dummy" {
 		b.link(cl.VIPDevice, "dummy", reason)
 	}
+	b.syncDaemons(cl, h)
 }
 
 func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Service, reason string) {
@@ -361,6 +362,9 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 	case "dummy", "interface":
 		for _, a := range s.BoundAddresses() {
 			b.addr(cl.VIPDevice, a, reason)
+			if cl.Mode == model.ActiveActive {
+				b.addrs[addrKey{cl.VIPDevice, netip.PrefixFrom(a, a.BitLen())}].Announced = true
+			}
 		}
 	}
 	if s.Forwarding == "fullnat" {

@@ -32,6 +32,14 @@ type Host struct {
 	// NFTables are the nftables tables of a director with fullnat
 	// services, one per family: the source NAT of their connections.
 	NFTables []NFTable `json:"nftables,omitempty"`
+	// SyncDaemons are the IPVS connection sync daemons of a director of
+	// a cluster with sync: a master, a backup, or both, in that order.
+	SyncDaemons []SyncDaemon `json:"syncDaemons,omitempty"`
+	// Withdrawn says, per VIP the health overlay left out of Addresses
+	// (an active-active cluster's VIP none of whose real servers is up),
+	// why: the plan gives it as the reason of the unbinding. Nil in a
+	// config's desired state; not part of the JSON form.
+	Withdrawn map[netip.Prefix]string `json:"-"`
 }
 
 // Service is an IPVS service with the name of the lvsgen service it comes
@@ -119,6 +127,12 @@ type Link struct {
 type Address struct {
 	kernel.Address
 	Reasons []string `json:"reasons"`
+	// Announced marks a VIP of an active-active cluster, which BIRD
+	// announces while it is bound: the health overlay leaves it out
+	// while none of the services on it has a real server up, so that
+	// the routers send its flows to the other directors. Not part of
+	// the JSON form.
+	Announced bool `json:"-"`
 }
 
 // FOU is a foo-over-UDP receive port in GUE mode (`ip fou add port P gue`),
@@ -136,6 +150,14 @@ type FOU struct {
 // sorted by VIP, protocol, port and real server.
 type NFTable struct {
 	kernel.NFTTable
+	Reasons []string `json:"reasons"`
+}
+
+// SyncDaemon is an IPVS connection sync daemon lvsgen starts. A zero
+// MaxLen leaves the largest message to the kernel (the interface's MTU
+// less the headers); lvsgen then accepts whatever the kernel chose.
+type SyncDaemon struct {
+	kernel.SyncDaemon
 	Reasons []string `json:"reasons"`
 }
 

@@ -83,6 +83,10 @@ func WriteText(w io.Writer, h *Host) error {
 		r := h.Routes[i]
 		return r.Dst.String() + " via " + r.Gateway.String(), r.Reasons
 	})
+	section("IPVS sync daemons (ipvsadm -L --daemon)", len(h.SyncDaemons), func(i int) (string, []string) {
+		d := h.SyncDaemons[i]
+		return d.SyncDaemon.String(), d.Reasons
+	})
 	if len(h.NFTables) > 0 {
 		fmt.Fprintln(w, "\nnftables (nft list table):")
 		for _, t := range h.NFTables {

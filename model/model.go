@@ -106,6 +106,61 @@ type Cluster struct {
 	// VRRP is the keepalived VRRP instance of the cluster, nil when the
 	// config declares none.
 	VRRP *VRRP `json:"vrrp,omitempty"`
+	// Sync is the cluster's IPVS connection sync, nil when the config
+	// declares none.
+	Sync *Sync `json:"sync,omitempty"`
+	// Mode is ActiveBackup (the default) or ActiveActive.
+	Mode string `json:"mode"`
+	// BGP is how an active-active cluster's directors announce its VIPs,
+	// nil when the config declares none.
+	BGP *BGP `json:"bgp,omitempty"`
+}
+
+// The modes of a cluster: one director at a time holds the VIPs (one
+// director, or VRRP moving them), or every director holds them and
+// announces them with BGP, and the routers spread flows by ECMP.
+const (
+	ActiveBackup = "active-backup"
+	ActiveActive = "active-active"
+)
+
+// BGP is an active-active cluster's BGP (schema #BGP): the directors'
+// AS and the routers each director peers with.
+type BGP struct {
+	ASN   uint32    `json:"asn"`
+	Peers []BGPPeer `json:"peers"`
+}
+
+// BGPPeer is a router the directors announce the VIPs to.
+type BGPPeer struct {
+	Address netip.Addr `json:"address"`
+	ASN     uint32     `json:"asn"`
+}
+
+// Sync is a cluster's IPVS connection sync (schema #Sync): the kernel's
+// sync daemons on every director, so that a director the VIPs move to
+// knows the connections of the one they left.
+type Sync struct {
+	// State is each director's: "master", "backup" or "both"; States
+	// overrides it per director.
+	State     string            `json:"state"`
+	States    map[string]string `json:"states,omitempty"`
+	ID        int               `json:"id"`
+	Interface string            `json:"interface"`
+	Group     netip.Addr        `json:"group"`
+	Port      int               `json:"port"`
+	TTL       int               `json:"ttl"`
+	// MaxLen is the largest message's UDP payload; 0 leaves it to the
+	// kernel.
+	MaxLen int `json:"maxlen,omitempty"`
+}
+
+// StateOf is director d's sync state: "master", "backup" or "both".
+func (s *Sync) StateOf(d string) string {
+	if st, ok := s.States[d]; ok {
+		return st
+	}
+	return s.State
 }
 
 // VRRP is a cluster's VRRP instance (schema #VRRP).

@@ -45,6 +45,7 @@ func (o *Overlay) Apply(want *hoststate.Host, status map[health.Key]health.Statu
 		}
 		o.service(s, status)
 	}
+	out.Addresses, out.Withdrawn = withdraw(out.Addresses, out.Services)
 	// Forget the services gone from the config: one that comes back
 	// decides afresh.
 	for name := range o.lost {
@@ -190,4 +191,56 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// withdraw leaves out the announced VIPs (those of active-active
+// clusters) whose services are all health-checked and have no
+// destination of positive weight left (no real server up, no sorry
+// server): unbound, BIRD withdraws them, and the routers send their flows
+// to the directors that can serve them. A VIP with a service without
+// checks stays: a weight of 0 there is the config's, not the health's.
+// With a fwmark service on the host nothing is withdrawn: its addresses
+// are not in its key, and a VIP it shares must stay. addrs is not
+// modified. It returns, with the addresses left, why each VIP left out
+// is.
+func withdraw(addrs []hoststate.Address, svcs []hoststate.Service) ([]hoststate.Address, map[netip.Prefix]string) {
+	if !slices.ContainsFunc(addrs, func(a hoststate.Address) bool { return a.Announced }) ||
+		slices.ContainsFunc(svcs, func(s hoststate.Service) bool { return s.FWMark != 0 }) {
+		return addrs, nil
+	}
+	out := make([]hoststate.Address, 0, len(addrs))
+	var why map[netip.Prefix]string
+	for _, a := range addrs {
+		if a.Announced && !serves(a.Prefix.Addr(), svcs) {
+			if why == nil {
+				why = map[netip.Prefix]string{}
+			}
+			why[a.Prefix] = fmt.Sprintf("health: no real server of %s up: unbound, so that BGP withdraws it", a.Prefix.Addr())
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, why
+}
+
+// serves reports whether vip has a service without checks, or one with
+// a destination of positive weight; a VIP with no service at all stays
+// too.
+func serves(vip netip.Addr, svcs []hoststate.Service) bool {
+	found := false
+	for _, s := range svcs {
+		if s.Addr != vip {
+			continue
+		}
+		found = true
+		if len(s.Checks) == 0 {
+			return true
+		}
+		for _, d := range s.Destinations {
+			if d.Weight > 0 {
+				return true
+			}
+		}
+	}
+	return !found
 }

@@ -83,7 +83,11 @@ func (d *differ) addresses() {
 		}
 		d.next.Addresses = slices.DeleteFunc(d.next.Addresses, func(x kernel.Address) bool { return sameAddr(x, a) })
 		if i := slices.IndexFunc(d.obs.Addresses, func(x kernel.Address) bool { return sameAddr(x, a) }); i >= 0 {
-			d.teardown = append(d.teardown, Op{Action: Delete, Before: &Address{d.obs.Addresses[i]}, Reason: "no longer in the config"})
+			reason := "no longer in the config"
+			if r, ok := d.want.Withdrawn[a.Prefix]; ok {
+				reason = r
+			}
+			d.teardown = append(d.teardown, Op{Action: Delete, Before: &Address{d.obs.Addresses[i]}, Reason: reason})
 		}
 	}
 }

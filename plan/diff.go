@@ -25,6 +25,8 @@ type Observed struct {
 	// NFTables are lvsgen's nftables tables the desired state or the
 	// ownership state names, as they are; a missing one is absent.
 	NFTables []kernel.NFTTable
+	// SyncDaemons are the running IPVS sync daemons.
+	SyncDaemons []kernel.SyncDaemon
 	// Sysctls holds the keys the desired state or the ownership state
 	// names; a key the kernel does not have (a device not created yet)
 	// is absent.
@@ -53,8 +55,8 @@ const DefaultDrainTimeout = 5 * time.Minute
 //
 // The operations come in this order, for these reasons:
 //  1. links, then sysctls (a tunnel device's rp_filter exists only once
-//     the device does), addresses, fou ports, routes, nftables tables and
-//     timeouts: a VIP is bound, a real server can decapsulate and answer,
+//     the device does), addresses, fou ports, routes, nftables tables, sync
+//     daemons and timeouts: a VIP is bound, a real server can decapsulate and answer,
 //     and a fullnat connection's source is translated, before any
 //     director sends it traffic;
 //  2. services, each created before its destinations;
@@ -62,7 +64,7 @@ const DefaultDrainTimeout = 5 * time.Minute
 //     never has fewer real servers than both configs give it;
 //  4. leaving destinations drained or deleted, leaving services drained
 //     (their destinations to weight 0), then services deleted;
-//  5. routes, nftables tables, fou ports, addresses (VIPs last, once no service uses them)
+//  5. routes, nftables tables, sync daemons, fou ports, addresses (VIPs last, once no service uses them)
 //     and links removed, and sysctls restored — but kept, as waits, while
 //     a leaving service drains: it may need any of them (keepForDrains).
 //
@@ -110,6 +112,7 @@ var hostKinds = []func(*differ){
 	(*differ).fous,
 	(*differ).routes,
 	(*differ).nftables,
+	(*differ).syncDaemons,
 	(*differ).timeouts,
 }
 
@@ -121,7 +124,10 @@ var hostKinds = []func(*differ){
 // lvsgen's nftables tables go with the routes, first: the services they
 // translate are gone by then, and net.ipv4.vs.conntrack, which they need,
 // is restored after them.
-var teardownRank = map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4, KindNFTable: 0}
+//
+// A sync daemon stops first too: it needs only its interface, which
+// lvsgen never removes.
+var teardownRank = map[Kind]int{KindRoute: 0, KindFOU: 1, KindAddress: 2, KindLink: 3, KindSysctl: 4, KindNFTable: 0, KindSyncDaemon: 0}
 
 type differ struct {
 	want *hoststate.Host

@@ -19,7 +19,7 @@
 //
 // Each kind of kernel object is one type implementing Object, in its own
 // file: service.go, destination.go, timeouts.go, link.go, address.go,
-// route.go, fou.go, sysctl.go, nft.go. The type knows its Kind, its name for
+// route.go, fou.go, sysctl.go, nft.go, syncdaemon.go. The type knows its Kind, its name for
 // people (String), what creating it sets (Attrs), what changed from a
 // previous value (Changes), its JSON form, which of it lvsgen still owns
 // after an apply that stopped early (keepUndone), and, for the host's

@@ -31,12 +31,12 @@ const (
 // Kind is the kind of kernel object an operation changes. Each kind's
 // constant is in its file, with its type: KindService (service.go),
 // KindDestination, KindTimeouts, KindLink, KindAddress, KindRoute,
-// KindFOU, KindSysctl and KindNFTable.
+// KindFOU, KindSysctl, KindNFTable and KindSyncDaemon.
 type Kind string
 
 // Object is a kernel object as an operation carries it: one type per
 // Kind (*Service, *Destination, *Timeouts, *Link, *Address, *Route, *FOU,
-// *Sysctl, *NFTable), each in its own file with everything the plan needs to know
+// *Sysctl, *NFTable, *SyncDaemon), each in its own file with everything the plan needs to know
 // of its kind. The unexported method keeps the kinds in this package, so
 // that a kind is added in one place (see the package documentation).
 type Object interface {

@@ -37,6 +37,8 @@ type State struct {
 	Drains []DrainRecord `json:"drains"`
 	// NFTables are the nftables tables lvsgen wrote.
 	NFTables []NFTableRef `json:"nftables,omitempty"`
+	// SyncDaemons are the IPVS sync daemons lvsgen started, by state.
+	SyncDaemons []kernel.SyncState `json:"syncDaemons,omitempty"`
 	// ServiceDrains are services on their way out: gone from the config,
 	// their destinations at weight 0 since Since, kept with the host's
 	// objects until their connections end or the drain timeout passes.
@@ -85,6 +87,7 @@ func (s *State) clone() *State {
 	n.Drains = slices.Clone(s.Drains)
 	n.ServiceDrains = slices.Clone(s.ServiceDrains)
 	n.NFTables = slices.Clone(s.NFTables)
+	n.SyncDaemons = slices.Clone(s.SyncDaemons)
 	n.Sysctls = map[string]string{}
 	for k, v := range s.Sysctls {
 		n.Sysctls[k] = v
@@ -104,6 +107,7 @@ func (s *State) Sort() {
 		return strings.Compare(a.Service.String(), b.Service.String())
 	})
 	slices.SortFunc(s.NFTables, func(a, b NFTableRef) int { return strings.Compare(a.String(), b.String()) })
+	slices.Sort(s.SyncDaemons)
 	names := make(map[ipvs.ServiceKey]string, len(s.Drains))
 	for _, r := range s.Drains {
 		if _, ok := names[r.Service]; !ok {

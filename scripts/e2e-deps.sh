@@ -6,7 +6,9 @@
 # (it copies nft into the VM when present) but installed so guest tests can
 # mark packets for firewall-mark services. keepalived is copied into the VM
 # (with its libraries) so that e2e/importer can compare what keepalived
-# programs with what lvsgen imports from the same keepalived.conf.
+# programs with what lvsgen imports from the same keepalived.conf. bird2 is
+# not used in the VM: bird/'s test parses the rendered BGP configuration with
+# `bird -p -c` on the host (skipped without it).
 #
 # Idempotent and quick when everything is already there: apt-get update runs
 # only when a package or the kernel cannot be found without it.
@@ -17,7 +19,7 @@ set -euo pipefail
 
 cache="${LVSGEN_E2E_CACHE:-${HOME:-/root}/.cache/lvsgen-e2e}"
 debs="$cache/debs"
-pkgs=(qemu-system-x86 busybox-static ipvsadm kmod cpio iproute2 nftables keepalived)
+pkgs=(qemu-system-x86 busybox-static ipvsadm kmod cpio iproute2 nftables keepalived bird2)
 kernel_meta=linux-image-cloud-amd64
 
 sudo=""

@@ -27,6 +27,7 @@ type Kernel interface {
 	FOUs
 	Sysctls
 	NFTables
+	SyncDaemons
 }
 
 // IPVS is the IPVS table: virtual services, their destinations, and the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lvsgen/lvsgen/bird"
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
@@ -29,13 +30,14 @@ func newRender() *cobra.Command {
   --format keepalived-vrrp  the vrrp_instance of each cluster the host directs
                           that declares vrrp, for keepalived.conf (docs/OPERATIONS.md)
   --format nft            the nftables tables of fullnat services, as 'nft list table' prints them
+  --format bird           BIRD 2's BGP sessions announcing the VIPs of the host's active-active clusters
 An invalid config prints its diagnostics on stderr and exits 1; --policy checks
 the policies of a directory too, as validate does.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			write, ok := renderers[format]
-			if !ok && format != formatVRRP {
-				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft", format)}
+			if !ok && format != formatVRRP && format != formatBird {
+				return usageError{fmt.Errorf("unknown --format %q: want text, ipvsadm-save, sysctl, json, keepalived-vrrp, nft or bird", format)}
 			}
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
@@ -63,11 +65,14 @@ the policies of a directory too, as validate does.`,
 			if format == formatVRRP {
 				return renderVRRP(cmd, res.Config, host)
 			}
+			if format == formatBird {
+				return renderBird(cmd, res.Config, host)
+			}
 			return write(cmd.OutOrStdout(), h)
 		},
 	}
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
-	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft")
+	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json, keepalived-vrrp, nft or bird")
 	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
 	return c
 }
@@ -85,6 +90,22 @@ func renderVRRP(cmd *cobra.Command, cfg *model.Config, host string) error {
 		return nil
 	}
 	return vrrp.Write(cmd.OutOrStdout(), host, instances)
+}
+
+// formatBird is render's --format for BIRD's BGP configuration, which
+// comes from the config's active-active clusters.
+const formatBird = "bird"
+
+// renderBird writes host's BIRD configuration; a host that directs no
+// active-active cluster gets nothing on stdout, and a line on stderr
+// saying why.
+func renderBird(cmd *cobra.Command, cfg *model.Config, host string) error {
+	c, ok := bird.Build(cfg, host)
+	if !ok {
+		fmt.Fprintf(cmd.ErrOrStderr(), "lvsgen: host %s directs no active-active cluster with bgp: no BIRD configuration to write\n", host)
+		return nil
+	}
+	return bird.Write(cmd.OutOrStdout(), c)
 }
 
 // renderers are the --format values and the writer of each.

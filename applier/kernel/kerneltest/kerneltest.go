@@ -33,7 +33,7 @@ func Run(t *testing.T, newKernel func(t *testing.T) kernel.Kernel) {
 		k := newKernel(t)
 		return k, k
 	})
-	for _, group := range [][]test{linkTests, addressTests, routeTests, fouTests, sysctlTests, nftTests, hostTests} {
+	for _, group := range [][]test{linkTests, addressTests, routeTests, fouTests, sysctlTests, nftTests, syncTests, hostTests} {
 		run(t, group, func(t *testing.T) (kernel.IPVS, kernel.Kernel) {
 			k := newKernel(t)
 			return k, k

@@ -26,6 +26,8 @@ type Kernel struct {
 	sysctls map[string]string
 	// nft are the nftables tables, made on first write.
 	nft map[nftKey]kernel.NFTTable
+	// syncd are the running sync daemons by state, made on first write.
+	syncd map[kernel.SyncState]kernel.SyncDaemon
 }
 
 var (
@@ -439,5 +441,6 @@ func (k *Kernel) String() string {
 		fmt.Fprintf(&b, "%s\n", f)
 	}
 	b.WriteString(k.nftString())
+	b.WriteString(k.syncString())
 	return b.String()
 }

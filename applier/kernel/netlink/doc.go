@@ -1,11 +1,13 @@
 // Package netlink is the real kernel.Kernel: it reads and writes the IPVS
 // table, network devices, addresses, routes, fou ports, sysctls and
-// lvsgen's nftables tables of a Linux network namespace.
+// lvsgen's nftables tables of a Linux network namespace, and starts and
+// stops its IPVS sync daemons.
 //
 // IPVS goes through a small generic-netlink layer of this package (on
 // github.com/vishvananda/netlink/nl) that sends and reads every attribute
 // the kernel has — tunnel type, port and checksum flags, the destination's
-// address family, the persistence engine, full 32-bit weights — on one
+// address family, the persistence engine, full 32-bit weights, the sync
+// daemons (sync_linux.go) — on one
 // socket kept open per Kernel, with every call bounded by its context.
 // Devices, addresses, routes and fou ports go through
 // github.com/vishvananda/netlink; sysctls through /proc/sys; nftables
