@@ -47,5 +47,8 @@ func ObservedOf(h *hoststate.Host) *Observed {
 	for _, t := range h.NFTables {
 		obs.NFTables = append(obs.NFTables, t.NFTTable)
 	}
+	for _, d := range h.SyncDaemons {
+		obs.SyncDaemons = append(obs.SyncDaemons, d.SyncDaemon)
+	}
 	return obs
 }

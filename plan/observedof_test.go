@@ -29,6 +29,8 @@ func fullHost() *hoststate.Host {
 		FOU:       []hoststate.FOU{{FOU: kernel.FOU{Port: 6080}}},
 		Routes:    []hoststate.Route{{Route: kernel.Route{Dst: netip.MustParsePrefix("198.51.100.0/24"), Gateway: netip.MustParseAddr("10.0.0.2")}}},
 		NFTables:  []hoststate.NFTable{{NFTTable: kernel.NFTTable{Family: kernel.NFTIPv4, Name: kernel.NFTTableName}}},
+		SyncDaemons: []hoststate.SyncDaemon{{SyncDaemon: kernel.SyncDaemon{State: kernel.SyncMaster, Interface: "eth0", SyncID: 7,
+			Group: netip.MustParseAddr("224.0.0.81"), Port: 8848, TTL: 1}}},
 	}
 }
 
@@ -59,7 +61,7 @@ func TestObservedOfRoundTrip(t *testing.T) {
 			got[o.Kind()] = true
 		}
 	}
-	for _, k := range []Kind{KindService, KindLink, KindAddress, KindFOU, KindRoute, KindNFTable} {
+	for _, k := range []Kind{KindService, KindLink, KindAddress, KindFOU, KindRoute, KindNFTable, KindSyncDaemon} {
 		if !got[k] {
 			t.Errorf("emptying the host deletes no %s: %s", k, Summary(p.Ops))
 		}
