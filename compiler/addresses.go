@@ -95,9 +95,10 @@ func edgesOf(p netip.Prefix) []struct {
 	}{{network, "network"}, {netip.AddrFrom4(b), "broadcast"}}
 }
 
-// unusable says why a cannot be a VIP or a destination whatever the
-// subnets around it, or "" when it can.
-func unusable(a netip.Addr) string {
+// Unusable says why a cannot be a VIP or a destination whatever the
+// subnets around it (rule vip-unicast), or "" when it can. The importer
+// asks it too, to leave out what validate would refuse.
+func Unusable(a netip.Addr) string {
 	switch {
 	case a.IsUnspecified():
 		return "the unspecified address"
@@ -303,7 +304,7 @@ func (c *compilation) checkServiceAddresses(in ruleInput) {
 // checkVIP checks one address a service binds on its directors: a VIP,
 // or one of a fwmark service's addresses (at rel).
 func (c *compilation) checkVIP(base cue.Path, rel string, vip netip.Addr) {
-	if why := unusable(vip); why != "" {
+	if why := Unusable(vip); why != "" {
 		c.addIssue(diag.Error, "vip-unicast", base, rel,
 			fmt.Sprintf("VIP %s is %s, not a unicast address clients can connect to", vip, why),
 			"use the unicast address clients connect to, e.g. \"192.0.2.10\"")

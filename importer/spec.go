@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -73,6 +74,9 @@ func specOf(s ipvs.Service) (*serviceSpec, string) {
 		}
 		if s.Addr.Is4In6() {
 			return nil, fmt.Sprintf("the virtual address %s is IPv4-mapped, which lvsgen refuses (write the IPv4 address)", s.Addr)
+		}
+		if why := compiler.Unusable(s.Addr); why != "" {
+			return nil, fmt.Sprintf("the virtual address %s is %s, which lvsgen refuses (rule vip-unicast)", s.Addr, why)
 		}
 		sp.vip = s.Addr
 		sp.port = s.Port
