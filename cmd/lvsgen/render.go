@@ -18,6 +18,7 @@ import (
 func newRender() *cobra.Command {
 	var host, format string
 	var policyDirs []string
+	var noCache bool
 	c := &cobra.Command{
 		Use:   "render DIR --host NAME",
 		Short: "Print the desired state of one host",
@@ -40,7 +41,7 @@ the policies of a directory too, as validate does.`,
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
 			}
-			res, err := compiler.CompileWith(args[0], compiler.Options{PolicyDirs: policyDirs})
+			res, err := compileCached(cmd.ErrOrStderr(), args[0], compiler.Options{PolicyDirs: policyDirs}, noCache)
 			if err != nil {
 				return err
 			}
@@ -69,6 +70,7 @@ the policies of a directory too, as validate does.`,
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
 	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json, keepalived-vrrp or nft")
 	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
+	c.Flags().BoolVar(&noCache, "no-cache", false, noCacheUsage)
 	return c
 }
 
