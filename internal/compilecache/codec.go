@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"sync"
 )
 
 // The codec writes a value of the compile's result types as a stream of
@@ -32,10 +33,21 @@ var (
 )
 
 // usesBinary reports whether t is written by its own MarshalBinary: the
-// netip types, whose fields are unexported.
+// netip types, whose fields are unexported. Kept by type: asking reflect
+// for every value took most of a decode's time.
 func usesBinary(t reflect.Type) bool {
-	return t.Kind() == reflect.Struct && t.Implements(binaryMarshaler) && reflect.PointerTo(t).Implements(binaryUnmarshaler)
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	if b, ok := binaryTypes.Load(t); ok {
+		return b.(bool)
+	}
+	b := t.Implements(binaryMarshaler) && reflect.PointerTo(t).Implements(binaryUnmarshaler)
+	binaryTypes.Store(t, b)
+	return b
 }
+
+var binaryTypes sync.Map
 
 // encoder appends to buf.
 type encoder struct{ buf []byte }
@@ -186,6 +198,22 @@ func (e *encoder) encodeAny(v reflect.Value) error {
 type decoder struct {
 	buf []byte
 	off int
+	// strs holds each string decoded once: a result repeats its host
+	// names, schedulers and reasons thousands of times.
+	strs map[string]string
+}
+
+// str returns b as a string, the same one for the same bytes.
+func (d *decoder) str(b []byte) string {
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	if d.strs == nil {
+		d.strs = map[string]string{}
+	}
+	s := string(b)
+	d.strs[s] = s
+	return s
 }
 
 var errShort = errors.New("entry ends early")
@@ -285,7 +313,7 @@ func (d *decoder) decode(v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		v.SetString(string(b))
+		v.SetString(d.str(b))
 	case reflect.Slice:
 		n, err := d.length()
 		if err != nil || n == 0 {
