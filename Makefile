@@ -38,6 +38,8 @@ test: e2e-deps package-deps
 demo: e2e-deps
 	LVSGEN_E2E_RUN='^TestDemo$$' $(GO) test ./e2e/ -run TestGuest -count=1 -v
 
-# lvsgen against ipvsadm on the real kernel, in the same VM run.
+# lvsgen against ipvsadm on the real kernel, in the same VM run: the
+# applier in process, and whole commands (BenchmarkCommands; alone:
+# LVSGEN_E2E_BENCH=Commands).
 bench-e2e: e2e-deps
-	LVSGEN_E2E_RUN='^$$' LVSGEN_E2E_BENCH=. LVSGEN_E2E_TIMEOUT=20m $(GO) test ./e2e/ -run TestGuest -count=1 -v -timeout 30m
+	LVSGEN_E2E_RUN='^$$' LVSGEN_E2E_BENCH=. LVSGEN_E2E_TIMEOUT=50m $(GO) test ./e2e/ -run TestGuest -count=1 -v -timeout 60m

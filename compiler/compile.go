@@ -38,6 +38,10 @@ type Result struct {
 	// Rules are the policy rules in force, when the config got as far as
 	// policies.
 	Rules []Rule
+	// PolicyDirs are the directories on disk whose .cue files were read
+	// as policies (--policy and the config's own), sorted: inputs of the
+	// result beside Files, which the compile cache checks again.
+	PolicyDirs []string
 
 	// viaTree: the services were read as plain data; compiled: how many
 	// services were compiled rather than reused (for tests).
@@ -63,6 +67,15 @@ type Options struct {
 	// and the effective user can change (safefile.CheckPermissions):
 	// apply and watch, which write the kernel as root, set it.
 	CheckPermissions bool
+	// ReadFile, when set, reads the files the compile reads from disk —
+	// those ConfigFiles lists and the .cue files of policy directories —
+	// in place of its own bounded reads (ReadConfigFiles,
+	// safefile.ReadFile), and must be as careful. The compile cache
+	// (internal/compilecache) hands over the bytes it hashed, so that the
+	// result it stores is the result of exactly those bytes even when a
+	// file changes during the compile. It is called from several
+	// goroutines at once.
+	ReadFile func(name string) ([]byte, error)
 
 	// wholeCUE evaluates the config as one CUE instance even when it is
 	// plain data: the reference the tree path is tested against.
@@ -126,12 +139,16 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		res.Diagnostics = diag.List{{Rule: "syntax", Pos: diag.Pos{File: dir}, Message: "no .cue files found", Hint: "point lvsgen at the directory that holds your .cue files"}}
 		return res, nil
 	}
-	read, done, err := ReadConfigFiles(dir)
-	if err != nil {
-		return nil, err
+	read := opts.ReadFile
+	if read == nil {
+		r, done, err := ReadConfigFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		read = r
 	}
 	srcs, diags := parseFiles(files, read, &cc.files)
-	done()
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()
@@ -219,6 +236,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	if !c.diags.HasErrors() {
 		packs := c.loadPacks(dir, refs, opts.PolicyDirs)
 		res.Rules = c.checkPolicies(cfg, packs)
+		res.PolicyDirs = slices.Sorted(slices.Values(c.policyDirs))
 	}
 	if !c.diags.HasErrors() {
 		var conflicts []hoststate.Conflict
@@ -297,6 +315,8 @@ type compilation struct {
 	clusterFacts, realFactsCache *factsMemo
 	// addrs are the hosts' interface addresses, for the address rules.
 	addrs *addressIndex
+	// policyDirs are the policy directories on disk loadPacks read.
+	policyDirs []string
 }
 
 // evaluator is a CUE context with the schema loaded into it and what it

@@ -105,6 +105,16 @@ func insideDir(dir, ref string) bool {
 	return err == nil && filepath.IsLocal(rel)
 }
 
+// readPolicy reads a policy file on disk: untrusted input, like the
+// config, so bounded and regular only (a FIFO must not hang the compile),
+// unless Options.ReadFile reads for the compile.
+func (c *compilation) readPolicy(name string) ([]byte, error) {
+	if c.cc != nil && c.cc.opts.ReadFile != nil {
+		return c.cc.opts.ReadFile(name)
+	}
+	return safefile.ReadFile(name, safefile.MaxConfigFile)
+}
+
 // isPolicyDir reports whether ref names a directory rather than a bundled
 // pack.
 func isPolicyDir(ref string) bool {
@@ -128,6 +138,9 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 			return
 		}
 		p := pack{source: from, ref: ref}
+		if !strings.HasPrefix(path, bundledPrefix) {
+			c.policyDirs = append(c.policyDirs, path)
+		}
 		for _, e := range entries {
 			if e.IsDir() || !strings.HasSuffix(e.Name(), ".cue") {
 				continue
@@ -139,7 +152,7 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 			} else {
 				// A directory on disk: untrusted input, like the
 				// config (a FIFO must not hang the compile).
-				b, err = safefile.ReadFile(filepath.Join(path, e.Name()), safefile.MaxConfigFile)
+				b, err = c.readPolicy(filepath.Join(path, e.Name()))
 			}
 			if err != nil {
 				c.errorf("policy", cue.MakePath(cue.Str("policies")), "", "", "reading policy %q: %v", ref, err)

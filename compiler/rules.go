@@ -49,6 +49,9 @@ func (vs *verdicts) len() int {
 type verdict struct {
 	issues []ruleIssue
 	failed []ruleFailure
+	// subject is the real server's address the input named, when the
+	// verdict is kept for a class of addresses (addrclass.go).
+	subject string
 }
 
 type ruleIssue struct {
@@ -98,13 +101,21 @@ func (k *check) eval(input map[string]any) verdict {
 // evalKey is eval for a caller that has the input's key: the same
 // encoding of the same input, or, in parts, of what identifies them.
 func (k *check) evalKey(key []byte, input func() map[string]any) verdict {
+	return k.evalKeyAs(key, "", input)
+}
+
+// evalKeyAs is evalKey for a key that stands for a class of real servers'
+// addresses, of which subject is the one input names: a verdict kept for
+// another address of the class is given with subject in its place.
+func (k *check) evalKeyAs(key []byte, subject string, input func() map[string]any) verdict {
 	k.mu.Lock()
 	v, ok := k.m[string(key)]
 	k.mu.Unlock()
 	if ok {
-		return v
+		return v.renamed(v.subject, subject)
 	}
 	v = k.evaluate(input())
+	v.subject = subject
 	k.mu.Lock()
 	k.m[string(key)] = v
 	k.mu.Unlock()
@@ -340,6 +351,7 @@ func (c *compilation) runRules(in ruleInput) {
 	// ([{weight: 1}, {}]): its key is written as appendKey would.
 	wkey := append(make([]byte, 0, 64), `{"reals":[`...)
 	var key []byte
+	var classes *addrClasses
 	for i, ref := range in.refs {
 		real, _ := reals[i].(map[string]any)
 		weight, hasWeight := real["weight"]
@@ -356,10 +368,28 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		key = append(key, sk...)
 		key = append(key, '|')
-		key = strconv.AppendInt(key, int64(fact.id), 10)
+		// A real server by bare address: its class of address stands
+		// for it (addrclass.go), and its address is left out.
+		subject := ""
+		if addr, _ := real["address"].(string); ref.ok && ref.host == nil && real["host"] == nil && addr == ref.addr.String() {
+			if classes == nil {
+				classes = newAddrClasses(in.clusterFacts.facts)
+			}
+			if cl, ok := classes.class(ref.addr); ok {
+				subject = addr
+				key = appendKeyWithout(key[:0], real, "weight", "address")
+				key = append(key, '|')
+				key = append(key, sk...)
+				key = append(key, "|a"...)
+				key = append(key, cl...)
+			}
+		}
+		if subject == "" {
+			key = strconv.AppendInt(key, int64(fact.id), 10)
+		}
 		key = append(key, ',')
 		key = strconv.AppendInt(key, int64(in.clusterFacts.id), 10)
-		v := c.ev.checks.real.evalKey(key, func() map[string]any {
+		v := c.ev.checks.real.evalKeyAs(key, subject, func() map[string]any {
 			own := make(map[string]any, len(real))
 			for k, v := range real {
 				if k != "weight" {
@@ -586,8 +616,8 @@ func hostMTU(h *model.Host) int {
 }
 
 // appendKeyWithout is appendKey of m without its field skip.
-func appendKeyWithout(b []byte, m map[string]any, skip string) []byte {
-	return appendMap(b, m, func(k string) bool { return k == skip })
+func appendKeyWithout(b []byte, m map[string]any, skip ...string) []byte {
+	return appendMap(b, m, func(k string) bool { return slices.Contains(skip, k) })
 }
 
 // appendMap is appendKey of m, leaving out the fields skip reports (nil:

@@ -44,6 +44,7 @@ type planFlags struct {
 	// checkPerms is set by apply, which writes the kernel as root, unless
 	// --allow-unsafe-permissions.
 	checkPerms bool
+	noCache    bool
 }
 
 func (f *planFlags) register(c *cobra.Command) {
@@ -57,6 +58,7 @@ func (f *planFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&f.detailedExit, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "bound on the whole run's kernel calls")
 	c.Flags().StringArrayVar(&f.policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
+	c.Flags().BoolVar(&f.noCache, "no-cache", false, noCacheUsage)
 }
 
 // compile checks --format and compiles dir for --host: what plan and
@@ -68,7 +70,7 @@ func (f *planFlags) compile(stderr io.Writer, dir string) (*hoststate.Host, erro
 	if f.maxDeleteFraction <= 0 || f.maxDeleteFraction > 1 {
 		return nil, usageError{fmt.Errorf("--max-delete-fraction %g: want more than 0 and at most 1 (1: no limit)", f.maxDeleteFraction)}
 	}
-	return compileHost(stderr, dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms})
+	return compileHost(stderr, dir, f.host, compiler.Options{PolicyDirs: f.policyDirs, CheckPermissions: f.checkPerms}, f.noCache)
 }
 
 // lockLiveKernel takes the lock of the kernel openKernel opens: one per
@@ -100,13 +102,13 @@ func lockKernel(stateDir, host string) (k kernel.Kernel, unlock func(), err erro
 	return k, unlock, nil
 }
 
-// compileHost compiles dir and returns host's desired state; diagnostics
-// go to stderr.
-func compileHost(stderr io.Writer, dir, host string, opts compiler.Options) (*hoststate.Host, error) {
+// compileHost compiles dir (through the compile cache unless noCache)
+// and returns host's desired state; diagnostics go to stderr.
+func compileHost(stderr io.Writer, dir, host string, opts compiler.Options, noCache bool) (*hoststate.Host, error) {
 	if host == "" {
 		return nil, usageError{errors.New("--host NAME is required")}
 	}
-	res, err := compiler.CompileWith(dir, opts)
+	res, err := compileCached(stderr, dir, opts, noCache)
 	if err != nil {
 		return nil, err
 	}

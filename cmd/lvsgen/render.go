@@ -19,6 +19,7 @@ import (
 func newRender() *cobra.Command {
 	var host, format string
 	var policyDirs []string
+	var noCache bool
 	c := &cobra.Command{
 		Use:   "render DIR --host NAME",
 		Short: "Print the desired state of one host",
@@ -42,7 +43,7 @@ the policies of a directory too, as validate does.`,
 			if host == "" {
 				return usageError{fmt.Errorf("render needs --host NAME")}
 			}
-			res, err := compiler.CompileWith(args[0], compiler.Options{PolicyDirs: policyDirs})
+			res, err := compileCached(cmd.ErrOrStderr(), args[0], compiler.Options{PolicyDirs: policyDirs}, noCache)
 			if err != nil {
 				return err
 			}
@@ -74,6 +75,7 @@ the policies of a directory too, as validate does.`,
 	c.Flags().StringVar(&host, "host", "", "the host to render (required)")
 	c.Flags().StringVar(&format, "format", "text", "text, ipvsadm-save, sysctl, json, keepalived-vrrp, nft or bird")
 	c.Flags().StringArrayVar(&policyDirs, "policy", nil, "also check the policies in this directory (repeatable)")
+	c.Flags().BoolVar(&noCache, "no-cache", false, noCacheUsage)
 	return c
 }
 

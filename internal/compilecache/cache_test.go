@@ -1,0 +1,388 @@
+package compilecache
+
+import (
+	"crypto/sha256"
+	"math/big"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/lvsgen/lvsgen/compiler"
+	"github.com/lvsgen/lvsgen/hoststate"
+	"github.com/lvsgen/lvsgen/internal/gen"
+)
+
+// configs are the directories the round trip is tested on: the bundled
+// example, the e2e suites' configs (every mode, family and tunnel kind)
+// and a generated one.
+func configs(t *testing.T) []string {
+	dirs := []string{filepath.Join("..", "..", "examples")}
+	for _, pattern := range []string{"../../e2e/compile/testdata/*", "../../e2e/compile/testdata/oracle/*"} {
+		m, _ := filepath.Glob(pattern)
+		for _, d := range m {
+			if files, _ := filepath.Glob(filepath.Join(d, "*.cue")); len(files) > 0 {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	generated := t.TempDir()
+	if err := gen.Write(generated, 50, 10); err != nil {
+		t.Fatal(err)
+	}
+	return append(dirs, generated)
+}
+
+// resultDiff compares two results as a caller sees them: every exported
+// field, nil and empty told apart.
+func resultDiff(want, got *compiler.Result) string {
+	return cmp.Diff(want, got, cmpopts.IgnoreUnexported(compiler.Result{}), cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{}))
+}
+
+func newCache(t *testing.T) *Cache {
+	t.Helper()
+	c, err := Open(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRoundTrip compiles each config through the cache twice — a miss
+// that stores, then a hit that loads — and requires both to equal a fresh
+// compile exactly, and the JSON renderings of every host to be the same
+// bytes.
+func TestRoundTrip(t *testing.T) {
+	c := newCache(t)
+	for _, dir := range configs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			want, err := compiler.Compile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !want.Valid() {
+				t.Skipf("%s is not valid: not cached", dir)
+			}
+			for i, wantHit := range []bool{false, true} {
+				got, hit, err := c.Compile(dir, compiler.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hit != wantHit {
+					t.Fatalf("compile %d: hit %v, want %v", i, hit, wantHit)
+				}
+				if d := resultDiff(want, got); d != "" {
+					t.Fatalf("compile %d (hit %v) (-want +got):\n%s", i, hit, d)
+				}
+				for name, h := range want.Hosts {
+					var a, b []byte
+					a, _ = jsonOf(h)
+					b, _ = jsonOf(got.Hosts[name])
+					if string(a) != string(b) {
+						t.Errorf("host %s: JSON differs after the cache", name)
+					}
+				}
+			}
+		})
+	}
+}
+
+func jsonOf(h *hoststate.Host) ([]byte, error) {
+	f := new(stringsBuilder)
+	err := hoststate.WriteJSON(f, h)
+	return f.b, err
+}
+
+type stringsBuilder struct{ b []byte }
+
+func (s *stringsBuilder) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
+
+// TestCodecNilAndEmpty: what gob would lose.
+func TestCodecNilAndEmpty(t *testing.T) {
+	type inner struct {
+		S  []string
+		M  map[string]int
+		P  *int
+		A  netip.Addr
+		AP netip.AddrPort
+		X  any
+		D  time.Duration
+	}
+	zero := 0
+	big1, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
+	for _, in := range []inner{
+		{},
+		{S: []string{}, M: map[string]int{}, P: &zero, X: map[string]any{}},
+		{S: []string{"a", ""}, M: map[string]int{"x": -1}, A: netip.MustParseAddr("2001:db8::1"), AP: netip.MustParseAddrPort("10.0.0.1:80"),
+			X: map[string]any{"n": nil, "i": int64(-3), "f": 1.5, "b": true, "s": "x", "l": []any{}, "big": big1, "bytes": []byte{}}, D: time.Second},
+	} {
+		var e encoder
+		if err := e.encode(reflect.ValueOf(in)); err != nil {
+			t.Fatal(err)
+		}
+		var out inner
+		d := decoder{buf: e.buf}
+		if err := d.decode(reflect.ValueOf(&out).Elem()); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(in, out, cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{}), cmp.Comparer(func(a, b *big.Int) bool { return a.Cmp(b) == 0 })); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		if d.off != len(e.buf) {
+			t.Errorf("decoded %d of %d bytes", d.off, len(e.buf))
+		}
+	}
+	var e encoder
+	if err := e.encode(reflect.ValueOf(struct{ x int }{})); err == nil {
+		t.Error("an unexported field was encoded")
+	}
+	if err := e.encode(reflect.ValueOf(struct{ X any }{X: struct{}{}})); err == nil {
+		t.Error("an unknown type in an any was encoded")
+	}
+}
+
+// TestBadEntries: an entry that is truncated, flipped, another key's or
+// of another layout is ignored — the compile runs and its result
+// overwrites the entry, which then hits.
+func TestBadEntries(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples")
+	want, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		spoil func(b []byte, other []byte) []byte
+	}{
+		{"truncated", func(b, _ []byte) []byte { return b[:len(b)/2] }},
+		{"empty", func(b, _ []byte) []byte { return nil }},
+		{"flipped byte in the payload", func(b, _ []byte) []byte { b[len(b)-10] ^= 1; return b }},
+		{"flipped byte in the checksum", func(b, _ []byte) []byte { b[len(magic)+sha256.Size] ^= 1; return b }},
+		{"another layout", func(b, _ []byte) []byte { b[len(magic)-2]++; return b }},
+		{"another key's entry", func(_, other []byte) []byte { return other }},
+		{"payload with the checksum recomputed but cut short", func(b, _ []byte) []byte {
+			p := b[len(magic)+2*sha256.Size : len(b)-1]
+			s := sha256.Sum256(p)
+			copy(b[len(magic)+sha256.Size:], s[:])
+			return b[:len(b)-1]
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCache(t)
+			other := t.TempDir()
+			if err := gen.Write(other, 2, 2); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.Compile(other, compiler.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.Compile(dir, compiler.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			paths, _ := filepath.Glob(filepath.Join(c.dir, "*"))
+			if len(paths) != 2 {
+				t.Fatalf("%d entries, want 2", len(paths))
+			}
+			files, _ := compiler.ConfigFiles(dir)
+			snap := map[string][]byte{}
+			for _, f := range files {
+				snap[f], _ = os.ReadFile(f)
+			}
+			build, _ := BuildID()
+			path := c.path(Key(build, dir, compiler.Options{}, files, snap))
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ob []byte
+			for _, p := range paths {
+				if p != path {
+					ob, _ = os.ReadFile(p)
+				}
+			}
+			if err := os.WriteFile(path, tt.spoil(b, ob), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for i, wantHit := range []bool{false, true} {
+				got, hit, err := c.Compile(dir, compiler.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hit != wantHit {
+					t.Fatalf("compile %d: hit %v, want %v", i, hit, wantHit)
+				}
+				if d := resultDiff(want, got); d != "" {
+					t.Fatalf("compile %d (-want +got):\n%s", i, d)
+				}
+			}
+		})
+	}
+}
+
+// TestInputsChange: a change to any input — a config file's bytes, a new
+// config file, a policy file of a --policy directory, a new policy file —
+// misses, and the result is the fresh compile's.
+func TestInputsChange(t *testing.T) {
+	c := newCache(t)
+	cfg := t.TempDir()
+	if err := gen.Write(cfg, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	pol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pol, "org.cue"), []byte(`package org
+
+rules: "org-persistence-max": {
+	severity: "warn"
+	message:  "persistence timeouts are at most one hour"
+	violations: [
+		for s in model.services if s.persistence != _|_ if s.persistence.timeout > 3600 {
+			service: s.name
+		},
+	]
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := compiler.Options{PolicyDirs: []string{pol}}
+	write := func(path, text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFiles, _ := filepath.Glob(filepath.Join(cfg, "*.cue"))
+	polFiles, _ := filepath.Glob(filepath.Join(pol, "*.cue"))
+	if len(cfgFiles) == 0 || len(polFiles) == 0 {
+		t.Fatal("no files to change")
+	}
+	appendTo := func(path, text string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(path, string(b)+text)
+	}
+	for _, step := range []struct {
+		name   string
+		change func()
+		hit    bool
+	}{
+		{"first", func() {}, false},
+		{"unchanged", func() {}, true},
+		{"a config file's bytes", func() { appendTo(cfgFiles[0], "\n// a comment\n") }, false},
+		{"unchanged again", func() {}, true},
+		{"a new config file", func() { write(filepath.Join(cfg, "zz.cue"), "package lvs\n") }, false},
+		{"a policy file's bytes", func() { appendTo(polFiles[0], "\n// a comment\n") }, false},
+		{"a new policy file", func() { write(filepath.Join(pol, "zz.cue"), "package org\n") }, false},
+		// The entry of the same config files holds the compile with zz.cue.
+		{"a removed policy file", func() { _ = os.Remove(filepath.Join(pol, "zz.cue")) }, false},
+		{"unchanged at last", func() {}, true},
+	} {
+		step.change()
+		want, err := compiler.CompileWith(cfg, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, hit, err := c.Compile(cfg, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !want.Valid() {
+			t.Fatalf("%s: the config is not valid: %v", step.name, want.Diagnostics)
+		}
+		if hit != step.hit {
+			t.Errorf("%s: hit %v, want %v", step.name, hit, step.hit)
+		}
+		if d := resultDiff(want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", step.name, d)
+		}
+	}
+}
+
+// TestOpenRefusesShared: a cache directory others can write is refused,
+// as is a symlink to one.
+func TestOpenRefusesShared(t *testing.T) {
+	d := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(d); err == nil {
+		t.Error("a world-writable cache directory was accepted")
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	private := t.TempDir()
+	if err := os.Symlink(private, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(link); err == nil {
+		t.Error("a symlink was accepted as the cache directory")
+	}
+	fresh := filepath.Join(t.TempDir(), "new", "cache")
+	if _, err := Open(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("made %s with %v (%v), want 0700", fresh, fi.Mode().Perm(), err)
+	}
+}
+
+// TestEvict: past MaxEntries the least recently used entries go, and a
+// hit counts as a use.
+func TestEvict(t *testing.T) {
+	c := newCache(t)
+	c.MaxEntries = 2
+	dirs := make([]string, 3)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+		if err := gen.Write(dirs[i], i+1, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compile := func(dir string) bool {
+		t.Helper()
+		_, hit, err := c.Compile(dir, compiler.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hit
+	}
+	compile(dirs[0])
+	time.Sleep(20 * time.Millisecond)
+	compile(dirs[1])
+	time.Sleep(20 * time.Millisecond)
+	if !compile(dirs[0]) { // a use: dirs[1] is now the oldest
+		t.Fatal("no hit")
+	}
+	time.Sleep(20 * time.Millisecond)
+	compile(dirs[2])
+	if n, _ := filepath.Glob(filepath.Join(c.dir, "*")); len(n) != 2 {
+		t.Errorf("%d entries, want 2", len(n))
+	}
+	if !compile(dirs[0]) || compile(dirs[1]) {
+		t.Error("evicted the most recently used entry instead of the least")
+	}
+	// Room for the largest entry but not two: a store leaves one.
+	paths, _ := filepath.Glob(filepath.Join(c.dir, "*"))
+	var small, large int64 = 1 << 62, 0
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, large = min(small, fi.Size()), max(large, fi.Size())
+	}
+	c.MaxBytes = small + large - 1
+	if compile(dirs[2]) {
+		t.Fatal("an evicted entry hit")
+	}
+	if n, _ := filepath.Glob(filepath.Join(c.dir, "*")); len(n) != 1 {
+		t.Errorf("%d entries in a cache with room for one", len(n))
+	}
+}
