@@ -19,10 +19,11 @@ import (
 )
 
 // configs are the directories the round trip is tested on: the bundled
-// example, the e2e suites' configs (every mode, family and tunnel kind)
-// and a generated one.
+// example, one with sync daemons and an active-active cluster, the e2e
+// suites' configs (every mode, family and tunnel kind) and a generated
+// one.
 func configs(t *testing.T) []string {
-	dirs := []string{filepath.Join("..", "..", "examples")}
+	dirs := []string{filepath.Join("..", "..", "examples"), filepath.Join("testdata", "failover")}
 	for _, pattern := range []string{"../../e2e/compile/testdata/*", "../../e2e/compile/testdata/oracle/*"} {
 		m, _ := filepath.Glob(pattern)
 		for _, d := range m {
