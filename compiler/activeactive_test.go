@@ -1,12 +1,7 @@
 package compiler
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // aaBGP is a valid bgp for the base config's lb1 and lb2.
@@ -15,12 +10,7 @@ const aaBGP = `bgp: {asn: 65010, peers: [{address: "10.0.0.1", asn: 65000}]}`
 // activeActiveCases each add an active-active cluster (or a part of
 // one) to testdata/base, with the diagnostics the compiler must give on
 // both compile paths, and a part of the first message.
-var activeActiveCases = []struct {
-	name string
-	src  string
-	want []want
-	msg  string
-}{
+var activeActiveCases = []baseCase{
 	{"valid", `clusters: aa: {directors: ["lb1", "lb2"], mode: "active-active", ` + aaBGP + `}
 services: s: {cluster: "aa", vip: "192.0.2.9", port: 80, scheduler: "mh", reals: [{host: "web1"}]}`, nil, ""},
 	{"with vrrp", `clusters: aa: {directors: ["lb1", "lb2"], mode: "active-active", ` + aaBGP + `, vrrp: ‸{routerID: 9, interface: "eth0", priority: {lb1: 2, lb2: 1}}}`,
@@ -45,33 +35,4 @@ services: s: {cluster: "aa", vip: "192.0.2.9", port: 80, scheduler: ‸"wrr", re
 		[]want{{"schema", "clusters.aa.mode", false}}, ""},
 }
 
-func TestActiveActiveChecks(t *testing.T) {
-	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range activeActiveCases {
-		t.Run(tt.name, func(t *testing.T) {
-			src, positions := stripMarkers(tt.src)
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "base.cue"), string(base))
-			writeFile(t, filepath.Join(dir, "case.cue"), "package lvs\n\n"+src+"\n")
-			res, whole := compileBothWays(t, dir)
-			if diff := cmp.Diff(whole.Diagnostics, res.Diagnostics); diff != "" {
-				t.Errorf("plain-data path differs from CUE's whole evaluation (-cue +tree):\n%s", diff)
-			}
-			for len(positions) > 0 && len(positions) < len(tt.want) {
-				positions = append(positions, positions[len(positions)-1])
-			}
-			checkDiagnostics(t, res.Diagnostics, tt.want, positions)
-			if tt.msg != "" && (len(res.Diagnostics) == 0 || !strings.Contains(res.Diagnostics[0].Message, tt.msg)) {
-				t.Errorf("message lacks %q:\n%s", tt.msg, res.Diagnostics)
-			}
-			for _, d := range res.Diagnostics {
-				if d.Hint == "" {
-					t.Errorf("diagnostic without hint: %+v", d)
-				}
-			}
-		})
-	}
-}
+func TestActiveActiveChecks(t *testing.T) { runBaseCases(t, activeActiveCases) }

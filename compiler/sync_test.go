@@ -15,12 +15,7 @@ import (
 // syncCases each add a cluster's sync to testdata/base, with the
 // diagnostics the compiler must give, on both compile paths: rule, path
 // and position (the markers), and a part of the first message.
-var syncCases = []struct {
-	name string
-	src  string
-	want []want
-	msg  string
-}{
+var syncCases = []baseCase{
 	{"valid pair", `clusters: pair: sync: {id: 51, interface: "eth0"}`, nil, ""},
 	{"a group that is not multicast", `clusters: pair: sync: {id: 51, interface: "eth0", group: ‸"10.0.0.99"}`,
 		[]want{{"sync-group", "clusters.pair.sync.group", false}}, "cluster pair's sync group 10.0.0.99 is not a multicast address"},
@@ -54,12 +49,27 @@ clusters: pair: sync: ‸{id: 51, interface: "eth0", states: lb2: "backup"}`,
 		[]want{{"schema", "clusters.pair.sync.state", false}}, ""},
 }
 
-func TestSyncChecks(t *testing.T) {
+func TestSyncChecks(t *testing.T) { runBaseCases(t, syncCases) }
+
+// baseCase is a snippet added to testdata/base with the diagnostics the
+// compiler must give for it on both compile paths: rule, path and
+// position (the ‸ markers), and a part of the first message.
+type baseCase struct {
+	name string
+	src  string
+	want []want
+	msg  string
+}
+
+// runBaseCases compiles testdata/base with each case's snippet both ways
+// and checks the diagnostics agree, match the case, and have hints.
+func runBaseCases(t *testing.T, cases []baseCase) {
+	t.Helper()
 	base, err := os.ReadFile(filepath.Join("testdata", "base", "base.cue"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range syncCases {
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			src, positions := stripMarkers(tt.src)
 			dir := t.TempDir()
