@@ -33,6 +33,7 @@ var wantFiles = map[string]string{
 	"/usr/lib/systemd/system/lvsgen-git-pull.service":  "-rw-r--r--",
 	"/usr/lib/systemd/system/lvsgen-git-pull.timer":    "-rw-r--r--",
 	"/etc/default/lvsgen-watch":                        "-rw-r--r--",
+	"/usr/lib/modules-load.d/lvsgen.conf":              "-rw-r--r--",
 	"/var/lib/lvsgen":                                  "drwx------",
 	"/usr/share/doc/lvsgen/README.md":                  "-rw-r--r--",
 	"/usr/share/doc/lvsgen/LICENSE":                    "-rw-r--r--",
