@@ -292,7 +292,8 @@ func TestRelatedPositions(t *testing.T) {
 }
 
 // stripMarker removes every m from src and returns the 1-based line and
-// column each marked, counting as if the other marker were gone too.
+// column (in bytes, as CUE counts) each marked, counting as if the other
+// marker (if any) were gone too.
 func stripMarker(src, m, other string) (string, [][2]int) {
 	var pos [][2]int
 	line, col := 1, 1
@@ -303,7 +304,7 @@ func stripMarker(src, m, other string) (string, [][2]int) {
 			pos = append(pos, [2]int{line, col})
 			src = src[len(m):]
 			continue
-		case strings.HasPrefix(src, other):
+		case other != "" && strings.HasPrefix(src, other):
 			out.WriteString(other)
 			src = src[len(other):]
 			continue

@@ -3,7 +3,6 @@ package compiler
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"cuelang.org/go/cue/cuecontext"
@@ -349,27 +348,7 @@ func checkDiagnostics(t *testing.T, diags diag.List, want []want, positions [][2
 
 // stripMarkers removes every marker from src and returns the 1-based line
 // and column (in bytes, as CUE counts) that each marked.
-func stripMarkers(src string) (string, [][2]int) {
-	var out strings.Builder
-	var pos [][2]int
-	line, col := 1, 1
-	for len(src) > 0 {
-		if strings.HasPrefix(src, marker) {
-			pos = append(pos, [2]int{line, col})
-			src = src[len(marker):]
-			continue
-		}
-		c := src[0]
-		out.WriteByte(c)
-		src = src[1:]
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return out.String(), pos
-}
+func stripMarkers(src string) (string, [][2]int) { return stripMarker(src, marker, "") }
 
 func writeFile(t *testing.T, name, content string) {
 	t.Helper()

@@ -10,12 +10,7 @@ import (
 // vrrpCases each add a cluster's vrrp to testdata/base, with the
 // diagnostics the compiler must give: rule, path and position (the
 // markers), and a part of the message.
-var vrrpCases = []struct {
-	name string
-	src  string
-	want []want
-	msg  string
-}{
+var vrrpCases = []baseCase{
 	{"valid pair", `clusters: pair: vrrp: {routerID: 51, interface: "eth0", priority: {lb1: 150, lb2: 100}}`, nil, ""},
 	{"lvsgen binds the VIPs too", `clusters: dr: vrrp: {routerID: 52, interface: "eth0", priority: lb1: 100}`,
 		[]want{{"vrrp", "clusters.dr.vip.bind", false}}, `cluster dr declares vrrp, so keepalived binds its VIPs, but vip.bind is "dummy"`},
