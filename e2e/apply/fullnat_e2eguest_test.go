@@ -57,6 +57,54 @@ func checkFullNAT(t *testing.T, client *topo.Node, vip, snat string, n int) {
 	}
 }
 
+// fullNATLab builds the FULLNAT topology in one address family: a client
+// and the director on front (net 1), the director and a router on mid
+// (net 3), the router and two real servers serving HTTP on 8080 on back
+// (net 2). The director's and the real servers' default routes lead to
+// the router, which knows mid and back only: nothing it could send to the
+// client network. addr formats an address from its net and host part,
+// e.g. "10.0.%d.%s"; the prefixes are /24 for IPv4, /64 for IPv6.
+func fullNATLab(t *testing.T, addr string) (*lab, *topo.Node) {
+	t.Helper()
+	a := func(net int, host string) string { return fmt.Sprintf(addr, net, host) }
+	bits := "/24"
+	if strings.Contains(addr, ":") {
+		bits = "/64"
+	}
+	tp := topo.New(t)
+	front := tp.Subnet("front", a(1, "0")+bits)
+	mid := tp.Subnet("mid", a(3, "0")+bits)
+	back := tp.Subnet("back", a(2, "0")+bits)
+	l := newLab(t)
+	l.client = tp.Client("client", front, a(1, "10"))
+	dir := tp.Node("dir", front, a(1, "2"))
+	dir.Attach(mid, a(3, "2"))
+	dir.DefaultRoute(a(3, "1"))
+	l.hosts["dir"] = dir
+	router := tp.Router("router", mid, a(3, "1"))
+	router.Attach(back, a(2, "1"))
+	for i, h := range []string{"11", "12"} {
+		rs := tp.Node(fmt.Sprintf("rs%d", i+1), back, a(2, h))
+		rs.DefaultRoute(a(2, "1"))
+		rs.ServeHTTP(8080)
+	}
+	return l, dir
+}
+
+// checkNFTRendered: what the kernel holds, as nft lists lvsgen's table of
+// family, is what lvsgen render --format nft shows.
+func checkNFTRendered(t *testing.T, l *lab, dir *topo.Node, cfg, family string) {
+	t.Helper()
+	listed := dir.MustRun("nft", "list", "table", family, "lvsgen").Stdout
+	// nft names protocols through /etc/protocols, which the VM has not:
+	// there it prints the number where a host prints "tcp".
+	listed = strings.ReplaceAll(listed, "meta l4proto 6 ", "meta l4proto tcp ")
+	rendered := dir.MustRun(l.lvsgen, "render", cfg, "--host", "dir", "--format", "nft").Stdout
+	if listed != rendered {
+		t.Errorf("nft list table %s lvsgen:\n%s\nlvsgen render --format nft:\n%s", family, listed, rendered)
+	}
+}
+
 // TestApplyFullNAT: real servers two hops away, behind a router with no
 // route to the clients, serve the VIP through the director's source NAT:
 // requests alternate (rr) and the real servers see the director's
@@ -64,25 +112,7 @@ func checkFullNAT(t *testing.T, client *topo.Node, vip, snat string, n int) {
 // the service gone the table goes and conntrack is back to 0.
 func TestApplyFullNAT(t *testing.T) {
 	guest.Require(t)
-	tp := topo.New(t)
-	front := tp.Subnet("front", "10.0.1.0/24")
-	mid := tp.Subnet("mid", "10.0.3.0/24")
-	back := tp.Subnet("back", "10.0.2.0/24")
-	l := newLab(t)
-	l.client = tp.Client("client", front, "10.0.1.10")
-	dir := tp.Node("dir", front, "10.0.1.2")
-	dir.Attach(mid, "10.0.3.2")
-	dir.DefaultRoute("10.0.3.1")
-	l.hosts["dir"] = dir
-	// The router knows mid and back only: nothing it could send to the
-	// client network.
-	router := tp.Router("router", mid, "10.0.3.1")
-	router.Attach(back, "10.0.2.1")
-	for i, a := range []string{"10.0.2.11", "10.0.2.12"} {
-		rs := tp.Node(fmt.Sprintf("rs%d", i+1), back, a)
-		rs.DefaultRoute("10.0.2.1")
-		rs.ServeHTTP(8080)
-	}
+	l, dir := fullNATLab(t, "10.0.%d.%s")
 	if v := dir.ReadSysctl("net.ipv4.vs.conntrack"); v != "0" {
 		t.Fatalf("conntrack is %s before apply, want the kernel's 0", v)
 	}
@@ -95,15 +125,7 @@ func TestApplyFullNAT(t *testing.T) {
 	}
 	l.noChanges(cfg, "dir")
 
-	// What the kernel holds, as nft lists it, is what render shows.
-	listed := dir.MustRun("nft", "list", "table", "ip", "lvsgen").Stdout
-	// nft names protocols through /etc/protocols, which the VM has not:
-	// there it prints the number where a host prints "tcp".
-	listed = strings.ReplaceAll(listed, "meta l4proto 6 ", "meta l4proto tcp ")
-	rendered := dir.MustRun(l.lvsgen, "render", cfg, "--host", "dir", "--format", "nft").Stdout
-	if listed != rendered {
-		t.Errorf("nft list table ip lvsgen:\n%s\nlvsgen render --format nft:\n%s", listed, rendered)
-	}
+	checkNFTRendered(t, l, dir, cfg, "ip")
 
 	// Drift: the rules flushed by hand.
 	dir.MustRun("nft", "flush", "table", "ip", "lvsgen")
@@ -157,31 +179,10 @@ func TestApplyFullNAT(t *testing.T) {
 // TestApplyFullNAT6: the same over IPv6, through the ip6 lvsgen table.
 func TestApplyFullNAT6(t *testing.T) {
 	guest.Require(t)
-	tp := topo.New(t)
-	front := tp.Subnet("front", "fd00:1::/64")
-	mid := tp.Subnet("mid", "fd00:3::/64")
-	back := tp.Subnet("back", "fd00:2::/64")
-	l := newLab(t)
-	l.client = tp.Client("client", front, "fd00:1::10")
-	dir := tp.Node("dir", front, "fd00:1::2")
-	dir.Attach(mid, "fd00:3::2")
-	dir.DefaultRoute("fd00:3::1")
-	l.hosts["dir"] = dir
-	router := tp.Router("router", mid, "fd00:3::1")
-	router.Attach(back, "fd00:2::1")
-	for i, a := range []string{"fd00:2::11", "fd00:2::12"} {
-		rs := tp.Node(fmt.Sprintf("rs%d", i+1), back, a)
-		rs.DefaultRoute("fd00:2::1")
-		rs.ServeHTTP(8080)
-	}
+	l, dir := fullNATLab(t, "fd00:%d::%s")
 	cfg := data(t, "fullnat6")
 	l.apply(cfg, "dir")
 	checkFullNAT(t, l.client, "[fd00:1::100]:80", "fd00:3::2", requests)
 	l.noChanges(cfg, "dir")
-	listed := dir.MustRun("nft", "list", "table", "ip6", "lvsgen").Stdout
-	listed = strings.ReplaceAll(listed, "meta l4proto 6 ", "meta l4proto tcp ")
-	rendered := dir.MustRun(l.lvsgen, "render", cfg, "--host", "dir", "--format", "nft").Stdout
-	if listed != rendered {
-		t.Errorf("nft list table ip6 lvsgen:\n%s\nlvsgen render --format nft:\n%s", listed, rendered)
-	}
+	checkNFTRendered(t, l, dir, cfg, "ip6")
 }
