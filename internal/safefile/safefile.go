@@ -16,6 +16,7 @@
 package safefile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -203,10 +204,16 @@ func read(f *os.File, name string, max int64) ([]byte, error) {
 	if fi.Size() > max {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d lvsgen reads: %w", name, fi.Size(), max, ErrTooLarge)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Read into a buffer of the size stat gave, plus what ReadFrom needs
+	// free to see the end (or a file that grew): io.ReadAll grows its
+	// buffer step by step, copying and clearing it each time, which for
+	// the compile cache's entries of tens of megabytes cost more than
+	// decoding them.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > max {
 		// It grew while being read.
 		return nil, fmt.Errorf("%s is more than the %d bytes lvsgen reads: %w", name, max, ErrTooLarge)
