@@ -1,6 +1,7 @@
 package planfmt
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,20 +19,30 @@ var colours = map[plan.Action]string{plan.Create: "\x1b[32m", plan.Update: "\x1b
 // WriteText prints p for people: one line per operation with its symbol,
 // object, change and reason, then a summary. colour adds ANSI colours,
 // for a terminal.
-func WriteText(w io.Writer, p *plan.Plan, colour bool) error {
+func WriteText(out io.Writer, p *plan.Plan, colour bool) error {
+	// Buffered: a plan of a large config is a hundred thousand lines,
+	// and a write per line to an unbuffered stdout is a system call
+	// each, which under emulation took longer than the planning.
+	w := bufio.NewWriterSize(out, 64<<10)
 	fmt.Fprintf(w, "Plan for host %s:\n", p.Host)
 	if len(p.Ops) == 0 {
 		fmt.Fprintln(w, "  no changes: the kernel matches the config")
 	}
 	for _, o := range p.Ops {
-		line := fmt.Sprintf("  %s %-9s %s", symbols[o.Action], o.Kind(), o.Object())
+		if colour {
+			w.WriteString(colours[o.Action])
+		}
+		fmt.Fprintf(w, "  %s %-9s %s", symbols[o.Action], o.Kind(), o.Object())
 		if d := o.Describe(); d != "" {
-			line += "  " + d
+			w.WriteString("  ")
+			w.WriteString(d)
 		}
 		if colour {
-			line = colours[o.Action] + line + "\x1b[0m"
+			w.WriteString("\x1b[0m")
 		}
-		fmt.Fprintf(w, "%s\n      # %s\n", line, o.Reason)
+		w.WriteString("\n      # ")
+		w.WriteString(o.Reason)
+		w.WriteByte('\n')
 	}
 	for _, s := range p.Unmanaged {
 		fmt.Fprintf(w, "  ? service   %s  unmanaged: not created by lvsgen and not in the config (--prune deletes it)\n", plan.ServiceName(s.ServiceKey))
@@ -43,9 +54,9 @@ func WriteText(w io.Writer, p *plan.Plan, colour bool) error {
 	for _, o := range p.Ops {
 		counts[o.Action]++
 	}
-	_, err := fmt.Fprintf(w, "%d to create, %d to change, %d to delete, %d to drain, %d draining, %d unmanaged.\n",
+	fmt.Fprintf(w, "%d to create, %d to change, %d to delete, %d to drain, %d draining, %d unmanaged.\n",
 		counts[plan.Create], counts[plan.Update], counts[plan.Delete], counts[plan.Drain], counts[plan.Wait], len(p.Unmanaged))
-	return err
+	return w.Flush()
 }
 
 // Version is the version of the JSON form of a plan.
