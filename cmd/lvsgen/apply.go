@@ -108,7 +108,7 @@ func compileHost(stderr io.Writer, dir, host string, opts compiler.Options, noCa
 	if host == "" {
 		return nil, usageError{errors.New("--host NAME is required")}
 	}
-	res, err := compileCached(stderr, dir, opts, noCache)
+	res, err := compileHostCached(stderr, dir, host, opts, noCache)
 	if err != nil {
 		return nil, err
 	}
@@ -119,14 +119,13 @@ func compileHost(stderr io.Writer, dir, host string, opts compiler.Options, noCa
 	if len(res.Diagnostics) > 0 {
 		_ = diag.WriteText(stderr, res.Diagnostics)
 	}
-	h, ok := res.Hosts[host]
-	if !ok {
-		if _, declared := res.Config.Hosts[host]; declared {
+	if res.Host == nil {
+		if res.Declared {
 			return nil, fmt.Errorf("host %q is not managed (managed: false)", host)
 		}
 		return nil, fmt.Errorf("no host %q in %s", host, dir)
 	}
-	return h, nil
+	return res.Host, nil
 }
 
 func (f *planFlags) runner(k kernel.Kernel) *applier.Runner {

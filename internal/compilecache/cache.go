@@ -24,10 +24,12 @@ import (
 
 // Default bounds of a cache: past either, the least recently used
 // entries are deleted after a store. An entry of the 10,000 × 10
-// generated config is about 25 MB.
+// generated config is about 15 MB, its director's part under 2 MB;
+// most hosts' parts are a few kilobytes, and every host planned from a
+// config adds one, hence room for many entries.
 const (
 	DefaultMaxBytes   = 256 << 20
-	DefaultMaxEntries = 64
+	DefaultMaxEntries = 256
 )
 
 // RootDir is the cache of root: beside the state in /var/lib/lvsgen, in
@@ -81,7 +83,7 @@ func Open(dir string) (*Cache, error) {
 }
 
 // magic starts every entry; its number changes with the entry's layout.
-const magic = "lvsgen compile cache 1\n"
+const magic = "lvsgen compile cache 2\n"
 
 // entry is what an entry holds: the result of a valid compile and the
 // policy files it read, which the key does not cover.
@@ -95,6 +97,19 @@ type entry struct {
 	Files       []string
 	Rules       []compiler.Rule
 	PolicyDirs  []string
+}
+
+// hostEntry is what a host's entry holds: the part of a valid compile
+// that plan and apply of that one host read (CompileHost). It is a
+// fraction of the whole entry, which holds every host's state and the
+// model, and reading and decoding the whole one was most of a cached
+// plan of a large config.
+type hostEntry struct {
+	Deps        []dep
+	PolicyDirs  []string
+	Diagnostics diag.List
+	Host        *hoststate.Host
+	Declared    bool
 }
 
 type dep struct {
@@ -112,86 +127,200 @@ type dep struct {
 // entry that cannot be read, is corrupt, truncated, or another key's, is
 // ignored and overwritten, and a store that fails is skipped.
 func (c *Cache) Compile(dir string, opts compiler.Options) (res *compiler.Result, hit bool, err error) {
+	l, res, err := c.lookup(dir, opts)
+	if l == nil {
+		return res, false, err
+	}
+	defer func() { _ = l.done() }()
+	if e := c.load(l.key, l.read); e != nil {
+		return &compiler.Result{Config: e.Config, Hosts: e.Hosts, Diagnostics: e.Diagnostics, Files: e.Files, Rules: e.Rules, PolicyDirs: e.PolicyDirs}, true, nil
+	}
+	res, _, err = l.compile()
+	return res, false, err
+}
+
+// HostResult is the part of a compile that plan and apply of one host
+// need.
+type HostResult struct {
+	// Diagnostics are the compile's, all of them: an error anywhere
+	// stops plan and apply of every host.
+	Diagnostics diag.List
+	// Host is the host's desired state; nil when the config does not
+	// manage it.
+	Host *hoststate.Host
+	// Declared says whether the config declares the host (managed or
+	// not), for the error that says which.
+	Declared bool
+
+	valid bool
+}
+
+// Valid reports whether the compile was valid (compiler.Result.Valid).
+func (r *HostResult) Valid() bool { return r.valid }
+
+// CompileHost is Compile for one host: from the host's own entry when
+// there is one (a fraction of the whole config's), else from the whole
+// entry or a compile, after which the host's entry is stored too.
+// Entries are trusted, missed and bounded as Compile's; a host entry's
+// key is derived from the whole entry's and the host's name.
+func (c *Cache) CompileHost(dir string, opts compiler.Options, host string) (res *HostResult, hit bool, err error) {
+	l, full, err := c.lookup(dir, opts)
+	if l == nil {
+		if err != nil {
+			return nil, false, err
+		}
+		return HostOf(full, host), false, nil
+	}
+	defer func() { _ = l.done() }()
+	hkey := hostKey(l.key, host)
+	var he hostEntry
+	if c.loadInto(hkey, &he) && depsUnchanged(he.PolicyDirs, he.Deps, l.read) {
+		return &HostResult{Diagnostics: he.Diagnostics, Host: he.Host, Declared: he.Declared, valid: true}, true, nil
+	}
+	var deps []dep
+	if e := c.load(l.key, l.read); e != nil {
+		full, deps, hit = &compiler.Result{Config: e.Config, Hosts: e.Hosts, Diagnostics: e.Diagnostics, PolicyDirs: e.PolicyDirs}, e.Deps, true
+	} else {
+		if full, deps, err = l.compile(); err != nil {
+			return nil, false, err
+		}
+		if deps == nil {
+			// Not stored (invalid, or the config changed during
+			// the compile): neither is the host's part.
+			return HostOf(full, host), false, nil
+		}
+	}
+	res = HostOf(full, host)
+	c.storeValue(hkey, &hostEntry{Deps: deps, PolicyDirs: full.PolicyDirs, Diagnostics: res.Diagnostics, Host: res.Host, Declared: res.Declared})
+	return res, hit, nil
+}
+
+// HostOf is the part of res for host.
+func HostOf(res *compiler.Result, host string) *HostResult {
+	hr := &HostResult{Diagnostics: res.Diagnostics, valid: res.Valid()}
+	if res.Config != nil {
+		_, hr.Declared = res.Config.Hosts[host]
+	}
+	hr.Host = res.Hosts[host]
+	return hr
+}
+
+// hostKey is the key of host's entry in the compile of key.
+func hostKey(key [sha256.Size]byte, host string) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(magic))
+	h.Write([]byte("host\n"))
+	h.Write(key[:])
+	h.Write([]byte(host))
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// lookup is what a compile through the cache starts with: the config
+// files read once and hashed into the key. It returns nil and the
+// compile's result when the cache cannot serve this compile (no files,
+// unreadable ones, no build ID), so the caller returns that.
+func (c *Cache) lookup(dir string, opts compiler.Options) (*lookup, *compiler.Result, error) {
 	files, err := compiler.ConfigFiles(dir)
 	if err != nil || len(files) == 0 {
 		res, err := compiler.CompileWith(dir, opts)
-		return res, false, err
+		return nil, res, err
 	}
 	if opts.CheckPermissions {
 		// Before a hit as before a compile: a config others can
 		// change is refused either way.
 		if err := safefile.CheckPermissions(dir, files); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 	}
 	rootRead, done, err := compiler.ReadConfigFiles(dir)
 	if err != nil {
 		res, err := compiler.CompileWith(dir, opts)
-		return res, false, err
+		return nil, res, err
 	}
-	defer done()
 	snap := make(map[string][]byte, len(files))
 	for _, f := range files {
 		b, err := rootRead(f)
 		if err != nil {
+			_ = done()
 			// The compile reports it where it belongs.
 			res, err := compiler.CompileWith(dir, opts)
-			return res, false, err
+			return nil, res, err
 		}
 		snap[f] = b
 	}
 	build, err := BuildID()
 	if err != nil {
+		_ = done()
 		res, err := compiler.CompileWith(dir, opts)
-		return res, false, err
+		return nil, res, err
 	}
-	key := Key(build, dir, opts, files, snap)
+	// The config's files are read once, through the directory's root:
+	// the compile sees the bytes hashed. Others (policies) as any file.
 	read := func(name string) ([]byte, error) {
+		if b, ok := snap[name]; ok {
+			return b, nil
+		}
 		if within(dir, name) {
 			return rootRead(name)
 		}
 		return safefile.ReadFile(name, safefile.MaxConfigFile)
 	}
-	if e := c.load(key, read); e != nil {
-		return &compiler.Result{Config: e.Config, Hosts: e.Hosts, Diagnostics: e.Diagnostics, Files: e.Files, Rules: e.Rules, PolicyDirs: e.PolicyDirs}, true, nil
-	}
+	return &lookup{c: c, dir: dir, opts: opts, key: Key(build, dir, opts, files, snap), snap: snap, read: read, done: done}, nil, nil
+}
 
-	// Compile the bytes that were hashed; record what is read, for the
-	// policy files among it.
+// lookup is one compile's way through the cache.
+type lookup struct {
+	c    *Cache
+	dir  string
+	opts compiler.Options
+	key  [sha256.Size]byte
+	// snap are the config files' bytes, hashed into key.
+	snap map[string][]byte
+	// read reads a policy file (or returns a config file's snapshot).
+	read func(string) ([]byte, error)
+	// done closes the config directory's root, which read uses.
+	done func() error
+}
+
+// compile compiles the bytes that were hashed and stores a valid result
+// under the key, with the policy files it read (deps; nil when the
+// result was not stored).
+func (l *lookup) compile() (*compiler.Result, []dep, error) {
+	// Record what is read, for the policy files among it.
 	var mu sync.Mutex
 	var reads []dep
+	opts := l.opts
 	opts.ReadFile = func(name string) ([]byte, error) {
-		b, ok := snap[name]
-		if !ok {
-			var err error
-			if b, err = read(name); err != nil {
-				return nil, err
-			}
+		b, err := l.read(name)
+		if err != nil {
+			return nil, err
 		}
 		mu.Lock()
 		reads = append(reads, dep{Name: name, Sum: sha256.Sum256(b)})
 		mu.Unlock()
 		return b, nil
 	}
-	res, err = compiler.CompileWith(dir, opts)
+	res, err := compiler.CompileWith(l.dir, opts)
 	if err != nil || !res.Valid() {
-		return res, false, err
+		return res, nil, err
 	}
-	var deps []dep
+	deps := []dep{}
 	for _, d := range reads {
 		switch {
 		case slices.Contains(res.PolicyDirs, filepath.Dir(d.Name)):
 			deps = append(deps, d)
-		case !inSnap(snap, d.Name):
+		case !inSnap(l.snap, d.Name):
 			// A config file that appeared during the compile: the
 			// result is not that of the files hashed.
-			return res, false, nil
+			return res, nil, nil
 		}
 	}
 	slices.SortFunc(deps, func(a, b dep) int { return strings.Compare(a.Name, b.Name) })
 	deps = slices.CompactFunc(deps, func(a, b dep) bool { return a == b })
-	c.store(key, &entry{Deps: deps, Config: res.Config, Hosts: res.Hosts, Diagnostics: res.Diagnostics, Files: res.Files, Rules: res.Rules, PolicyDirs: res.PolicyDirs})
-	return res, false, nil
+	l.c.store(l.key, &entry{Deps: deps, Config: res.Config, Hosts: res.Hosts, Diagnostics: res.Diagnostics, Files: res.Files, Rules: res.Rules, PolicyDirs: res.PolicyDirs})
+	return res, deps, nil
 }
 
 func inSnap(snap map[string][]byte, name string) bool {
@@ -219,11 +348,10 @@ func Key(build, dir string, opts compiler.Options, files []string, data map[stri
 	put([]byte(magic))
 	put([]byte(build))
 	put([]byte(dir))
-	perms := "0"
-	if opts.CheckPermissions {
-		perms = "1"
-	}
-	put([]byte(perms))
+	// opts.CheckPermissions is not part of the key: it gates the compile
+	// (Compile checks before a hit as before a compile) and never changes
+	// the result, so plan (which does not check) warms the cache for
+	// apply (which does).
 	put([]byte(fmt.Sprint(len(opts.PolicyDirs))))
 	for _, d := range opts.PolicyDirs {
 		put([]byte(d))
@@ -246,26 +374,35 @@ func (c *Cache) path(key [sha256.Size]byte) string {
 // missing, unreadable, of another layout or key, failing its checksum,
 // not decoding to exactly its length, or whose policy files changed.
 func (c *Cache) load(key [sha256.Size]byte, read func(string) ([]byte, error)) *entry {
+	e := new(entry)
+	if !c.loadInto(key, e) || !depsUnchanged(e.PolicyDirs, e.Deps, read) {
+		return nil
+	}
+	return e
+}
+
+// loadInto decodes the entry of key into v (a pointer to an entry type)
+// and reports whether there was one to trust; see load.
+func (c *Cache) loadInto(key [sha256.Size]byte, v any) bool {
 	path := c.path(key)
 	b, err := safefile.ReadFile(path, c.MaxBytes)
 	if err != nil {
-		return nil
+		return false
 	}
-	e, err := decodeEntry(b, key)
-	if err != nil || !depsUnchanged(e, read) {
-		return nil
+	if err := decodeEntry(b, key, v); err != nil {
+		return false
 	}
 	// The least recently used go first when the cache is full.
 	now := time.Now()
 	_ = os.Chtimes(path, now, now)
-	return e
+	return true
 }
 
 // encodeEntry lays out an entry: magic, key, the SHA-256 of the payload,
 // the payload.
-func encodeEntry(key [sha256.Size]byte, e *entry) ([]byte, error) {
+func encodeEntry(key [sha256.Size]byte, v any) ([]byte, error) {
 	enc := encoder{buf: make([]byte, 0, 1<<20)}
-	if err := enc.encode(reflect.ValueOf(e).Elem()); err != nil {
+	if err := enc.encode(reflect.ValueOf(v).Elem()); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(enc.buf)
@@ -276,37 +413,37 @@ func encodeEntry(key [sha256.Size]byte, e *entry) ([]byte, error) {
 	return append(out, enc.buf...), nil
 }
 
-// decodeEntry reads an entry encodeEntry laid out for key.
-func decodeEntry(b []byte, key [sha256.Size]byte) (*entry, error) {
+// decodeEntry reads an entry encodeEntry laid out for key into v, a
+// pointer to a value of the type encoded.
+func decodeEntry(b []byte, key [sha256.Size]byte, v any) error {
 	head := len(magic) + 2*sha256.Size
 	if len(b) < head || string(b[:len(magic)]) != magic {
-		return nil, errors.New("not an entry of this layout")
+		return errors.New("not an entry of this layout")
 	}
 	if !bytes.Equal(b[len(magic):len(magic)+sha256.Size], key[:]) {
-		return nil, errors.New("another key's entry")
+		return errors.New("another key's entry")
 	}
 	payload := b[head:]
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], b[len(magic)+sha256.Size:head]) {
-		return nil, errors.New("checksum mismatch")
+		return errors.New("checksum mismatch")
 	}
-	e := new(entry)
 	d := decoder{buf: payload}
-	if err := d.decode(reflect.ValueOf(e).Elem()); err != nil {
-		return nil, err
+	if err := d.decode(reflect.ValueOf(v).Elem()); err != nil {
+		return err
 	}
 	if d.off != len(payload) {
-		return nil, errors.New("bytes after the entry")
+		return errors.New("bytes after the entry")
 	}
-	return e, nil
+	return nil
 }
 
-// depsUnchanged reports whether every policy directory of e holds the
-// .cue files it held, with the same bytes: the files the compile read
-// (compiler's loadPacks reads every entry of the directory named *.cue
-// that is not a directory).
-func depsUnchanged(e *entry, read func(string) ([]byte, error)) bool {
+// depsUnchanged reports whether every policy directory of an entry holds
+// the .cue files it held (deps), with the same bytes: the files the
+// compile read (compiler's loadPacks reads every entry of the directory
+// named *.cue that is not a directory).
+func depsUnchanged(policyDirs []string, deps []dep, read func(string) ([]byte, error)) bool {
 	var now []dep
-	for _, d := range e.PolicyDirs {
+	for _, d := range policyDirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
 			return false
@@ -324,14 +461,17 @@ func depsUnchanged(e *entry, read func(string) ([]byte, error)) bool {
 		}
 	}
 	slices.SortFunc(now, func(a, b dep) int { return strings.Compare(a.Name, b.Name) })
-	return slices.Equal(now, e.Deps)
+	return slices.Equal(now, deps)
 }
 
 // store writes e under key — to a temporary file renamed into place, so
 // that a reader sees a whole entry or none — and then bounds the cache.
 // A failure leaves the cache as it was: it is only a cache.
-func (c *Cache) store(key [sha256.Size]byte, e *entry) {
-	b, err := encodeEntry(key, e)
+func (c *Cache) store(key [sha256.Size]byte, e *entry) { c.storeValue(key, e) }
+
+// storeValue is store of any entry type (v a pointer to it).
+func (c *Cache) storeValue(key [sha256.Size]byte, v any) {
+	b, err := encodeEntry(key, v)
 	if err != nil || int64(len(b)) > c.MaxBytes {
 		return
 	}

@@ -387,3 +387,75 @@ func TestEvict(t *testing.T) {
 		t.Errorf("%d entries in a cache with room for one", len(n))
 	}
 }
+
+// TestCompileHost: one host's part of a compile through the cache equals
+// the fresh compile's (compiled, then from the whole entry, then from the
+// host's own entry, which is smaller than the whole); a spoiled host entry
+// is ignored; and plan's compile (no permission check) serves apply's
+// (with it), since the check gates a compile and never changes it.
+func TestCompileHost(t *testing.T) {
+	for _, dir := range configs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			want, err := compiler.Compile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !want.Valid() {
+				t.Skipf("%s is not valid: not cached", dir)
+			}
+			hosts := []string{"not-a-host"}
+			for name := range want.Config.Hosts {
+				hosts = append(hosts, name)
+			}
+			c := newCache(t)
+			check := func(step, host string, wantHit bool, opts compiler.Options) {
+				t.Helper()
+				got, hit, err := c.CompileHost(dir, opts, host)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if hit != wantHit {
+					t.Fatalf("%s, host %s: hit %v, want %v", step, host, hit, wantHit)
+				}
+				if d := cmp.Diff(HostOf(want, host), got, cmp.AllowUnexported(HostResult{}), cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})); d != "" {
+					t.Fatalf("%s, host %s (-want +got):\n%s", step, host, d)
+				}
+			}
+			check("cold", hosts[1], false, compiler.Options{})
+			for _, h := range hosts {
+				check("from the whole entry", h, true, compiler.Options{})
+				check("from the host's entry", h, true, compiler.Options{CheckPermissions: true})
+			}
+			files, _ := compiler.ConfigFiles(dir)
+			snap := map[string][]byte{}
+			for _, f := range files {
+				snap[f], _ = os.ReadFile(f)
+			}
+			build, _ := BuildID()
+			whole := c.path(Key(build, dir, compiler.Options{}, files, snap))
+			wfi, err := os.Stat(whole)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The last host's entry: the most recently used.
+			last := hosts[len(hosts)-1]
+			hpath := c.path(hostKey(Key(build, dir, compiler.Options{}, files, snap), last))
+			b, err := os.ReadFile(hpath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(b)) >= wfi.Size() {
+				t.Errorf("host %s's entry is %d bytes, the whole one %d", last, len(b), wfi.Size())
+			}
+			b[len(b)-1] ^= 1
+			if err := os.WriteFile(hpath, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Spoiled: served from the whole entry, and stored again.
+			check("spoiled host entry", last, true, compiler.Options{})
+			if nb, _ := os.ReadFile(hpath); string(nb) == string(b) {
+				t.Error("the spoiled host entry was not overwritten")
+			}
+		})
+	}
+}
