@@ -52,6 +52,9 @@ type Runner struct {
 	// Adopted is what the last plan with Adopt claimed, named for
 	// people, for the operator to see.
 	Adopted []string
+	// Mark, when set, is called with the name of each part of Apply as
+	// it ends (LVSGEN_TIMINGS: where a whole command's time goes).
+	Mark func(part string)
 
 	// applied, when set, is called between the kernel writes and the
 	// final state save: a test kills the run there.
@@ -187,27 +190,39 @@ func deletedServices(p *plan.Plan, st *plan.State) int {
 // made: the next run finishes the job or removes it. A state directory
 // that cannot be written fails here, with nothing written to the kernel.
 func (r *Runner) Apply(ctx context.Context, want *hoststate.Host, p *plan.Plan) (*Result, error) {
+	mark := r.Mark
+	if mark == nil {
+		mark = func(string) {}
+	}
 	r.forget(p)
 	if p.Changes() == 0 {
 		if err := SaveState(r.StateDir, p.State); err != nil {
 			return &Result{}, err
 		}
-		return &Result{}, Persist(want, r.RulesFile, r.SysctlFile, r.NFTFile)
+		mark("state")
+		err := Persist(want, r.RulesFile, r.SysctlFile, r.NFTFile)
+		mark("persist")
+		return &Result{}, err
 	}
 	if err := SaveState(r.StateDir, p.Intent()); err != nil {
 		return &Result{NotDone: p.Ops}, fmt.Errorf("recording what the plan creates before changing the kernel (nothing was changed; lvsgen must be able to write %s): %w", r.StateDir, err)
 	}
+	mark("intent")
 	res, applyErr := Apply(ctx, r.Kernel, p)
+	mark("kernel writes")
 	if r.applied != nil {
 		r.applied()
 	}
 	if err := SaveState(r.StateDir, p.StateAfter(res.Undone())); err != nil {
 		return res, errors.Join(applyErr, err)
 	}
+	mark("state")
 	if applyErr != nil {
 		return res, applyErr
 	}
-	return res, Persist(want, r.RulesFile, r.SysctlFile, r.NFTFile)
+	err := Persist(want, r.RulesFile, r.SysctlFile, r.NFTFile)
+	mark("persist")
+	return res, err
 }
 
 // forget drops from the recall every service p writes to: the next plan

@@ -142,12 +142,14 @@ func writePlan(w io.Writer, p *plan.Plan, format string) error {
 // showPlan plans want with r and writes the plan to w in format. A plan
 // refused by a guard is written too, so the operator sees what was
 // refused; the error returned is the write's, else the planning's.
-func showPlan(ctx context.Context, w io.Writer, r *applier.Runner, want *hoststate.Host, format string) (*plan.Plan, error) {
+func showPlan(ctx context.Context, w io.Writer, r *applier.Runner, want *hoststate.Host, format string, tm *timings) (*plan.Plan, error) {
 	p, err := r.Plan(ctx, want)
+	tm.mark("read and plan")
 	if p != nil {
 		if werr := writePlan(w, p, format); werr != nil {
 			return nil, werr
 		}
+		tm.mark("print plan")
 	}
 	return p, err
 }
@@ -189,7 +191,10 @@ else), health is not read, no root is needed, and services in the capture count 
 unless --prune: CI in git can show what a change would do to a real host.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			tm := newTimings(cmd.ErrOrStderr())
+			defer tm.report()
 			want, err := f.compile(cmd.ErrOrStderr(), args[0])
+			tm.mark("compile")
 			if err != nil {
 				return err
 			}
@@ -215,7 +220,7 @@ unless --prune: CI in git can show what a change would do to a real host.`,
 				want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 			}
 			r.Kernel = k
-			p, err := showPlan(ctx, cmd.OutOrStdout(), r, want, f.format)
+			p, err := showPlan(ctx, cmd.OutOrStdout(), r, want, f.format, tm)
 			if err != nil {
 				return err
 			}
@@ -312,7 +317,10 @@ func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt boo
 	if f.format == "json" {
 		out, planOut = cmd.ErrOrStderr(), io.Discard
 	}
+	tm := newTimings(cmd.ErrOrStderr())
+	defer tm.report()
 	want, err := f.compile(cmd.ErrOrStderr(), dir)
+	tm.mark("compile")
 	if err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -327,13 +335,17 @@ func (f *planFlags) apply(cmd *cobra.Command, dir string, autoApprove, adopt boo
 		return doc, err
 	}
 	defer unlock()
+	tm.mark("lock")
 	// Read under the lock: watch writes the snapshot before it applies a
 	// health change.
 	want = withHealth(cmd.ErrOrStderr(), f.stateDir, want)
 	r := f.runner(k)
 	r.RulesFile, r.SysctlFile, r.NFTFile = files.rules, files.sysctl, files.nft
 	r.Adopt = adopt
-	p, err := showPlan(ctx, planOut, r, want, f.format)
+	if tm != nil {
+		r.Mark = tm.mark
+	}
+	p, err := showPlan(ctx, planOut, r, want, f.format, tm)
 	doc.Plan = p
 	if err != nil {
 		if errors.Is(err, applier.ErrRefused) {
