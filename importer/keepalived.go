@@ -318,7 +318,7 @@ func (k *kaImport) globalDefs(st *kaStmt) {
 		switch g.keyword() {
 		case "router_id", "lvs_timeouts":
 		case "lvs_sync_daemon":
-			k.blocks = append(k.blocks, &block{comments: wrap("", k.keep(g.pos, "lvs_sync_daemon", "lvs_sync_daemon "+strings.Join(g.words[1:], " ")+": IPVS connection synchronisation (lvsgen does not run the sync daemon)"))})
+			k.blocks = append(k.blocks, &block{comments: wrap("", k.keep(g.pos, "lvs_sync_daemon", "lvs_sync_daemon "+strings.Join(g.words[1:], " ")+": IPVS connection synchronisation, left to keepalived (it starts and stops the daemons with the VRRP state); for lvsgen to run them instead, declare the cluster's sync (docs/OPERATIONS.md) and remove this line, never both"))})
 		case "lvs_flush":
 			k.warn(g.pos, "lvs_flush: keepalived flushes the whole IPVS table when it starts, services lvsgen manages too; remove it before lvsgen manages any (docs/IMPORT.md)")
 			kept = append(kept, g.keyword())
