@@ -5,9 +5,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue/cuecontext"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -75,4 +77,157 @@ func fmtDiags(res *Result) []string {
 		out = append(out, fmt.Sprintf("%s %s: %s", d.Rule, d.Path, d.Message))
 	}
 	return out
+}
+
+// testChecks returns the schema's rule checks with no verdicts kept.
+func testChecks(t *testing.T) *checks {
+	t.Helper()
+	s, err := loadSchema(cuecontext.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := newChecks(s, new(checkVerdicts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+var verdictFields = cmp.AllowUnexported(verdict{}, ruleIssue{}, ruleFailure{})
+
+// TestRealsCheckShared: #RealsCheck given only the real servers that
+// share their key (sharedKeys) says what it says given every real server,
+// and that is what comparing every pair says: each repeat of a key names
+// its first real server, each real server with the sorry server's key is
+// reported. It fails when a rule of #RealsCheck reads a real server the
+// compiler leaves out.
+func TestRealsCheckShared(t *testing.T) {
+	cs := testChecks(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	issues := 0
+	for n := range 30 {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("10.0.0.%d:80", rng.IntN(n+1))
+		}
+		sorry := ""
+		if rng.IntN(2) == 0 {
+			sorry = fmt.Sprintf("10.0.0.%d:80", rng.IntN(n+1))
+		}
+		first := firstIndexes(keys)
+		every := make([]any, n)
+		for i, k := range keys {
+			every[i] = map[string]any{"at": i, "key": k, "first": first[i]}
+		}
+		input := func(shared []any) map[string]any {
+			in := map[string]any{"shared": shared}
+			if sorry != "" {
+				in["sorry"] = sorry
+			}
+			return in
+		}
+		want := cs.reals.evaluate(input(every))
+		got := cs.reals.evaluate(input(sharedKeys(keys, sorry)))
+		if d := cmp.Diff(want, got, verdictFields); d != "" {
+			t.Errorf("keys %q, sorry %q: shared real servers only (-every +shared):\n%s", keys, sorry, d)
+		}
+
+		var pairs []string
+		for i, k := range keys {
+			for j := range i {
+				if keys[j] == k {
+					pairs = append(pairs, fmt.Sprintf("real-duplicate reals[%d] of %d", i, j))
+					break
+				}
+			}
+		}
+		for i, k := range keys {
+			if k == sorry {
+				pairs = append(pairs, fmt.Sprintf("sorry-real sorry of %d", i))
+			}
+		}
+		var said []string
+		for _, is := range got.issues {
+			m := regexp.MustCompile(`reals\[(\d+)\]`).FindStringSubmatch(is.Message)
+			if m == nil {
+				t.Fatalf("issue names no real server: %+v", is)
+			}
+			said = append(said, fmt.Sprintf("%s %s of %s", is.rule, is.Path, m[1]))
+		}
+		if d := cmp.Diff(pairs, said); d != "" {
+			t.Errorf("keys %q, sorry %q: issues (-every pair +#RealsCheck):\n%s", keys, sorry, d)
+		}
+		issues += len(said)
+	}
+	if issues == 0 {
+		t.Fatal("no case had a duplicate or a sorry server among the real servers")
+	}
+}
+
+// TestWeightsCheckCounted: #WeightsCheck given each distinct weight once
+// with its count (weightCounts) says what it says given a weight for each
+// real server, and that is what the weights say: a warning when every
+// weight is 0, one when quorum is above their sum (a weight not set is
+// 1). It fails when a rule of #WeightsCheck reads what counting loses:
+// the real servers' order or their number of entries.
+func TestWeightsCheckCounted(t *testing.T) {
+	cs := testChecks(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	seen := map[string]bool{}
+	for n := range 40 {
+		// A case in four has only weights of 0, set or not.
+		zeros := n%4 == 1
+		counted := weightCounts{list: []any{}}
+		every := []any{}
+		sum, top := 0, 0
+		for range n {
+			w, set := rng.IntN(4), zeros || rng.IntN(3) > 0
+			if zeros {
+				w = 0
+			}
+			counted.add(w, set)
+			if set {
+				every = append(every, map[string]any{"weight": w, "count": 1})
+			} else {
+				every = append(every, map[string]any{"count": 1})
+				w = 1
+			}
+			sum, top = sum+w, max(top, w)
+		}
+		// No quorum, or one of 1 below, at and 1 above the sum.
+		quorum := max(1, sum+n%4-2)
+		input := func(weights []any) map[string]any {
+			in := map[string]any{"weights": weights}
+			if n%4 != 0 {
+				in["quorum"] = quorum
+			}
+			return in
+		}
+		want := cs.weights.evaluate(input(every))
+		got := cs.weights.evaluate(input(counted.list))
+		if d := cmp.Diff(want, got, verdictFields); d != "" {
+			t.Errorf("weights %v: counted (-every +counted):\n%s", every, d)
+		}
+		if len(got.failed) > 0 {
+			t.Fatalf("weights %v: rules failed: %v", every, got.failed)
+		}
+
+		var rules, said []string
+		if n > 0 && top == 0 {
+			rules = append(rules, "weights-zero")
+		}
+		if n%4 != 0 && quorum > sum {
+			rules = append(rules, "quorum-weights")
+		}
+		for _, is := range got.issues {
+			said = append(said, is.rule)
+			seen[is.rule] = true
+		}
+		if d := cmp.Diff(rules, said); d != "" {
+			t.Errorf("weights %v, quorum %v: rules (-want +got):\n%s", every, input(nil)["quorum"], d)
+		}
+	}
+	if !seen["weights-zero"] || !seen["quorum-weights"] {
+		t.Fatalf("rules seen %v: a case for each is missing", seen)
+	}
 }

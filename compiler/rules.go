@@ -93,7 +93,8 @@ func ruleIDs(def cue.Value) ([]string, error) {
 }
 
 // eval returns the verdict on input, a JSON-like value with the check's
-// fields (service/ctx, real/fact/svc/cluster, reals).
+// fields (service/ctx, real/fact/svc/cluster, shared/sorry,
+// weights/quorum, check/portless).
 func (k *check) eval(input map[string]any) verdict {
 	return k.evalKey(appendKey(nil, input), func() map[string]any { return input })
 }
@@ -347,9 +348,7 @@ func (c *compilation) runRules(in ruleInput) {
 	}
 	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
-	// #WeightsCheck's input is each real server's weight, if it sets one
-	// ([{weight: 1}, {}]): its key is written as appendKey would.
-	wkey := append(make([]byte, 0, 64), `{"reals":[`...)
+	weights := weightCounts{list: []any{}}
 	var key []byte
 	var classes *addrClasses
 	for i, ref := range in.refs {
@@ -413,18 +412,8 @@ func (c *compilation) runRules(in ruleInput) {
 			p = toInt(rp)
 		}
 		keys = append(keys, netip.AddrPortFrom(realFactsAddr(ref, in.family), uint16(p)).String())
-		if i > 0 {
-			wkey = append(wkey, ',')
-		}
-		if hasWeight {
-			wkey = append(wkey, `{"weight":`...)
-			wkey = appendKey(wkey, weight)
-			wkey = append(wkey, '}')
-		} else {
-			wkey = append(wkey, "{}"...)
-		}
+		weights.add(weight, hasWeight)
 	}
-	wkey = append(wkey, "]}"...)
 	// The sorry server is checked as a real server is, under the same
 	// rules, and must not be one of them.
 	var sorryKey string
@@ -445,11 +434,6 @@ func (c *compilation) runRules(in ruleInput) {
 			sorryKey = netip.AddrPortFrom(ref.addr, uint16(p)).String()
 		}
 	}
-	quorum, hasQuorum := in.data["quorum"]
-	if hasQuorum {
-		// The key as appendKey would write it: "quorum" sorts first.
-		wkey = append(append(appendKey([]byte(`{"quorum":`), quorum), ','), wkey[1:]...)
-	}
 	notUnresolved := func(is ruleIssue) bool {
 		if m := realIndex.FindStringSubmatch(is.Path); m != nil {
 			if i, _ := strconv.Atoi(m[1]); i < len(in.refs) && !in.refs[i].ok {
@@ -458,27 +442,51 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return true
 	}
-	realsInput := map[string]any{"keys": keys, "first": firstIndexes(keys)}
+	realsInput := map[string]any{"shared": sharedKeys(keys, sorryKey)}
 	if sorryKey != "" {
 		realsInput["sorry"] = sorryKey
 	}
 	report(c.ev.checks.reals.eval(realsInput), "", notUnresolved)
-	report(c.ev.checks.weights.evalKey(wkey, func() map[string]any {
-		weights := make([]any, len(in.refs))
-		for i := range in.refs {
-			w := map[string]any{}
-			real, _ := reals[i].(map[string]any)
-			if x, ok := real["weight"]; ok {
-				w["weight"] = x
-			}
-			weights[i] = w
-		}
-		input := map[string]any{"reals": weights}
-		if hasQuorum {
-			input["quorum"] = quorum
-		}
-		return input
-	}), "", notUnresolved)
+	weightsInput := map[string]any{"weights": weights.list}
+	if quorum, ok := in.data["quorum"]; ok {
+		weightsInput["quorum"] = quorum
+	}
+	report(c.ev.checks.weights.eval(weightsInput), "", notUnresolved)
+}
+
+// weightCounts is #WeightsCheck's weights: each distinct weight the real
+// servers set, and "none set", once, with the number of real servers that
+// have it, in the order of their first real server. Counting is what makes
+// the input small: a pool of 10,000 real servers usually has a few
+// weights, and CUE's time grows with the list (issue #16).
+type weightCounts struct {
+	// list is the input, never nil: CUE reads a nil slice as null, not
+	// as an empty list.
+	list []any
+	// at is each weight's element of list by its key.
+	at  map[string]map[string]any
+	key []byte
+}
+
+// add counts a real server's weight; set is false for one that sets none.
+func (wc *weightCounts) add(weight any, set bool) {
+	if wc.at == nil {
+		wc.at = map[string]map[string]any{}
+	}
+	wc.key = wc.key[:0]
+	if set {
+		wc.key = appendKey(append(wc.key, 'w'), weight)
+	}
+	if w, ok := wc.at[string(wc.key)]; ok {
+		w["count"] = w["count"].(int) + 1
+		return
+	}
+	w := map[string]any{"count": 1}
+	if set {
+		w["weight"] = weight
+	}
+	wc.at[string(wc.key)] = w
+	wc.list = append(wc.list, w)
 }
 
 // strSels makes a path's selectors of its labels.
@@ -685,6 +693,24 @@ func appendKey(b []byte, v any) []byte {
 		return fmt.Appendf(b, "%#v", v)
 	}
 	return append(b, j...)
+}
+
+// sharedKeys is #RealsCheck's shared: the real servers whose key another
+// real server or the sorry server (sorry, "" for none) has too, with the
+// index of the key's first real server.
+func sharedKeys(keys []string, sorry string) []any {
+	first := firstIndexes(keys)
+	n := make(map[string]int, len(keys))
+	for _, k := range keys {
+		n[k]++
+	}
+	shared := []any{}
+	for i, k := range keys {
+		if n[k] > 1 || (sorry != "" && k == sorry) {
+			shared = append(shared, map[string]any{"at": i, "key": k, "first": first[i]})
+		}
+	}
+	return shared
 }
 
 // firstIndexes returns, for each key, the index of its first occurrence:
