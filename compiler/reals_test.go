@@ -1,11 +1,13 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -164,70 +166,73 @@ func TestRealsCheckShared(t *testing.T) {
 	}
 }
 
-// TestWeightsCheckCounted: #WeightsCheck given each distinct weight once
-// with its count (weightCounts) says what it says given a weight for each
-// real server, and that is what the weights say: a warning when every
-// weight is 0, one when quorum is above their sum (a weight not set is
-// 1). It fails when a rule of #WeightsCheck reads what counting loses:
-// the real servers' order or their number of entries.
-func TestWeightsCheckCounted(t *testing.T) {
+// TestWeightsCheckSummed: #WeightsCheck given weightSums' summary of the
+// weights says what the weights say: a warning when every weight is 0,
+// one when quorum is above their sum, which it names (a weight not set is
+// #Real's 1). A weight that is no integer makes the rules fail.
+func TestWeightsCheckSummed(t *testing.T) {
 	cs := testChecks(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	seen := map[string]bool{}
-	for n := range 40 {
-		// A case in four has only weights of 0, set or not.
-		zeros := n%4 == 1
-		counted := weightCounts{list: []any{}}
-		every := []any{}
+	for n := range 60 {
+		// Weights of 0..3, set or not; in a case of four every real
+		// server sets 0, in one some set 0 and the others none, in one
+		// none sets a weight.
+		mode := n % 4
+		var ws weightSums
+		var weights []string
 		sum, top := 0, 0
 		for range n {
-			w, set := rng.IntN(4), zeros || rng.IntN(3) > 0
-			if zeros {
+			w, set := rng.IntN(4), rng.IntN(3) > 0
+			switch mode {
+			case 1:
+				w, set = 0, true
+			case 2:
 				w = 0
+			case 3:
+				set = false
 			}
-			counted.add(w, set)
-			if set {
-				every = append(every, map[string]any{"weight": w, "count": 1})
-			} else {
-				every = append(every, map[string]any{"count": 1})
+			// The decoders give weights as int, int64 or json.Number.
+			ws.add([]any{w, int64(w), json.Number(strconv.Itoa(w))}[rng.IntN(3)], set)
+			if !set {
 				w = 1
+				weights = append(weights, "unset")
+			} else {
+				weights = append(weights, strconv.Itoa(w))
 			}
 			sum, top = sum+w, max(top, w)
 		}
-		// No quorum, or one of 1 below, at and 1 above the sum.
-		quorum := max(1, sum+n%4-2)
-		input := func(weights []any) map[string]any {
-			in := map[string]any{"weights": weights}
-			if n%4 != 0 {
-				in["quorum"] = quorum
-			}
-			return in
-		}
-		want := cs.weights.evaluate(input(every))
-		got := cs.weights.evaluate(input(counted.list))
-		if d := cmp.Diff(want, got, verdictFields); d != "" {
-			t.Errorf("weights %v: counted (-every +counted):\n%s", every, d)
-		}
+		// No quorum, or one of 1 or 2 below, at, or 1 or 2 above the sum.
+		hasQuorum := n%3 != 0
+		quorum := max(1, sum+n%5-2)
+		got := cs.weights.evaluate(ws.input(quorum, hasQuorum))
 		if len(got.failed) > 0 {
-			t.Fatalf("weights %v: rules failed: %v", every, got.failed)
+			t.Fatalf("weights %v: rules failed: %v", weights, got.failed)
 		}
 
-		var rules, said []string
+		var want, said []string
 		if n > 0 && top == 0 {
-			rules = append(rules, "weights-zero")
+			want = append(want, "weights-zero: every real server of this service has weight 0: it accepts no new connections")
 		}
-		if n%4 != 0 && quorum > sum {
-			rules = append(rules, "quorum-weights")
+		if hasQuorum && quorum > sum {
+			want = append(want, fmt.Sprintf("quorum-weights: quorum %d is above the sum of the real servers' weights, %d: it is never met, so the sorry server (if any) always serves", quorum, sum))
 		}
 		for _, is := range got.issues {
-			said = append(said, is.rule)
+			said = append(said, is.rule+": "+is.Message)
 			seen[is.rule] = true
 		}
-		if d := cmp.Diff(rules, said); d != "" {
-			t.Errorf("weights %v, quorum %v: rules (-want +got):\n%s", every, input(nil)["quorum"], d)
+		if d := cmp.Diff(want, said); d != "" {
+			t.Errorf("weights %v, quorum %d (%v): issues (-want +got):\n%s", weights, quorum, hasQuorum, d)
 		}
 	}
 	if !seen["weights-zero"] || !seen["quorum-weights"] {
 		t.Fatalf("rules seen %v: a case for each is missing", seen)
+	}
+
+	var ws weightSums
+	ws.add(2, true)
+	ws.add("x", true)
+	if v := cs.weights.evaluate(ws.input(nil, false)); len(v.failed) == 0 {
+		t.Errorf("weight \"x\" summed without failing: %+v", v)
 	}
 }

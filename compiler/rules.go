@@ -94,7 +94,7 @@ func ruleIDs(def cue.Value) ([]string, error) {
 
 // eval returns the verdict on input, a JSON-like value with the check's
 // fields (service/ctx, real/fact/svc/cluster, shared/sorry,
-// weights/quorum, check/portless).
+// unset/set/quorum, check/portless).
 func (k *check) eval(input map[string]any) verdict {
 	return k.evalKey(appendKey(nil, input), func() map[string]any { return input })
 }
@@ -348,7 +348,7 @@ func (c *compilation) runRules(in ruleInput) {
 	}
 	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
-	weights := weightCounts{list: []any{}}
+	var weights weightSums
 	var key []byte
 	var classes *addrClasses
 	for i, ref := range in.refs {
@@ -447,46 +447,68 @@ func (c *compilation) runRules(in ruleInput) {
 		realsInput["sorry"] = sorryKey
 	}
 	report(c.ev.checks.reals.eval(realsInput), "", notUnresolved)
-	weightsInput := map[string]any{"weights": weights.list}
-	if quorum, ok := in.data["quorum"]; ok {
-		weightsInput["quorum"] = quorum
-	}
-	report(c.ev.checks.weights.eval(weightsInput), "", notUnresolved)
+	quorum, hasQuorum := in.data["quorum"]
+	report(c.ev.checks.weights.eval(weights.input(quorum, hasQuorum)), "", notUnresolved)
 }
 
-// weightCounts is #WeightsCheck's weights: each distinct weight the real
-// servers set, and "none set", once, with the number of real servers that
-// have it, in the order of their first real server. Counting is what makes
-// the input small: a pool of 10,000 real servers usually has a few
-// weights, and CUE's time grows with the list (issue #16).
-type weightCounts struct {
-	// list is the input, never nil: CUE reads a nil slice as null, not
-	// as an empty list.
-	list []any
-	// at is each weight's element of list by its key.
-	at  map[string]map[string]any
-	key []byte
+// weightSums is #WeightsCheck's input: how many real servers set no
+// weight, and how many set one, the largest and their sum.
+type weightSums struct {
+	unset, set int
+	max, sum   int64
+	// odd is a weight that is not an integer, which the schema would
+	// have refused: given to the check as set's max, it makes the rules
+	// fail to evaluate (a bug, reported) rather than count as a number.
+	odd any
 }
 
 // add counts a real server's weight; set is false for one that sets none.
-func (wc *weightCounts) add(weight any, set bool) {
-	if wc.at == nil {
-		wc.at = map[string]map[string]any{}
-	}
-	wc.key = wc.key[:0]
-	if set {
-		wc.key = appendKey(append(wc.key, 'w'), weight)
-	}
-	if w, ok := wc.at[string(wc.key)]; ok {
-		w["count"] = w["count"].(int) + 1
+func (ws *weightSums) add(weight any, set bool) {
+	if !set {
+		ws.unset++
 		return
 	}
-	w := map[string]any{"count": 1}
-	if set {
-		w["weight"] = weight
+	w, ok := intValue(weight)
+	if !ok {
+		ws.odd = weight
+		return
 	}
-	wc.at[string(wc.key)] = w
-	wc.list = append(wc.list, w)
+	if ws.set == 0 || w > ws.max {
+		ws.max = w
+	}
+	ws.set++
+	ws.sum += w
+}
+
+// input is the check's input, with the service's quorum if it has one.
+func (ws *weightSums) input(quorum any, hasQuorum bool) map[string]any {
+	var top any = ws.max
+	if ws.odd != nil {
+		top = ws.odd
+	}
+	in := map[string]any{"unset": ws.unset, "set": map[string]any{"count": ws.set, "max": top, "sum": ws.sum}}
+	if hasQuorum {
+		in["quorum"] = quorum
+	}
+	return in
+}
+
+// intValue reads an integer from decoded JSON-like data.
+func intValue(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), true
+		}
+	}
+	return 0, false
 }
 
 // strSels makes a path's selectors of its labels.
