@@ -93,7 +93,8 @@ func ruleIDs(def cue.Value) ([]string, error) {
 }
 
 // eval returns the verdict on input, a JSON-like value with the check's
-// fields (service/ctx, real/fact/svc/cluster, reals).
+// fields (service/ctx, real/fact/svc/cluster, shared/sorry,
+// unset/set/quorum, check/portless).
 func (k *check) eval(input map[string]any) verdict {
 	return k.evalKey(appendKey(nil, input), func() map[string]any { return input })
 }
@@ -347,9 +348,7 @@ func (c *compilation) runRules(in ruleInput) {
 	}
 	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
-	// #WeightsCheck's input is each real server's weight, if it sets one
-	// ([{weight: 1}, {}]): its key is written as appendKey would.
-	wkey := append(make([]byte, 0, 64), `{"reals":[`...)
+	var weights weightSums
 	var key []byte
 	var classes *addrClasses
 	for i, ref := range in.refs {
@@ -413,18 +412,8 @@ func (c *compilation) runRules(in ruleInput) {
 			p = toInt(rp)
 		}
 		keys = append(keys, netip.AddrPortFrom(realFactsAddr(ref, in.family), uint16(p)).String())
-		if i > 0 {
-			wkey = append(wkey, ',')
-		}
-		if hasWeight {
-			wkey = append(wkey, `{"weight":`...)
-			wkey = appendKey(wkey, weight)
-			wkey = append(wkey, '}')
-		} else {
-			wkey = append(wkey, "{}"...)
-		}
+		weights.add(weight, hasWeight)
 	}
-	wkey = append(wkey, "]}"...)
 	// The sorry server is checked as a real server is, under the same
 	// rules, and must not be one of them.
 	var sorryKey string
@@ -445,11 +434,6 @@ func (c *compilation) runRules(in ruleInput) {
 			sorryKey = netip.AddrPortFrom(ref.addr, uint16(p)).String()
 		}
 	}
-	quorum, hasQuorum := in.data["quorum"]
-	if hasQuorum {
-		// The key as appendKey would write it: "quorum" sorts first.
-		wkey = append(append(appendKey([]byte(`{"quorum":`), quorum), ','), wkey[1:]...)
-	}
 	notUnresolved := func(is ruleIssue) bool {
 		if m := realIndex.FindStringSubmatch(is.Path); m != nil {
 			if i, _ := strconv.Atoi(m[1]); i < len(in.refs) && !in.refs[i].ok {
@@ -458,27 +442,73 @@ func (c *compilation) runRules(in ruleInput) {
 		}
 		return true
 	}
-	realsInput := map[string]any{"keys": keys, "first": firstIndexes(keys)}
+	realsInput := map[string]any{"shared": sharedKeys(keys, sorryKey)}
 	if sorryKey != "" {
 		realsInput["sorry"] = sorryKey
 	}
 	report(c.ev.checks.reals.eval(realsInput), "", notUnresolved)
-	report(c.ev.checks.weights.evalKey(wkey, func() map[string]any {
-		weights := make([]any, len(in.refs))
-		for i := range in.refs {
-			w := map[string]any{}
-			real, _ := reals[i].(map[string]any)
-			if x, ok := real["weight"]; ok {
-				w["weight"] = x
-			}
-			weights[i] = w
+	quorum, hasQuorum := in.data["quorum"]
+	report(c.ev.checks.weights.eval(weights.input(quorum, hasQuorum)), "", notUnresolved)
+}
+
+// weightSums is #WeightsCheck's input: how many real servers set no
+// weight, and how many set one, the largest and their sum.
+type weightSums struct {
+	unset, set int
+	max, sum   int64
+	// odd is a weight that is not an integer, which the schema would
+	// have refused: given to the check as set's max, it makes the rules
+	// fail to evaluate (a bug, reported) rather than count as a number.
+	odd any
+}
+
+// add counts a real server's weight; set is false for one that sets none.
+func (ws *weightSums) add(weight any, set bool) {
+	if !set {
+		ws.unset++
+		return
+	}
+	w, ok := intValue(weight)
+	if !ok {
+		ws.odd = weight
+		return
+	}
+	if ws.set == 0 || w > ws.max {
+		ws.max = w
+	}
+	ws.set++
+	ws.sum += w
+}
+
+// input is the check's input, with the service's quorum if it has one.
+func (ws *weightSums) input(quorum any, hasQuorum bool) map[string]any {
+	var top any = ws.max
+	if ws.odd != nil {
+		top = ws.odd
+	}
+	in := map[string]any{"unset": ws.unset, "set": map[string]any{"count": ws.set, "max": top, "sum": ws.sum}}
+	if hasQuorum {
+		in["quorum"] = quorum
+	}
+	return in
+}
+
+// intValue reads an integer from decoded JSON-like data.
+func intValue(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), true
 		}
-		input := map[string]any{"reals": weights}
-		if hasQuorum {
-			input["quorum"] = quorum
-		}
-		return input
-	}), "", notUnresolved)
+	}
+	return 0, false
 }
 
 // strSels makes a path's selectors of its labels.
@@ -685,6 +715,24 @@ func appendKey(b []byte, v any) []byte {
 		return fmt.Appendf(b, "%#v", v)
 	}
 	return append(b, j...)
+}
+
+// sharedKeys is #RealsCheck's shared: the real servers whose key another
+// real server or the sorry server (sorry, "" for none) has too, with the
+// index of the key's first real server.
+func sharedKeys(keys []string, sorry string) []any {
+	first := firstIndexes(keys)
+	n := make(map[string]int, len(keys))
+	for _, k := range keys {
+		n[k]++
+	}
+	shared := []any{}
+	for i, k := range keys {
+		if n[k] > 1 || (sorry != "" && k == sorry) {
+			shared = append(shared, map[string]any{"at": i, "key": k, "first": first[i]})
+		}
+	}
+	return shared
 }
 
 // firstIndexes returns, for each key, the index of its first occurrence:

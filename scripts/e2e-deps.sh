@@ -6,9 +6,10 @@
 # (it copies nft into the VM when present) but installed so guest tests can
 # mark packets for firewall-mark services. keepalived is copied into the VM
 # (with its libraries) so that e2e/importer can compare what keepalived
-# programs with what lvsgen imports from the same keepalived.conf. bird2 is
-# not used in the VM: bird/'s test parses the rendered BGP configuration with
-# `bird -p -c` on the host (skipped without it).
+# programs with what lvsgen imports from the same keepalived.conf. bird2's
+# bird and birdc are copied into the VM too: e2e/failover runs a router and
+# two active-active directors speaking BGP with them; bird/'s test also
+# parses the rendered BGP configuration with `bird -p -c` on the host.
 #
 # Idempotent and quick when everything is already there: apt-get update runs
 # only when a package or the kernel cannot be found without it.

@@ -148,6 +148,17 @@ func TestDemo(t *testing.T) {
 		t.Errorf("edge-http wrr 3:1: %s, want web1 15 web2 5", topo.FormatCount(c))
 	}
 
+	// The edge cluster's sync: a master and a backup daemon on lb1, as
+	// lvsgen apply started them.
+	say("on lb1: ipvsadm -L --daemon")
+	daemons := nodes["lb1"].MustRun("ipvsadm", "-L", "--daemon").Stdout
+	fmt.Print(daemons)
+	for _, want := range []string{"master sync daemon (mcast=eth0, syncid=51,", "backup sync daemon (mcast=eth0, syncid=51,"} {
+		if !strings.Contains(daemons, want) {
+			t.Errorf("lb1's sync daemons lack %q:\n%s", want, daemons)
+		}
+	}
+
 	say("a second apply changes nothing")
 	for _, h := range []string{"lb1", "nat1", "full1", "tun1", "web1", "app1", "cache1"} {
 		out := run(h, "plan", examples, "--detailed-exitcode")

@@ -52,6 +52,10 @@ var tools = []tool{
 	{names: []string{"/usr/bin/ss", "/bin/ss", "ss"}, guest: "/bin/ss"},
 	{names: []string{"/usr/sbin/bridge", "/sbin/bridge", "bridge"}, guest: "/sbin/bridge"},
 	{names: []string{"/usr/sbin/keepalived", "/sbin/keepalived", "keepalived"}, guest: "/sbin/keepalived"},
+	// BIRD 2, the BGP speaker of e2e/failover's active-active test: the
+	// router and each director run one.
+	{names: []string{"/usr/sbin/bird", "/sbin/bird", "bird"}, guest: "/sbin/bird"},
+	{names: []string{"/usr/sbin/birdc", "/sbin/birdc", "birdc"}, guest: "/sbin/birdc"},
 }
 
 // busybox applets never linked, because a real tool or /init takes the name.

@@ -208,3 +208,26 @@ func TestConnPartialAnswers(t *testing.T) {
 		t.Fatalf("cancelled: %v, %v", errs, err)
 	}
 }
+
+// TestConnNoopAck: the kernel acks an NLMSG_NOOP that asks for it, so a
+// no-op ends a batch whose other requests ask for none (DelSyncDaemon's
+// stop, which may answer nothing), and an error of a request before it
+// still reaches that request.
+func TestConnNoopAck(t *testing.T) {
+	c := routeConn(t, time.Second)
+	missing, lo := getLink("lvsgen-nosuch"), getLink("lo")
+	missing.flags, lo.flags = 0, 0
+	for _, tt := range []struct {
+		name string
+		req  request
+		want error
+	}{{"an error", missing, syscall.ENODEV}, {"no error", lo, nil}} {
+		errs, err := c.writeBatch(context.Background(), []request{tt.req, {typ: unix.NLMSG_NOOP}})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !errors.Is(errs[0], tt.want) || errs[1] != nil {
+			t.Fatalf("%s: %v, want [%v <nil>]", tt.name, errs, tt.want)
+		}
+	}
+}

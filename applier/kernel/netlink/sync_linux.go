@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsgen/lvsgen/applier/kernel"
 )
@@ -129,10 +130,34 @@ func (k *Kernel) AddSyncDaemon(ctx context.Context, d kernel.SyncDaemon) error {
 }
 
 // DelSyncDaemon implements kernel.SyncDaemons.
+//
+// The stop does not ask for an ack: a no-op sent behind it in the same
+// message does. Why: the kernel stops a daemon whose thread has not run
+// yet (a stop right after the start, on a busy or one-CPU machine) all
+// the same, but kthread_stop then returns -EINTR, stop_sync_thread
+// returns that, and netlink_rcv_skb sends no answer at all for -EINTR
+// (to netlink it means "interrupted, do not ack"). Waiting for the stop's
+// own ack would wait for the deadline — seen on Debian's 6.1 kernel
+// under qemu, where the kernel logged "stopping master sync thread N"
+// for a thread that never logged its start. The kernel runs the
+// requests of one message in order and queues their answers before
+// sendmsg returns, so the no-op's ack comes after anything the stop
+// answers: a refusal (ESRCH, EINVAL) is still read as one, and silence
+// is the stop having been done.
 func (k *Kernel) DelSyncDaemon(ctx context.Context, s kernel.SyncState) error {
 	a := nl.NewRtAttr(ipvsCmdAttrDaemon, nil)
 	a.AddRtAttr(daemonAttrState, nl.Uint32Attr(uint32(s)))
-	if err := k.ipvsDo(ctx, ipvsCmdDelDaemon, a); err != nil {
+	r, err := k.ipvsRequest(ctx, ipvsCmdDelDaemon, a)
+	if err == nil {
+		var errs []error
+		// A message below NLMSG_MIN_TYPE is not passed to the family:
+		// netlink acks it and does nothing.
+		errs, err = k.genl.writeBatch(ctx, []request{r, {typ: unix.NLMSG_NOOP}})
+		if err == nil {
+			err = errs[0]
+		}
+	}
+	if err != nil {
 		return &kernel.OpError{Op: "stopping", Object: "sync daemon " + s.String(), Err: err}
 	}
 	return nil
