@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -36,5 +37,30 @@ func TestHostStatesAreBuild(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFWMarkServiceAddresses: a director's fwmark service carries the
+// addresses its mark covers (not in the JSON form), which the health
+// overlay reads to withdraw an announced address; a VIP service none.
+func TestFWMarkServiceAddresses(t *testing.T) {
+	res, err := Compile(filepath.Join("..", "examples"))
+	if err != nil || !res.Valid() {
+		t.Fatalf("examples/: %v %v", err, res.Diagnostics)
+	}
+	var marked int
+	for _, s := range res.Hosts["lb1"].Services {
+		switch {
+		case s.FWMark != 0:
+			marked++
+			if got := fmt.Sprint(s.Addresses); got != "[192.0.2.11]" {
+				t.Errorf("%s: addresses %s, want [192.0.2.11] (examples/services-edge.cue)", s.Name, got)
+			}
+		case s.Addresses != nil:
+			t.Errorf("%s, a VIP service: addresses %v", s.Name, s.Addresses)
+		}
+	}
+	if marked != 1 {
+		t.Errorf("lb1 has %d fwmark services, want 1 (edge-marked)", marked)
 	}
 }

@@ -373,9 +373,16 @@ func TestBoundedGoroutines(t *testing.T) {
 	const n, workers = 10000, 16
 	before := runtime.NumGoroutine()
 	h := newHarness(t, Options{Workers: workers})
-	ts := make([]Target, n)
-	for i := range ts {
-		ts[i] = Target{Key: key(i), Spec: spec(i)}
+	// Targets of phase 0 are due at the start: checked when the
+	// scheduler's first pass runs before the test's first Advance, and
+	// again in round 1. Which comes first is a race (it failed under
+	// load with 10,078 results in round 1), so they are left out: every
+	// target here is checked once per round, whatever the order.
+	ts := make([]Target, 0, n)
+	for i := 0; len(ts) < n; i++ {
+		if phase(key(i), spec(i).Interval) != 0 {
+			ts = append(ts, Target{Key: key(i), Spec: spec(i)})
+		}
 	}
 	h.set(ts...)
 	h.start()

@@ -357,6 +357,7 @@ func (b *builder) directorService(cl *model.Cluster, h *model.Host, s *model.Ser
 	b.services[v.Service.ServiceKey] = &hostService{Service{
 		Name: s.Name, Service: v.Service, DrainTimeout: s.DrainTimeout,
 		Checks: v.Checks, Sorry: v.Sorry, Quorum: s.Quorum, Hysteresis: s.Hysteresis,
+		Addresses: slices.Clone(s.Addresses),
 	}, v.Key}
 	switch cl.VIPBind {
 	case "dummy", "interface":

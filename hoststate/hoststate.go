@@ -63,6 +63,13 @@ type Service struct {
 	// Quorum-Hysteresis and regained at Quorum+Hysteresis.
 	Quorum     int `json:"quorum,omitempty"`
 	Hysteresis int `json:"hysteresis,omitempty"`
+	// Addresses are the destination addresses a fwmark service's mark
+	// covers (the config's addresses; nil for a VIP service, and for a
+	// fwmark service that declares none): the health overlay withdraws
+	// an announced address only when every service that covers it is
+	// down. Not part of the JSON form, where they are the host's
+	// addresses.
+	Addresses []netip.Addr `json:"-"`
 	// Health says, per destination address, why the health overlay made
 	// it differ from the config: quiesced, removed, or the sorry server
 	// added or taken out ("health: web2 down since 12:03:07, 3 failed

@@ -197,15 +197,16 @@ func plural(n int, word string) string {
 // clusters) whose services are all health-checked and have no
 // destination of positive weight left (no real server up, no sorry
 // server): unbound, BIRD withdraws them, and the routers send their flows
-// to the directors that can serve them. A VIP with a service without
-// checks stays: a weight of 0 there is the config's, not the health's.
-// With a fwmark service on the host nothing is withdrawn: its addresses
-// are not in its key, and a VIP it shares must stay. addrs is not
-// modified. It returns, with the addresses left, why each VIP left out
-// is.
+// to the directors that can serve them. A fwmark service serves the
+// addresses it declares. A VIP with a service without checks stays: a
+// weight of 0 there is the config's, not the health's. With a fwmark
+// service that declares no addresses nothing is withdrawn: which VIPs its
+// marked packets go to is unknown, and one it shares must stay. addrs is
+// not modified. It returns, with the addresses left, why each VIP left
+// out is.
 func withdraw(addrs []hoststate.Address, svcs []hoststate.Service) ([]hoststate.Address, map[netip.Prefix]string) {
 	if !slices.ContainsFunc(addrs, func(a hoststate.Address) bool { return a.Announced }) ||
-		slices.ContainsFunc(svcs, func(s hoststate.Service) bool { return s.FWMark != 0 }) {
+		slices.ContainsFunc(svcs, func(s hoststate.Service) bool { return s.FWMark != 0 && len(s.Addresses) == 0 }) {
 		return addrs, nil
 	}
 	out := make([]hoststate.Address, 0, len(addrs))
@@ -225,11 +226,12 @@ func withdraw(addrs []hoststate.Address, svcs []hoststate.Service) ([]hoststate.
 
 // serves reports whether vip has a service without checks, or one with
 // a destination of positive weight; a VIP with no service at all stays
-// too.
+// too. A VIP's services are those with it as their address and the
+// fwmark services that declare it.
 func serves(vip netip.Addr, svcs []hoststate.Service) bool {
 	found := false
 	for _, s := range svcs {
-		if s.Addr != vip {
+		if s.FWMark == 0 && s.Addr != vip || s.FWMark != 0 && !slices.Contains(s.Addresses, vip) {
 			continue
 		}
 		found = true

@@ -14,7 +14,9 @@ import (
 // TestWithdraw: an active-active cluster's VIP (Announced) leaves the
 // desired state while no real server of its services is up, so that
 // BIRD withdraws it; a VIP of another cluster, one with a sorry server or
-// an unchecked real server, and the host's other addresses stay.
+// an unchecked real server, and the host's other addresses stay. A
+// fwmark service serves the addresses it declares; with one that
+// declares none, nothing is withdrawn.
 func TestWithdraw(t *testing.T) {
 	vip := hoststate.Address{Address: kernel.Address{Device: "lvs0", Prefix: netip.MustParsePrefix("192.0.2.9/32")}, Announced: true}
 	other := hoststate.Address{Address: kernel.Address{Device: "lvs0", Prefix: netip.MustParsePrefix("192.0.2.99/32")}, Announced: true}
@@ -26,9 +28,25 @@ func TestWithdraw(t *testing.T) {
 	}
 	notAnnounced := vip
 	notAnnounced.Announced = false
-	fwmark := with(unchecked(host(false, 0, 0)), vip)
-	fwmark.Services = append(fwmark.Services, hoststate.Service{Name: "fw", Service: ipvs.Service{
-		ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, FWMark: 5}, Scheduler: "mh", Destinations: []ipvs.Destination{dest(a1, 1)}}})
+	fw := func(addrs ...string) hoststate.Service {
+		s := hoststate.Service{Name: "fw", Service: ipvs.Service{
+			ServiceKey: ipvs.ServiceKey{Family: ipvs.IPv4, FWMark: 5}, Scheduler: "mh", Destinations: []ipvs.Destination{dest(a1, 1)}}}
+		for _, a := range addrs {
+			s.Addresses = append(s.Addresses, netip.MustParseAddr(a))
+		}
+		return s
+	}
+	alongside := func(h *hoststate.Host, s hoststate.Service) *hoststate.Host {
+		h.Services = append(h.Services, s)
+		return h
+	}
+	// web as a checked fwmark service whose mark covers the VIP.
+	markedWeb := func() *hoststate.Host {
+		h := with(unchecked(host(false, 0, 0)), vip, other)
+		h.Services[0].ServiceKey = ipvs.ServiceKey{Family: ipvs.IPv4, FWMark: 7}
+		h.Services[0].Addresses = []netip.Addr{vip.Prefix.Addr()}
+		return h
+	}
 	for _, tt := range []struct {
 		name   string
 		host   *hoststate.Host
@@ -40,7 +58,11 @@ func TestWithdraw(t *testing.T) {
 		{"none up, not active-active", with(unchecked(host(false, 0, 0)), notAnnounced), allDown, []string{"192.0.2.9/32"}},
 		{"none up, a sorry server", with(unchecked(host(true, 0, 0)), vip), allDown, []string{"192.0.2.9/32"}},
 		{"an unchecked real server", with(host(false, 0, 0), vip), allDown, []string{"192.0.2.9/32"}},
-		{"a fwmark service on the host", fwmark, allDown, []string{"192.0.2.9/32"}},
+		{"a fwmark service without addresses on the host", alongside(with(unchecked(host(false, 0, 0)), vip), fw()), allDown, []string{"192.0.2.9/32"}},
+		{"a fwmark service covering the VIP, none up: withdrawn", markedWeb(), allDown, []string{"192.0.2.99/32"}},
+		{"a fwmark service covering the VIP, one up", markedWeb(), oneUp, []string{"192.0.2.9/32", "192.0.2.99/32"}},
+		{"none up, an unchecked fwmark service covering the VIP", alongside(with(unchecked(host(false, 0, 0)), vip), fw("192.0.2.9")), allDown, []string{"192.0.2.9/32"}},
+		{"none up, a fwmark service covering another address", alongside(with(unchecked(host(false, 0, 0)), vip, other), fw("192.0.2.99")), allDown, []string{"192.0.2.99/32"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(tt.host.Addresses)
