@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -69,29 +68,27 @@ type entry struct {
 // the director's interfaces and writes the CUE.
 func (d *document) finish() (*Result, error) {
 	res := &Result{Director: d.opts.Director, Cluster: d.opts.cluster(), Warnings: d.warnings, Unmodelled: d.unmodelled}
-	used := map[string]bool{}
-	var specs []*serviceSpec
-	var sorry []netip.Addr
 	for _, b := range d.blocks {
 		for _, e := range b.entries {
-			res.Table = append(res.Table, e.svc)
 			if e.skip == "" {
 				e.spec, e.skip = specOf(e.svc)
 			}
+		}
+	}
+	ifaces := d.inferSubnets()
+	used := map[string]bool{}
+	for _, b := range d.blocks {
+		for _, e := range b.entries {
+			res.Table = append(res.Table, e.svc)
 			if e.skip != "" {
 				e.spec = nil
 				res.Skipped = append(res.Skipped, Skipped{Service: e.svc, Reason: e.skip, Where: e.where})
 				continue
 			}
 			e.name = uniqueName(serviceName(e.svc.ServiceKey), used)
-			specs = append(specs, e.spec)
-			if e.sorry != nil && (e.spec.forwarding == "dr" || e.spec.forwarding == "nat") {
-				sorry = append(sorry, e.sorry.addr)
-			}
 			res.Imported = append(res.Imported, Imported{Name: e.name, Service: e.svc})
 		}
 	}
-	ifaces := inferInterfaces(specs, sorry)
 
 	file := &ast.File{}
 	pkg := &ast.Package{Name: ast.NewIdent("lvs")}
@@ -116,6 +113,96 @@ func uniqueName(base string, used map[string]bool) string {
 	}
 	used[name] = true
 	return name
+}
+
+// inferSubnets infers the director's interfaces from the services that
+// are to be imported (inferInterfaces), and leaves out, with the reason,
+// those with an address that no subnet the import may declare takes.
+// Leaving a service out only takes addresses away, which never makes a
+// subnet wider nor strands another address: the loop asks again for the
+// interfaces without them, and ends because each stranded address is a
+// remaining service's.
+func (d *document) inferSubnets() []inferredInterface {
+	for {
+		// members must share a subnet with the director; others only
+		// must not be at the edge of one (rules real-subnet-edge and
+		// vip-subnet-edge check every real server and VIP).
+		var members, others []netip.Addr
+		for _, b := range d.blocks {
+			for _, e := range b.entries {
+				if e.skip != "" {
+					continue
+				}
+				list := &others
+				if e.spec.forwarding == "dr" || e.spec.forwarding == "nat" {
+					list = &members
+				}
+				for _, r := range e.spec.reals {
+					*list = append(*list, r.addr)
+				}
+				if e.sorry != nil {
+					*list = append(*list, e.sorry.addr)
+				}
+				if e.spec.vip.IsValid() {
+					others = append(others, e.spec.vip)
+				}
+			}
+		}
+		ifaces, stranded := inferInterfaces(members, others)
+		if len(stranded) == 0 {
+			return ifaces
+		}
+		left := 0
+		for _, b := range d.blocks {
+			for _, e := range b.entries {
+				if e.skip == "" {
+					e.skip = strandedReason(e, stranded)
+					if e.skip != "" {
+						left++
+					}
+				}
+			}
+		}
+		if left == 0 {
+			// Not reached: every stranded address is a service's. Check
+			// would report the subnet rather than the loop spin.
+			return ifaces
+		}
+	}
+}
+
+// strandedReason says why e cannot be imported when one of its addresses
+// is stranded, or returns "".
+func strandedReason(e *entry, stranded map[netip.Addr]stranding) string {
+	shared := e.spec.forwarding == "dr" || e.spec.forwarding == "nat"
+	why := func(what string, a netip.Addr, rule string) string {
+		st, ok := stranded[a]
+		switch {
+		case !ok:
+			return ""
+		case st.edge == "":
+			return fmt.Sprintf("%s %s is in %s, the widest subnet the import declares the director on for the DR and NAT real servers around it, and every host address of it is a real server or VIP, leaving none for the director; declare the director's real subnet and add the service by hand", what, a, st.prefix)
+		case shared && what != "the virtual address":
+			return fmt.Sprintf("%s %s is the %s address of every subnet from the /%d to the /%d holding it (%s), the subnets the import may declare the director on, which lvsgen refuses (rule %s); declare the director's real subnet and add the service by hand",
+				what, a, st.edge, baseBits4, widestBits4, st.prefix, rule)
+		}
+		return fmt.Sprintf("%s %s is the %s address of %s, the widest subnet the import declares the director on for the DR and NAT real servers around it, which lvsgen refuses (rule %s); declare the director's real subnet and add the service by hand",
+			what, a, st.edge, st.prefix, rule)
+	}
+	if e.spec.vip.IsValid() {
+		if s := why("the virtual address", e.spec.vip, "vip-subnet-edge"); s != "" {
+			return s
+		}
+	}
+	for _, r := range e.spec.reals {
+		if s := why("real server", r.addr, "real-subnet-edge"); s != "" {
+			return s
+		}
+	}
+	if e.sorry != nil {
+		return why("sorry server", e.sorry.addr, "real-subnet-edge")
+	}
+	return ""
 }
 
 // header is the file's leading comment: what was imported, what the
@@ -149,7 +236,7 @@ func (d *document) header(res *Result, ifaces []inferredInterface) []string {
 func (d *document) hosts(ifaces []inferredInterface) ast.Decl {
 	var elts []ast.Decl
 	for _, ifc := range ifaces {
-		f := field(ifc.name, single("addresses", ast.NewList(ast.NewString(ifc.prefix.String()))))
+		f := field(ifc.name, single("addresses", ast.NewList(ast.NewString(netip.PrefixFrom(ifc.addr, ifc.prefix.Bits()).String()))))
 		var reals []string
 		for _, a := range ifc.reals {
 			reals = append(reals, a.String())
@@ -158,8 +245,8 @@ func (d *document) hosts(ifaces []inferredInterface) ast.Decl {
 		if len(reals) > 1 {
 			what = "real servers"
 		}
-		addComment(f, wrap("", fmt.Sprintf("TODO inferred from DR/NAT %s %s: put the director's interface on %s here, with its own address (e.g. %s/%d) and real name.",
-			what, elide(reals, 6), ifc.prefix, exampleAddr(ifc.prefix, ifc.reals), ifc.prefix.Bits())))
+		addComment(f, wrap("", fmt.Sprintf("TODO inferred from DR/NAT %s %s: put the director's interface on %s here, with its real name and its own address (%s is a placeholder that no real server or VIP has).",
+			what, elide(reals, 6), ifc.prefix, ifc.addr)))
 		elts = append(elts, f)
 	}
 	ifs := &ast.StructLit{Elts: elts}
@@ -170,22 +257,6 @@ func (d *document) hosts(ifaces []inferredInterface) ast.Decl {
 	host := field(d.opts.Director, &ast.StructLit{Elts: []ast.Decl{interfaces}})
 	addComment(host, wrap("", "The director. TODO its gateway, and its interfaces as they are: the ones below are inferred from its real servers, so that the topology rules pass."))
 	return field("hosts", &ast.StructLit{Elts: []ast.Decl{host}})
-}
-
-// exampleAddr returns an address inside p, neither its first nor one of
-// the real servers', to show the form an interface address takes.
-func exampleAddr(p netip.Prefix, reals []netip.Addr) netip.Addr {
-	a := p.Masked().Addr()
-	for i := 0; i < 1024; i++ {
-		a = a.Next()
-		if !p.Contains(a) {
-			break
-		}
-		if !slices.Contains(reals, a) {
-			return a
-		}
-	}
-	return p.Addr()
 }
 
 func elide(items []string, n int) string {

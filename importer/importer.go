@@ -16,9 +16,11 @@
 // and in Result.Unmodelled.
 //
 // Neither source tells the director's interfaces or who binds the VIPs.
-// The output declares the director with an interface per /24 (IPv4) or /64
-// (IPv6) of its DR and NAT real servers, marked as inferred, so that the
-// topology rules pass as it stands; sets vip.bind to "none" so that lvsgen
+// The output declares the director with an interface per subnet of its DR
+// and NAT real servers — the narrowest from a /24 (IPv4) or /64 (IPv6) with
+// no real server or VIP at its network or broadcast address, down to a /16 —
+// marked as inferred, so that the topology and address rules pass as it
+// stands; sets vip.bind to "none" so that lvsgen
 // adds no address; names real servers by address; and keeps the kernel's
 // defaults for the IPVS sysctls. Its header comment lists what to check
 // next. Check compiles the output and proves that it renders the imported

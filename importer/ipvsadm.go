@@ -100,7 +100,7 @@ func compareKeys(a, b ipvs.ServiceKey) int {
 func assumptions(director, source string) []string {
 	var out []string
 	out = append(out, wrap("", source+" cannot tell, so this file assumes or leaves to you:")...)
-	out = append(out, wrap("  - ", "The director's interfaces and addresses. DR and NAT real servers must share a subnet with the director, so hosts."+director+" declares an interface per /24 (IPv4) or /64 (IPv6) of them, named todo0, todo1, ... with the subnet's first address. Replace them with the director's real interfaces and addresses, and add its gateway.")...)
+	out = append(out, wrap("  - ", "The director's interfaces and addresses. DR and NAT real servers must share a subnet with the director, so hosts."+director+" declares an interface per subnet of them, named todo0, todo1, ...: the narrowest from a /24 (IPv4) or /64 (IPv6) that has no real server or VIP at its network or broadcast address, with a placeholder address. Replace them with the director's real interfaces and addresses, and add its gateway.")...)
 	out = append(out, wrap("  - ", "Who binds the VIPs. vip.bind is \"none\": lvsgen adds no address anywhere, as today.")...)
 	out = append(out, wrap("  - ", "The real servers. They are bare addresses, so lvsgen configures nothing on them; declare them under hosts and refer to them with host: to let lvsgen set up their VIPs, ARP and tunnels and check their gateways.")...)
 	out = append(out, wrap("  - ", "Sysctls and timeouts. The cluster keeps the kernel's defaults for the net.ipv4.vs sysctls it sets and for the IPVS timeouts (900/120/300 s unless set below); compare them with `sysctl net.ipv4.vs` and `ipvsadm -L --timeout` on the director. NAT services also make lvsgen set ip_forward and send_redirects.")...)

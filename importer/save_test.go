@@ -63,9 +63,10 @@ var saveExpect = map[string]struct {
 	"canonical/persistence-engine-sip-with-and-without-persistence.save": {skipped: map[string]string{"udp:10.0.0.2:5060": "without persistence"}},
 	"canonical/persistence-with-netmask-v4.save":                         {skipped: map[string]string{"tcp:10.0.0.1:3": "/0"}},
 	"canonical/sort-fwmarks-2-31-apart.save":                             {skipped: map[string]string{"fwm:2147483650/ipv4": "2^31"}},
-	// A real server that is the VIP (served locally) or the broadcast
-	// address of the /24 the import puts the director on: the kernel
-	// takes them, lvsgen's address rules do not.
+	// A real server that is the VIP (served locally), or the broadcast
+	// address of every subnet from the /24 to the /16 the import may put
+	// the director on (9.255.255.255): the kernel takes them, lvsgen's
+	// address rules do not.
 	"canonical/sort-destinations-by-address-then-port.save":      {skipped: map[string]string{"tcp:10.0.0.1:80": "real-subnet-edge"}},
 	"canonical/sort-non-transitive-kernel-order-10-100-200.save": {skipped: map[string]string{"tcp:10.0.0.1:80": "real-vip"}},
 	"canonical/sort-non-transitive-kernel-order-200-100-10.save": {skipped: map[string]string{"tcp:10.0.0.1:80": "real-vip"}},
@@ -210,7 +211,9 @@ func TestSaveOptions(t *testing.T) {
 }
 
 // TestSaveInference checks the inferred director interfaces: a /24 or
-// /64 per subnet of DR and NAT real servers, none for TUN.
+// /64 per subnet of DR and NAT real servers, none for TUN, each with a
+// director's address that is no real server's and not the subnet's
+// network (or subnet-router anycast) address.
 func TestSaveInference(t *testing.T) {
 	in := "-A -t 192.0.2.10:80 -s rr\n" +
 		"-a -t 192.0.2.10:80 -r 10.1.0.5:80 -g -w 1\n" +
@@ -226,7 +229,7 @@ func TestSaveInference(t *testing.T) {
 		t.Fatal(err)
 	}
 	cue := string(res.CUE)
-	for _, want := range []string{`todo0: {addresses: ["10.1.0.0/24"]}`, `todo1: {addresses: ["10.2.0.0/24"]}`, `todo2: {addresses: ["2001:db8:1:2::/64"]}`, `vip: {bind: "none"}`} {
+	for _, want := range []string{`todo0: {addresses: ["10.1.0.1/24"]}`, `todo1: {addresses: ["10.2.0.1/24"]}`, `todo2: {addresses: ["2001:db8:1:2::1/64"]}`, `vip: {bind: "none"}`} {
 		if !strings.Contains(cue, want) {
 			t.Errorf("output lacks %s:\n%s", want, cue)
 		}

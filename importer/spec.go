@@ -190,15 +190,6 @@ func specOf(s ipvs.Service) (*serviceSpec, string) {
 		if s.FWMark == 0 && d.Addr == s.Addr {
 			return nil, fmt.Sprintf("real server %s is the virtual address itself, which lvsgen refuses (rule real-vip)", d.Addr)
 		}
-		// The import declares the director on each DR or NAT real
-		// server's /24 (inferInterfaces); on it this real server would
-		// be the network or broadcast address, which lvsgen refuses
-		// (rule real-subnet-edge) whatever the director's real subnet.
-		if sp.forwarding != "tun" && d.Addr.Is4() {
-			if b := d.Addr.As4(); b[3] == 0 || b[3] == 255 {
-				return nil, fmt.Sprintf("real server %s is the network or broadcast address of the /24 the import assumes the director shares with it, which lvsgen refuses (rule real-subnet-edge); declare the director's real subnet and add the service by hand", d.Addr)
-			}
-		}
 		if d.UpperThreshold > math.MaxInt32 || d.LowerThreshold > math.MaxInt32 {
 			return nil, fmt.Sprintf("real server %s: a threshold above %d, which lvsgen does not take: kernels with the 6.1 threshold fix refuse it, earlier ones keep it", d.AddrPort(), math.MaxInt32)
 		}
