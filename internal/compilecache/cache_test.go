@@ -45,6 +45,27 @@ func resultDiff(want, got *compiler.Result) string {
 	return cmp.Diff(want, got, cmpopts.IgnoreUnexported(compiler.Result{}), cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{}))
 }
 
+// keyOf is the key of the compile of dir with no options, from the
+// files as they are now.
+func keyOf(t *testing.T, dir string) [sha256.Size]byte {
+	t.Helper()
+	files, err := compiler.ConfigFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := map[string][]byte{}
+	for _, f := range files {
+		if snap[f], err = os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build, err := BuildID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Key(build, dir, compiler.Options{}, files, snap)
+}
+
 func newCache(t *testing.T) *Cache {
 	t.Helper()
 	c, err := Open(filepath.Join(t.TempDir(), "cache"))
@@ -189,13 +210,7 @@ func TestBadEntries(t *testing.T) {
 			if len(paths) != 2 {
 				t.Fatalf("%d entries, want 2", len(paths))
 			}
-			files, _ := compiler.ConfigFiles(dir)
-			snap := map[string][]byte{}
-			for _, f := range files {
-				snap[f], _ = os.ReadFile(f)
-			}
-			build, _ := BuildID()
-			path := c.path(Key(build, dir, compiler.Options{}, files, snap))
+			path := c.path(keyOf(t, dir))
 			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -426,20 +441,14 @@ func TestCompileHost(t *testing.T) {
 				check("from the whole entry", h, true, compiler.Options{})
 				check("from the host's entry", h, true, compiler.Options{CheckPermissions: true})
 			}
-			files, _ := compiler.ConfigFiles(dir)
-			snap := map[string][]byte{}
-			for _, f := range files {
-				snap[f], _ = os.ReadFile(f)
-			}
-			build, _ := BuildID()
-			whole := c.path(Key(build, dir, compiler.Options{}, files, snap))
+			whole := c.path(keyOf(t, dir))
 			wfi, err := os.Stat(whole)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The last host's entry: the most recently used.
 			last := hosts[len(hosts)-1]
-			hpath := c.path(hostKey(Key(build, dir, compiler.Options{}, files, snap), last))
+			hpath := c.path(hostKey(keyOf(t, dir), last))
 			b, err := os.ReadFile(hpath)
 			if err != nil {
 				t.Fatal(err)
