@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/lvsgen/lvsgen/e2e/guest"
 	"github.com/lvsgen/lvsgen/e2e/topo"
-	"github.com/lvsgen/lvsgen/internal/syncbuf"
 )
 
 // The active-active site: a client behind a router, and on the router's
@@ -112,56 +110,19 @@ protocol bgp lb2 from director {
 }
 `
 
-// daemon is a long-running child process in a namespace; its output is
-// kept for failure messages, and the test's cleanup stops it.
-type daemon struct {
-	name   string
-	cmd    *exec.Cmd
-	out    syncbuf.Buffer
-	exited chan struct{}
-}
-
-func startDaemon(t *testing.T, n *topo.Node, path string, args ...string) *daemon {
-	t.Helper()
-	d := &daemon{name: n.Name + " " + filepath.Base(path), cmd: exec.Command(path, args...), exited: make(chan struct{})}
-	d.cmd.Stdout, d.cmd.Stderr = &d.out, &d.out
-	if err := n.Start(d.cmd); err != nil {
-		t.Fatalf("%s: start: %v", d.name, err)
-	}
-	go func() { d.cmd.Wait(); close(d.exited) }()
-	t.Cleanup(d.stop)
-	return d
-}
-
-// stop sends SIGTERM, and SIGKILL after 10 s.
-func (d *daemon) stop() {
-	select {
-	case <-d.exited:
-		return
-	default:
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.exited
-	}
-}
-
-// check fails the test when the daemon has exited.
-func (d *daemon) check(t *testing.T) {
+// check fails the test when p has exited.
+func check(t *testing.T, p *topo.Process) {
 	t.Helper()
 	select {
-	case <-d.exited:
-		t.Fatalf("%s exited (%v):\n%s", d.name, d.cmd.ProcessState, d.out.String())
+	case <-p.Exited():
+		t.Fatalf("%s exited (%v):\n%s", p.Name, p.Cmd.ProcessState, p.Out.String())
 	default:
 	}
 }
 
 // bird is a BIRD daemon with its own control socket.
 type bird struct {
-	*daemon
+	*topo.Process
 	sock string
 }
 
@@ -177,8 +138,8 @@ func startBird(t *testing.T, n *topo.Node, conf string) *bird {
 	}
 	sock := filepath.Join(dir, "bird.ctl")
 	// -d: foreground, and the log on stderr (the VM has no syslog).
-	d := startDaemon(t, n, needTool(t, "/sbin/bird"), "-d", "-c", path, "-s", sock, "-P", filepath.Join(dir, "bird.pid"))
-	return &bird{daemon: d, sock: sock}
+	p := n.StartProcess(t, syscall.SIGTERM, needTool(t, "/sbin/bird"), "-d", "-c", path, "-s", sock, "-P", filepath.Join(dir, "bird.pid"))
+	return &bird{Process: p, sock: sock}
 }
 
 // show returns `birdc show ARGS`, for failure messages.
@@ -477,7 +438,7 @@ func TestActiveActiveECMP(t *testing.T) {
 		args := append([]string{"apply", cfg, "--host", n.Name, "--auto-approve", "--state-dir", t.TempDir()}, files...)
 		n.MustRun(lvsgen, args...)
 	}
-	watch := startDaemon(t, lb1, lvsgen, append([]string{"watch", cfg, "--host", "lb1", "--state-dir", t.TempDir(), "--log-format", "json"}, files...)...)
+	watch := lb1.StartProcess(t, syscall.SIGTERM, lvsgen, append([]string{"watch", cfg, "--host", "lb1", "--state-dir", t.TempDir(), "--log-format", "json"}, files...)...)
 	bound := func(n *topo.Node) bool {
 		l, err := n.Netlink().LinkByName("lvs0")
 		if err != nil {
@@ -492,9 +453,9 @@ func TestActiveActiveECMP(t *testing.T) {
 		return false
 	}
 	for deadline := time.Now().Add(60 * time.Second); !bound(lb1); time.Sleep(200 * time.Millisecond) {
-		watch.check(t)
+		check(t, watch)
 		if time.Now().After(deadline) {
-			t.Fatalf("lb1: lvsgen watch has not bound %s on lvs0 after 60s:\n%s", aaVIP, watch.out.String())
+			t.Fatalf("lb1: lvsgen watch has not bound %s on lvs0 after 60s:\n%s", aaVIP, watch.Out.String())
 		}
 	}
 	if !bound(lb2) {
@@ -516,9 +477,9 @@ func TestActiveActiveECMP(t *testing.T) {
 		var b strings.Builder
 		for _, name := range []string{"router", "lb1", "lb2"} {
 			fmt.Fprintf(&b, "--- %s: birdc show protocols\n%s--- %s: birdc show route all\n%s--- %s: BIRD's log\n%s\n",
-				name, birds[name].show("protocols"), name, birds[name].show("route", "all"), name, birds[name].out.String())
+				name, birds[name].show("protocols"), name, birds[name].show("route", "all"), name, birds[name].Out.String())
 		}
-		fmt.Fprintf(&b, "--- lb1: lvsgen watch\n%s", watch.out.String())
+		fmt.Fprintf(&b, "--- lb1: lvsgen watch\n%s", watch.Out.String())
 		return b.String()
 	}
 
@@ -528,7 +489,7 @@ func TestActiveActiveECMP(t *testing.T) {
 	both := []string{lb1Addr, lb2Addr}
 	waitNexthops(t, router, start, 120*time.Second, "BGP up", both, diag)
 	for _, b := range birds {
-		b.check(t)
+		check(t, b.Process)
 	}
 	if out := rb.show("route", "for", aaVIP, "all"); !strings.Contains(out, "[lb1 ") || !strings.Contains(out, "[lb2 ") {
 		t.Fatalf("router: BIRD's routes to %s are not from both sessions:\n%s", aaVIP, out)
@@ -594,7 +555,7 @@ func TestActiveActiveECMP(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lb1: the weights are not back to 1:\n%s\n%s", save, watch.out.String())
+			t.Fatalf("lb1: the weights are not back to 1:\n%s\n%s", save, watch.Out.String())
 		}
 	}
 	f3 := openFlows(t, client, "both again", portRange(41000, 32))
@@ -604,5 +565,5 @@ func TestActiveActiveECMP(t *testing.T) {
 	if c := tally(held3); c["lb1"] == 0 || c["lb2"] == 0 {
 		t.Fatalf("both again: the flows went to %s only", count(held3))
 	}
-	watch.check(t)
+	check(t, watch)
 }

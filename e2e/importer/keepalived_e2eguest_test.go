@@ -304,48 +304,17 @@ func addr(ip net.IP, f ipvs.Family) netip.Addr {
 	return a
 }
 
-// keepalived is a keepalived process in a namespace.
-type keepalived struct {
-	t      *testing.T
-	n      *topo.Node
-	cmd    *exec.Cmd
-	out    *syncbuf.Buffer
-	exited chan struct{}
-}
-
-func startKeepalived(t *testing.T, n *topo.Node, conf string, args ...string) *keepalived {
+// startKeepalived runs keepalived in the foreground in n's namespace on
+// conf, with pid files of its own; the test's cleanup stops it with
+// SIGINT.
+func startKeepalived(t *testing.T, n *topo.Node, conf string, args ...string) *topo.Process {
 	t.Helper()
 	run := t.TempDir()
 	args = append([]string{"-C", "--dont-fork", "--log-console", "-f", conf, "-p", filepath.Join(run, "k.pid"), "-c", filepath.Join(run, "c.pid"), "-r", filepath.Join(run, "v.pid")}, args...)
-	k := &keepalived{t: t, n: n, cmd: exec.Command("/sbin/keepalived", args...), out: &syncbuf.Buffer{}, exited: make(chan struct{})}
-	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
-	if err := n.Start(k.cmd); err != nil {
-		t.Fatalf("start keepalived: %v", err)
-	}
-	go func() { k.cmd.Wait(); close(k.exited) }()
-	t.Cleanup(k.stop)
-	return k
+	return n.StartProcess(t, os.Interrupt, "/sbin/keepalived", args...)
 }
 
-func (k *keepalived) signal(s os.Signal) { k.cmd.Process.Signal(s) }
-
-func (k *keepalived) stop() {
-	select {
-	case <-k.exited:
-		return
-	default:
-	}
-	k.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-k.exited:
-	case <-time.After(10 * time.Second):
-		k.cmd.Process.Kill()
-		<-k.exited
-	}
-}
-
-// waitTable waits up to 20 s for the namespace's table to be want.
-func waitTable(t *testing.T, n *topo.Node, want, what string, k *keepalived) {
+func waitTable(t *testing.T, n *topo.Node, want, what string, k *topo.Process) {
 	t.Helper()
 	var got string
 	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(250 * time.Millisecond) {
@@ -353,7 +322,7 @@ func waitTable(t *testing.T, n *topo.Node, want, what string, k *keepalived) {
 			return
 		}
 	}
-	t.Fatalf("%s: table (-want +got):\n%s\nkeepalived:\n%s", what, cmp.Diff(want, got), k.out.String())
+	t.Fatalf("%s: table (-want +got):\n%s\nkeepalived:\n%s", what, cmp.Diff(want, got), k.Out.String())
 }
 
 // TestKeepalivedHandover checks what docs/IMPORT.md says about taking
@@ -377,15 +346,15 @@ func TestKeepalivedHandover(t *testing.T) {
 	k := startKeepalived(t, n, conf)
 	waitTable(t, n, webSave+dnsSave, "keepalived starts", k)
 	write(dns)
-	k.signal(syscall.SIGHUP)
+	k.Signal(syscall.SIGHUP)
 	waitTable(t, n, dnsSave, "a reload without the web virtual_server deletes it", k)
-	k.stop()
+	k.Stop()
 	waitTable(t, n, "", "a stop deletes keepalived's services", k)
 
 	write(web + dns)
 	k = startKeepalived(t, n, conf, "--dont-release-ipvs")
 	waitTable(t, n, webSave+dnsSave, "keepalived -I starts", k)
-	k.stop()
+	k.Stop()
 	waitTable(t, n, webSave+dnsSave, "keepalived -I stops and keeps them", k)
 	write(dns)
 	k = startKeepalived(t, n, conf, "--dont-release-ipvs")
