@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 )
@@ -37,6 +38,9 @@ type addrClasses struct {
 	// named are the addresses the input holds as text besides the real
 	// server's.
 	named map[netip.Addr]bool
+	// hasSentinel: the cluster's facts hold hostSentinel, so no host
+	// real server of it is classed (hostclass.go).
+	hasSentinel bool
 }
 
 // newAddrClasses reads the cluster's facts as #RealCheck gets them.
@@ -60,6 +64,9 @@ func newAddrClasses(cluster map[string]any) *addrClasses {
 	dirs, _ := cluster["directors"].([]any)
 	for _, d := range dirs {
 		d, _ := d.(map[string]any)
+		// A director's name is written in messages; a #Name may look
+		// like an address.
+		name(d["name"])
 		name(d["gateway"])
 		name(d["gateway6"])
 		ps, _ := d["prefixes"].([]string)
@@ -75,6 +82,7 @@ func newAddrClasses(cluster map[string]any) *addrClasses {
 		p, _ := prefix(s)
 		ac.nets = append(ac.nets, p)
 	}
+	ac.hasSentinel = bytes.Contains(appendKey(nil, cluster), []byte(hostSentinel))
 	return ac
 }
 

@@ -34,7 +34,9 @@
 // cluster and real servers (resolveService), the LVS rules of rules.cue
 // with verdicts kept by input (rules.go) — a real server by bare address
 // by its class of address, what the rules read of it (addrclass.go,
-// TestAddressClasses) —, the address rules that need
+// TestAddressClasses), and one given as a declared host by that and its
+// host's facts without its name and addresses (hostclass.go,
+// TestHostClasses) —, the address rules that need
 // every host's addresses at once (addresses.go), one decoder (decodeRaw)
 // and one build of the model. A diagnostic found against a host fact
 // carries the fact's position as related; hosts and clusters are in the

@@ -102,24 +102,30 @@ func (k *check) eval(input map[string]any) verdict {
 // evalKey is eval for a caller that has the input's key: the same
 // encoding of the same input, or, in parts, of what identifies them.
 func (k *check) evalKey(key []byte, input func() map[string]any) verdict {
-	return k.evalKeyAs(key, "", input)
+	return k.evalKeyAs(key, "", "", input)
 }
 
 // evalKeyAs is evalKey for a key that stands for a class of real servers'
 // addresses, of which subject is the one input names: a verdict kept for
-// another address of the class is given with subject in its place.
-func (k *check) evalKeyAs(key []byte, subject string, input func() map[string]any) verdict {
+// another address of the class is given with subject in its place. With
+// host, the class is of real servers given as declared hosts, whose input
+// names its host hostSentinel (hostclass.go): the verdict is given with
+// host in the sentinel's place.
+func (k *check) evalKeyAs(key []byte, subject, host string, input func() map[string]any) verdict {
 	k.mu.Lock()
 	v, ok := k.m[string(key)]
 	k.mu.Unlock()
-	if ok {
-		return v.renamed(v.subject, subject)
+	if !ok {
+		v = k.evaluate(input())
+		v.subject = subject
+		k.mu.Lock()
+		k.m[string(key)] = v
+		k.mu.Unlock()
 	}
-	v = k.evaluate(input())
-	v.subject = subject
-	k.mu.Lock()
-	k.m[string(key)] = v
-	k.mu.Unlock()
+	v = v.renamed(v.subject, subject)
+	if host != "" {
+		v = v.withHost(host)
+	}
 	return v
 }
 
@@ -349,7 +355,7 @@ func (c *compilation) runRules(in ruleInput) {
 	svcKey, svcPortKey := appendKey(nil, svcFacts), appendKey(nil, svcPortFacts)
 	keys := make([]string, 0, len(in.refs))
 	var weights weightSums
-	var key []byte
+	var key, hostKey []byte
 	var classes *addrClasses
 	for i, ref := range in.refs {
 		real, _ := reals[i].(map[string]any)
@@ -368,12 +374,14 @@ func (c *compilation) runRules(in ruleInput) {
 		key = append(key, sk...)
 		key = append(key, '|')
 		// A real server by bare address: its class of address stands
-		// for it (addrclass.go), and its address is left out.
-		subject := ""
+		// for it (addrclass.go), and its address is left out. One given
+		// as a declared host: its address's class and its host's facts
+		// without its identity (hostclass.go).
+		subject, hostName := "", ""
+		if ref.ok && classes == nil {
+			classes = newAddrClasses(in.clusterFacts.facts)
+		}
 		if addr, _ := real["address"].(string); ref.ok && ref.host == nil && real["host"] == nil && addr == ref.addr.String() {
-			if classes == nil {
-				classes = newAddrClasses(in.clusterFacts.facts)
-			}
 			if cl, ok := classes.class(ref.addr); ok {
 				subject = addr
 				key = appendKeyWithout(key[:0], real, "weight", "address")
@@ -382,13 +390,22 @@ func (c *compilation) runRules(in ruleInput) {
 				key = append(key, "|a"...)
 				key = append(key, cl...)
 			}
+		} else if ref.ok && ref.host != nil {
+			var ok bool
+			if hostKey, ok = classes.appendHostClass(hostKey[:0], real, ref, fact.facts, sk); ok {
+				key = append(key[:0], hostKey...)
+				subject, hostName = ref.addr.String(), ref.host.Name
+			}
 		}
 		if subject == "" {
 			key = strconv.AppendInt(key, int64(fact.id), 10)
 		}
 		key = append(key, ',')
 		key = strconv.AppendInt(key, int64(in.clusterFacts.id), 10)
-		v := c.ev.checks.real.evalKeyAs(key, subject, func() map[string]any {
+		v := c.ev.checks.real.evalKeyAs(key, subject, hostName, func() map[string]any {
+			if hostName != "" {
+				return hostClassInput(real, fact.facts, svc, in.clusterFacts.facts)
+			}
 			own := make(map[string]any, len(real))
 			for k, v := range real {
 				if k != "weight" {
