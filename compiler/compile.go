@@ -173,6 +173,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		cc:             cc,
 		clusterFacts:   &factsMemo{ids: cc.clusterIDs},
 		realFactsCache: &factsMemo{ids: cc.realIDs},
+		classes:        &classMemo{},
 	}
 	// The config's own instance gets a fresh context each compile (a
 	// context keeps what was built in it), but for the first, whose
@@ -313,6 +314,9 @@ type compilation struct {
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo
+	// classes are the classes of real servers' addresses and hosts
+	// (addrclass.go, hostclass.go).
+	classes *classMemo
 	// addrs are the hosts' interface addresses, for the address rules.
 	addrs *addressIndex
 	// policyDirs are the policy directories on disk loadPacks read.

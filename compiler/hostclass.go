@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 // A real server given as a declared host is checked by #RealCheck with
@@ -32,78 +33,143 @@ import (
 // verdict kept is written in terms of the sentinel and of that real
 // server's address. Each real server of the class takes it with the
 // address replaced by its own (as a bare address's class does) and then
-// the sentinel by its host's name, wherever they stand: messages, hints,
-// paths and related positions. A name is not replaced as text — a host
+// the sentinel by its host's name — in that order, as a name may look
+// like an address — wherever they stand: messages, hints, paths and
+// related positions. A name is not replaced as text — a host
 // called "web" or "real" would be found in the rules' own words — but
 // evaluated as a token nothing else in the input holds.
 //
 // A real server is evaluated on its own when the replacement could touch
 // anything but its identity: its address is not classed (addrclass.go:
-// not unicast, or a director's, gateway's or client network's text), its
+// not unicast, or a director's name or address, a gateway's or a client
+// network's text), its
 // real server entry or its host's facts hold its address as text (a
 // gateway equal to it, say) or the sentinel, the cluster's facts hold the
 // sentinel, or its explicit address is not written as the address it
 // resolves to. TestHostClasses holds the classed verdicts to those of
 // evaluating every real server.
+//
+// A host's class in a cluster is found once per compile (classMemo): a
+// pool of hosts behind 10,000 services is 100,000 real servers, and
+// finding the class of each on its own cost BenchmarkCompile a tenth of
+// its time.
 
 // hostSentinel stands for a real server's host name in a class's
 // evaluation. It is a valid #Name (#Real's host is one), and schema/
 // rules.cue must not contain it (TestHostClasses checks).
 const hostSentinel = "lvsgen-class-host-5f0e2c"
 
-// appendHostClass appends to key what stands for a real server given as
-// a declared host in #RealCheck's verdict key: its entry without weight,
-// host and address, the service's facts (svcKey), its address's class
-// and its host's facts relative to its address. It returns false when
+// classMemo keeps, for one compile, each cluster's addrClasses and each
+// pair of cluster and real server facts' host class, shared by the
+// goroutines that compile services: a cluster's services, and a host
+// behind many of them, are classed once.
+type classMemo struct {
+	mu       sync.Mutex
+	clusters map[int]*addrClasses
+	hosts    map[[2]int]hostClassOf
+}
+
+// hostClassOf is a host class as hostClass found it.
+type hostClassOf struct {
+	class string
+	ok    bool
+}
+
+// cluster returns the addrClasses of the cluster whose facts are cf.
+func (m *classMemo) cluster(cf factsOf) *addrClasses {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ac, ok := m.clusters[cf.id]
+	if !ok {
+		if m.clusters == nil {
+			m.clusters = map[int]*addrClasses{}
+		}
+		ac = newAddrClasses(cf.facts)
+		m.clusters[cf.id] = ac
+	}
+	return ac
+}
+
+// appendHostKey appends to key what stands for a real server given as a
+// declared host in #RealCheck's verdict key: its entry without weight,
+// host and address, the service's facts (svcKey), and its host class in
+// the cluster (ac, whose facts' id is clusterID). It returns false when
 // the real server is to be evaluated on its own.
-func (ac *addrClasses) appendHostClass(key []byte, real map[string]any, ref realRef, fact map[string]any, svcKey []byte) ([]byte, bool) {
-	if !ref.ok || ref.host == nil || ac.hasSentinel {
+func (m *classMemo) appendHostKey(key []byte, ac *addrClasses, clusterID int, real map[string]any, ref realRef, fact factsOf, svcKey []byte) ([]byte, bool) {
+	if !ref.ok || ref.host == nil {
 		return key, false
 	}
 	if name, _ := real["host"].(string); name != ref.host.Name {
 		return key, false
 	}
 	addr := ref.addr.String()
-	if s, ok := real["address"]; ok && s != addr {
+	_, hasAddr := real["address"]
+	if hasAddr && real["address"] != addr {
 		return key, false
 	}
-	host, _ := fact["host"].(map[string]any)
-	if host == nil || fact["address"] != addr {
-		return key, false
-	}
-	cl, ok := ac.class(ref.addr)
+	k := [2]int{clusterID, fact.id}
+	m.mu.Lock()
+	hc, ok := m.hosts[k]
+	m.mu.Unlock()
 	if !ok {
+		hc.class, hc.ok = hostClass(ac, ref.addr, fact.facts)
+		m.mu.Lock()
+		if m.hosts == nil {
+			m.hosts = map[[2]int]hostClassOf{}
+		}
+		m.hosts[k] = hc
+		m.mu.Unlock()
+	}
+	if !hc.ok {
 		return key, false
 	}
 	start := len(key)
 	key = appendKeyWithout(key, real, "weight", "host", "address")
-	if _, ok := real["address"]; ok {
+	if bytes.Contains(key[start:], []byte(addr)) || bytes.Contains(key[start:], []byte(hostSentinel)) {
+		return key, false
+	}
+	if hasAddr {
 		key = append(key, "|A"...)
 	}
 	key = append(key, '|')
 	key = append(key, svcKey...)
 	key = append(key, "|h"...)
-	key = append(key, cl...)
-	key = append(key, '|')
+	key = append(key, hc.class...)
+	return key, true
+}
+
+// hostClass returns the class, in a cluster classed by ac, of a real
+// server at address a with the facts fact (a host's): a's class and the
+// host's facts without its name and with its prefixes relative to a. It
+// returns false when the real server is to be evaluated on its own.
+func hostClass(ac *addrClasses, a netip.Addr, fact map[string]any) (string, bool) {
+	host, _ := fact["host"].(map[string]any)
+	if ac.hasSentinel || host == nil || fact["address"] != a.String() {
+		return "", false
+	}
+	cl, ok := ac.class(a)
+	if !ok {
+		return "", false
+	}
 	rel := make(map[string]any, len(host))
 	for k, v := range host {
 		switch k {
 		case "name":
 		case "prefixes":
-			ps, ok := relativePrefixes(v, ref.addr)
+			ps, ok := relativePrefixes(v, a)
 			if !ok {
-				return key, false
+				return "", false
 			}
 			rel[k] = ps
 		default:
 			rel[k] = v
 		}
 	}
-	key = appendKey(key, rel)
-	if bytes.Contains(key[start:], []byte(addr)) || bytes.Contains(key[start:], []byte(hostSentinel)) {
-		return key, false
+	enc := appendKey(append([]byte(cl), '|'), rel)
+	if bytes.Contains(enc, []byte(a.String())) || bytes.Contains(enc, []byte(hostSentinel)) {
+		return "", false
 	}
-	return key, true
+	return string(enc), true
 }
 
 // relativePrefixes writes a host's prefixes (#HostFacts' prefixes) as the

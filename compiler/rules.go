@@ -379,7 +379,7 @@ func (c *compilation) runRules(in ruleInput) {
 		// without its identity (hostclass.go).
 		subject, hostName := "", ""
 		if ref.ok && classes == nil {
-			classes = newAddrClasses(in.clusterFacts.facts)
+			classes = c.classes.cluster(in.clusterFacts)
 		}
 		if addr, _ := real["address"].(string); ref.ok && ref.host == nil && real["host"] == nil && addr == ref.addr.String() {
 			if cl, ok := classes.class(ref.addr); ok {
@@ -392,7 +392,7 @@ func (c *compilation) runRules(in ruleInput) {
 			}
 		} else if ref.ok && ref.host != nil {
 			var ok bool
-			if hostKey, ok = classes.appendHostClass(hostKey[:0], real, ref, fact.facts, sk); ok {
+			if hostKey, ok = c.classes.appendHostKey(hostKey[:0], classes, in.clusterFacts.id, real, ref, fact, sk); ok {
 				key = append(key[:0], hostKey...)
 				subject, hostName = ref.addr.String(), ref.host.Name
 			}
