@@ -8,9 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // classHost is a host of TestHostClasses' config.
@@ -266,18 +263,7 @@ func TestHostClasses(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			compile := func(share, whole bool) (*Result, int) {
-				t.Helper()
-				shareAddressVerdicts = share
-				defer func() { shareAddressVerdicts = true }()
-				cc := NewCompiler(Options{wholeCUE: whole})
-				res, err := cc.Compile(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return res, cc.verdicts.real.len()
-			}
-			want, evalsEach := compile(false, false)
+			want, evalsEach := compileSharing(t, dir, false, false)
 			// The config must keep its mistakes: each rule that reads a
 			// host, about real servers given as hosts.
 			seen := map[string]int{}
@@ -292,20 +278,8 @@ func TestHostClasses(t *testing.T) {
 			if t.Failed() {
 				t.Fatalf("diagnostics by rule: %v", seen)
 			}
-			for _, whole := range []bool{false, true} {
-				got, evals := compile(true, whole)
-				if d := cmp.Diff(want.Diagnostics, got.Diagnostics); d != "" {
-					t.Errorf("whole CUE %v: diagnostics (-each real server +classes):\n%s", whole, d)
-				}
-				if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Result{}), cmpopts.EquateComparable()); d != "" && !strings.Contains(d, "Diagnostics") {
-					t.Errorf("whole CUE %v: result (-each real server +classes):\n%s", whole, d)
-				}
-				t.Logf("whole CUE %v: %d diagnostics, %d #RealCheck evaluations with classes, %d without", whole, len(got.Diagnostics), evals, evalsEach)
-				// The pool's 100 hosts are one class.
-				if !whole && evals > evalsEach-99 {
-					t.Errorf("%d #RealCheck evaluations with classes, %d without: the pool's hosts were not one class", evals, evalsEach)
-				}
-			}
+			// The pool's 100 hosts are one class.
+			classesAgree(t, dir, want, evalsEach, 99)
 		})
 	}
 }
