@@ -90,17 +90,7 @@ func TestRoundTrip(t *testing.T) {
 			if !want.Valid() {
 				t.Skipf("%s is not valid: not cached", dir)
 			}
-			for i, wantHit := range []bool{false, true} {
-				got, hit, err := c.Compile(dir, compiler.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if hit != wantHit {
-					t.Fatalf("compile %d: hit %v, want %v", i, hit, wantHit)
-				}
-				if d := resultDiff(want, got); d != "" {
-					t.Fatalf("compile %d (hit %v) (-want +got):\n%s", i, hit, d)
-				}
+			for _, got := range missThenHit(t, c, dir, want) {
 				for name, h := range want.Hosts {
 					var a, b []byte
 					a, _ = jsonOf(h)
@@ -112,6 +102,28 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// missThenHit compiles dir through c twice, with no options, and
+// requires a miss (which stores), then a hit, each equal to want; it
+// returns the two results.
+func missThenHit(t *testing.T, c *Cache, dir string, want *compiler.Result) []*compiler.Result {
+	t.Helper()
+	var out []*compiler.Result
+	for i, wantHit := range []bool{false, true} {
+		got, hit, err := c.Compile(dir, compiler.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hit != wantHit {
+			t.Fatalf("compile %d: hit %v, want %v", i, hit, wantHit)
+		}
+		if d := resultDiff(want, got); d != "" {
+			t.Fatalf("compile %d (hit %v) (-want +got):\n%s", i, hit, d)
+		}
+		out = append(out, got)
+	}
+	return out
 }
 
 func jsonOf(h *hoststate.Host) ([]byte, error) {
@@ -224,18 +236,7 @@ func TestBadEntries(t *testing.T) {
 			if err := os.WriteFile(path, tt.spoil(b, ob), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for i, wantHit := range []bool{false, true} {
-				got, hit, err := c.Compile(dir, compiler.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if hit != wantHit {
-					t.Fatalf("compile %d: hit %v, want %v", i, hit, wantHit)
-				}
-				if d := resultDiff(want, got); d != "" {
-					t.Fatalf("compile %d (-want +got):\n%s", i, d)
-				}
-			}
+			missThenHit(t, c, dir, want)
 		})
 	}
 }
