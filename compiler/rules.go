@@ -638,18 +638,11 @@ func joinPath(prefix, rel string) string {
 
 // toInt reads a number from decoded JSON-like data.
 func toInt(v any) int {
-	switch n := v.(type) {
-	case int:
-		return n
-	case int64:
-		return int(n)
-	case float64:
-		return int(n)
-	case json.Number:
-		i, _ := n.Int64()
-		return int(i)
+	if f, ok := v.(float64); ok {
+		return int(f) // truncated, where intValue refuses a fraction
 	}
-	return 0
+	i, _ := intValue(v)
+	return int(i)
 }
 
 func hostMTU(h *model.Host) int {
