@@ -62,8 +62,8 @@ func newAddressIndex(cfg *model.Config) *addressIndex {
 				a := hostAddr{host: name, iface: ifc.Name, index: i, prefix: p}
 				ix.all = append(ix.all, a)
 				ix.byAddr[p.Addr()] = append(ix.byAddr[p.Addr()], a)
-				for _, e := range edgesOf(p) {
-					ix.edges[e.addr] = append(ix.edges[e.addr], subnetEdgeOf{a, e.edge})
+				for _, e := range SubnetEdges(p) {
+					ix.edges[e.Addr] = append(ix.edges[e.Addr], subnetEdgeOf{a, e.Name})
 				}
 			}
 		}
@@ -71,13 +71,21 @@ func newAddressIndex(cfg *model.Config) *addressIndex {
 	return ix
 }
 
-// edgesOf returns the network and broadcast addresses of the IPv4 subnet
-// p. A /31 or /32 has neither (RFC 3021), nor has IPv6 (no broadcast; the
-// kernel takes its subnet-router anycast address as a destination).
-func edgesOf(p netip.Prefix) []struct {
-	addr netip.Addr
-	edge string
-} {
+// SubnetEdge is the network or broadcast address of an IPv4 subnet,
+// which rules real-subnet-edge and vip-subnet-edge refuse as a real
+// server or VIP on a director's subnet.
+type SubnetEdge struct {
+	Addr netip.Addr
+	// Name is "network" or "broadcast".
+	Name string
+}
+
+// SubnetEdges returns the network and broadcast addresses of the IPv4
+// subnet p. A /31 or /32 has neither (RFC 3021), nor has IPv6 (no
+// broadcast; the kernel takes its subnet-router anycast address as a
+// destination). The importer asks it too, to infer director subnets the
+// rules take.
+func SubnetEdges(p netip.Prefix) []SubnetEdge {
 	if !p.Addr().Is4() || p.Bits() > 30 {
 		return nil
 	}
@@ -89,10 +97,7 @@ func edgesOf(p netip.Prefix) []struct {
 		b[i] |= byte(1<<n - 1)
 		host -= n
 	}
-	return []struct {
-		addr netip.Addr
-		edge string
-	}{{network, "network"}, {netip.AddrFrom4(b), "broadcast"}}
+	return []SubnetEdge{{network, "network"}, {netip.AddrFrom4(b), "broadcast"}}
 }
 
 // Unusable says why a cannot be a VIP or a destination whatever the

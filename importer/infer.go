@@ -1,10 +1,11 @@
 package importer
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/lvsgen/lvsgen/compiler"
 )
 
 // The subnets the import declares the director on. DR and NAT real
@@ -121,9 +122,9 @@ func inferInterfaces(members, others []netip.Addr) (ifaces []inferredInterface, 
 				stranded = map[netip.Addr]stranding{}
 			}
 			if edge.IsValid() {
-				for _, e := range edges(p) {
-					if occupied[e.addr] {
-						stranded[e.addr] = stranding{prefix: p, edge: e.name}
+				for _, e := range compiler.SubnetEdges(p) {
+					if occupied[e.Addr] {
+						stranded[e.Addr] = stranding{prefix: p, edge: e.Name}
 					}
 				}
 			} else {
@@ -152,31 +153,12 @@ func inferInterfaces(members, others []netip.Addr) (ifaces []inferredInterface, 
 	return ifaces, stranded
 }
 
-type edgeAddr struct {
-	addr netip.Addr
-	name string // "network" or "broadcast"
-}
-
-// edges returns the network and broadcast addresses of p, an IPv4 subnet
-// of /30 or wider, as lvsgen's address rules see them (compiler.edgesOf):
-// none for IPv6, /31 and /32.
-func edges(p netip.Prefix) []edgeAddr {
-	if !p.Addr().Is4() || p.Bits() > 30 {
-		return nil
-	}
-	b := p.Masked().Addr().As4()
-	v := binary.BigEndian.Uint32(b[:]) | (uint32(1)<<(32-p.Bits()) - 1)
-	var last [4]byte
-	binary.BigEndian.PutUint32(last[:], v)
-	return []edgeAddr{{p.Masked().Addr(), "network"}, {netip.AddrFrom4(last), "broadcast"}}
-}
-
 // edgeTaken returns an address of occupied at an edge of p, if there is
 // one.
 func edgeTaken(p netip.Prefix, occupied map[netip.Addr]bool) (netip.Addr, bool) {
-	for _, e := range edges(p) {
-		if occupied[e.addr] {
-			return e.addr, true
+	for _, e := range compiler.SubnetEdges(p) {
+		if occupied[e.Addr] {
+			return e.Addr, true
 		}
 	}
 	return netip.Addr{}, false
@@ -188,8 +170,8 @@ func edgeTaken(p netip.Prefix, occupied map[netip.Addr]bool) (netip.Addr, bool) 
 // them in p.
 func directorAddr(p netip.Prefix, occupied map[netip.Addr]bool) (netip.Addr, bool) {
 	var broadcast netip.Addr
-	if e := edges(p); e != nil {
-		broadcast = e[1].addr
+	if e := compiler.SubnetEdges(p); e != nil {
+		broadcast = e[1].Addr
 	}
 	for a := p.Masked().Addr().Next(); a.IsValid() && p.Contains(a) && a != broadcast; a = a.Next() {
 		if !occupied[a] {

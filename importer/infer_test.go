@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/ipvs"
 )
 
@@ -242,13 +243,13 @@ func TestInferInterfacesValid(t *testing.T) {
 			if ifc.prefix.Bits() < widestBits4 || ifc.prefix.Bits() > baseBits4 {
 				t.Errorf("k=%d: %s is not from a /24 to a /16", k, ifc.prefix)
 			}
-			for _, e := range edges(ifc.prefix) {
-				if occupied[e.addr] {
-					if st, ok := stranded[e.addr]; !ok || st.prefix != ifc.prefix || ifc.prefix.Bits() != widestBits4 {
-						t.Errorf("k=%d: %s at the edge of %s, stranded %+v", k, e.addr, ifc.prefix, st)
+			for _, e := range compiler.SubnetEdges(ifc.prefix) {
+				if occupied[e.Addr] {
+					if st, ok := stranded[e.Addr]; !ok || st.prefix != ifc.prefix || ifc.prefix.Bits() != widestBits4 {
+						t.Errorf("k=%d: %s at the edge of %s, stranded %+v", k, e.Addr, ifc.prefix, st)
 					}
 				}
-				if ifc.addr == e.addr {
+				if ifc.addr == e.Addr {
 					t.Errorf("k=%d: the director's address %s is an edge of %s", k, ifc.addr, ifc.prefix)
 				}
 			}
@@ -256,8 +257,8 @@ func TestInferInterfacesValid(t *testing.T) {
 				t.Errorf("k=%d: the director's address %s on %s is taken or outside", k, ifc.addr, ifc.prefix)
 			}
 			invalid := func(p netip.Prefix) bool {
-				for _, e := range edges(p) {
-					if occupied[e.addr] {
+				for _, e := range compiler.SubnetEdges(p) {
+					if occupied[e.Addr] {
 						return true
 					}
 				}
