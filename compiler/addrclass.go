@@ -115,26 +115,45 @@ func (ac *addrClasses) class(a netip.Addr) (string, bool) {
 // renamed returns v with the address from, which v's input named, replaced
 // by to wherever it stands as a whole address in the issues' text.
 func (v verdict) renamed(from, to string) verdict {
-	if from == to || (len(v.issues) == 0 && len(v.failed) == 0) {
+	if from == to {
 		return v
 	}
-	out := verdict{subject: to}
+	return v.rewritten(to, func(s string) string { return replaceAddr(s, from, to) }, false)
+}
+
+// rewritten returns v, for subject, with r applied to the issues' text
+// (messages, hints, the related positions' values and messages, the
+// failures), and with paths to their paths and related positions too. v
+// itself is not changed: it is shared by every real server of its class.
+func (v verdict) rewritten(subject string, r func(string) string, paths bool) verdict {
+	if len(v.issues) == 0 && len(v.failed) == 0 {
+		return v
+	}
+	out := verdict{subject: subject}
 	for _, is := range v.issues {
-		is.Message = replaceAddr(is.Message, from, to)
-		is.Hint = replaceAddr(is.Hint, from, to)
+		is.Message, is.Hint = r(is.Message), r(is.Hint)
+		if paths {
+			is.Path = r(is.Path)
+		}
 		if is.Related != nil {
 			rel := make([]rawRelated, len(is.Related))
-			for i, r := range is.Related {
-				r.Message = replaceAddr(r.Message, from, to)
-				r.Value = replaceAddr(r.Value, from, to)
-				rel[i] = r
+			for i, x := range is.Related {
+				x.Message, x.Value = r(x.Message), r(x.Value)
+				if paths {
+					at := make([]string, len(x.At))
+					for j, s := range x.At {
+						at[j] = r(s)
+					}
+					x.At = at
+				}
+				rel[i] = x
 			}
 			is.Related = rel
 		}
 		out.issues = append(out.issues, is)
 	}
 	for _, f := range v.failed {
-		f.err = replaceAddr(f.err, from, to)
+		f.err = r(f.err)
 		out.failed = append(out.failed, f)
 	}
 	return out

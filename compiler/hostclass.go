@@ -232,31 +232,8 @@ func hostClassInput(real, fact, svc, cluster map[string]any) map[string]any {
 }
 
 // withHost returns v, kept for a host class, with hostSentinel replaced
-// by name wherever it stands; v itself is not changed (it is shared).
+// by name wherever it stands, paths too; v itself is not changed (it is
+// shared).
 func (v verdict) withHost(name string) verdict {
-	if len(v.issues) == 0 && len(v.failed) == 0 {
-		return v
-	}
-	r := func(s string) string { return strings.ReplaceAll(s, hostSentinel, name) }
-	out := verdict{subject: v.subject}
-	for _, is := range v.issues {
-		is.Path, is.Message, is.Hint = r(is.Path), r(is.Message), r(is.Hint)
-		if is.Related != nil {
-			rel := make([]rawRelated, len(is.Related))
-			for i, x := range is.Related {
-				at := make([]string, len(x.At))
-				for j, s := range x.At {
-					at[j] = r(s)
-				}
-				rel[i] = rawRelated{At: at, Value: r(x.Value), Message: r(x.Message)}
-			}
-			is.Related = rel
-		}
-		out.issues = append(out.issues, is)
-	}
-	for _, f := range v.failed {
-		f.err = r(f.err)
-		out.failed = append(out.failed, f)
-	}
-	return out
+	return v.rewritten(v.subject, func(s string) string { return strings.ReplaceAll(s, hostSentinel, name) }, true)
 }
