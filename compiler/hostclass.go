@@ -217,18 +217,14 @@ func relativePrefixes(v any, a netip.Addr) ([]string, bool) {
 // hostClassInput is #RealCheck's input for the first real server of a
 // host class: its own, with its host's name replaced by hostSentinel.
 func hostClassInput(real, fact, svc, cluster map[string]any) map[string]any {
-	own := make(map[string]any, len(real))
-	for k, v := range real {
-		if k != "weight" {
-			own[k] = v
-		}
-	}
-	own["host"] = hostSentinel
 	f := maps.Clone(fact)
 	host := maps.Clone(fact["host"].(map[string]any))
 	host["name"] = hostSentinel
 	f["host"] = host
-	return map[string]any{"real": own, "fact": f, "svc": svc, "cluster": cluster}
+	in := realCheckInput(real, f, svc, cluster)
+	// realCheckInput's entry is a copy of real's.
+	in["real"].(map[string]any)["host"] = hostSentinel
+	return in
 }
 
 // withHost returns v, kept for a host class, with hostSentinel replaced

@@ -406,13 +406,7 @@ func (c *compilation) runRules(in ruleInput) {
 			if hostName != "" {
 				return hostClassInput(real, fact.facts, svc, in.clusterFacts.facts)
 			}
-			own := make(map[string]any, len(real))
-			for k, v := range real {
-				if k != "weight" {
-					own[k] = v
-				}
-			}
-			return map[string]any{"real": own, "fact": fact.facts, "svc": svc, "cluster": in.clusterFacts.facts}
+			return realCheckInput(real, fact.facts, svc, in.clusterFacts.facts)
 		})
 		// Issues about a real server that could not be resolved are
 		// dropped, but for its own (its error is reported already).
@@ -466,6 +460,19 @@ func (c *compilation) runRules(in ruleInput) {
 	report(c.ev.checks.reals.eval(realsInput), "", notUnresolved)
 	quorum, hasQuorum := in.data["quorum"]
 	report(c.ev.checks.weights.eval(weights.input(quorum, hasQuorum)), "", notUnresolved)
+}
+
+// realCheckInput is #RealCheck's input for a real server: its entry
+// without its weight (#WeightsCheck's business), its facts, and what the
+// rules need of its service and cluster.
+func realCheckInput(real, fact, svc, cluster map[string]any) map[string]any {
+	own := make(map[string]any, len(real))
+	for k, v := range real {
+		if k != "weight" {
+			own[k] = v
+		}
+	}
+	return map[string]any{"real": own, "fact": fact, "svc": svc, "cluster": cluster}
 }
 
 // weightSums is #WeightsCheck's input: how many real servers set no
