@@ -112,6 +112,11 @@ type hostEntry struct {
 	Declared    bool
 }
 
+// result is the compile's result the entry holds.
+func (e *entry) result() *compiler.Result {
+	return &compiler.Result{Config: e.Config, Hosts: e.Hosts, Diagnostics: e.Diagnostics, Files: e.Files, Rules: e.Rules, PolicyDirs: e.PolicyDirs}
+}
+
 type dep struct {
 	Name string
 	Sum  [sha256.Size]byte
@@ -133,7 +138,7 @@ func (c *Cache) Compile(dir string, opts compiler.Options) (res *compiler.Result
 	}
 	defer func() { _ = l.done() }()
 	if e := c.load(l.key, l.read); e != nil {
-		return &compiler.Result{Config: e.Config, Hosts: e.Hosts, Diagnostics: e.Diagnostics, Files: e.Files, Rules: e.Rules, PolicyDirs: e.PolicyDirs}, true, nil
+		return e.result(), true, nil
 	}
 	res, _, err = l.compile()
 	return res, false, err
@@ -179,7 +184,7 @@ func (c *Cache) CompileHost(dir string, opts compiler.Options, host string) (res
 	}
 	var deps []dep
 	if e := c.load(l.key, l.read); e != nil {
-		full, deps, hit = &compiler.Result{Config: e.Config, Hosts: e.Hosts, Diagnostics: e.Diagnostics, PolicyDirs: e.PolicyDirs}, e.Deps, true
+		full, deps, hit = e.result(), e.Deps, true
 	} else {
 		if full, deps, err = l.compile(); err != nil {
 			return nil, false, err
