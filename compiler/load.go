@@ -136,6 +136,15 @@ type parsed struct {
 }
 
 func parseFile(name string, b []byte) (p parsed) {
+	// A file of services written as plain data, as the files of a large
+	// config are, is read without CUE's parser; anything else, and any
+	// syntax error, is CUE's to read and report.
+	if t, rest, ok := plaindata.ParseServices(name, b); ok {
+		if excluded, err := excludedByTag(rest); err == nil && !excluded {
+			p.src, p.ok = source{name: name, rest: rest, tree: t, data: b}, true
+			return p
+		}
+	}
 	f, err := parser.ParseFile(name, b)
 	if err != nil {
 		for _, e := range errors.Errors(err) {

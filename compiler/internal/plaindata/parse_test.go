@@ -1,0 +1,322 @@
+package plaindata
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/lvsgen/lvsgen/internal/gen"
+)
+
+// parseCases are files ParseServices must read (accept true) or leave to
+// CUE's parser. Every one is also a seed of FuzzParseServices, which
+// holds an accepted file to CUE's reading of it.
+var parseCases = []struct {
+	src    string
+	accept bool
+}{
+	{"package lvs\n", true},
+	{"package lvs\nservices: {}\n", true},
+	{"// a comment\npackage lvs // and one here\n\n// before\nservices: web: {\n\tvip: \"192.0.2.1\" // the VIP\n\tport: 80,\n\treals: [\n\t\t{address: \"10.0.0.1\", weight: 2},\n\t\t{address: \"10.0.0.2\"}, // trailing\n\t]\n}\n", true},
+	{"package lvs\nservices: a: b: c: -5\nservices: a: b: d: [true, false, null, 0, 1, \"x\"]\n", true},
+	{"package lvs\nservices: \"web-1\": {\"port\": 80}\nservices: \"web-1\": {port: 80, vip: \"x\"}\n", true},
+	{"package lvs\nservices: {a: {port: 80}, b: {port: 81},}", true},
+	{"package lvs\nservices: [\n1\n2,\n3\n]\n", true},
+	{"package lvs\nservices:\n\n  {a: 1}\n", true},
+	{"package lvs\r\nservices: {a: 1}\r\n", true},
+	{"services: {a: 1}\n", false}, // no declaration to take positions from
+	{"// only a comment\nservices: {a: 1}\n", false},
+	{"package lvs\nhosts: {}\n", false},
+	{"package lvs\nservices: {}\nhosts: {}\n", false},
+	{"@if(lvsgen)\npackage lvs\nservices: {}\n", false},
+	{"package lvs\n@extern(embed)\nservices: {}\n", false},
+	{"package lvs\nimport \"strings\"\nservices: {}\n", false},
+	{"package lvs\nservices: a: 1.5\n", false},
+	{"package lvs\nservices: a: 1e3\n", false},
+	{"package lvs\nservices: a: 1K\n", false},
+	{"package lvs\nservices: a: 1_000\n", false},
+	{"package lvs\nservices: a: 0x10\n", false},
+	{"package lvs\nservices: a: 010\n", false},
+	{"package lvs\nservices: a: - 5\n", false},
+	{"package lvs\nservices: a: +5\n", false},
+	{"package lvs\nservices: a: \"\\n\"\n", false},
+	{"package lvs\nservices: a: \"\\(x)\"\n", false},
+	{"package lvs\nservices: a: \"\"\"\n\tx\n\t\"\"\"\n", false},
+	{"package lvs\nservices: a: #\"x\"#\n", false},
+	{"package lvs\nservices: a: 'x'\n", false},
+	{"package lvs\nservices: a: \"caf\u00e9\"\n", false},
+	{"package lvs\nservices: a: b\n", false},
+	{"package lvs\nservices: a: b | c\n", false},
+	{"package lvs\nservices: a: 1 | 2\n", false},
+	{"package lvs\nservices: a: int & 1\n", false},
+	{"package lvs\nservices: a?: 1\n", false},
+	{"package lvs\nservices: a!: 1\n", false},
+	{"package lvs\nservices: _a: 1\n", false},
+	{"package lvs\nservices: #A: 1\n", false},
+	{"package lvs\nservices: $a: 1\n", false},
+	{"package lvs\nservices: a: 1 @tag()\n", false},
+	{"package lvs\nservices: X=a: 1\n", false},
+	{"package lvs\nservices: (\"a\"): 1\n", false},
+	{"package lvs\nservices: [string]: {}\n", false},
+	{"package lvs\nservices: {...}\n", false},
+	{"package lvs\nservices: {for x in [] {}}\n", false},
+	{"package lvs\nservices: {if true {}}\n", false},
+	{"package lvs\nservices: {let x = 1}\n", false},
+	{"package lvs\nservices: a: 1 b: 2\n", false},
+	{"package lvs\nservices: {a: 1 b: 2}\n", false},
+	{"package lvs\nservices: {a: 1,, b: 2}\n", false},
+	{"package lvs\nservices: {a: 1\n, b: 2}\n", false},
+	{"package lvs\nservices: [1 2]\n", false},
+	{"package lvs\nservices: [1,,2]\n", false},
+	{"package lvs\nservices: [1}\n", false},
+	{"package lvs\nservices: {a: 1]\n", false},
+	{"package lvs\nservices: {a: 1\n", false},
+	{"package lvs\nservices: a:\n", false},
+	{"package lvs\nservices: a :: 1\n", false},
+	{"package lvs\nservices: {a: 1} /* c */\n", false},
+	{"package lvs\nservices: {a: 1} / 2\n", false},
+	{"package lvs\nservices: a: true: 1\n", false},
+	{"package lvs\nservices: if: 1\n", false},
+	{"package lvs\nservices: [a: 1]\n", false},
+	{"package lvs\nservices: a: 1\nservices: a: 2\n", false}, // CUE reports the conflict
+	{"package 1lvs\nservices: {}\n", false},
+	{"package lvs services: {}\n", false},
+	{"\ufeffpackage lvs\nservices: {}\n", false},
+}
+
+func TestParseServices(t *testing.T) {
+	for i, c := range parseCases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			_, _, ok := ParseServices("x.cue", []byte(c.src))
+			if ok != c.accept {
+				t.Errorf("ParseServices(%q) accepted %v, want %v", c.src, ok, c.accept)
+			}
+			if msg := sameAsCUE("x.cue", []byte(c.src)); msg != "" {
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+// TestParseServicesFiles reads what large configs are made of — the
+// generator's files and every .cue file of this repository — and holds
+// each accepted one to CUE's reading; the generator's service files must
+// be accepted, or the fast path is never taken.
+func TestParseServicesFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := gen.Write(dir, 300, 10); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, root := range []string{dir, "../../.."} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != root {
+				return filepath.SkipDir
+			}
+			if strings.HasSuffix(path, ".cue") {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	accepted := 0
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, ok := ParseServices(name, b)
+		if ok {
+			accepted++
+		}
+		if strings.HasPrefix(name, dir) && strings.Contains(name, "services-") && !ok {
+			t.Errorf("%s: generated services not accepted", name)
+		}
+		if msg := sameAsCUE(name, b); msg != "" {
+			t.Error(msg)
+		}
+	}
+	t.Logf("%d of %d files accepted", accepted, len(files))
+}
+
+func FuzzParseServices(f *testing.F) {
+	for _, c := range parseCases {
+		f.Add([]byte(c.src))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if msg := sameAsCUE("f.cue", src); msg != "" {
+			t.Error(msg)
+		}
+	})
+}
+
+// sameAsCUE returns what differs between ParseServices' reading of src,
+// when it accepts it, and CUE's parser's followed by Read; "" if nothing.
+func sameAsCUE(name string, src []byte) string {
+	tree, rest, ok := ParseServices(name, src)
+	if !ok {
+		return ""
+	}
+	f, err := parser.ParseFile(name, src)
+	if err != nil {
+		return fmt.Sprintf("accepted %q, which CUE refuses: %v", src, err)
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.Package, *ast.CommentGroup:
+		case *ast.Field:
+			if l, _ := plainLabel(d.Label); l != "services" {
+				return fmt.Sprintf("accepted %q, which declares %s", src, l)
+			}
+		default:
+			return fmt.Sprintf("accepted %q, which declares a %T", src, d)
+		}
+	}
+	want, ok := Read([]*ast.File{f})
+	if !ok {
+		return fmt.Sprintf("accepted %q, which is not plain data to Read", src)
+	}
+	if d := treeDiff("", tree, want); d != "" {
+		return fmt.Sprintf("reading %q: %s", src, d)
+	}
+	if got, want := rest.PackageName(), f.PackageName(); got != want {
+		return fmt.Sprintf("reading %q: package %q, CUE's %q", src, got, want)
+	}
+	if d := fileDiff(rest.Decls[0].Pos(), f.Pos()); d != "" {
+		return fmt.Sprintf("reading %q: %s", src, d)
+	}
+	if d := declsDiff(rest, Without(f, "services")); d != "" {
+		return fmt.Sprintf("reading %q: rest: %s", src, d)
+	}
+	return ""
+}
+
+// declsDiff compares two files' declarations other than comments.
+func declsDiff(got, want *ast.File) string {
+	strip := func(f *ast.File) (out []ast.Decl) {
+		for _, d := range f.Decls {
+			if _, ok := d.(*ast.CommentGroup); !ok {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	g, w := strip(got), strip(want)
+	if len(g) != len(w) {
+		return fmt.Sprintf("%d declarations, CUE's %d", len(g), len(w))
+	}
+	for i := range g {
+		if d := posDiff(g[i].Pos(), w[i].Pos()); d != "" {
+			return fmt.Sprintf("declaration %d: %s", i, d)
+		}
+	}
+	return ""
+}
+
+func posDiff(got, want token.Pos) string {
+	if got.IsValid() != want.IsValid() || got.IsValid() && (got.Position() != want.Position() || got.Offset() != want.Offset()) {
+		return fmt.Sprintf("at %v (offset %d), CUE's %v (offset %d)", got, got.Offset(), want, want.Offset())
+	}
+	return ""
+}
+
+// fileDiff compares the token.Files of two positions: every position
+// ParseServices gives is in one file, which must be as CUE's parser
+// makes it.
+func fileDiff(got, want token.Pos) string {
+	g, w := got.File(), want.File()
+	if g == nil || w == nil || g.Name() != w.Name() || g.Size() != w.Size() || !slices.Equal(g.Lines(), w.Lines()) || got.Experiment() != want.Experiment() {
+		return fmt.Sprintf("file %v, CUE's %v", g, w)
+	}
+	return ""
+}
+
+// treeDiff compares two trees, positions included.
+func treeDiff(path string, got, want *Node) string {
+	switch {
+	case got.kind != want.kind:
+		return fmt.Sprintf("%s: kind %v, CUE's %v", path, got.kind, want.kind)
+	case posDiff(got.at, want.at) != "":
+		return fmt.Sprintf("%s: start %s", path, posDiff(got.at, want.at))
+	case posDiff(got.label, want.label) != "":
+		return fmt.Sprintf("%s: label %s", path, posDiff(got.label, want.label))
+	case posDiff(got.Pos(), want.Pos()) != "":
+		return fmt.Sprintf("%s: Pos %s", path, posDiff(got.Pos(), want.Pos()))
+	case (got.byName == nil) != (want.byName == nil):
+		return fmt.Sprintf("%s: index %v, CUE's %v", path, got.byName != nil, want.byName != nil)
+	}
+	switch got.kind {
+	case Leaf:
+		if keyOf(got.expr) != keyOf(want.expr) {
+			return fmt.Sprintf("%s: literal %v, CUE's %v", path, keyOf(got.expr), keyOf(want.expr))
+		}
+		g, w := got.expr, want.expr
+		if gu, ok := g.(*ast.UnaryExpr); ok {
+			wu, ok := w.(*ast.UnaryExpr)
+			if !ok || gu.Op != wu.Op {
+				return fmt.Sprintf("%s: %T, CUE's %T", path, g, w)
+			}
+			if d := posDiff(gu.OpPos, wu.OpPos); d != "" {
+				return fmt.Sprintf("%s: sign %s", path, d)
+			}
+			g, w = gu.X, wu.X
+		}
+		gb, ok1 := g.(*ast.BasicLit)
+		wb, ok2 := w.(*ast.BasicLit)
+		if !ok1 || !ok2 {
+			return fmt.Sprintf("%s: %T, CUE's %T", path, g, w)
+		}
+		if d := posDiff(gb.ValuePos, wb.ValuePos); d != "" {
+			return fmt.Sprintf("%s: literal %s", path, d)
+		}
+		if gv, gok := plainLiteral(got.expr); true {
+			if wv, wok := plainLiteral(want.expr); gok != wok || gv != wv {
+				return fmt.Sprintf("%s: value %v, CUE's %v", path, gv, wv)
+			}
+		}
+	case Struct:
+		if len(got.fields) != len(want.fields) {
+			return fmt.Sprintf("%s: %d fields, CUE's %d", path, len(got.fields), len(want.fields))
+		}
+		for i, gf := range got.fields {
+			wf := want.fields[i]
+			p := path + "." + gf.Name
+			if gf.Name != wf.Name {
+				return fmt.Sprintf("%s: field %q, CUE's %q", path, gf.Name, wf.Name)
+			}
+			if d := posDiff(gf.label, wf.label); d != "" {
+				return fmt.Sprintf("%s: label %s", p, d)
+			}
+			if got.Get(gf.Name) != gf {
+				return fmt.Sprintf("%s: not found by name", p)
+			}
+			if d := treeDiff(p, gf.Val, wf.Val); d != "" {
+				return d
+			}
+		}
+	case List:
+		if len(got.elems) != len(want.elems) {
+			return fmt.Sprintf("%s: %d elements, CUE's %d", path, len(got.elems), len(want.elems))
+		}
+		for i := range got.elems {
+			if d := treeDiff(fmt.Sprintf("%s[%d]", path, i), got.elems[i], want.elems[i]); d != "" {
+				return d
+			}
+		}
+	}
+	return ""
+}
