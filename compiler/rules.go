@@ -130,10 +130,9 @@ func (k *check) evalKeyAs(key []byte, subject, host string, input func() map[str
 }
 
 func (k *check) evaluate(input map[string]any) verdict {
-	filled := k.def
-	for _, name := range sortedKeys(input) {
-		filled = filled.FillPath(cue.MakePath(cue.Str(name)), input[name])
-	}
+	// The whole input in one unification: each FillPath evaluates the
+	// check again, once per field of the input.
+	filled := k.def.Unify(k.def.Context().Encode(input))
 	rules := filled.LookupPath(cue.ParsePath("rules"))
 	var v verdict
 	// All rules in one decode; only when one of them cannot evaluate are
