@@ -44,6 +44,9 @@ type Shape struct {
 	elem     *Shape
 	required []requiredField
 	leaves   map[litKey]leafVerdict
+	// addrs are the verdicts of a shape that is exactly #IP, by class
+	// of address (addrclass.go); nil for other shapes.
+	addrs map[addrClass]leafVerdict
 	// elemDone and requiredDone: elem and required are known.
 	elemDone, requiredDone bool
 }
@@ -75,7 +78,11 @@ func NewShapes(ctx *cue.Context, values *Values, message func(error) string) *Sh
 // NewShape returns the shape of the schema's value v (#Service), built in
 // the context of the Shapes it is used with.
 func NewShape(v cue.Value) *Shape {
-	return &Shape{v: v, kind: v.IncompleteKind(), fields: map[string]*Shape{}, leaves: map[litKey]leafVerdict{}}
+	sh := &Shape{v: v, kind: v.IncompleteKind(), fields: map[string]*Shape{}, leaves: map[litKey]leafVerdict{}}
+	if _, p := v.ReferencePath(); p.String() == addrDef {
+		sh.addrs = map[addrClass]leafVerdict{}
+	}
+	return sh
 }
 
 // Leaves counts the verdicts kept on the shapes: what they cost.
@@ -144,10 +151,18 @@ func (s *Shapes) requiredOf(sh *Shape) []requiredField {
 func (s *Shapes) leaf(sh *Shape, n *Node) leafVerdict {
 	k := keyOf(n.expr)
 	v, ok := sh.leaves[k]
-	if !ok {
-		v = s.unify(sh, n)
-		sh.leaves[k] = v
-		s.leaves++
+	if ok {
+		return v
+	}
+	c, classed := addrClassOf(sh, k)
+	if v, ok := sh.addrs[c]; classed && ok {
+		return v
+	}
+	v = s.unify(sh, n)
+	sh.leaves[k] = v
+	s.leaves++
+	if classed && !v.bad {
+		sh.addrs[c] = v
 	}
 	return v
 }
