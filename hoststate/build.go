@@ -236,6 +236,9 @@ type builder struct {
 	errs    []Conflict
 	// views are the services as directors see them.
 	views map[*model.Service]*View
+	// arpKeys are an interface's ARP sysctl keys, built once: a real
+	// server behind 10,000 services asks for them 10,000 times.
+	arpKeys map[string][2]string
 }
 
 func newBuilder(name string) *builder {
@@ -249,6 +252,7 @@ func newBuilder(name string) *builder {
 		routes:   map[netip.Prefix]*Route{},
 		snat:     map[kernel.NFTFamily]*NFTable{},
 		snatSeen: map[kernel.SNATRule]bool{},
+		arpKeys:  map[string][2]string{},
 	}
 }
 
@@ -566,8 +570,13 @@ func (b *builder) arpSettings(h *model.Host, addr netip.Addr, reason string) {
 	b.sysctl("net.ipv4.conf.all.arp_ignore", 1, reason)
 	b.sysctl("net.ipv4.conf.all.arp_announce", 2, reason)
 	if ifc, _, ok := h.InterfaceFor(addr); ok {
-		b.sysctl("net.ipv4.conf."+ifc.Name+".arp_ignore", 1, reason)
-		b.sysctl("net.ipv4.conf."+ifc.Name+".arp_announce", 2, reason)
+		keys, ok := b.arpKeys[ifc.Name]
+		if !ok {
+			keys = [2]string{"net.ipv4.conf." + ifc.Name + ".arp_ignore", "net.ipv4.conf." + ifc.Name + ".arp_announce"}
+			b.arpKeys[ifc.Name] = keys
+		}
+		b.sysctl(keys[0], 1, reason)
+		b.sysctl(keys[1], 2, reason)
 	}
 }
 
