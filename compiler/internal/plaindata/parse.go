@@ -196,14 +196,16 @@ func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 
 // keyword reports the identifiers CUE gives a meaning of its own: as a
-// label or a value they are CUE's to read.
+// label or a value they are CUE's to read. Its scanner's keywords are
+// more than for, if and let: try as a label starts a comprehension (try:
+// 1 is a syntax error), and else, fallback and otherwise are keywords of
+// the try experiment; token.Lookup knows them all.
 func keyword(s string) bool {
 	switch s {
-	case "package", "import", "for", "in", "if", "let", "true", "false", "null",
-		"div", "mod", "quo", "rem", "func":
+	case "package", "import", "div", "mod", "quo", "rem":
 		return true
 	}
-	return false
+	return token.Lookup(s) != token.IDENT
 }
 
 // str returns the double-quoted string at i (its text as written, quotes

@@ -90,6 +90,19 @@ var parseCases = []struct {
 	{"package 1lvs\nservices: {}\n", false},
 	{"package lvs services: {}\n", false},
 	{"\ufeffpackage lvs\nservices: {}\n", false},
+	// CUE's keywords beyond for, if and let: try as a label starts a
+	// comprehension, so try: 1 is a syntax error; the others are read.
+	{"package lvs\nservices: {try: 1}\n", false},
+	{"package lvs\nservices: a: try: 1\n", false},
+	{"package lvs\nservices: {else: 1, fallback: 2, otherwise: 3}\n", false},
+	{"package lvs\nservices: a: else: 1\n", false},
+	{"package try\nservices: {}\n", false},
+	{"package else\nservices: {}\n", false},
+	{"package lvs\nservices: {package: 1}\n", false},
+	{"package lvs\nservices: {import: 1}\n", false},
+	{"package lvs\nservices: a: null: 1\n", false},
+	{"package lvs\nservices: a: truex\n", false},
+	{"package lvs\nservices: a: true_: 1\nservices: {int: 2, string: 3, len: 4}\n", true},
 }
 
 func TestParseServices(t *testing.T) {
