@@ -32,6 +32,11 @@ import (
 // node's belong to CUE's own token.File for the file, made by parsing
 // the file with everything after the header blanked: a file of spaces
 // parses at a hundred megabytes a second.
+//
+// The file is untrusted input: values nested deeper than maxDepth
+// (structs, lists and the labels of a: b: c: 1 alike) make it decline
+// rather than recurse further. CUE's parser refuses expressions nested
+// deeper than 10,000.
 func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool) {
 	p := &fastParser{src: src}
 	start, ok := p.header()
@@ -67,10 +72,15 @@ func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool
 // fastParser is ParseServices' reader: i is the offset of the next byte
 // of src.
 type fastParser struct {
-	src  []byte
-	i    int
-	file *token.File
+	src   []byte
+	i     int
+	depth int // of values being read
+	file  *token.File
 }
+
+// maxDepth is the deepest nesting of values ParseServices reads; deeper
+// files are CUE's to read or refuse. A services file nests a few levels.
+const maxDepth = 1000
 
 func (p *fastParser) pos(off int) token.Pos { return p.file.Pos(off, token.NoRelPos) }
 
@@ -318,6 +328,15 @@ func (p *fastParser) field(n *Node, top bool) bool {
 // value reads a value. A label followed by a colon is a field whose
 // struct holds only it (a: b: 1), outside lists.
 func (p *fastParser) value(inList bool) (*Node, bool) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, false
+	}
+	n, ok := p.value1(inList)
+	p.depth--
+	return n, ok
+}
+
+func (p *fastParser) value1(inList bool) (*Node, bool) {
 	start := p.i
 	switch c := p.peek(); {
 	case c == '{':

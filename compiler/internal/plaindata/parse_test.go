@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
@@ -116,6 +117,50 @@ func TestParseServices(t *testing.T) {
 				t.Error(msg)
 			}
 		})
+	}
+}
+
+// TestParseServicesDeep holds ParseServices to untrusted nesting: it
+// reads maxDepth levels, declines one more, and declines a file nested
+// 100,000 deep (CUE's parser refuses 10,000) at once, without exhausting
+// its stack, for lists, structs and a: b: c: labels alike.
+func TestParseServicesDeep(t *testing.T) {
+	const deep = 100_000
+	for _, c := range []struct {
+		open, close string
+		levels      int // of values each open adds
+	}{
+		{"[", "]", 1},
+		{"{a: ", "}", 1},
+		{"a: ", "", 1},
+		{"[{a: ", "}]", 2},
+	} {
+		nest := func(n int, unclosed bool) []byte {
+			src := "package lvs\nservices: " + strings.Repeat(c.open, n) + "1"
+			if !unclosed {
+				src += strings.Repeat(c.close, n)
+			}
+			return []byte(src)
+		}
+		fits := (maxDepth - 1) / c.levels // and the 1 innermost
+		if _, _, ok := ParseServices("x.cue", nest(fits, false)); !ok {
+			t.Errorf("%q nested %d deep: declined", c.open, fits)
+		}
+		if msg := sameAsCUE("x.cue", nest(fits, false)); msg != "" {
+			t.Error(msg)
+		}
+		if _, _, ok := ParseServices("x.cue", nest(fits+1, false)); ok {
+			t.Errorf("%q nested %d deep: accepted", c.open, fits+1)
+		}
+		for _, unclosed := range []bool{false, true} {
+			start := time.Now()
+			if _, _, ok := ParseServices("x.cue", nest(deep, unclosed)); ok {
+				t.Errorf("%q nested %d deep: accepted", c.open, deep)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("%q nested %d deep: declined after %v", c.open, deep, d)
+			}
+		}
 	}
 }
 
