@@ -175,6 +175,24 @@ func TestParseServices(t *testing.T) {
 	}
 }
 
+// TestKeywords holds keyword to CUE's scanner: every keyword it knows
+// is declined as a label, or a CUE upgrade could make a label a keyword
+// unnoticed.
+func TestKeywords(t *testing.T) {
+	n := 0
+	for tok := token.Token(0); tok < 1000; tok++ {
+		if tok.IsKeyword() {
+			n++
+			if !keyword(tok.String()) {
+				t.Errorf("CUE's keyword %s is not declined", tok)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no keywords found in CUE's tokens")
+	}
+}
+
 // TestParseServicesDeep holds ParseServices to untrusted nesting: it
 // reads maxDepth levels, declines one more, and declines a file nested
 // 100,000 deep (CUE's parser refuses 10,000) at once, without exhausting
