@@ -32,6 +32,11 @@ import (
 // node's belong to CUE's own token.File for the file, made by parsing
 // the file with everything after the header blanked: a file of spaces
 // parses at a hundred megabytes a second.
+//
+// The file is untrusted input: values nested deeper than maxDepth
+// (structs, lists and the labels of a: b: c: 1 alike) make it decline
+// rather than recurse further. CUE's parser refuses expressions nested
+// deeper than 10,000.
 func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool) {
 	p := &fastParser{src: src}
 	start, ok := p.header()
@@ -67,10 +72,15 @@ func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool
 // fastParser is ParseServices' reader: i is the offset of the next byte
 // of src.
 type fastParser struct {
-	src  []byte
-	i    int
-	file *token.File
+	src   []byte
+	i     int
+	depth int // of values being read
+	file  *token.File
 }
+
+// maxDepth is the deepest nesting of values ParseServices reads; deeper
+// files are CUE's to read or refuse. A services file nests a few levels.
+const maxDepth = 1000
 
 func (p *fastParser) pos(off int) token.Pos { return p.file.Pos(off, token.NoRelPos) }
 
@@ -196,11 +206,15 @@ func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 
 // keyword reports the identifiers CUE gives a meaning of its own: as a
-// label or a value they are CUE's to read.
+// label or a value they are CUE's to read. Its scanner's keywords are
+// more than for, if and let: try as a label starts a comprehension (try:
+// 1 is a syntax error), and else, fallback and otherwise are keywords of
+// the try experiment. TestKeywords holds the list to token's.
 func keyword(s string) bool {
 	switch s {
-	case "package", "import", "for", "in", "if", "let", "true", "false", "null",
-		"div", "mod", "quo", "rem", "func":
+	case "package", "import", "div", "mod", "quo", "rem",
+		"if", "else", "for", "in", "let", "try", "fallback", "otherwise", "func",
+		"true", "false", "null":
 		return true
 	}
 	return false
@@ -316,6 +330,15 @@ func (p *fastParser) field(n *Node, top bool) bool {
 // value reads a value. A label followed by a colon is a field whose
 // struct holds only it (a: b: 1), outside lists.
 func (p *fastParser) value(inList bool) (*Node, bool) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, false
+	}
+	n, ok := p.value1(inList)
+	p.depth--
+	return n, ok
+}
+
+func (p *fastParser) value1(inList bool) (*Node, bool) {
 	start := p.i
 	switch c := p.peek(); {
 	case c == '{':

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
@@ -90,6 +91,74 @@ var parseCases = []struct {
 	{"package 1lvs\nservices: {}\n", false},
 	{"package lvs services: {}\n", false},
 	{"\ufeffpackage lvs\nservices: {}\n", false},
+	// CUE's keywords beyond for, if and let: try as a label starts a
+	// comprehension, so try: 1 is a syntax error; the others are read.
+	{"package lvs\nservices: {try: 1}\n", false},
+	{"package lvs\nservices: a: try: 1\n", false},
+	{"package lvs\nservices: {else: 1, fallback: 2, otherwise: 3}\n", false},
+	{"package lvs\nservices: a: else: 1\n", false},
+	{"package try\nservices: {}\n", false},
+	{"package else\nservices: {}\n", false},
+	{"package lvs\nservices: {package: 1}\n", false},
+	{"package lvs\nservices: {import: 1}\n", false},
+	{"package lvs\nservices: a: null: 1\n", false},
+	{"package lvs\nservices: a: truex\n", false},
+	{"package lvs\nservices: a: true_: 1\nservices: {int: 2, string: 3, len: 4}\n", true},
+	// Comments and newlines where CUE's scanner inserts commas, or
+	// elides them before a comma or colon on the next line.
+	{"package lvs\nservices: a: //c\n 1", true},
+	{"package lvs\nservices: a://c\n1//c", true},
+	{"package lvs\nservices: {//c\na: 1}", true},
+	{"package lvs\nservices: [//c\n1, // d\n]", true},
+	{"package lvs\nservices: [1//c\n,2]", false},
+	{"package lvs\nservices: {}\n,", false},
+	{"package lvs\nservices: a: b\n: 1\n", false},
+	{"package lvs\nservices\n: {}\n", false},
+	{"package lvs\nservices: a: b // c\n: 1\n", false},
+	{"package lvs\nservices: a: b\r: 1\r\n", true},
+	{"package lvs //c\r\n// d\r\nservices: {}", true},
+	{"package lvs\rservices: {}", false},
+	{"package lvs\n\fservices: {}", false},
+	{"package lvs\n\vservices: {}", false},
+	{"package lvs\nservices: a: 1;\n", false},
+	{"package lvs\nservices: {a: 1}, services: {b: 2},", true},
+	{"package lvs\nservices: {a: 1} services: {b: 2}", false},
+	{"\r\n  package\tlvs\n  services: {}", true},
+	{"package lvs\n/", false},
+	{"package lvs\nservices: {}\n// end without newline", true},
+	// Literals at their edges.
+	{"package lvs\nservices: [-1, -0, 0, 9223372036854775808, -9223372036854775809]", true},
+	{"package lvs\nservices: a: 1\"x\"", false},
+	{"package lvs\nservices: a: -true", false},
+	{"package lvs\nservices: a: 00", false},
+	{"package lvs\nservices: a: 08", false},
+	{"package lvs\nservices: a: -00", false},
+	{"package lvs\nservices: a: 1__0", false},
+	{"package lvs\nservices: a: 1#x", false},
+	{"package lvs\nservices: a: 1$", false},
+	{"package lvs\nservices: {\"\": \"\", \"a'`#b\": \"//\"}", true},
+	{"package lvs\nservices: a: \"a\tb\"", false},
+	{"package lvs\nservices: a: \"a\x7fb\"", false},
+	{"package lvs\nservices: a: \"\"\"\"", false},
+	{"package lvs\nservices: a: \"b\"\"c\": 1", false},
+	{"package lvs\nservices: a: \"x\" : \"y\":1", true},
+	{"package lvs\nservices: a: b$: 1", false},
+	{"package lvs\nservices: a: _: 1", false},
+	{"package lvs\nservices: a: __x: 1", false},
+	{"package _\nservices: {}", false},
+	{"package services\nservices: {}", true},
+	// Duplicates: plain data merges as CUE unifies it; anything else
+	// (lists, a literal and a struct, literals written differently) is
+	// CUE's.
+	{"package lvs\nservices: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10, a: 1}", true},
+	{"package lvs\nservices: {a: {x: 1}}\nservices: {a: {y: 1}}\nservices: {a: {x: 1}}", true},
+	{"package lvs\nservices: a: {}\nservices: a: b: c: 1\nservices: a: b: d: 2", true},
+	{"package lvs\nservices: 1\nservices: 1", true},
+	{"package lvs\nservices: {\"a\": 1, a: 2}", false},
+	{"package lvs\nservices: a: [1]\nservices: a: [1]\n", false},
+	{"package lvs\nservices: a: 0\nservices: a: -0\n", false},
+	{"package lvs\nservices: a: {}\nservices: a: 1\n", false},
+	{"package lvs\nservices: {}\nservices: 1", false},
 }
 
 func TestParseServices(t *testing.T) {
@@ -103,6 +172,68 @@ func TestParseServices(t *testing.T) {
 				t.Error(msg)
 			}
 		})
+	}
+}
+
+// TestKeywords holds keyword to CUE's scanner: every keyword it knows
+// is declined as a label, or a CUE upgrade could make a label a keyword
+// unnoticed.
+func TestKeywords(t *testing.T) {
+	n := 0
+	for tok := token.Token(0); tok < 1000; tok++ {
+		if tok.IsKeyword() {
+			n++
+			if !keyword(tok.String()) {
+				t.Errorf("CUE's keyword %s is not declined", tok)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no keywords found in CUE's tokens")
+	}
+}
+
+// TestParseServicesDeep holds ParseServices to untrusted nesting: it
+// reads maxDepth levels, declines one more, and declines a file nested
+// 100,000 deep (CUE's parser refuses 10,000) at once, without exhausting
+// its stack, for lists, structs and a: b: c: labels alike.
+func TestParseServicesDeep(t *testing.T) {
+	const deep = 100_000
+	for _, c := range []struct {
+		open, close string
+		levels      int // of values each open adds
+	}{
+		{"[", "]", 1},
+		{"{a: ", "}", 1},
+		{"a: ", "", 1},
+		{"[{a: ", "}]", 2},
+	} {
+		nest := func(n int, unclosed bool) []byte {
+			src := "package lvs\nservices: " + strings.Repeat(c.open, n) + "1"
+			if !unclosed {
+				src += strings.Repeat(c.close, n)
+			}
+			return []byte(src)
+		}
+		fits := (maxDepth - 1) / c.levels // and the 1 innermost
+		if _, _, ok := ParseServices("x.cue", nest(fits, false)); !ok {
+			t.Errorf("%q nested %d deep: declined", c.open, fits)
+		}
+		if msg := sameAsCUE("x.cue", nest(fits, false)); msg != "" {
+			t.Error(msg)
+		}
+		if _, _, ok := ParseServices("x.cue", nest(fits+1, false)); ok {
+			t.Errorf("%q nested %d deep: accepted", c.open, fits+1)
+		}
+		for _, unclosed := range []bool{false, true} {
+			start := time.Now()
+			if _, _, ok := ParseServices("x.cue", nest(deep, unclosed)); ok {
+				t.Errorf("%q nested %d deep: accepted", c.open, deep)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("%q nested %d deep: declined after %v", c.open, deep, d)
+			}
+		}
 	}
 }
 
