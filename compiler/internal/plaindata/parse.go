@@ -62,7 +62,9 @@ func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool
 		return nil, nil, false
 	}
 	p.i = start
-	root := &Node{kind: Struct}
+	p.text = string(src)
+	root := p.node()
+	root.kind = Struct
 	if !p.body(root, 0) {
 		return nil, nil, false
 	}
@@ -76,6 +78,51 @@ type fastParser struct {
 	i     int
 	depth int // of values being read
 	file  *token.File
+	// text is src as a string: labels and literals are slices of it, not
+	// a string each.
+	text string
+	// nodes, fields and lits are allocated in blocks: a file of 100
+	// services is 10,000 of them, and one allocation each was most of
+	// the reader's time.
+	nodes  []Node
+	fields []Field
+	lits   []ast.BasicLit
+}
+
+// slab is how many nodes, fields or literals are allocated at once.
+const slab = 256
+
+func (p *fastParser) node() *Node {
+	if len(p.nodes) == cap(p.nodes) {
+		p.nodes = make([]Node, 0, slab)
+	}
+	p.nodes = p.nodes[:len(p.nodes)+1]
+	return &p.nodes[len(p.nodes)-1]
+}
+
+func (p *fastParser) field1() *Field {
+	if len(p.fields) == cap(p.fields) {
+		p.fields = make([]Field, 0, slab)
+	}
+	p.fields = p.fields[:len(p.fields)+1]
+	return &p.fields[len(p.fields)-1]
+}
+
+func (p *fastParser) lit(start int, tok token.Token, text string) *ast.BasicLit {
+	if len(p.lits) == cap(p.lits) {
+		p.lits = make([]ast.BasicLit, 0, slab)
+	}
+	p.lits = p.lits[:len(p.lits)+1]
+	l := &p.lits[len(p.lits)-1]
+	l.ValuePos, l.Kind, l.Value = p.pos(start), tok, text
+	return l
+}
+
+// container returns a new struct or list node starting at start.
+func (p *fastParser) container(kind Kind, start int) *Node {
+	n := p.node()
+	n.kind, n.at = kind, p.pos(start)
+	return n
 }
 
 // maxDepth is the deepest nesting of values ParseServices reads; deeper
@@ -199,7 +246,16 @@ func (p *fastParser) ident() (string, bool) {
 	if j < len(p.src) && (p.src[j] == '$' || p.src[j] == '#' || p.src[j] >= 0x80) {
 		return "", false
 	}
-	return string(p.src[p.i:j]), true
+	return p.textOf(p.i, j), true
+}
+
+// textOf is src[i:j] as a string: a slice of text once ParseServices
+// has made it (the header is read before).
+func (p *fastParser) textOf(i, j int) string {
+	if p.text == "" {
+		return string(p.src[i:j])
+	}
+	return p.text[i:j]
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
@@ -235,7 +291,7 @@ func (p *fastParser) str() string {
 	for j++; j < len(p.src); j++ {
 		switch c := p.src[j]; {
 		case c == '"':
-			return string(p.src[p.i : j+1])
+			return p.textOf(p.i, j+1)
 		case c == '\\' || c < 0x20 || c >= 0x7f:
 			return ""
 		}
@@ -323,7 +379,9 @@ func (p *fastParser) field(n *Node, top bool) bool {
 	if old := n.Get(name); old != nil {
 		return old.Val.merge(v)
 	}
-	n.add(&Field{Name: name, label: v.label, Val: v})
+	f := p.field1()
+	f.Name, f.label, f.Val = name, v.label, v
+	n.add(f)
 	return true
 }
 
@@ -343,11 +401,11 @@ func (p *fastParser) value1(inList bool) (*Node, bool) {
 	switch c := p.peek(); {
 	case c == '{':
 		p.i++
-		n := &Node{at: p.pos(start), kind: Struct}
+		n := p.container(Struct, start)
 		return n, p.body(n, '}')
 	case c == '[':
 		p.i++
-		n := &Node{at: p.pos(start), kind: List}
+		n := p.container(List, start)
 		if !p.skipSpace() {
 			return nil, false
 		}
@@ -374,7 +432,7 @@ func (p *fastParser) value1(inList bool) (*Node, bool) {
 			return p.shorthand()
 		}
 		p.i += len(s)
-		return p.leaf(&ast.BasicLit{ValuePos: p.pos(start), Kind: token.STRING, Value: s})
+		return p.leaf(p.lit(start, token.STRING, s))
 	case c == '-':
 		p.i++
 		lit, ok := p.number()
@@ -420,7 +478,7 @@ func (p *fastParser) labelNext(n int) bool {
 // shorthand reads `b: 1` in `a: b: 1`: a struct with that field, which
 // CUE places where its field's label is.
 func (p *fastParser) shorthand() (*Node, bool) {
-	n := &Node{at: p.pos(p.i), kind: Struct}
+	n := p.container(Struct, p.i)
 	return n, p.field(n, false)
 }
 
@@ -441,15 +499,19 @@ func (p *fastParser) number() (*ast.BasicLit, bool) {
 			return nil, false
 		}
 	}
-	lit := &ast.BasicLit{ValuePos: p.pos(p.i), Kind: token.INT, Value: string(p.src[p.i:j])}
+	lit := p.lit(p.i, token.INT, p.textOf(p.i, j))
 	p.i = j
 	return lit, true
 }
 
-func (p *fastParser) leaf(x ast.Expr) (*Node, bool) { return &Node{expr: x, kind: Leaf}, true }
+func (p *fastParser) leaf(x ast.Expr) (*Node, bool) {
+	n := p.node()
+	n.expr, n.kind = x, Leaf
+	return n, true
+}
 
 // word reads true, false or null at start.
 func (p *fastParser) word(start int, tok token.Token, w string) (*Node, bool) {
 	p.i += len(w)
-	return p.leaf(&ast.BasicLit{ValuePos: p.pos(start), Kind: tok, Value: w})
+	return p.leaf(p.lit(start, tok, w))
 }
