@@ -145,6 +145,10 @@ func parseFile(name string, b []byte) (p parsed) {
 			return p
 		}
 	}
+	if l := tooDeep(b); l > 0 {
+		p.diags = diag.List{deepDiag(name, l)}
+		return p
+	}
 	f, err := parser.ParseFile(name, b)
 	if err != nil {
 		for _, e := range errors.Errors(err) {

@@ -159,6 +159,10 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 				return
 			}
 			name := filepath.Join(path, e.Name())
+			if l := tooDeep(b); l > 0 {
+				c.diags = append(c.diags, deepDiag(name, l))
+				return
+			}
 			f, err := parser.ParseFile(name, b, parser.ParseComments)
 			if err != nil {
 				c.diags = append(c.diags, diag.Diagnostic{Rule: "policy", Pos: diag.Pos{File: name}, Message: "parsing policy: " + err.Error(), Hint: "fix the CUE syntax of the policy file"})
