@@ -92,28 +92,20 @@ type fastParser struct {
 // slab is how many nodes, fields or literals are allocated at once.
 const slab = 256
 
-func (p *fastParser) node() *Node {
-	if len(p.nodes) == cap(p.nodes) {
-		p.nodes = make([]Node, 0, slab)
+// alloc returns a new zero T from the block, starting a block when it is
+// full.
+func alloc[T any](block *[]T) *T {
+	if len(*block) == cap(*block) {
+		*block = make([]T, 0, slab)
 	}
-	p.nodes = p.nodes[:len(p.nodes)+1]
-	return &p.nodes[len(p.nodes)-1]
+	*block = (*block)[:len(*block)+1]
+	return &(*block)[len(*block)-1]
 }
 
-func (p *fastParser) field1() *Field {
-	if len(p.fields) == cap(p.fields) {
-		p.fields = make([]Field, 0, slab)
-	}
-	p.fields = p.fields[:len(p.fields)+1]
-	return &p.fields[len(p.fields)-1]
-}
+func (p *fastParser) node() *Node { return alloc(&p.nodes) }
 
 func (p *fastParser) lit(start int, tok token.Token, text string) *ast.BasicLit {
-	if len(p.lits) == cap(p.lits) {
-		p.lits = make([]ast.BasicLit, 0, slab)
-	}
-	p.lits = p.lits[:len(p.lits)+1]
-	l := &p.lits[len(p.lits)-1]
+	l := alloc(&p.lits)
 	l.ValuePos, l.Kind, l.Value = p.pos(start), tok, text
 	return l
 }
@@ -379,7 +371,7 @@ func (p *fastParser) field(n *Node, top bool) bool {
 	if old := n.Get(name); old != nil {
 		return old.Val.merge(v)
 	}
-	f := p.field1()
+	f := alloc(&p.fields)
 	f.Name, f.label, f.Val = name, v.label, v
 	n.add(f)
 	return true
