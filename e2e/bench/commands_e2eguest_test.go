@@ -24,7 +24,8 @@ const rounds = 3
 // lvsgen binary from ./cmd/lvsgen on director lb1 of internal/gen's
 // config (compiled, not built by gen.Director), alternating with ipvsadm
 // on the same rules, rounds times at 1,000 and 10,000 services x 10 real
-// servers. Each round: lvsgen validate (always a cold compile); in a
+// servers. Each round: lvsgen validate (always a cold compile), of a
+// one-service config and lvsgen --version (the fixed costs); in a
 // fresh namespace holding lb1's interface, lvsgen apply to the empty
 // kernel (the compile cache holds the config, as after a plan), lvsgen
 // plan with nothing to do from the cache and with --no-cache, ipvsadm -S
@@ -56,13 +57,28 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 	if _, err := onHost(lvsgen, "render", dir, "--host", "lb1", "--format", "sysctl"); err != nil {
 		b.Fatal(err) // fills the compile cache, as a plan before an apply does
 	}
-	var validate, apply, restore, plan, planCold, save, change []time.Duration
+	// One service: what every compile costs whatever the config's size
+	// (the process, the schema, the evaluators), the floor of an apply
+	// that compiles.
+	one := b.TempDir()
+	if err := gen.Write(one, 1, 10); err != nil {
+		b.Fatal(err)
+	}
+	var validate, validateOne, version, apply, restore, plan, planCold, save, change []time.Duration
 	for range rounds {
 		d, err := onHost(lvsgen, "validate", dir)
 		if err != nil {
 			b.Fatal(err)
 		}
 		validate = append(validate, d)
+		if d, err = onHost(lvsgen, "validate", one); err != nil {
+			b.Fatal(err)
+		}
+		validateOne = append(validateOne, d)
+		if d, err = onHost(lvsgen, "--version"); err != nil {
+			b.Fatal(err)
+		}
+		version = append(version, d)
 
 		lb, drop := director(b, services)
 		state := b.TempDir()
@@ -110,6 +126,8 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 	}
 	var tb table
 	tb.row("lvsgen validate (cold compile)", validate...)
+	tb.row("lvsgen validate of one service (a compile's fixed cost)", validateOne...)
+	tb.row("lvsgen --version (the process alone)", version...)
 	tb.row("lvsgen apply from empty (config in the cache)", apply...)
 	tb.row("ipvsadm -R", restore...)
 	tb.ratio("ipvsadm -R / lvsgen apply", restore, apply, ">= 2x")
