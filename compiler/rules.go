@@ -742,6 +742,22 @@ func appendKey(b []byte, v any) []byte {
 // real server or the sorry server (sorry, "" for none) has too, with the
 // index of the key's first real server.
 func sharedKeys(keys []string, sorry string) []any {
+	if len(keys) <= smallReals {
+		// Most services: comparing pairs costs less than two maps.
+		shared := []any{}
+		for i, k := range keys {
+			first, dup := i, false
+			for j, o := range keys {
+				if j != i && o == k {
+					dup, first = true, min(first, j)
+				}
+			}
+			if dup || (sorry != "" && k == sorry) {
+				shared = append(shared, map[string]any{"at": i, "key": k, "first": first})
+			}
+		}
+		return shared
+	}
 	first := firstIndexes(keys)
 	n := make(map[string]int, len(keys))
 	for _, k := range keys {
@@ -755,6 +771,9 @@ func sharedKeys(keys []string, sorry string) []any {
 	}
 	return shared
 }
+
+// smallReals is how many real servers sharedKeys compares pair by pair.
+const smallReals = 16
 
 // firstIndexes returns, for each key, the index of its first occurrence:
 // #RealsCheck's first, which the schema's duplicate rule reads.
