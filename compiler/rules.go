@@ -130,9 +130,10 @@ func (k *check) evalKeyAs(key []byte, subject, host string, input func() map[str
 }
 
 func (k *check) evaluate(input map[string]any) verdict {
-	// The whole input in one unification: each FillPath evaluates the
-	// check again, once per field of the input.
-	filled := k.def.Unify(k.def.Context().Encode(input))
+	// The whole input in one unification (the empty path: the check
+	// itself): a FillPath per field of the input evaluated the check
+	// again for each.
+	filled := k.def.FillPath(cue.Path{}, input)
 	rules := filled.LookupPath(cue.ParsePath("rules"))
 	var v verdict
 	// All rules in one decode; only when one of them cannot evaluate are
