@@ -7,11 +7,14 @@
 // declining anything that is not plain data (references, comprehensions,
 // definitions, disjunctions, interpolations, imports, conflicting
 // duplicates): the compiler then evaluates the config with CUE as a
-// whole. Shapes check a service's tree against #Service: each literal is
-// unified, by CUE, with its own field's constraint once per distinct
-// (field, literal), closedness and required fields come from the schema,
-// and Data and WithDefaults give the service as CUE would decode it, with
-// the schema's defaults.
+// whole. ParseServices gives the same tree for a file of services without
+// CUE's parser, for the files that make a large config large, and
+// declines anything it is unsure of (parse.go). Shapes check a service's
+// tree against #Service: each literal is unified, by CUE, with its own
+// field's constraint once per distinct (field, literal) — or, for #IP,
+// once per class of address (addrclass.go) — closedness and required
+// fields come from the schema, and Data and WithDefaults give the service
+// as CUE would decode it, with the schema's defaults.
 //
 // What it promises: for plain data, the same issues (paths and CUE's own
 // messages) and the same data as unifying the service with #Service.
