@@ -145,8 +145,8 @@ func parseFile(name string, b []byte) (p parsed) {
 			return p
 		}
 	}
-	if l := tooDeep(b); l > 0 {
-		p.diags = diag.List{deepDiag(name, l)}
+	if l, col := tooDeep(b); l > 0 {
+		p.diags = diag.List{deepDiag(name, l, col)}
 		return p
 	}
 	f, err := parser.ParseFile(name, b)

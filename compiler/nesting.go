@@ -15,18 +15,20 @@ import (
 // configuration needs a tenth of that.
 const maxNesting = 1000
 
-// tooDeep reports the line where src nests deeper than maxNesting, or 0.
+// tooDeep reports the line and column where src nests deeper than
+// maxNesting, or line 0.
 // It over-estimates rather than parses: each open bracket is a level, and
 // each label colon until the comma or newline that ends its field; what is
 // in strings and comments does not count.
-func tooDeep(src []byte) int {
+func tooDeep(src []byte) (line, col int) {
 	var saved []int // chain at each open bracket
-	base, chain, line := 0, 0, 1
+	base, chain, lineStart := 0, 0, 0
+	line = 1
 	lastColon := false
 	for i := 0; i < len(src); i++ {
 		switch c := src[i]; c {
 		case '\n':
-			line++
+			line, lineStart = line+1, i+1
 			if !lastColon {
 				chain = 0
 			}
@@ -41,7 +43,9 @@ func tooDeep(src []byte) int {
 				continue
 			}
 		case '"', '\'':
-			i, line = skipString(src, i, line)
+			if i, line = skipString(src, i, line); line > 1 {
+				lineStart = max(lineStart, lastNewline(src, i)+1)
+			}
 		case '{', '[', '(':
 			saved = append(saved, chain)
 			base += chain + 1
@@ -59,10 +63,20 @@ func tooDeep(src []byte) int {
 		}
 		lastColon = src[i] == ':'
 		if base+chain > maxNesting {
-			return line
+			return line, i - lineStart + 1
 		}
 	}
-	return 0
+	return 0, 0
+}
+
+// lastNewline is the offset of the last newline at or before i, or -1.
+func lastNewline(src []byte, i int) int {
+	for ; i >= 0; i-- {
+		if src[i] == '\n' {
+			return i
+		}
+	}
+	return -1
 }
 
 // skipString returns the index of the last byte of the string that starts
@@ -95,10 +109,10 @@ func skipString(src []byte, i, line int) (int, int) {
 }
 
 // deepDiag is the error for a file tooDeep refuses.
-func deepDiag(name string, line int) diag.Diagnostic {
+func deepDiag(name string, line, col int) diag.Diagnostic {
 	return diag.Diagnostic{
 		Rule:    "syntax",
-		Pos:     diag.Pos{File: name, Line: line},
+		Pos:     diag.Pos{File: name, Line: line, Column: col},
 		Message: fmt.Sprintf("nested more than %d levels deep (brackets and labels such as a: b: c:)", maxNesting),
 		Hint:    "no configuration nests this deep; lvsgen refuses the file before parsing it, as CUE's parser would run out of stack",
 	}

@@ -28,8 +28,11 @@ func TestTooDeep(t *testing.T) {
 		{"quotes escaped", "package lvs\nx: \"\\\"" + strings.Repeat(":", 5000) + "\"\n", 0},
 		{"an unterminated string", "package lvs\nx: \"" + strings.Repeat(":", 5000) + "\n" + chain(maxNesting+1), 3},
 	}
+	if line, col := tooDeep([]byte("package lvs\n" + chain(maxNesting+1))); line != 2 || col != 3*maxNesting+2 {
+		t.Errorf("a chain past the limit: at %d:%d, want 2:%d (the colon of label 1,001)", line, col, 3*maxNesting+2)
+	}
 	for _, tt := range tests {
-		if got := tooDeep([]byte(tt.src)); got != tt.want {
+		if got, _ := tooDeep([]byte(tt.src)); got != tt.want {
 			t.Errorf("%s: tooDeep = line %d, want %d", tt.name, got, tt.want)
 		}
 	}
@@ -52,8 +55,8 @@ func TestTooDeepCompile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Diagnostics) != 1 || !strings.Contains(res.Diagnostics[0].Message, "nested more than") || res.Diagnostics[0].Pos.Line != 2 {
-			t.Errorf("diagnostics %v, want one: nested too deep at deep.cue:2", res.Diagnostics)
+		if len(res.Diagnostics) != 1 || !strings.Contains(res.Diagnostics[0].Message, "nested more than") || res.Diagnostics[0].Pos.Line != 2 || res.Diagnostics[0].Pos.Column < 1 {
+			t.Errorf("diagnostics %v, want one: nested too deep at deep.cue:2:N", res.Diagnostics)
 		}
 	}
 	var files []string
@@ -73,7 +76,7 @@ func TestTooDeepCompile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l := tooDeep(b); l > 0 {
+		if l, _ := tooDeep(b); l > 0 {
 			t.Errorf("%s:%d: refused as too deep", f, l)
 		}
 	}

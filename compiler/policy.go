@@ -159,8 +159,8 @@ func (c *compilation) loadPacks(dir string, refs []string, extraDirs []string) [
 				return
 			}
 			name := filepath.Join(path, e.Name())
-			if l := tooDeep(b); l > 0 {
-				c.diags = append(c.diags, deepDiag(name, l))
+			if l, col := tooDeep(b); l > 0 {
+				c.diags = append(c.diags, deepDiag(name, l, col))
 				return
 			}
 			f, err := parser.ParseFile(name, b, parser.ParseComments)
