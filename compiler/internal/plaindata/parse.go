@@ -1,6 +1,7 @@
 package plaindata
 
 import (
+	"slices"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue/ast"
@@ -8,30 +9,31 @@ import (
 	"cuelang.org/go/cue/token"
 )
 
-// ParseServices reads a file that declares only services, written as
-// plain data — the files that make a large config large — straight into
-// a tree, without CUE's parser: CUE's parser builds a syntax tree of
-// every token, which cost a third of a cold compile of 10,000 services
-// (docs/PERFORMANCE.md), and Read then copies what it needs out of it.
+// ParseServices reads a file that declares services, written as plain
+// data — the files that make a large config large, and the file an import
+// writes — straight into a tree, without CUE's parser: CUE's parser builds
+// a syntax tree of every token, which cost a third of a cold compile of
+// 10,000 services (docs/PERFORMANCE.md), and Read then copies what it
+// needs out of it.
 //
 // It accepts a strict subset of CUE: a package clause and comments, then
-// top-level fields named services whose values are structs, lists,
-// double-quoted strings without escapes, decimal integers (signed),
-// true, false and null, with labels that are plain identifiers or such
-// strings, separated by commas or newlines as CUE's scanner inserts
-// them. Anything else — and anything it is unsure of: attributes,
-// escapes, floats, multi-line strings, references, other top-level
-// fields — makes it decline (ok false), and the caller parses the file
-// with CUE's parser as before, which also reports any syntax error.
+// top-level fields, services among them, whose values are structs,
+// lists, double-quoted strings without escapes, decimal integers
+// (signed), true, false and null, with labels that are plain identifiers
+// or such strings, separated by commas or newlines as CUE's scanner
+// inserts them. Anything else — and anything it is unsure of: attributes,
+// escapes, floats, multi-line strings, references, keywords — makes it
+// decline (ok false), and the caller parses the file with CUE's parser as
+// before, which also reports any syntax error. A file without services
+// it declines too: the hosts and clusters files are small.
 //
 // What it promises, and TestParseServices and FuzzParseServices hold it
 // to: when it accepts a file, CUE's parser accepts it too, and the tree
 // is the one Read gives for CUE's parse, every name, literal and position
 // the same. rest is the file without its services, as Without gives it:
-// its package clause and leading comments. Its positions and every
-// node's belong to CUE's own token.File for the file, made by parsing
-// the file with everything after the header blanked: a file of spaces
-// parses at a hundred megabytes a second.
+// CUE's parse of the file with the services fields blanked out, which
+// also gives CUE's own token.File for the file; every position of the
+// tree is moved to that file once read.
 //
 // The file is untrusted input: values nested deeper than maxDepth
 // (structs, lists and the labels of a: b: c: 1 alike) make it decline
@@ -43,13 +45,24 @@ func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool
 	if !ok {
 		return nil, nil, false
 	}
-	blank := make([]byte, len(src))
-	copy(blank, src[:start])
-	for i := start; i < len(src); i++ {
-		if src[i] == '\n' {
-			blank[i] = '\n'
-		} else {
-			blank[i] = ' '
+	// Read first, with positions in a file of the same size; they are
+	// moved to CUE's own file for it once CUE has read what is left.
+	p.file = token.NewFile(name, -1, len(src))
+	p.i = start
+	p.text = string(src)
+	root := p.node()
+	root.kind = Struct
+	if !p.body(root, 0) || len(p.services) == 0 {
+		// A file without services is small, or not what this reader
+		// is for: CUE's parser and Read read it.
+		return nil, nil, false
+	}
+	blank := slices.Clone(src)
+	for _, sp := range p.services {
+		for i := sp[0]; i < sp[1]; i++ {
+			if blank[i] != '\n' {
+				blank[i] = ' '
+			}
 		}
 	}
 	rest, err := parser.ParseFile(name, blank)
@@ -58,16 +71,11 @@ func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool
 		// with no package clause and no comment is rare; CUE reads it.
 		return nil, nil, false
 	}
-	if p.file = rest.Decls[0].Pos().File(); p.file == nil {
+	file := rest.Decls[0].Pos().File()
+	if file == nil {
 		return nil, nil, false
 	}
-	p.i = start
-	p.text = string(src)
-	root := p.node()
-	root.kind = Struct
-	if !p.body(root, 0) {
-		return nil, nil, false
-	}
+	p.relocate(file)
 	return root, rest, true
 }
 
@@ -84,28 +92,70 @@ type fastParser struct {
 	// nodes, fields and lits are allocated in blocks: a file of 100
 	// services is 10,000 of them, and one allocation each was most of
 	// the reader's time.
-	nodes  []Node
-	fields []Field
-	lits   []ast.BasicLit
+	nodes  blocks[Node]
+	fields blocks[Field]
+	lits   blocks[ast.BasicLit]
+	signs  []*ast.UnaryExpr
+	// services are the spans of the top-level services fields, each
+	// with what separates it from the next: what CUE's parser is not
+	// given.
+	services [][2]int
 }
 
 // slab is how many nodes, fields or literals are allocated at once.
 const slab = 256
 
-// alloc returns a new zero T from the block, starting a block when it is
-// full.
-func alloc[T any](block *[]T) *T {
-	if len(*block) == cap(*block) {
-		*block = make([]T, 0, slab)
-	}
-	*block = (*block)[:len(*block)+1]
-	return &(*block)[len(*block)-1]
+// blocks allocates Ts slab at a time and remembers every block, so that
+// their positions can be moved to another file (relocate).
+type blocks[T any] struct {
+	cur  []T
+	full [][]T
 }
 
-func (p *fastParser) node() *Node { return alloc(&p.nodes) }
+// alloc returns a new zero T.
+func (b *blocks[T]) alloc() *T {
+	if len(b.cur) == cap(b.cur) {
+		if b.cur != nil {
+			b.full = append(b.full, b.cur)
+		}
+		b.cur = make([]T, 0, slab)
+	}
+	b.cur = b.cur[:len(b.cur)+1]
+	return &b.cur[len(b.cur)-1]
+}
+
+// each calls f with every T allocated.
+func (b *blocks[T]) each(f func(*T)) {
+	for _, blk := range b.full {
+		for i := range blk {
+			f(&blk[i])
+		}
+	}
+	for i := range b.cur {
+		f(&b.cur[i])
+	}
+}
+
+func (p *fastParser) node() *Node { return p.nodes.alloc() }
+
+// relocate moves every position read to file: CUE's own token.File for
+// the file, which has the same size and lines.
+func (p *fastParser) relocate(file *token.File) {
+	move := func(pos *token.Pos) {
+		if pos.IsValid() {
+			*pos = file.Pos(pos.Offset(), token.NoRelPos)
+		}
+	}
+	p.nodes.each(func(n *Node) { move(&n.at); move(&n.label) })
+	p.fields.each(func(f *Field) { move(&f.label) })
+	p.lits.each(func(l *ast.BasicLit) { move(&l.ValuePos) })
+	for _, u := range p.signs {
+		move(&u.OpPos)
+	}
+}
 
 func (p *fastParser) lit(start int, tok token.Token, text string) *ast.BasicLit {
-	l := alloc(&p.lits)
+	l := p.lits.alloc()
 	l.ValuePos, l.Kind, l.Value = p.pos(start), tok, text
 	return l
 }
@@ -317,11 +367,13 @@ func (p *fastParser) body(n *Node, close byte) bool {
 			p.i++
 			return true
 		}
-		if !p.field(n, close == 0) {
+		at := p.i
+		name, ok := p.field(n)
+		if !ok || !p.next() {
 			return false
 		}
-		if !p.next() {
-			return false
+		if close == 0 && name == "services" {
+			p.services = append(p.services, [2]int{at, p.i})
 		}
 	}
 }
@@ -349,32 +401,32 @@ func (p *fastParser) next() bool {
 }
 
 // field reads one field into n; at the top level it must be services.
-func (p *fastParser) field(n *Node, top bool) bool {
+func (p *fastParser) field(n *Node) (string, bool) {
 	at := p.i
 	name, ok := p.label()
-	if !ok || top && name != "services" {
-		return false
+	if !ok {
+		return "", false
 	}
 	p.skipBlanks()
 	if p.peek() != ':' {
-		return false
+		return "", false
 	}
 	p.i++
 	if p.peek() == ':' || !p.skipSpace() {
-		return false
+		return "", false
 	}
 	v, ok := p.value(false)
 	if !ok {
-		return false
+		return "", false
 	}
 	v.label = p.pos(at)
 	if old := n.Get(name); old != nil {
-		return old.Val.merge(v)
+		return name, old.Val.merge(v)
 	}
-	f := alloc(&p.fields)
+	f := p.fields.alloc()
 	f.Name, f.label, f.Val = name, v.label, v
 	n.add(f)
-	return true
+	return name, true
 }
 
 // value reads a value. A label followed by a colon is a field whose
@@ -431,7 +483,9 @@ func (p *fastParser) value1(inList bool) (*Node, bool) {
 		if !ok {
 			return nil, false
 		}
-		return p.leaf(&ast.UnaryExpr{OpPos: p.pos(start), Op: token.SUB, X: lit})
+		u := &ast.UnaryExpr{OpPos: p.pos(start), Op: token.SUB, X: lit}
+		p.signs = append(p.signs, u)
+		return p.leaf(u)
 	case isDigit(c):
 		lit, ok := p.number()
 		if !ok {
@@ -471,7 +525,8 @@ func (p *fastParser) labelNext(n int) bool {
 // CUE places where its field's label is.
 func (p *fastParser) shorthand() (*Node, bool) {
 	n := p.container(Struct, p.i)
-	return n, p.field(n, false)
+	_, ok := p.field(n)
+	return n, ok
 }
 
 // number reads a decimal integer: 0, or digits not starting with 0. CUE's
