@@ -42,8 +42,8 @@ var parseCases = []struct {
 	{"package lvs\nservices: b: 2, hosts: a: 1\n", true},
 	{"package lvs\nhosts: a: 1, services: b: 2\n", true},
 	{"package lvs\nservices: b: 2 // c\nhosts: a: 1 // d\nservices: c: 3,\n", true},
-	{"package lvs\nservices: {a: 1}\nhosts: x: y\n", false},       // a reference in hosts
-	{"package lvs\nservices: {a: 1}\nhosts: {a: 1} & {b: 2}\n", false}, // CUE beyond plain data
+	{"package lvs\nservices: {a: 1}\nhosts: x: y\n", false},              // a reference in hosts
+	{"package lvs\nservices: {a: 1}\nhosts: {a: 1} & {b: 2}\n", false},   // CUE beyond plain data
 	{"package lvs\nservices: {a: 1}\nhosts: a: 1\nhosts: a: 2\n", false}, // a conflict for CUE
 	{"package lvs\nservices: {a: 1}\nhosts: a: 1\nhosts: b: 2\n", true},
 	{"package lvs\nservices: {a: 1}\n#Def: 1\n", false},
