@@ -140,7 +140,7 @@ func (c *Cache) Compile(dir string, opts compiler.Options) (res *compiler.Result
 	if e := c.load(l.key, l.read); e != nil {
 		return e.result(), true, nil
 	}
-	res, _, err = l.compile()
+	res, _, err = l.compile(true)
 	return res, false, err
 }
 
@@ -165,7 +165,8 @@ func (r *HostResult) Valid() bool { return r.valid }
 
 // CompileHost is Compile for one host: from the host's own entry when
 // there is one (a fraction of the whole config's), else from the whole
-// entry or a compile, after which the host's entry is stored too.
+// entry or a compile, after which the host's entry is stored (and only
+// it, after a compile).
 // Entries are trusted, missed and bounded as Compile's; a host entry's
 // key is derived from the whole entry's and the host's name.
 func (c *Cache) CompileHost(dir string, opts compiler.Options, host string) (res *HostResult, hit bool, err error) {
@@ -186,7 +187,11 @@ func (c *Cache) CompileHost(dir string, opts compiler.Options, host string) (res
 	if e := c.load(l.key, l.read); e != nil {
 		full, deps, hit = e.result(), e.Deps, true
 	} else {
-		if full, deps, err = l.compile(); err != nil {
+		// The host's part alone is stored: plan and apply of a host
+		// read nothing else, and the whole entry (15 MB at 10,000
+		// services, half a second to write) would only serve a render
+		// or another host's plan, which compile or store it themselves.
+		if full, deps, err = l.compile(false); err != nil {
 			return nil, false, err
 		}
 		if deps == nil {
@@ -292,7 +297,7 @@ type lookup struct {
 // compile compiles the bytes that were hashed and stores a valid result
 // under the key, with the policy files it read (deps; nil when the
 // result was not stored).
-func (l *lookup) compile() (*compiler.Result, []dep, error) {
+func (l *lookup) compile(storeWhole bool) (*compiler.Result, []dep, error) {
 	// Record what is read, for the policy files among it.
 	var mu sync.Mutex
 	var reads []dep
@@ -324,7 +329,9 @@ func (l *lookup) compile() (*compiler.Result, []dep, error) {
 	}
 	slices.SortFunc(deps, func(a, b dep) int { return strings.Compare(a.Name, b.Name) })
 	deps = slices.CompactFunc(deps, func(a, b dep) bool { return a == b })
-	l.c.store(l.key, &entry{Deps: deps, Config: res.Config, Hosts: res.Hosts, Diagnostics: res.Diagnostics, Files: res.Files, Rules: res.Rules, PolicyDirs: res.PolicyDirs})
+	if storeWhole {
+		l.c.store(l.key, &entry{Deps: deps, Config: res.Config, Hosts: res.Hosts, Diagnostics: res.Diagnostics, Files: res.Files, Rules: res.Rules, PolicyDirs: res.PolicyDirs})
+	}
 	return res, deps, nil
 }
 

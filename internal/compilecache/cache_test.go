@@ -438,6 +438,16 @@ func TestCompileHost(t *testing.T) {
 				}
 			}
 			check("cold", hosts[1], false, compiler.Options{})
+			// A compile for one host stores that host's part alone.
+			if _, err := os.Stat(c.path(keyOf(t, dir))); !os.IsNotExist(err) {
+				t.Errorf("a compile for host %s stored the whole entry (stat: %v)", hosts[1], err)
+			}
+			check("from the host's entry, after its compile", hosts[1], true, compiler.Options{})
+			// A compile of the whole config (render) stores the whole
+			// entry, which then serves every host.
+			if _, hit, err := c.Compile(dir, compiler.Options{}); err != nil || hit {
+				t.Fatalf("whole compile: hit %v, err %v; want a compile", hit, err)
+			}
 			for _, h := range hosts {
 				check("from the whole entry", h, true, compiler.Options{})
 				check("from the host's entry", h, true, compiler.Options{CheckPermissions: true})
