@@ -75,6 +75,20 @@ func newCache(t *testing.T) *Cache {
 	return c
 }
 
+// compileValid compiles dir, skipping the test when the config is
+// invalid: only valid configs are cached.
+func compileValid(t *testing.T, dir string) *compiler.Result {
+	t.Helper()
+	want, err := compiler.Compile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !want.Valid() {
+		t.Skipf("%s is not valid: not cached", dir)
+	}
+	return want
+}
+
 // TestRoundTrip compiles each config through the cache twice — a miss
 // that stores, then a hit that loads — and requires both to equal a fresh
 // compile exactly, and the JSON renderings of every host to be the same
@@ -83,13 +97,7 @@ func TestRoundTrip(t *testing.T) {
 	c := newCache(t)
 	for _, dir := range configs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			want, err := compiler.Compile(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !want.Valid() {
-				t.Skipf("%s is not valid: not cached", dir)
-			}
+			want := compileValid(t, dir)
 			for _, got := range missThenHit(t, c, dir, want) {
 				for name, h := range want.Hosts {
 					var a, b []byte
@@ -412,13 +420,7 @@ func TestEvict(t *testing.T) {
 func TestCompileHost(t *testing.T) {
 	for _, dir := range configs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			want, err := compiler.Compile(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !want.Valid() {
-				t.Skipf("%s is not valid: not cached", dir)
-			}
+			want := compileValid(t, dir)
 			hosts := []string{"not-a-host"}
 			for name := range want.Config.Hosts {
 				hosts = append(hosts, name)
