@@ -123,18 +123,7 @@ func TestSaveRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
-			skipped := map[string]string{}
-			for _, s := range res.Skipped {
-				skipped[s.Service.ServiceKey.String()] = s.Reason
-			}
-			if len(skipped) != len(exp.skipped) {
-				t.Errorf("skipped %q, want %q", skipped, exp.skipped)
-			}
-			for k, word := range exp.skipped {
-				if !strings.Contains(skipped[k], word) {
-					t.Errorf("skipped %s: %q, want a reason with %q", k, skipped[k], word)
-				}
-			}
+			skipped := checkSkipped(t, res, exp.skipped)
 			// What was imported renders exactly as ipvsadm-save prints it.
 			var kept []ipvs.Service
 			for _, s := range res.Table {
@@ -285,4 +274,24 @@ func TestSaveSaysWhatTheInputIs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkSkipped requires res to have skipped exactly the services of want,
+// by key, each for a reason that holds want's word, and returns the
+// reasons res gave by key.
+func checkSkipped(t *testing.T, res *Result, want map[string]string) map[string]string {
+	t.Helper()
+	skipped := map[string]string{}
+	for _, s := range res.Skipped {
+		skipped[s.Service.ServiceKey.String()] = s.Reason
+	}
+	if len(skipped) != len(want) {
+		t.Errorf("skipped %q, want %q", skipped, want)
+	}
+	for k, word := range want {
+		if !strings.Contains(skipped[k], word) {
+			t.Errorf("skipped %s: %q, want a reason with %q", k, skipped[k], word)
+		}
+	}
+	return skipped
 }
