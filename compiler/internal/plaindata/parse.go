@@ -1,6 +1,7 @@
 package plaindata
 
 import (
+	"bytes"
 	"slices"
 	"unicode/utf8"
 
@@ -40,6 +41,11 @@ import (
 // rather than recurse further. CUE's parser refuses expressions nested
 // deeper than 10,000.
 func ParseServices(name string, src []byte) (tree *Node, rest *ast.File, ok bool) {
+	// A file that never says services has none (the reader takes no
+	// escapes in labels): it is declined before it is read.
+	if !bytes.Contains(src, []byte("services")) {
+		return nil, nil, false
+	}
 	p := &fastParser{src: src}
 	start, ok := p.header()
 	if !ok {
