@@ -188,6 +188,45 @@ func TestCodecNilAndEmpty(t *testing.T) {
 	}
 }
 
+// TestCodecEndsWithBytes: a value whose encoding ends with the bytes of
+// a []byte (a service memo's last service) decodes; the length check
+// once counted the slice's length marker as a byte it must be followed
+// by, and refused it.
+func TestCodecEndsWithBytes(t *testing.T) {
+	type last struct {
+		N int
+		B []byte
+	}
+	type nested struct {
+		L [][]byte
+	}
+	for _, in := range []any{
+		&last{N: 1, B: []byte("abc")},
+		&last{B: []byte{}},
+		&nested{L: [][]byte{[]byte("x"), []byte("yz")}},
+		&nested{L: [][]byte{{}}},
+	} {
+		var e encoder
+		if err := e.encode(reflect.ValueOf(in).Elem()); err != nil {
+			t.Fatal(err)
+		}
+		out := reflect.New(reflect.TypeOf(in).Elem())
+		d := decoder{buf: e.buf}
+		if err := d.decode(out.Elem()); err != nil {
+			t.Fatalf("%+v: %v", in, err)
+		}
+		if diff := cmp.Diff(in, out.Interface()); diff != "" || d.off != len(e.buf) {
+			t.Errorf("%+v: decoded %d of %d bytes (-want +got):\n%s", in, d.off, len(e.buf), diff)
+		}
+	}
+	// A count past the bytes left is still refused.
+	d := decoder{buf: []byte{5, 'a', 'b'}}
+	var b []byte
+	if err := d.decode(reflect.ValueOf(&b).Elem()); err == nil {
+		t.Errorf("a slice of 4 bytes read from 2: %q", b)
+	}
+}
+
 // TestBadEntries: an entry that is truncated, flipped, another key's or
 // of another layout is ignored — the compile runs and its result
 // overwrites the entry, which then hits.

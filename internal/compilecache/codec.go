@@ -246,14 +246,17 @@ func (d *decoder) take(n uint64) ([]byte, error) {
 	return b, nil
 }
 
-// length reads a count of elements, each at least one byte long, so that
-// a corrupt count cannot make decode allocate more than the entry holds.
+// length reads the length of a slice or map as encode writes it — 0 for
+// nil, else one more than the count of elements — and checks that the
+// count is no more than the bytes left, each element being at least one
+// byte long, so that a corrupt count cannot make decode allocate more
+// than the entry holds.
 func (d *decoder) length() (int, error) {
 	n, err := d.uint()
 	if err != nil {
 		return 0, err
 	}
-	if n > uint64(len(d.buf)-d.off) {
+	if n > 0 && n-1 > uint64(len(d.buf)-d.off) {
 		return 0, errShort
 	}
 	return int(n), nil
