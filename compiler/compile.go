@@ -47,6 +47,10 @@ type Result struct {
 	// services were compiled rather than reused (for tests).
 	viaTree  bool
 	compiled int
+	// memoHits counts the services taken from Options.Memo;
+	// serviceKeys are the keys of the valid ones (ServiceKeys).
+	memoHits    int
+	serviceKeys map[string]ServiceKey
 }
 
 // within reports whether path lies in dir.
@@ -76,6 +80,9 @@ type Options struct {
 	// file changes during the compile. It is called from several
 	// goroutines at once.
 	ReadFile func(name string) ([]byte, error)
+	// Memo, when set, holds services compiled before (ServiceMemo): a
+	// service whose key it holds is taken from it rather than compiled.
+	Memo ServiceMemo
 
 	// wholeCUE evaluates the config as one CUE instance even when it is
 	// plain data: the reference the tree path is tested against.
@@ -123,8 +130,23 @@ func NewCompiler(opts Options) *Compiler {
 func (cc *Compiler) Compile(dir string) (*Result, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	res, err := cc.compile(dir, cc.opts)
+	if err == nil && res.memoHits > 0 && len(res.Diagnostics) > 0 {
+		// Something to report: every service is compiled, so that what
+		// is reported is exactly what a compile without the memo
+		// reports. (A memo's services are ones found valid, and the
+		// same text in the same world compiles to the same model; this
+		// keeps diagnostics from resting on that.)
+		opts := cc.opts
+		opts.Memo = nil
+		cc.memo.services, cc.memo.hosts = nil, nil
+		res, err = cc.compile(dir, opts)
+	}
+	return res, err
+}
+
+func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	cc.memo.bound()
-	opts := cc.opts
 	files, err := ConfigFiles(dir)
 	if err != nil {
 		return nil, err
@@ -171,6 +193,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	}
 	c := &compilation{
 		cc:             cc,
+		opts:           opts,
 		clusterFacts:   &factsMemo{ids: cc.clusterIDs},
 		realFactsCache: &factsMemo{ids: cc.realIDs},
 		classes:        &classMemo{},
@@ -231,7 +254,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	}
 	c.user = user
 	cfg := c.compile()
-	res.compiled = c.compiled
+	res.compiled, res.memoHits = c.compiled, c.memoHits
 
 	var hosts map[string]*hoststate.Host
 	if !c.diags.HasErrors() {
@@ -283,6 +306,7 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	if !res.Diagnostics.HasErrors() {
 		res.Config = cfg
 		res.Hosts = hosts
+		res.serviceKeys = c.serviceKeys
 	}
 	return res, nil
 }
@@ -309,8 +333,13 @@ type compilation struct {
 	// declared names the hosts and clusters the user declared, valid or
 	// not, by "hosts" and "clusters".
 	declared map[string]map[string]bool
-	// compiled counts the services compiled rather than reused.
-	compiled int
+	// compiled counts the services compiled rather than reused;
+	// memoHits those of them taken from opts.Memo.
+	compiled, memoHits int
+	// opts are the compile's options; serviceKeys the keys of its
+	// valid services, when opts.Memo is set (Result.ServiceKeys).
+	opts        Options
+	serviceKeys map[string]ServiceKey
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo

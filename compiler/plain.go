@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"crypto/sha256"
 	"reflect"
 	"regexp"
 	"slices"
@@ -141,11 +142,30 @@ func (c *compilation) plainServices(t *plaindata.Node) bool {
 func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Config) (compiled int) {
 	cc := c.cc
 	out := make([]serviceResult, len(fields))
-	var todo []int
+	kept := make([]bool, len(fields))
 	for i, f := range fields {
-		if r, ok := cc.services[serviceKey{f.Name, f.Val}]; ok {
-			out[i] = r
-		} else {
+		out[i], kept[i] = cc.services[serviceKey{f.Name, f.Val}]
+	}
+	// With a memo (ServiceMemo), every service gets its key, and one
+	// the memo holds is taken from it; the others are compiled.
+	memo := c.opts.Memo
+	var keys []ServiceKey
+	var hit []bool
+	if memo != nil {
+		keys, hit = make([]ServiceKey, len(fields)), make([]bool, len(fields))
+		world := sha256.Sum256([]byte(cc.world))
+		parallel(len(fields), func(_, i int) {
+			keys[i] = serviceKeyOf(world, fields[i].Name, fields[i].Val)
+			if !kept[i] {
+				if svc := memo.Service(keys[i]); svc != nil {
+					out[i], hit[i] = serviceResult{svc: svc}, true
+				}
+			}
+		})
+	}
+	var todo []int
+	for i := range fields {
+		if !kept[i] && (hit == nil || !hit[i]) {
 			todo = append(todo, i)
 		}
 	}
@@ -162,6 +182,17 @@ func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Conf
 		out[i].svc = w.compileServiceTree(fields[i].Name, fields[i].Val, cfg)
 		out[i].diags = w.diags
 	})
+	if memo != nil {
+		c.serviceKeys = make(map[string]ServiceKey, len(fields))
+		for i, r := range out {
+			if hit[i] {
+				c.memoHits++
+			}
+			if r.svc != nil && len(r.diags) == 0 {
+				c.serviceKeys[fields[i].Name] = keys[i]
+			}
+		}
+	}
 	// A service compiled again to the same model (a file's other
 	// services when one was edited) keeps its old *model.Service: host
 	// states know their services by pointer.

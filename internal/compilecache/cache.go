@@ -277,7 +277,7 @@ func (c *Cache) lookup(dir string, opts compiler.Options) (*lookup, *compiler.Re
 		}
 		return safefile.ReadFile(name, safefile.MaxConfigFile)
 	}
-	return &lookup{c: c, dir: dir, opts: opts, key: Key(build, dir, opts, files, snap), snap: snap, read: read, done: done}, nil, nil
+	return &lookup{c: c, dir: dir, opts: opts, key: Key(build, dir, opts, files, snap), memoKey: memoKey(build, dir), snap: snap, read: read, done: done}, nil, nil
 }
 
 // lookup is one compile's way through the cache.
@@ -286,6 +286,8 @@ type lookup struct {
 	dir  string
 	opts compiler.Options
 	key  [sha256.Size]byte
+	// memoKey is the key of the directory's service memo (memo.go).
+	memoKey [sha256.Size]byte
 	// snap are the config files' bytes, hashed into key.
 	snap map[string][]byte
 	// read reads a policy file (or returns a config file's snapshot).
@@ -312,7 +314,10 @@ func (l *lookup) compile(storeWhole bool) (*compiler.Result, []dep, error) {
 		mu.Unlock()
 		return b, nil
 	}
+	memo := l.c.loadMemo(l.memoKey)
+	opts.Memo = memo
 	res, err := compiler.CompileWith(l.dir, opts)
+	memoUsed(memo)
 	if err != nil || !res.Valid() {
 		return res, nil, err
 	}
@@ -329,6 +334,7 @@ func (l *lookup) compile(storeWhole bool) (*compiler.Result, []dep, error) {
 	}
 	slices.SortFunc(deps, func(a, b dep) int { return strings.Compare(a.Name, b.Name) })
 	deps = slices.CompactFunc(deps, func(a, b dep) bool { return a == b })
+	l.c.storeMemo(l.memoKey, memo, res)
 	if storeWhole {
 		l.c.store(l.key, &entry{Deps: deps, Config: res.Config, Hosts: res.Hosts, Diagnostics: res.Diagnostics, Files: res.Files, Rules: res.Rules, PolicyDirs: res.PolicyDirs})
 	}

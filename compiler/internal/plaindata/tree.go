@@ -1,6 +1,8 @@
 package plaindata
 
 import (
+	"encoding/binary"
+	"io"
 	"maps"
 	"slices"
 
@@ -353,4 +355,50 @@ func Without(f *ast.File, name string) *ast.File {
 		cp.Decls = append(cp.Decls, d)
 	}
 	return &cp
+}
+
+// WriteKey writes to w an encoding of n's content — kinds, field names
+// in order, list elements, and each literal's token, sign and text —
+// without positions: two trees get the same encoding exactly when they
+// were written alike, wherever they were written. Every part is
+// length-prefixed, so no two trees run together into one stream. It is
+// what a service's result is kept by across processes (the compile
+// cache): a literal written differently ("1" and "01") is another key,
+// which costs a compile, never a wrong result.
+func (n *Node) WriteKey(w io.Writer) {
+	var buf []byte
+	buf = n.appendKey(buf)
+	_, _ = w.Write(buf)
+}
+
+func (n *Node) appendKey(b []byte) []byte {
+	b = append(b, byte(n.kind))
+	switch n.kind {
+	case Leaf:
+		k := keyOf(n.expr)
+		b = binary.AppendUvarint(b, uint64(k.tok))
+		if k.neg {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = appendString(b, k.val)
+	case Struct:
+		b = binary.AppendUvarint(b, uint64(len(n.fields)))
+		for _, f := range n.fields {
+			b = appendString(b, f.Name)
+			b = f.Val.appendKey(b)
+		}
+	case List:
+		b = binary.AppendUvarint(b, uint64(len(n.elems)))
+		for _, e := range n.elems {
+			b = e.appendKey(b)
+		}
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }

@@ -1,0 +1,158 @@
+package compiler
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/lvsgen/lvsgen/internal/gen"
+	"github.com/lvsgen/lvsgen/model"
+)
+
+// mapMemo is a ServiceMemo filled from results, as the compile cache
+// fills its own; it counts what it gives.
+type mapMemo struct {
+	m    map[ServiceKey]*model.Service
+	hits int
+}
+
+func (m *mapMemo) Service(k ServiceKey) *model.Service { return m.m[k] }
+
+// fill replaces the memo with res's services.
+func (m *mapMemo) fill(res *Result) {
+	m.m = map[ServiceKey]*model.Service{}
+	if res.Config == nil {
+		return
+	}
+	for _, s := range res.Config.Services {
+		if k, ok := res.ServiceKeys()[s.Name]; ok {
+			m.m[k] = s
+		}
+	}
+}
+
+// TestServiceMemo edits a config between one-shot compiles that each get
+// a memo of the previous valid compile's services, and requires after
+// each edit exactly what a compile without a memo gives, with the
+// services that did not change (text and world) taken from the memo.
+func TestServiceMemo(t *testing.T) {
+	dir := t.TempDir()
+	if err := gen.Write(dir, 300, 10); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write := func(name, s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replaceOnce := func(s, old, new string) string {
+		t.Helper()
+		if !strings.Contains(s, old) {
+			t.Fatalf("no %q to replace", old)
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+	orig, hosts := read("services-0001.cue"), read("hosts.cue")
+	// The last service of services-0001.cue, as gen writes it (not the
+	// one the weight edits change), moved to a file of its own in one
+	// step.
+	start := strings.LastIndex(orig, "\t\"svc-")
+	end := start + strings.Index(orig[start:], "\n\t}\n") + len("\n\t}\n")
+	if start < 0 || end < start {
+		t.Fatal("no service in services-0001.cue")
+	}
+	first := orig[start:end]
+	steps := []struct {
+		name string
+		edit func()
+		// hits is how many services the memo must give.
+		hits  int
+		valid bool
+	}{
+		{"first", func() {}, 0, true},
+		{"unchanged", func() {}, 300, true},
+		{"one weight", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 9}")) }, 299, true},
+		// Lines moved: positions are not in a key.
+		{"lines moved", func() { write("services-0001.cue", "// a comment\n\n"+replaceOnce(orig, "weight: 1}", "weight: 9}")) }, 300, true},
+		{"service moved to its own file", func() {
+			write("services-0001.cue", strings.Replace(replaceOnce(orig, "weight: 1}", "weight: 9}"), first, "", 1))
+			write("moved.cue", "package lvs\n\nservices: {\n"+first+"}\n")
+		}, 300, true},
+		// The weight edited back: that service is not in the memo.
+		{"moved back", func() { write("services-0001.cue", orig); os.Remove(filepath.Join(dir, "moved.cue")) }, 299, true},
+		{"an error", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: -9}")) }, 0, false},
+		{"fixed", func() { write("services-0001.cue", orig) }, 300, true},
+		{"duplicate VIP", func() {
+			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.16.0.0\", port: 80, reals: [{host: \"rs1\"}]}\n")
+		}, 0, false},
+		{"a new service", func() {
+			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: 80, reals: [{host: \"rs1\"}]}\n")
+		}, 300, true},
+		{"a field added", func() {
+			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: 80, scheduler: \"wlc\", reals: [{host: \"rs1\"}]}\n")
+		}, 300, true},
+		// Hosts are every service's world: nothing is taken.
+		{"hosts changed", func() {
+			write("hosts.cue", hosts+"\nhosts: spare: {managed: false, interfaces: eth0: addresses: [\"10.250.0.1/24\"]}\n")
+		}, 0, true},
+		{"hosts back", func() { write("hosts.cue", hosts) }, 0, true},
+		{"same again", func() {}, 301, true},
+		{"not plain data", func() {
+			write("extra.cue", "package lvs\n\n_port: 80\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: _port, reals: [{host: \"rs1\"}]}\n")
+		}, 0, true},
+		{"plain again", func() { os.Remove(filepath.Join(dir, "extra.cue")) }, 0, true},
+		{"and again", func() {}, 300, true},
+	}
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
+	memo := &mapMemo{}
+	for _, st := range steps {
+		st.edit()
+		got, err := CompileWith(dir, Options{Memo: memo})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		want, err := Compile(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got.Valid() != st.valid || want.Valid() != st.valid {
+			t.Errorf("%s: valid %v (without a memo %v), want %v: %v", st.name, got.Valid(), want.Valid(), st.valid, got.Diagnostics)
+		}
+		if diff := cmp.Diff(want.Diagnostics, got.Diagnostics); diff != "" {
+			t.Errorf("%s: diagnostics (-without +with a memo):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(want.Config, got.Config, addrs); diff != "" {
+			t.Errorf("%s: model (-without +with a memo):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(want.Hosts, got.Hosts, addrs); diff != "" {
+			t.Errorf("%s: host states (-without +with a memo):\n%s", st.name, diff)
+		}
+		if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
+			t.Errorf("%s: rules (-without +with a memo):\n%s", st.name, diff)
+		}
+		// An invalid config is compiled again without the memo: none.
+		if got.memoHits != st.hits {
+			t.Errorf("%s: %d services from the memo, want %d", st.name, got.memoHits, st.hits)
+		}
+		if got.Valid() {
+			if len(got.ServiceKeys()) != len(got.Config.Services) && got.viaTree {
+				t.Errorf("%s: %d keys for %d services", st.name, len(got.ServiceKeys()), len(got.Config.Services))
+			}
+			memo.fill(got)
+		}
+	}
+}
