@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -51,6 +52,10 @@ type Result struct {
 	// serviceKeys are the keys of the valid ones (ServiceKeys).
 	memoHits    int
 	serviceKeys map[string]ServiceKey
+	// fileServices: FileServices; memoMiss: the compile stopped, as a
+	// file the memo gave cannot be used (compileServices).
+	fileServices map[[sha256.Size]byte]*FileServices
+	memoMiss     bool
 }
 
 // within reports whether path lies in dir.
@@ -83,6 +88,9 @@ type Options struct {
 	// Memo, when set, holds services compiled before (ServiceMemo): a
 	// service whose key it holds is taken from it rather than compiled.
 	Memo ServiceMemo
+
+	// noFileMemo reads every file, even those Memo knows.
+	noFileMemo bool
 
 	// wholeCUE evaluates the config as one CUE instance even when it is
 	// plain data: the reference the tree path is tested against.
@@ -131,6 +139,14 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	res, err := cc.compile(dir, cc.opts)
+	if err == nil && res.memoMiss {
+		// A file the memo gave is written beside another that
+		// declares the same service, or its services are not in the
+		// memo: every file is read.
+		opts := cc.opts
+		opts.noFileMemo = true
+		res, err = cc.compile(dir, opts)
+	}
 	if err == nil && res.memoHits > 0 && len(res.Diagnostics) > 0 {
 		// Something to report: every service is compiled, so that what
 		// is reported is exactly what a compile without the memo
@@ -170,7 +186,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		defer done()
 		read = r
 	}
-	srcs, diags := parseFiles(files, read, &cc.files)
+	srcs, diags := parseFiles(files, read, &cc.files, opts.Memo, !opts.noFileMemo)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()
@@ -215,9 +231,15 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	// policies) is small and evaluated by CUE as before.
 	var inst []source
 	if !opts.wholeCUE {
-		trees := make([]*plaindata.Node, len(srcs))
-		for i, s := range srcs {
-			trees[i] = s.tree
+		// A file the memo gave has no tree: its services are
+		// compiled from the memo (compileServices).
+		trees := make([]*plaindata.Node, 0, len(srcs))
+		for _, s := range srcs {
+			if s.memo != nil {
+				c.memoFiles = append(c.memoFiles, s.memo)
+			} else {
+				trees = append(trees, s.tree)
+			}
 		}
 		t, ok := plaindata.Merge(trees)
 		if ok && c.plainServices(t) {
@@ -255,6 +277,10 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	c.user = user
 	cfg := c.compile()
 	res.compiled, res.memoHits = c.compiled, c.memoHits
+	if c.memoMiss {
+		res.memoMiss = true
+		return res, nil
+	}
 
 	var hosts map[string]*hoststate.Host
 	if !c.diags.HasErrors() {
@@ -307,6 +333,9 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		res.Config = cfg
 		res.Hosts = hosts
 		res.serviceKeys = c.serviceKeys
+		if c.serviceKeys != nil {
+			res.fileServices = c.fileServices(srcs)
+		}
 	}
 	return res, nil
 }
@@ -340,6 +369,13 @@ type compilation struct {
 	// valid services, when opts.Memo is set (Result.ServiceKeys).
 	opts        Options
 	serviceKeys map[string]ServiceKey
+	// memoFiles are what the memo holds of the files it gave (not
+	// read); digests the digest of each service's tree, by its node;
+	// memoMiss says that the compile must be done again reading every
+	// file (compileServices).
+	memoFiles []*FileServices
+	digests   map[*plaindata.Node][sha256.Size]byte
+	memoMiss  bool
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo
@@ -490,8 +526,15 @@ func (c *compilation) compile() *model.Config {
 	c.cc.memo.newWorld(worldKey(cfg, c.declared))
 
 	if c.tree != nil {
+		var fields []*plaindata.Field
 		if f := c.tree.Get("services"); f != nil {
-			c.compiled = c.compileServices(f.Val.Fields(), cfg)
+			fields = f.Val.Fields()
+		}
+		if len(fields) > 0 || len(c.memoFiles) > 0 {
+			c.compiled = c.compileServices(fields, cfg)
+			if c.memoMiss {
+				return cfg
+			}
 		}
 		slices.SortFunc(cfg.Services, func(a, b *model.Service) int { return strings.Compare(a.Name, b.Name) })
 		c.checkUnique(cfg)

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -35,6 +36,11 @@ type source struct {
 	// parses data again should the config be evaluated by CUE as a whole.
 	tree *plaindata.Node
 	data []byte
+	// sum is the SHA-256 of data, when the compile has a memo; memo is
+	// what the memo holds of a file of these bytes, when it is not read
+	// (file, tree and the services of rest are nil then).
+	sum  [sha256.Size]byte
+	memo *FileServices
 }
 
 // full returns the file as parsed.
@@ -52,7 +58,12 @@ func (s source) full() (*ast.File, error) {
 // parseFiles parses every file, reporting each syntax error as a
 // diagnostic. Files that parse are returned even when others do not. A
 // file whose bytes are those cache holds for it is not parsed again.
-func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCache) ([]source, diag.List) {
+//
+// With a memo, each source has the SHA-256 of its bytes; with useFiles
+// too, a file the memo knows by them (ServiceMemo.File) is not read: its
+// source holds what the memo says of it, and rest is its package clause
+// alone.
+func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCache, memo ServiceMemo, useFiles bool) ([]source, diag.List) {
 	// Files parse independently: on all cores.
 	out := make([]parsed, len(names))
 	parallel(len(names), func(_, i int) {
@@ -62,12 +73,27 @@ func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCa
 			out[i].diags = diag.List{{Rule: "syntax", Pos: diag.Pos{File: name}, Message: err.Error()}}
 			return
 		}
+		var sum [sha256.Size]byte
+		if memo != nil {
+			sum = sha256.Sum256(b)
+		}
+		if memo != nil && useFiles {
+			if fs := memo.File(sum); fs != nil {
+				rest := &ast.File{Filename: name}
+				if fs.Package != "" {
+					rest.Decls = []ast.Decl{&ast.Package{Name: ast.NewIdent(fs.Package)}}
+				}
+				out[i] = parsed{src: source{name: name, rest: rest, data: b, sum: sum, memo: fs}, ok: true}
+				return
+			}
+		}
 		if p, ok := cache.get(name, b); ok {
 			out[i] = p
-			return
+		} else {
+			out[i] = parseFile(name, b)
+			cache.put(name, b, out[i])
 		}
-		out[i] = parseFile(name, b)
-		cache.put(name, b, out[i])
+		out[i].src.sum = sum
 	})
 	cache.keep(names)
 	var srcs []source

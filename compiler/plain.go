@@ -134,34 +134,78 @@ func (c *compilation) plainServices(t *plaindata.Node) bool {
 	return true
 }
 
-// compileServices compiles the services of a tree. Services are
+// compileServices compiles the services of a tree, and those of the
+// files the memo gave (c.memoFiles), which have no tree. Services are
 // independent: each is compiled on its own, on every core, into its own
 // diagnostics, which are then taken in the order the services were
 // written. A service whose tree and world (hosts, clusters) are those of
-// the previous compile keeps its result.
+// the previous compile keeps its result; with a memo (ServiceMemo), one
+// whose key it holds is taken from it.
 func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Config) (compiled int) {
 	cc := c.cc
+	memo := c.opts.Memo
+	// The services of files the memo gave: by name and digest. A name
+	// also written elsewhere would be unified with it by CUE, which the
+	// memo does not know: the compile is done again, reading every file
+	// (memoMiss).
+	fromTree := len(fields)
+	var digests [][sha256.Size]byte
+	if len(c.memoFiles) > 0 {
+		seen := make(map[string]bool, len(fields))
+		for _, f := range fields {
+			seen[f.Name] = true
+		}
+		digests = make([][sha256.Size]byte, len(fields))
+		for _, fs := range c.memoFiles {
+			for i, name := range fs.Names {
+				if seen[name] {
+					c.memoMiss = true
+					return 0
+				}
+				seen[name] = true
+				fields = append(fields, &plaindata.Field{Name: name})
+				digests = append(digests, fs.Digests[i])
+			}
+		}
+	}
 	out := make([]serviceResult, len(fields))
 	kept := make([]bool, len(fields))
-	for i, f := range fields {
+	for i, f := range fields[:fromTree] {
 		out[i], kept[i] = cc.services[serviceKey{f.Name, f.Val}]
 	}
-	// With a memo (ServiceMemo), every service gets its key, and one
-	// the memo holds is taken from it; the others are compiled.
-	memo := c.opts.Memo
+	// With a memo, every service gets its key, and one the memo holds
+	// is taken from it; the others are compiled.
 	var keys []ServiceKey
 	var hit []bool
 	if memo != nil {
 		keys, hit = make([]ServiceKey, len(fields)), make([]bool, len(fields))
+		if digests == nil {
+			digests = make([][sha256.Size]byte, len(fields))
+		}
 		world := sha256.Sum256([]byte(cc.world))
 		parallel(len(fields), func(_, i int) {
-			keys[i] = serviceKeyOf(world, fields[i].Name, fields[i].Val)
+			if i < fromTree {
+				digests[i] = digestOf(fields[i].Val)
+			}
+			keys[i] = serviceKeyOf(world, fields[i].Name, digests[i])
 			if !kept[i] {
 				if svc := memo.Service(keys[i]); svc != nil {
 					out[i], hit[i] = serviceResult{svc: svc}, true
 				}
 			}
 		})
+		c.digests = make(map[*plaindata.Node][sha256.Size]byte, fromTree)
+		for i, f := range fields[:fromTree] {
+			c.digests[f.Val] = digests[i]
+		}
+		for i := fromTree; i < len(fields); i++ {
+			if !hit[i] {
+				// A file the memo gave whose service it does not
+				// hold (another world): every file is read.
+				c.memoMiss = true
+				return 0
+			}
+		}
 	}
 	var todo []int
 	for i := range fields {
@@ -213,8 +257,9 @@ func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Conf
 	for i, r := range out {
 		// A diagnostic with a related position points into the hosts
 		// and clusters, whose lines may move while the world they
-		// describe stays the same: such a result is not kept.
-		if !slices.ContainsFunc(r.diags, func(d diag.Diagnostic) bool { return len(d.Related) > 0 }) {
+		// describe stays the same: such a result is not kept. Nor is
+		// a service without a tree (from a file the memo gave).
+		if i < fromTree && !slices.ContainsFunc(r.diags, func(d diag.Diagnostic) bool { return len(d.Related) > 0 }) {
 			cc.services[serviceKey{fields[i].Name, fields[i].Val}] = r
 		}
 		c.diags = append(c.diags, r.diags...)

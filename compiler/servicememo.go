@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"crypto/sha256"
+	"cuelang.org/go/cue/ast"
 	"encoding/binary"
 
 	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
@@ -28,24 +29,50 @@ type ServiceMemo interface {
 	// and each call returns a model of the caller's own (it is not
 	// shared with another compile's result).
 	Service(k ServiceKey) *model.Service
+	// File returns what an earlier compile found in a config file whose
+	// bytes have the SHA-256 sum, when the file declared services alone
+	// as plain data (Result.FileServices); nil otherwise. Such a file
+	// is not read again: its services are taken from the memo by their
+	// keys. It is called from several goroutines at once.
+	File(sum [sha256.Size]byte) *FileServices
+}
+
+// FileServices is what a config file that declares services alone, as
+// plain data, holds: its package and, for each service, its name and the
+// digest of its text as plain data (the SHA-256 of
+// plaindata.Node.WriteKey), from which its key in any world is made.
+type FileServices struct {
+	Package string
+	Names   []string
+	Digests [][sha256.Size]byte
 }
 
 // A ServiceKey identifies a service by its world, its name and its text
 // as plain data (plaindata.Node.WriteKey): the SHA-256 of those.
 type ServiceKey [sha256.Size]byte
 
-// serviceKeyOf is the key of the service called name, written as n, in
-// the world whose key is world.
-func serviceKeyOf(world [sha256.Size]byte, name string, n *plaindata.Node) ServiceKey {
+// serviceKeyOf is the key of the service called name, whose text as
+// plain data has the digest (digestOf), in the world whose key is world.
+func serviceKeyOf(world [sha256.Size]byte, name string, digest [sha256.Size]byte) ServiceKey {
 	h := sha256.New()
-	h.Write([]byte("lvsgen service 1\n"))
+	h.Write([]byte("lvsgen service 2\n"))
 	h.Write(world[:])
 	h.Write(binary.AppendUvarint(nil, uint64(len(name))))
 	h.Write([]byte(name))
-	n.WriteKey(h)
+	h.Write(digest[:])
 	var k ServiceKey
 	h.Sum(k[:0])
 	return k
+}
+
+// digestOf is the SHA-256 of n's WriteKey: its content, not where it is
+// written.
+func digestOf(n *plaindata.Node) [sha256.Size]byte {
+	h := sha256.New()
+	n.WriteKey(h)
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // ServiceKeys are the keys of the services of a valid compile that read
@@ -53,3 +80,63 @@ func serviceKeyOf(world [sha256.Size]byte, name string, n *plaindata.Node) Servi
 // it (each key's model is the service of that name in Config). Nil when
 // there are none.
 func (r *Result) ServiceKeys() map[string]ServiceKey { return r.serviceKeys }
+
+// FileServices are, by the SHA-256 of their bytes, the files of a valid
+// compile with a memo that declare services alone as plain data, each
+// service in that file only: what a ServiceMemo's File gives a later
+// compile. Nil when there are none.
+func (r *Result) FileServices() map[[sha256.Size]byte]*FileServices { return r.fileServices }
+
+// fileServices are the FileServices of a valid compile's sources: the
+// files the memo gave, as it gave them, and each file read as plain data
+// that declares services alone (its rest is its package clause) none of
+// which another file also declares (its tree's service is the merged
+// one, not a copy unified with another's).
+func (c *compilation) fileServices(srcs []source) map[[sha256.Size]byte]*FileServices {
+	out := map[[sha256.Size]byte]*FileServices{}
+	for _, s := range srcs {
+		if s.memo != nil {
+			out[s.sum] = s.memo
+			continue
+		}
+		if fs := c.servicesOnly(s); fs != nil {
+			out[s.sum] = fs
+		}
+	}
+	return out
+}
+
+// servicesOnly is what a source that declares services alone holds, or
+// nil for any other.
+func (c *compilation) servicesOnly(s source) *FileServices {
+	if s.tree == nil || s.rest == nil || s.file != nil {
+		return nil
+	}
+	for _, d := range s.rest.Decls {
+		switch d.(type) {
+		case *ast.Package, *ast.CommentGroup:
+		default:
+			return nil
+		}
+	}
+	top := s.tree.Fields()
+	if len(top) != 1 || top[0].Name != "services" || top[0].Val.Kind() != plaindata.Struct {
+		return nil
+	}
+	merged := c.tree.Get("services")
+	if merged == nil {
+		return nil
+	}
+	fs := &FileServices{Package: s.rest.PackageName()}
+	for _, f := range top[0].Val.Fields() {
+		m := merged.Val.Get(f.Name)
+		d, ok := c.digests[f.Val]
+		if m == nil || m.Val != f.Val || !ok || c.serviceKeys[f.Name] == (ServiceKey{}) {
+			// Unified with another file's, or not valid alone.
+			return nil
+		}
+		fs.Names = append(fs.Names, f.Name)
+		fs.Digests = append(fs.Digests, d)
+	}
+	return fs
+}

@@ -1,10 +1,12 @@
 package compiler
 
 import (
+	"crypto/sha256"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,15 +19,26 @@ import (
 // mapMemo is a ServiceMemo filled from results, as the compile cache
 // fills its own; it counts what it gives.
 type mapMemo struct {
-	m    map[ServiceKey]*model.Service
-	hits int
+	m     map[ServiceKey]*model.Service
+	files map[[sha256.Size]byte]*FileServices
+	// filesGiven counts the files given (not read).
+	filesGiven atomic.Int64
 }
 
 func (m *mapMemo) Service(k ServiceKey) *model.Service { return m.m[k] }
 
-// fill replaces the memo with res's services.
+func (m *mapMemo) File(sum [sha256.Size]byte) *FileServices {
+	fs := m.files[sum]
+	if fs != nil {
+		m.filesGiven.Add(1)
+	}
+	return fs
+}
+
+// fill replaces the memo with res's services and files.
 func (m *mapMemo) fill(res *Result) {
 	m.m = map[ServiceKey]*model.Service{}
+	m.files = res.FileServices()
 	if res.Config == nil {
 		return
 	}
@@ -79,48 +92,56 @@ func TestServiceMemo(t *testing.T) {
 	steps := []struct {
 		name string
 		edit func()
-		// hits is how many services the memo must give.
-		hits  int
-		valid bool
+		// hits is how many services the memo must give, files how
+		// many files it must give (not read: gen writes 100 services
+		// a file, and hosts.cue, which is read).
+		hits, files int
+		valid       bool
 	}{
-		{"first", func() {}, 0, true},
-		{"unchanged", func() {}, 300, true},
-		{"one weight", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 9}")) }, 299, true},
+		{"first", func() {}, 0, 0, true},
+		{"unchanged", func() {}, 300, 3, true},
+		{"one weight", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 9}")) }, 299, 2, true},
 		// Lines moved: positions are not in a key.
-		{"lines moved", func() { write("services-0001.cue", "// a comment\n\n"+replaceOnce(orig, "weight: 1}", "weight: 9}")) }, 300, true},
+		{"lines moved", func() { write("services-0001.cue", "// a comment\n\n"+replaceOnce(orig, "weight: 1}", "weight: 9}")) }, 300, 2, true},
 		{"service moved to its own file", func() {
 			write("services-0001.cue", strings.Replace(replaceOnce(orig, "weight: 1}", "weight: 9}"), first, "", 1))
 			write("moved.cue", "package lvs\n\nservices: {\n"+first+"}\n")
-		}, 300, true},
+		}, 300, 2, true},
 		// The weight edited back: that service is not in the memo.
-		{"moved back", func() { write("services-0001.cue", orig); os.Remove(filepath.Join(dir, "moved.cue")) }, 299, true},
-		{"an error", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: -9}")) }, 0, false},
-		{"fixed", func() { write("services-0001.cue", orig) }, 300, true},
+		{"moved back", func() { write("services-0001.cue", orig); os.Remove(filepath.Join(dir, "moved.cue")) }, 299, 2, true},
+		{"an error", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: -9}")) }, 0, 2, false},
+		{"fixed", func() { write("services-0001.cue", orig) }, 300, 3, true},
 		{"duplicate VIP", func() {
 			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.16.0.0\", port: 80, reals: [{host: \"rs1\"}]}\n")
-		}, 0, false},
+		}, 0, 3, false},
 		{"a new service", func() {
 			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: 80, reals: [{host: \"rs1\"}]}\n")
-		}, 300, true},
+		}, 300, 3, true},
 		{"a field added", func() {
 			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: 80, scheduler: \"wlc\", reals: [{host: \"rs1\"}]}\n")
-		}, 300, true},
+		}, 300, 3, true},
 		// Hosts are every service's world: nothing is taken.
 		{"hosts changed", func() {
 			write("hosts.cue", hosts+"\nhosts: spare: {managed: false, interfaces: eth0: addresses: [\"10.250.0.1/24\"]}\n")
-		}, 0, true},
-		{"hosts back", func() { write("hosts.cue", hosts) }, 0, true},
-		{"same again", func() {}, 301, true},
+		}, 0, 4, true},
+		{"hosts back", func() { write("hosts.cue", hosts) }, 0, 4, true},
+		{"same again", func() {}, 301, 4, true},
 		{"not plain data", func() {
 			write("extra.cue", "package lvs\n\n_port: 80\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: _port, reals: [{host: \"rs1\"}]}\n")
-		}, 0, true},
-		{"plain again", func() { os.Remove(filepath.Join(dir, "extra.cue")) }, 0, true},
-		{"and again", func() {}, 300, true},
+		}, 0, 3, true},
+		{"plain again", func() { os.Remove(filepath.Join(dir, "extra.cue")) }, 0, 0, true},
+		{"and again", func() {}, 300, 3, true},
+		// A service written in two files is unified by CUE: a file the
+		// memo gives is not used then (every file is read), and a file
+		// whose service is unified with another's is not kept.
+		{"one service in two files", func() { write("extra.cue", "package lvs\n\nservices: \"svc-5\": {cluster: \"big\"}\n") }, 300, 3, true},
+		{"and again, two files", func() {}, 300, 2, true},
 	}
 	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	memo := &mapMemo{}
 	for _, st := range steps {
 		st.edit()
+		memo.filesGiven.Store(0)
 		got, err := CompileWith(dir, Options{Memo: memo})
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
@@ -147,6 +168,11 @@ func TestServiceMemo(t *testing.T) {
 		// An invalid config is compiled again without the memo: none.
 		if got.memoHits != st.hits {
 			t.Errorf("%s: %d services from the memo, want %d", st.name, got.memoHits, st.hits)
+		}
+		// Counted over every attempt: a compile that cannot use the
+		// files given (another world, an error) reads them again.
+		if n := memo.filesGiven.Load(); n != int64(st.files) {
+			t.Errorf("%s: %d files from the memo, want %d", st.name, n, st.files)
 		}
 		if got.Valid() {
 			if len(got.ServiceKeys()) != len(got.Config.Services) && got.viaTree {

@@ -12,4 +12,9 @@
 // and overwritten. Entries are written by rename, bounded in number and
 // bytes, and may be deleted at any time. The directory must be private
 // (Open): apply programs the kernel from what it holds.
+//
+// A config that changed misses every entry; its compile then takes the
+// services that did not change from the directory's service memo
+// (memo.go), the models of the last valid compile's services keyed by
+// their text and world, and compiles only the others.
 package compilecache

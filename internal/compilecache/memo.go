@@ -1,6 +1,7 @@
 package compilecache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"reflect"
 	"runtime"
@@ -44,6 +45,15 @@ var memoUsed = func(*serviceMemo) {}
 type memoEntry struct {
 	Keys     [][sha256.Size]byte
 	Services [][]byte
+	// Files are what the config's files that declare services alone
+	// hold (compiler.FileServices), by the SHA-256 of their bytes: such
+	// a file, unchanged, is not read again.
+	Files []memoFile
+}
+
+type memoFile struct {
+	Sum [sha256.Size]byte
+	compiler.FileServices
 }
 
 // memoKey is the key of the service memo of dir for build.
@@ -63,6 +73,7 @@ func memoKey(build, dir string) [sha256.Size]byte {
 type serviceMemo struct {
 	index map[compiler.ServiceKey]int
 	raw   [][]byte
+	files map[[sha256.Size]byte]*compiler.FileServices
 	// hits counts the services given (for the tests).
 	hits atomic.Int64
 }
@@ -80,7 +91,20 @@ func (c *Cache) loadMemo(key [sha256.Size]byte) *serviceMemo {
 		m.index[k] = i
 	}
 	m.raw = e.Services
+	m.files = make(map[[sha256.Size]byte]*compiler.FileServices, len(e.Files))
+	for i := range e.Files {
+		f := &e.Files[i]
+		if len(f.Names) != len(f.Digests) {
+			return &serviceMemo{}
+		}
+		m.files[f.Sum] = &f.FileServices
+	}
 	return m
+}
+
+// File returns what the memo holds of a file of these bytes, or nil.
+func (m *serviceMemo) File(sum [sha256.Size]byte) *compiler.FileServices {
+	return m.files[sum]
 }
 
 // Service decodes the model kept under k, or returns nil when there is
@@ -147,7 +171,17 @@ func (c *Cache) storeMemo(key [sha256.Size]byte, old *serviceMemo, res *compiler
 		})
 	}
 	wg.Wait()
-	if fresh.Load() == 0 && len(svcs) == len(old.index) {
+	files := res.FileServices()
+	sameFiles := len(files) == len(old.files)
+	for sum, fs := range files {
+		if old.files[sum] == nil {
+			sameFiles = false
+		}
+		e.Files = append(e.Files, memoFile{Sum: sum, FileServices: *fs})
+	}
+	// In the order of the files' sums: the same memo, the same bytes.
+	slices.SortFunc(e.Files, func(a, b memoFile) int { return bytes.Compare(a.Sum[:], b.Sum[:]) })
+	if fresh.Load() == 0 && len(svcs) == len(old.index) && sameFiles {
 		return
 	}
 	for i := len(svcs) - 1; i >= 0; i-- {
