@@ -56,6 +56,8 @@ type Result struct {
 	// file the memo gave cannot be used (compileServices).
 	fileServices map[[sha256.Size]byte]*FileServices
 	memoMiss     bool
+	// hostKeys are the keys of the hosts (HostKeys).
+	hostKeys []HostKey
 }
 
 // within reports whether path lies in dir.
@@ -88,6 +90,11 @@ type Options struct {
 	// Memo, when set, holds services compiled before (ServiceMemo): a
 	// service whose key it holds is taken from it rather than compiled.
 	Memo ServiceMemo
+	// Host, with a Memo, is the one host whose state is wanted (plan
+	// and apply): another host the memo knows to build without a
+	// conflict from the same services in the same world is not built,
+	// and is missing from Result.Hosts.
+	Host string
 
 	// noFileMemo reads every file, even those Memo knows.
 	noFileMemo bool
@@ -283,6 +290,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 
 	var hosts map[string]*hoststate.Host
+	var hostKeys []HostKey
 	if !c.diags.HasErrors() {
 		packs := c.loadPacks(dir, refs, opts.PolicyDirs)
 		res.Rules = c.checkPolicies(cfg, packs)
@@ -290,7 +298,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	if !c.diags.HasErrors() {
 		var conflicts []hoststate.Conflict
-		hosts, conflicts = cc.hostStates(cfg)
+		hosts, conflicts, hostKeys = cc.hostStates(cfg, c.hostOpts())
 		// Every rule of the schema exists so that what validates loads;
 		// ipvs.Validate states what the kernel and ipvsadm -R accept. A
 		// service that passes one and fails the other is a bug here.
@@ -332,7 +340,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	if !res.Diagnostics.HasErrors() {
 		res.Config = cfg
 		res.Hosts = hosts
-		res.serviceKeys = c.serviceKeys
+		res.serviceKeys, res.hostKeys = c.serviceKeys, hostKeys
 		if c.serviceKeys != nil {
 			res.fileServices = c.fileServices(srcs)
 		}

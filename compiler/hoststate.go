@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"crypto/sha256"
 	"slices"
 
 	"github.com/lvsgen/lvsgen/hoststate"
@@ -27,12 +28,34 @@ type partOf struct {
 // unchanged since the last compile is the same *model.Service) and the
 // hosts and clusters (cc.world). A host whose inputs are all the same
 // keeps its state.
-func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, []hoststate.Conflict) {
+//
+// With a memo (ho), each host whose services all have keys gets its
+// HostKey (returned, in the order of the managed hosts), and a host
+// other than ho.want that the memo knows is not built.
+func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (map[string]*hoststate.Host, []hoststate.Conflict, []HostKey) {
 	in := hoststate.NewInputs(cfg, cc.directorViews(cfg.Services))
 	names := in.Managed()
 	entries := make([]hostEntry, len(names))
+	var hkeys []HostKey
+	skip := make([]bool, len(names))
+	if ho.memo != nil {
+		world := sha256.Sum256([]byte(cc.world))
+		for i, name := range names {
+			k, ok := hostKeyOf(world, name, cfg, in.Parts(name), ho.keys)
+			if !ok {
+				continue
+			}
+			hkeys = append(hkeys, k)
+			// The kernel would refuse a service (a bug, reported
+			// per host): every host is built then.
+			skip[i] = ho.want != "" && name != ho.want && len(cc.invalid) == 0 && ho.memo.Host(k)
+		}
+	}
 	var todo []int
 	for i, name := range names {
+		if skip[i] {
+			continue
+		}
 		parts := in.Parts(name)
 		e := hostEntry{world: cc.world, parts: make([]partOf, len(parts))}
 		for j, p := range parts {
@@ -56,12 +79,15 @@ func (cc *Compiler) hostStates(cfg *model.Config) (map[string]*hoststate.Host, [
 	cc.hosts = make(map[string]hostEntry, len(names))
 	var all []hoststate.Conflict
 	for i, name := range names {
+		if skip[i] {
+			continue
+		}
 		hosts[name] = entries[i].state
 		cc.hosts[name] = entries[i]
 		all = append(all, entries[i].errs...)
 	}
 	hoststate.SortConflicts(all)
-	return hosts, all
+	return hosts, all, hkeys
 }
 
 // directorViews returns the view of every service, keeping them for the

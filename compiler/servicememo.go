@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 
 	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/model"
 )
 
@@ -35,7 +36,61 @@ type ServiceMemo interface {
 	// is not read again: its services are taken from the memo by their
 	// keys. It is called from several goroutines at once.
 	File(sum [sha256.Size]byte) *FileServices
+	// Host reports whether an earlier compile built the host whose key
+	// is k without a conflict (Result.HostKeys).
+	Host(k HostKey) bool
 }
+
+// A HostKey identifies what a host's state is built from: its world, its
+// name, and each service it carries (by ServiceKey) with what it is to
+// the service (director, real server number N, sorry server). A host's
+// state is the same whenever its key is.
+type HostKey [sha256.Size]byte
+
+// hostKeyOf is the key of the host called name, which carries parts of
+// cfg's services; not ok when a service has no key.
+func hostKeyOf(world [sha256.Size]byte, name string, cfg *model.Config, parts []hoststate.Part, keys map[string]ServiceKey) (HostKey, bool) {
+	h := sha256.New()
+	h.Write([]byte("lvsgen host 1\n"))
+	h.Write(world[:])
+	h.Write(binary.AppendUvarint(nil, uint64(len(name))))
+	h.Write([]byte(name))
+	var b []byte
+	for _, p := range parts {
+		k, ok := keys[cfg.Services[p.Service].Name]
+		if !ok {
+			return HostKey{}, false
+		}
+		b = append(b[:0], k[:]...)
+		b = binary.AppendVarint(b, int64(p.Real))
+		h.Write(b)
+	}
+	var k HostKey
+	h.Sum(k[:0])
+	return k, true
+}
+
+// hostOpts is what hostStates needs of a compile with a memo: the memo,
+// the services' keys, and the host wanted (Options.Host).
+type hostOpts struct {
+	memo ServiceMemo
+	keys map[string]ServiceKey
+	want string
+}
+
+// hostOpts are the compile's; none without a memo, or on the path that
+// evaluates the config as a whole (no service keys).
+func (c *compilation) hostOpts() hostOpts {
+	if c.opts.Memo == nil || c.serviceKeys == nil {
+		return hostOpts{}
+	}
+	return hostOpts{memo: c.opts.Memo, keys: c.serviceKeys, want: c.opts.Host}
+}
+
+// HostKeys are the keys of the managed hosts of a valid compile with a
+// memo, each built (or known to build) without a conflict: what a
+// ServiceMemo's Host is filled with.
+func (r *Result) HostKeys() []HostKey { return r.hostKeys }
 
 // FileServices is what a config file that declares services alone, as
 // plain data, holds: its package and, for each service, its name and the

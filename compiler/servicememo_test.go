@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/model"
 )
@@ -21,8 +23,17 @@ import (
 type mapMemo struct {
 	m     map[ServiceKey]*model.Service
 	files map[[sha256.Size]byte]*FileServices
-	// filesGiven counts the files given (not read).
-	filesGiven atomic.Int64
+	hosts map[HostKey]bool
+	// filesGiven counts the files given (not read), hostsKnown the
+	// hosts known to build without a conflict.
+	filesGiven, hostsKnown atomic.Int64
+}
+
+func (m *mapMemo) Host(k HostKey) bool {
+	if m.hosts[k] {
+		m.hostsKnown.Add(1)
+	}
+	return m.hosts[k]
 }
 
 func (m *mapMemo) Service(k ServiceKey) *model.Service { return m.m[k] }
@@ -39,6 +50,10 @@ func (m *mapMemo) File(sum [sha256.Size]byte) *FileServices {
 func (m *mapMemo) fill(res *Result) {
 	m.m = map[ServiceKey]*model.Service{}
 	m.files = res.FileServices()
+	m.hosts = map[HostKey]bool{}
+	for _, k := range res.HostKeys() {
+		m.hosts[k] = true
+	}
 	if res.Config == nil {
 		return
 	}
@@ -174,11 +189,74 @@ func TestServiceMemo(t *testing.T) {
 		if n := memo.filesGiven.Load(); n != int64(st.files) {
 			t.Errorf("%s: %d files from the memo, want %d", st.name, n, st.files)
 		}
+		// plan and apply want one host: the others the memo knows are
+		// not built, and the one wanted is the same.
+		memo.hostsKnown.Store(0)
+		one, err := CompileWith(dir, Options{Memo: memo, Host: "lb1"})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if diff := cmp.Diff(want.Diagnostics, one.Diagnostics); diff != "" {
+			t.Errorf("%s: diagnostics for lb1 (-without +with a memo):\n%s", st.name, diff)
+		}
+		if want.Valid() {
+			if diff := cmp.Diff(want.Hosts["lb1"], one.Hosts["lb1"], addrs); diff != "" || one.Hosts["lb1"] == nil {
+				t.Errorf("%s: lb1's state (-without +with a memo):\n%s", st.name, diff)
+			}
+			if known := int(memo.hostsKnown.Load()); len(one.Hosts)+known != len(want.Hosts) {
+				t.Errorf("%s: %d hosts built and %d known, of %d", st.name, len(one.Hosts), known, len(want.Hosts))
+			}
+			if st.hits == len(want.Config.Services) && len(one.Hosts) != 1 {
+				t.Errorf("%s: nothing changed, yet %d hosts were built", st.name, len(one.Hosts))
+			}
+		}
 		if got.Valid() {
 			if len(got.ServiceKeys()) != len(got.Config.Services) && got.viaTree {
 				t.Errorf("%s: %d keys for %d services", st.name, len(got.ServiceKeys()), len(got.Config.Services))
 			}
 			memo.fill(got)
 		}
+	}
+}
+
+// TestHostKeyOf: a host's key changes with its world, its name, and any
+// service it carries (its key, or what the host is to it), so that a
+// host known to build without a conflict is never one whose inputs
+// changed.
+func TestHostKeyOf(t *testing.T) {
+	cfg := &model.Config{Services: []*model.Service{{Name: "a"}, {Name: "b"}}}
+	keys := map[string]ServiceKey{"a": {1}, "b": {2}}
+	parts := []hoststate.Part{{Service: 0, Real: hoststate.DirectorPart}, {Service: 1, Real: 3}}
+	world := [sha256.Size]byte{9}
+	base, ok := hostKeyOf(world, "h", cfg, parts, keys)
+	if !ok {
+		t.Fatal("no key")
+	}
+	if again, _ := hostKeyOf(world, "h", cfg, slices.Clone(parts), keys); again != base {
+		t.Error("the same inputs, another key")
+	}
+	for name, k := range map[string]func() (HostKey, bool){
+		"another world": func() (HostKey, bool) { return hostKeyOf([sha256.Size]byte{8}, "h", cfg, parts, keys) },
+		"another host":  func() (HostKey, bool) { return hostKeyOf(world, "g", cfg, parts, keys) },
+		"a service changed": func() (HostKey, bool) {
+			return hostKeyOf(world, "h", cfg, parts, map[string]ServiceKey{"a": {1}, "b": {3}})
+		},
+		"another real server": func() (HostKey, bool) {
+			return hostKeyOf(world, "h", cfg, []hoststate.Part{parts[0], {Service: 1, Real: 4}}, keys)
+		},
+		"sorry server": func() (HostKey, bool) {
+			return hostKeyOf(world, "h", cfg, []hoststate.Part{parts[0], {Service: 1, Real: hoststate.SorryPart}}, keys)
+		},
+		"a service less": func() (HostKey, bool) { return hostKeyOf(world, "h", cfg, parts[:1], keys) },
+		"in another order": func() (HostKey, bool) {
+			return hostKeyOf(world, "h", cfg, []hoststate.Part{parts[1], parts[0]}, keys)
+		},
+	} {
+		if got, ok := k(); !ok || got == base {
+			t.Errorf("%s: the same key (ok %v)", name, ok)
+		}
+	}
+	if _, ok := hostKeyOf(world, "h", cfg, parts, map[string]ServiceKey{"a": {1}}); ok {
+		t.Error("a key for a host carrying a service without one")
 	}
 }

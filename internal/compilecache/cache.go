@@ -140,7 +140,7 @@ func (c *Cache) Compile(dir string, opts compiler.Options) (res *compiler.Result
 	if e := c.load(l.key, l.read); e != nil {
 		return e.result(), true, nil
 	}
-	res, _, err = l.compile(true)
+	res, _, err = l.compile("")
 	return res, false, err
 }
 
@@ -191,7 +191,7 @@ func (c *Cache) CompileHost(dir string, opts compiler.Options, host string) (res
 		// read nothing else, and the whole entry (15 MB at 10,000
 		// services, half a second to write) would only serve a render
 		// or another host's plan, which compile or store it themselves.
-		if full, deps, err = l.compile(false); err != nil {
+		if full, deps, err = l.compile(host); err != nil {
 			return nil, false, err
 		}
 		if deps == nil {
@@ -296,10 +296,14 @@ type lookup struct {
 	done func() error
 }
 
-// compile compiles the bytes that were hashed and stores a valid result
-// under the key, with the policy files it read (deps; nil when the
-// result was not stored).
-func (l *lookup) compile(storeWhole bool) (*compiler.Result, []dep, error) {
+// compile compiles the bytes that were hashed, with the directory's
+// service memo, which it then replaces. It returns the result with the
+// policy files the compile read (deps), nil when a valid result could
+// not be stored (a config file appeared meanwhile). A compile of the
+// whole (host "") stores a valid result under the key; one for a host
+// (CompileHost, which stores the host's part) stores nothing of the
+// whole, which may lack other hosts' states (compiler.Options.Host).
+func (l *lookup) compile(host string) (*compiler.Result, []dep, error) {
 	// Record what is read, for the policy files among it.
 	var mu sync.Mutex
 	var reads []dep
@@ -315,7 +319,7 @@ func (l *lookup) compile(storeWhole bool) (*compiler.Result, []dep, error) {
 		return b, nil
 	}
 	memo := l.c.loadMemo(l.memoKey)
-	opts.Memo = memo
+	opts.Memo, opts.Host = memo, host
 	res, err := compiler.CompileWith(l.dir, opts)
 	memoUsed(memo)
 	if err != nil || !res.Valid() {
@@ -335,7 +339,7 @@ func (l *lookup) compile(storeWhole bool) (*compiler.Result, []dep, error) {
 	slices.SortFunc(deps, func(a, b dep) int { return strings.Compare(a.Name, b.Name) })
 	deps = slices.CompactFunc(deps, func(a, b dep) bool { return a == b })
 	l.c.storeMemo(l.memoKey, memo, res)
-	if storeWhole {
+	if host == "" {
 		l.c.store(l.key, &entry{Deps: deps, Config: res.Config, Hosts: res.Hosts, Diagnostics: res.Diagnostics, Files: res.Files, Rules: res.Rules, PolicyDirs: res.PolicyDirs})
 	}
 	return res, deps, nil

@@ -49,6 +49,10 @@ type memoEntry struct {
 	// hold (compiler.FileServices), by the SHA-256 of their bytes: such
 	// a file, unchanged, is not read again.
 	Files []memoFile
+	// Hosts are the keys of the hosts built without a conflict
+	// (compiler.HostKey): plan and apply of one host do not build the
+	// others again while their keys stay.
+	Hosts [][sha256.Size]byte
 }
 
 type memoFile struct {
@@ -74,6 +78,7 @@ type serviceMemo struct {
 	index map[compiler.ServiceKey]int
 	raw   [][]byte
 	files map[[sha256.Size]byte]*compiler.FileServices
+	hosts map[compiler.HostKey]bool
 	// hits counts the services given (for the tests).
 	hits atomic.Int64
 }
@@ -99,8 +104,16 @@ func (c *Cache) loadMemo(key [sha256.Size]byte) *serviceMemo {
 		}
 		m.files[f.Sum] = &f.FileServices
 	}
+	m.hosts = make(map[compiler.HostKey]bool, len(e.Hosts))
+	for _, k := range e.Hosts {
+		m.hosts[k] = true
+	}
 	return m
 }
+
+// Host reports whether the memo knows the host of key k to build without
+// a conflict.
+func (m *serviceMemo) Host(k compiler.HostKey) bool { return m.hosts[k] }
 
 // File returns what the memo holds of a file of these bytes, or nil.
 func (m *serviceMemo) File(sum [sha256.Size]byte) *compiler.FileServices {
@@ -181,7 +194,14 @@ func (c *Cache) storeMemo(key [sha256.Size]byte, old *serviceMemo, res *compiler
 	}
 	// In the order of the files' sums: the same memo, the same bytes.
 	slices.SortFunc(e.Files, func(a, b memoFile) int { return bytes.Compare(a.Sum[:], b.Sum[:]) })
-	if fresh.Load() == 0 && len(svcs) == len(old.index) && sameFiles {
+	sameHosts := len(res.HostKeys()) == len(old.hosts)
+	for _, k := range res.HostKeys() {
+		if !old.hosts[k] {
+			sameHosts = false
+		}
+		e.Hosts = append(e.Hosts, k)
+	}
+	if fresh.Load() == 0 && len(svcs) == len(old.index) && sameFiles && sameHosts {
 		return
 	}
 	for i := len(svcs) - 1; i >= 0; i-- {
