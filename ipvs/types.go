@@ -3,6 +3,7 @@ package ipvs
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 )
 
 // Family is an address family as the kernel numbers it.
@@ -115,10 +116,24 @@ func (k ServiceKey) Canonical() ServiceKey {
 }
 
 func (k ServiceKey) String() string {
+	// Appended rather than formatted with fmt: a compile makes one per
+	// service, and fmt was a third of a service's view.
+	b := make([]byte, 0, 56)
 	if k.FWMark != 0 {
-		return fmt.Sprintf("fwm:%d/%s", k.FWMark, k.Family)
+		b = append(b, "fwm:"...)
+		b = strconv.AppendUint(b, uint64(k.FWMark), 10)
+		b = append(b, '/')
+		b = append(b, k.Family.String()...)
+		return string(b)
 	}
-	return fmt.Sprintf("%s:%s", k.Protocol, netip.AddrPortFrom(k.Addr, k.Port))
+	b = append(b, k.Protocol.String()...)
+	b = append(b, ':')
+	ap := netip.AddrPortFrom(k.Addr, k.Port)
+	if !ap.Addr().IsValid() {
+		// AppendTo writes nothing for it; String "invalid AddrPort".
+		return string(append(b, ap.String()...))
+	}
+	return string(ap.AppendTo(b))
 }
 
 // Service is one IPVS virtual service with its destinations.
