@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"reflect"
 	"sync"
+	"unsafe"
 )
 
 // The codec writes a value of the compile's result types as a stream of
@@ -49,8 +50,9 @@ func usesBinary(t reflect.Type) bool {
 
 var binaryTypes sync.Map
 
-// encoder appends to buf.
-type encoder struct{ buf []byte }
+// encoder appends to buf; scratch is memory of its own for a value's
+// binary form before it is appended.
+type encoder struct{ buf, scratch []byte }
 
 func (e *encoder) uint(u uint64) { e.buf = binary.AppendUvarint(e.buf, u) }
 func (e *encoder) int(i int64)   { e.buf = binary.AppendVarint(e.buf, i) }
@@ -63,7 +65,26 @@ func (e *encoder) bytes(b []byte) {
 func (e *encoder) encode(v reflect.Value) error {
 	t := v.Type()
 	if usesBinary(t) {
-		b, err := v.Interface().(encoding.BinaryMarshaler).MarshalBinary()
+		// Through a pointer when there is one (boxing the value would
+		// allocate), appended to scratch memory when the type can
+		// append (the netip types, whose AppendBinary writes what
+		// MarshalBinary returns): a host state holds thousands.
+		var x any
+		if v.CanAddr() {
+			x = v.Addr().Interface()
+		} else {
+			x = v.Interface()
+		}
+		if a, ok := x.(encoding.BinaryAppender); ok {
+			b, err := a.AppendBinary(e.scratch[:0])
+			if err != nil {
+				return err
+			}
+			e.scratch = b
+			e.bytes(b)
+			return nil
+		}
+		b, err := x.(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
 			return err
 		}
@@ -196,24 +217,22 @@ func (e *encoder) encodeAny(v reflect.Value) error {
 
 // decoder reads buf from off.
 type decoder struct {
+	// buf is the payload, which nothing writes once it is read: the
+	// strings and byte slices decoded share its memory (str).
 	buf []byte
 	off int
-	// strs holds each string decoded once: a result repeats its host
-	// names, schedulers and reasons thousands of times.
-	strs map[string]string
 }
 
-// str returns b as a string, the same one for the same bytes.
+// str returns b as a string that shares its memory.
 func (d *decoder) str(b []byte) string {
-	if s, ok := d.strs[string(b)]; ok {
-		return s
+	// Not copied: b is part of the payload, read into memory of its own
+	// and never written, which the strings keep alive (a few megabytes
+	// at most). Copying each string, or interning it through a map, was
+	// most of the decode of a service memo.
+	if len(b) == 0 {
+		return ""
 	}
-	if d.strs == nil {
-		d.strs = map[string]string{}
-	}
-	s := string(b)
-	d.strs[s] = s
-	return s
+	return unsafe.String(&b[0], len(b))
 }
 
 var errShort = errors.New("entry ends early")
@@ -328,7 +347,9 @@ func (d *decoder) decode(v reflect.Value) error {
 			if err != nil {
 				return err
 			}
-			v.SetBytes(append(make([]byte, 0, n), b...))
+			// Shared with the payload, as strings are (str); the
+			// capacity ends with it, so an append copies.
+			v.SetBytes(b[:n:n])
 			return nil
 		}
 		s := reflect.MakeSlice(t, n, n)
