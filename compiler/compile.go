@@ -382,8 +382,11 @@ type compilation struct {
 	// memoMiss says that the compile must be done again reading every
 	// file (compileServices).
 	memoFiles []*FileServices
-	digests   map[*plaindata.Node][sha256.Size]byte
-	memoMiss  bool
+	// fromMemo are the services the memo gave, whose views a compile
+	// of this build found valid (directorViews).
+	fromMemo map[*model.Service]bool
+	digests  map[*plaindata.Node][sha256.Size]byte
+	memoMiss bool
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo

@@ -33,7 +33,7 @@ type partOf struct {
 // HostKey (returned, in the order of the managed hosts), and a host
 // other than ho.want that the memo knows is not built.
 func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (map[string]*hoststate.Host, []hoststate.Conflict, []HostKey) {
-	in := hoststate.NewInputs(cfg, cc.directorViews(cfg.Services))
+	in := hoststate.NewInputs(cfg, cc.directorViews(cfg.Services, ho.fromMemo))
 	names := in.Managed()
 	entries := make([]hostEntry, len(names))
 	var hkeys []HostKey
@@ -93,12 +93,19 @@ func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (map[string]*host
 // directorViews returns the view of every service, keeping them for the
 // next compile; a service unchanged since is the same *model.Service, and
 // its view depends on it alone.
-func (cc *Compiler) directorViews(svcs []*model.Service) map[*model.Service]*hoststate.View {
+//
+// A service the memo gave (fromMemo) was found valid, its view too, by a
+// compile of this build: its view is not validated again.
+func (cc *Compiler) directorViews(svcs []*model.Service, fromMemo map[*model.Service]bool) map[*model.Service]*hoststate.View {
 	// A view depends on its service alone: new ones are made on every
 	// core (10,000 services' views were 35 ms on one).
 	made := make([]*hoststate.View, len(svcs))
 	parallel(len(svcs), func(_, i int) {
-		if made[i] = cc.views[svcs[i]]; made[i] == nil {
+		switch made[i] = cc.views[svcs[i]]; {
+		case made[i] != nil:
+		case fromMemo[svcs[i]]:
+			made[i] = hoststate.NewValidView(svcs[i])
+		default:
 			made[i] = hoststate.NewView(svcs[i])
 		}
 	})

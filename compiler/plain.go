@@ -228,9 +228,11 @@ func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Conf
 	})
 	if memo != nil {
 		c.serviceKeys = make(map[string]ServiceKey, len(fields))
+		c.fromMemo = make(map[*model.Service]bool, len(fields))
 		for i, r := range out {
 			if hit[i] {
 				c.memoHits++
+				c.fromMemo[r.svc] = true
 			}
 			if r.svc != nil && len(r.diags) == 0 {
 				c.serviceKeys[fields[i].Name] = keys[i]

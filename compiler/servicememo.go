@@ -76,6 +76,8 @@ type hostOpts struct {
 	memo ServiceMemo
 	keys map[string]ServiceKey
 	want string
+	// fromMemo are the services the memo gave.
+	fromMemo map[*model.Service]bool
 }
 
 // hostOpts are the compile's; none without a memo, or on the path that
@@ -84,7 +86,7 @@ func (c *compilation) hostOpts() hostOpts {
 	if c.opts.Memo == nil || c.serviceKeys == nil {
 		return hostOpts{}
 	}
-	return hostOpts{memo: c.opts.Memo, keys: c.serviceKeys, want: c.opts.Host}
+	return hostOpts{memo: c.opts.Memo, keys: c.serviceKeys, want: c.opts.Host, fromMemo: c.fromMemo}
 }
 
 // HostKeys are the keys of the managed hosts of a valid compile with a

@@ -260,3 +260,32 @@ func TestHostKeyOf(t *testing.T) {
 		t.Error("a key for a host carrying a service without one")
 	}
 }
+
+// TestValidView: a service the memo gives gets a view made without
+// Validate; for a valid service that is NewView's view exactly, over the
+// services of the example and of every e2e config.
+func TestValidView(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join("..", "e2e", "compile", "testdata", "*"))
+	dirs = append(dirs, filepath.Join("..", "examples"))
+	n := 0
+	for _, dir := range dirs {
+		res, err := Compile(dir)
+		if err != nil || !res.Valid() {
+			continue
+		}
+		for _, s := range res.Config.Services {
+			v := hoststate.NewView(s)
+			if v.Err != nil {
+				t.Errorf("%s: service %s is valid, its view not: %v", dir, s.Name, v.Err)
+				continue
+			}
+			n++
+			if diff := cmp.Diff(v, hoststate.NewValidView(s), cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})); diff != "" {
+				t.Errorf("%s: service %s (-NewView +NewValidView):\n%s", dir, s.Name, diff)
+			}
+		}
+	}
+	if n < 100 {
+		t.Errorf("compared %d views; the configs have more", n)
+	}
+}

@@ -421,18 +421,20 @@ func (c *Cache) loadInto(key [sha256.Size]byte, v any) bool {
 }
 
 // encodeEntry lays out an entry: magic, key, the SHA-256 of the payload,
-// the payload.
+// the payload. The header is written into the buffer's start once the
+// payload is encoded after it, so the entry is never copied.
 func encodeEntry(key [sha256.Size]byte, v any) ([]byte, error) {
-	enc := encoder{buf: make([]byte, 0, 1<<20)}
+	head := len(magic) + 2*sha256.Size
+	enc := encoder{buf: make([]byte, head, head+64<<10)}
 	if err := enc.encode(reflect.ValueOf(v).Elem()); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(enc.buf)
-	out := make([]byte, 0, len(magic)+2*sha256.Size+len(enc.buf))
-	out = append(out, magic...)
-	out = append(out, key[:]...)
-	out = append(out, sum[:]...)
-	return append(out, enc.buf...), nil
+	b := enc.buf
+	sum := sha256.Sum256(b[head:])
+	copy(b, magic)
+	copy(b[len(magic):], key[:])
+	copy(b[len(magic)+sha256.Size:], sum[:])
+	return b, nil
 }
 
 // decodeEntry reads an entry encodeEntry laid out for key into v, a
