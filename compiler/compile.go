@@ -56,8 +56,11 @@ type Result struct {
 	// file the memo gave cannot be used (compileServices).
 	fileServices map[[sha256.Size]byte]*FileServices
 	memoMiss     bool
-	// hostKeys are the keys of the hosts (HostKeys).
+	// hostKeys are the keys of the hosts (HostKeys); world and worldKey
+	// the world and its key (World).
 	hostKeys []HostKey
+	world    *World
+	worldKey WorldKey
 }
 
 // within reports whether path lies in dir.
@@ -258,6 +261,15 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 			}
 		}
 	}
+	// With a memo that holds the world the same files made (and no
+	// policies, which are checked against the CUE value), the hosts and
+	// clusters are not evaluated again.
+	if c.tree != nil && opts.Memo != nil && len(refs) == 0 && len(opts.PolicyDirs) == 0 {
+		if wk, ok := worldKeyOf(srcs); ok {
+			c.worldKey = &wk
+			c.world = opts.Memo.World(wk)
+		}
+	}
 	if inst == nil {
 		// The whole config, evaluated by CUE: the files as parsed.
 		inst = make([]source, len(srcs))
@@ -269,19 +281,21 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 			inst[i] = source{name: s.name, file: f}
 		}
 	}
-	user, diags := buildInstance(c.ctx, dir, inst)
-	if len(diags) > 0 {
-		res.Diagnostics = diags
-		res.Diagnostics.Sort()
-		return res, nil
+	if c.world == nil {
+		user, diags := buildInstance(c.ctx, dir, inst)
+		if len(diags) > 0 {
+			res.Diagnostics = diags
+			res.Diagnostics.Sort()
+			return res, nil
+		}
+		if err := user.Err(); err != nil {
+			c.addCUEErrors(err, user, cue.Path{}, nil)
+			res.Diagnostics = c.diags
+			res.Diagnostics.Sort()
+			return res, nil
+		}
+		c.user = user
 	}
-	if err := user.Err(); err != nil {
-		c.addCUEErrors(err, user, cue.Path{}, nil)
-		res.Diagnostics = c.diags
-		res.Diagnostics.Sort()
-		return res, nil
-	}
-	c.user = user
 	cfg := c.compile()
 	res.compiled, res.memoHits = c.compiled, c.memoHits
 	if c.memoMiss {
@@ -344,6 +358,9 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		if c.serviceKeys != nil {
 			res.fileServices = c.fileServices(srcs)
 		}
+		if c.worldKey != nil && len(res.Rules) == 0 {
+			res.worldKey, res.world = *c.worldKey, worldOf(cfg, c.declared)
+		}
 	}
 	return res, nil
 }
@@ -382,6 +399,11 @@ type compilation struct {
 	// memoMiss says that the compile must be done again reading every
 	// file (compileServices).
 	memoFiles []*FileServices
+	// world is the world the memo gave for worldKey, the key of the
+	// files' hosts, clusters and top level (when the compile has one):
+	// the config's CUE value (user) is not built then.
+	world    *World
+	worldKey *WorldKey
 	// fromMemo are the services the memo gave, whose views a compile
 	// of this build found valid (directorViews).
 	fromMemo map[*model.Service]bool
@@ -506,7 +528,10 @@ var (
 	pathServices = cue.MakePath(cue.Str("services"))
 )
 
-func (c *compilation) compile() *model.Config {
+// compileWorld evaluates the config's top level, hosts and clusters with
+// CUE into a model without services, checks them, and finds the names
+// declared.
+func (c *compilation) compileWorld() *model.Config {
 	// #ConfigTop, not #Config: services are checked one at a time below;
 	// here only the shape of the top level, hosts and clusters.
 	cfgDef := c.schema.LookupPath(cue.ParsePath("#ConfigTop"))
@@ -532,6 +557,16 @@ func (c *compilation) compile() *model.Config {
 		forEachField(c.user.LookupPath(cue.MakePath(cue.Str(kind))), func(name string, _ cue.Value) {
 			c.declared[kind][name] = true
 		})
+	}
+	return cfg
+}
+
+func (c *compilation) compile() *model.Config {
+	var cfg *model.Config
+	if c.world != nil {
+		cfg = c.worldFromMemo()
+	} else {
+		cfg = c.compileWorld()
 	}
 	// What was built against other hosts and clusters cannot be reused.
 	c.cc.memo.newWorld(worldKey(cfg, c.declared))

@@ -231,7 +231,9 @@ type rawViolation struct {
 func (c *compilation) checkPolicies(cfg *model.Config, packs []pack) []Rule {
 	// The model as a CUE value only when a pack needs it: for a large
 	// config it is the most expensive value of the compile.
-	var modelVal cue.Value
+	// (Without packs, the config's CUE value is not read: a compile
+	// whose world came from the memo has none.)
+	var modelVal, settings cue.Value
 	if len(packs) > 0 {
 		modelJSON, err := json.Marshal(cfg)
 		if err != nil {
@@ -239,8 +241,8 @@ func (c *compilation) checkPolicies(cfg *model.Config, packs []pack) []Rule {
 			return nil
 		}
 		modelVal = c.ctx.CompileBytes(modelJSON)
+		settings = c.user.LookupPath(cue.ParsePath("policySettings"))
 	}
-	settings := c.user.LookupPath(cue.ParsePath("policySettings"))
 	var rules []Rule
 	waivable := map[string]bool{}
 	for _, p := range packs {

@@ -39,7 +39,95 @@ type ServiceMemo interface {
 	// Host reports whether an earlier compile built the host whose key
 	// is k without a conflict (Result.HostKeys).
 	Host(k HostKey) bool
+	// World returns the world an earlier valid compile without policies
+	// made of the files whose key is k (Result.World), or nil. Each
+	// call returns a World of the caller's own.
+	World(k WorldKey) *World
 }
+
+// A World is what a config's services are compiled against, as a valid
+// compile made it: the hosts and clusters, the policy settings, and the
+// names declared (the model's top level as decoded: Policies is nil
+// or empty as the config wrote it, and names no policy).
+type World struct {
+	Hosts          map[string]*model.Host
+	Clusters       map[string]*model.Cluster
+	Policies       []string
+	PolicySettings map[string]any
+	Declared       map[string]map[string]bool
+}
+
+// A WorldKey identifies what a World is made of: every config file's name,
+// in order, and either the SHA-256 of its bytes or, for a file that
+// declares services alone as plain data, its package (nothing else of it
+// reaches the world).
+type WorldKey [sha256.Size]byte
+
+// worldKeyOf is the key of the world srcs make; not ok when a source is
+// not plain data.
+func worldKeyOf(srcs []source) (WorldKey, bool) {
+	h := sha256.New()
+	h.Write([]byte("lvsgen world 1\n"))
+	put := func(s string) {
+		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	for _, s := range srcs {
+		put(s.name)
+		switch {
+		case s.memo != nil:
+			put("services of package " + s.memo.Package)
+		case s.tree == nil || s.rest == nil:
+			return WorldKey{}, false
+		case restIsPackage(s.rest):
+			put("services of package " + s.rest.PackageName())
+		default:
+			put("bytes")
+			h.Write(s.sum[:])
+		}
+	}
+	var k WorldKey
+	h.Sum(k[:0])
+	return k, true
+}
+
+// restIsPackage reports whether a file's rest (the file without its
+// services) holds nothing but its package clause and comments.
+func restIsPackage(f *ast.File) bool {
+	for _, d := range f.Decls {
+		switch d.(type) {
+		case *ast.Package, *ast.CommentGroup:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// worldOf is the World of a compiled model and the names declared.
+func worldOf(cfg *model.Config, declared map[string]map[string]bool) *World {
+	return &World{Hosts: cfg.Hosts, Clusters: cfg.Clusters, Policies: cfg.Policies, PolicySettings: cfg.PolicySettings, Declared: declared}
+}
+
+// worldFromMemo is compileWorld for the world the memo gave: the model
+// without services it describes, and the names declared.
+func (c *compilation) worldFromMemo() *model.Config {
+	w := c.world
+	// The config's CUE value is not built: an empty one stands in, so
+	// that what looks a position up in it (for a diagnostic, which the
+	// compile makes again without the memo) finds nothing rather than
+	// failing.
+	c.user = c.ctx.CompileString("{}")
+	cfg := &model.Config{Hosts: w.Hosts, Clusters: w.Clusters, Policies: w.Policies, PolicySettings: w.PolicySettings}
+	c.addrs = newAddressIndex(cfg)
+	c.declared = w.Declared
+	return cfg
+}
+
+// World is the world of a valid compile with a memo and without
+// policies, and its key: what a ServiceMemo's World is filled with. A
+// nil World when there is none.
+func (r *Result) World() (WorldKey, *World) { return r.worldKey, r.world }
 
 // A HostKey identifies what a host's state is built from: its world, its
 // name, and each service it carries (by ServiceKey) with what it is to
@@ -169,12 +257,8 @@ func (c *compilation) servicesOnly(s source) *FileServices {
 	if s.tree == nil || s.rest == nil || s.file != nil {
 		return nil
 	}
-	for _, d := range s.rest.Decls {
-		switch d.(type) {
-		case *ast.Package, *ast.CommentGroup:
-		default:
-			return nil
-		}
+	if !restIsPackage(s.rest) {
+		return nil
 	}
 	top := s.tree.Fields()
 	if len(top) != 1 || top[0].Name != "services" || top[0].Val.Kind() != plaindata.Struct {

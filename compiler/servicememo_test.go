@@ -24,9 +24,18 @@ type mapMemo struct {
 	m     map[ServiceKey]*model.Service
 	files map[[sha256.Size]byte]*FileServices
 	hosts map[HostKey]bool
+	world map[WorldKey]*World
 	// filesGiven counts the files given (not read), hostsKnown the
-	// hosts known to build without a conflict.
-	filesGiven, hostsKnown atomic.Int64
+	// hosts known to build without a conflict, worlds the worlds given.
+	filesGiven, hostsKnown, worlds atomic.Int64
+}
+
+func (m *mapMemo) World(k WorldKey) *World {
+	w := m.world[k]
+	if w != nil {
+		m.worlds.Add(1)
+	}
+	return w
 }
 
 func (m *mapMemo) Host(k HostKey) bool {
@@ -50,6 +59,10 @@ func (m *mapMemo) File(sum [sha256.Size]byte) *FileServices {
 func (m *mapMemo) fill(res *Result) {
 	m.m = map[ServiceKey]*model.Service{}
 	m.files = res.FileServices()
+	m.world = map[WorldKey]*World{}
+	if k, w := res.World(); w != nil {
+		m.world[k] = w
+	}
 	m.hosts = map[HostKey]bool{}
 	for _, k := range res.HostKeys() {
 		m.hosts[k] = true
@@ -152,11 +165,13 @@ func TestServiceMemo(t *testing.T) {
 		{"one service in two files", func() { write("extra.cue", "package lvs\n\nservices: \"svc-5\": {cluster: \"big\"}\n") }, 300, 3, true},
 		{"and again, two files", func() {}, 300, 2, true},
 	}
+	wantWorlds := map[string]int64{"first": 0, "unchanged": 1, "one weight": 1, "hosts changed": 0, "hosts back": 0, "same again": 1, "plain again": 0, "and again": 1}
 	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	memo := &mapMemo{}
 	for _, st := range steps {
 		st.edit()
 		memo.filesGiven.Store(0)
+		memo.worlds.Store(0)
 		got, err := CompileWith(dir, Options{Memo: memo})
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
@@ -183,6 +198,11 @@ func TestServiceMemo(t *testing.T) {
 		// An invalid config is compiled again without the memo: none.
 		if got.memoHits != st.hits {
 			t.Errorf("%s: %d services from the memo, want %d", st.name, got.memoHits, st.hits)
+		}
+		// The hosts and clusters are evaluated again only when their
+		// files changed (or the last compile was invalid, or not plain).
+		if w, ok := wantWorlds[st.name]; ok && memo.worlds.Load() != w {
+			t.Errorf("%s: %d worlds from the memo, want %d", st.name, memo.worlds.Load(), w)
 		}
 		// Counted over every attempt: a compile that cannot use the
 		// files given (another world, an error) reads them again.

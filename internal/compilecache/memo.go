@@ -53,6 +53,10 @@ type memoEntry struct {
 	// (compiler.HostKey): plan and apply of one host do not build the
 	// others again while their keys stay.
 	Hosts [][sha256.Size]byte
+	// WorldKey and World are the world of the compile (compiler.World),
+	// encoded on its own; World is nil when it had none to keep.
+	WorldKey [sha256.Size]byte
+	World    []byte
 }
 
 type memoFile struct {
@@ -79,8 +83,12 @@ type serviceMemo struct {
 	raw   [][]byte
 	files map[[sha256.Size]byte]*compiler.FileServices
 	hosts map[compiler.HostKey]bool
-	// hits counts the services given (for the tests).
-	hits atomic.Int64
+	// worldKey and world are the entry's (world nil for none).
+	worldKey compiler.WorldKey
+	world    []byte
+	// hits counts the services given, worlds the worlds (for the
+	// tests).
+	hits, worlds atomic.Int64
 }
 
 // loadMemo reads the service memo of key; an empty one when there is
@@ -104,11 +112,27 @@ func (c *Cache) loadMemo(key [sha256.Size]byte) *serviceMemo {
 		}
 		m.files[f.Sum] = &f.FileServices
 	}
+	m.worldKey, m.world = e.WorldKey, e.World
 	m.hosts = make(map[compiler.HostKey]bool, len(e.Hosts))
 	for _, k := range e.Hosts {
 		m.hosts[k] = true
 	}
 	return m
+}
+
+// World decodes the world kept under k, or returns nil when there is
+// none or it does not decode to exactly its bytes.
+func (m *serviceMemo) World(k compiler.WorldKey) *compiler.World {
+	if m.world == nil || k != m.worldKey {
+		return nil
+	}
+	w := new(compiler.World)
+	d := decoder{buf: m.world}
+	if d.decode(reflect.ValueOf(w).Elem()) != nil || d.off != len(m.world) {
+		return nil
+	}
+	m.worlds.Add(1)
+	return w
 }
 
 // Host reports whether the memo knows the host of key k to build without
@@ -194,6 +218,20 @@ func (c *Cache) storeMemo(key [sha256.Size]byte, old *serviceMemo, res *compiler
 	}
 	// In the order of the files' sums: the same memo, the same bytes.
 	slices.SortFunc(e.Files, func(a, b memoFile) int { return bytes.Compare(a.Sum[:], b.Sum[:]) })
+	sameWorld := true
+	if wk, w := res.World(); w != nil {
+		if wk != old.worldKey || old.world == nil {
+			sameWorld = false
+			enc := encoder{}
+			if enc.encode(reflect.ValueOf(w).Elem()) == nil {
+				e.WorldKey, e.World = wk, enc.buf
+			}
+		} else {
+			e.WorldKey, e.World = old.worldKey, old.world
+		}
+	} else if old.world != nil {
+		sameWorld = false
+	}
 	sameHosts := len(res.HostKeys()) == len(old.hosts)
 	for _, k := range res.HostKeys() {
 		if !old.hosts[k] {
@@ -201,7 +239,7 @@ func (c *Cache) storeMemo(key [sha256.Size]byte, old *serviceMemo, res *compiler
 		}
 		e.Hosts = append(e.Hosts, k)
 	}
-	if fresh.Load() == 0 && len(svcs) == len(old.index) && sameFiles && sameHosts {
+	if fresh.Load() == 0 && len(svcs) == len(old.index) && sameFiles && sameHosts && sameWorld {
 		return
 	}
 	for i := len(svcs) - 1; i >= 0; i-- {

@@ -18,12 +18,19 @@ import (
 // useMemo makes every config keep a memo, and records the hits of each
 // compile's, for the length of the test.
 func useMemo(t *testing.T) *int64 {
-	var hits int64
+	hits, _ := useMemoWorlds(t)
+	return hits
+}
+
+// useMemoWorlds is useMemo that also records how many worlds each
+// compile's memo gave.
+func useMemoWorlds(t *testing.T) (hits, worlds *int64) {
+	hits, worlds = new(int64), new(int64)
 	oldMin, oldUsed := memoMinServices, memoUsed
 	memoMinServices = 0
-	memoUsed = func(m *serviceMemo) { hits = m.hits.Load() }
+	memoUsed = func(m *serviceMemo) { *hits, *worlds = m.hits.Load(), m.worlds.Load() }
 	t.Cleanup(func() { memoMinServices, memoUsed = oldMin, oldUsed })
-	return &hits
+	return hits, worlds
 }
 
 // TestMemoConfigs compiles each test config through the cache, then
@@ -84,7 +91,7 @@ func TestMemoConfigs(t *testing.T) {
 // compile's; a memo that is spoiled, truncated or another directory's is
 // not used, and the compile is right all the same.
 func TestMemoEdit(t *testing.T) {
-	hits := useMemo(t)
+	hits, worlds := useMemoWorlds(t)
 	dir := t.TempDir()
 	if err := gen.Write(dir, 120, 4); err != nil {
 		t.Fatal(err)
@@ -126,6 +133,10 @@ func TestMemoEdit(t *testing.T) {
 		t.Fatalf("no memo after a compile: %v", err)
 	}
 	check("one weight changed", edited, 119)
+	// The hosts and clusters, unchanged, came from the memo too.
+	if *worlds != 1 {
+		t.Errorf("one weight changed: %d worlds from the memo, want 1", *worlds)
+	}
 	check("changed back", orig, 119)
 	for _, tt := range []struct {
 		name  string
