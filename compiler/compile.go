@@ -358,7 +358,9 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		if c.serviceKeys != nil {
 			res.fileServices = c.fileServices(srcs)
 		}
-		if c.worldKey != nil && len(res.Rules) == 0 {
+		// Only a world that reported nothing: its checks are not made
+		// again when the memo gives it.
+		if c.worldKey != nil && len(res.Rules) == 0 && len(res.Diagnostics) == 0 {
 			res.worldKey, res.world = *c.worldKey, worldOf(cfg, c.declared)
 		}
 	}
