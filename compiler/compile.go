@@ -48,9 +48,11 @@ type Result struct {
 	// services were compiled rather than reused (for tests).
 	viaTree  bool
 	compiled int
-	// memoHits counts the services taken from Options.Memo;
-	// serviceKeys are the keys of the valid ones (ServiceKeys).
+	// memoHits counts the services taken from Options.Memo, memoUsed
+	// says whether anything was (a service, a file, the world, a host
+	// known); serviceKeys are the keys of the valid ones (ServiceKeys).
 	memoHits    int
+	memoUsed    bool
 	serviceKeys map[string]ServiceKey
 	// fileServices: FileServices; memoMiss: the compile stopped, as a
 	// file the memo gave cannot be used (compileServices).
@@ -157,12 +159,13 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		opts.noFileMemo = true
 		res, err = cc.compile(dir, opts)
 	}
-	if err == nil && res.memoHits > 0 && len(res.Diagnostics) > 0 {
-		// Something to report: every service is compiled, so that what
-		// is reported is exactly what a compile without the memo
-		// reports. (A memo's services are ones found valid, and the
-		// same text in the same world compiles to the same model; this
-		// keeps diagnostics from resting on that.)
+	if err == nil && res.memoUsed && len(res.Diagnostics) > 0 {
+		// Something to report, and something was taken from the memo:
+		// everything is compiled, so that what is reported is exactly
+		// what a compile without the memo reports — with every
+		// position, which files and a world from the memo lack, and
+		// without resting on the memo's services being what their
+		// text compiles to.
 		opts := cc.opts
 		opts.Memo = nil
 		cc.memo.services, cc.memo.hosts = nil, nil
@@ -298,6 +301,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	cfg := c.compile()
 	res.compiled, res.memoHits = c.compiled, c.memoHits
+	c.memoUsed = c.memoHits > 0 || c.world != nil || len(c.memoFiles) > 0
 	if c.memoMiss {
 		res.memoMiss = true
 		return res, nil
@@ -312,7 +316,9 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	if !c.diags.HasErrors() {
 		var conflicts []hoststate.Conflict
-		hosts, conflicts, hostKeys = cc.hostStates(cfg, c.hostOpts())
+		var skipped int
+		hosts, conflicts, hostKeys, skipped = cc.hostStates(cfg, c.hostOpts())
+		c.memoUsed = c.memoUsed || skipped > 0
 		// Every rule of the schema exists so that what validates loads;
 		// ipvs.Validate states what the kernel and ipvsadm -R accept. A
 		// service that passes one and fails the other is a bug here.
@@ -351,6 +357,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	res.Diagnostics = c.diags
 	res.Diagnostics.Sort()
+	res.memoUsed = c.memoUsed
 	if !res.Diagnostics.HasErrors() {
 		res.Config = cfg
 		res.Hosts = hosts
@@ -399,8 +406,10 @@ type compilation struct {
 	// memoFiles are what the memo holds of the files it gave (not
 	// read); digests the digest of each service's tree, by its node;
 	// memoMiss says that the compile must be done again reading every
-	// file (compileServices).
+	// file (compileServices); memoUsed that anything came from the
+	// memo (Result.memoUsed).
 	memoFiles []*FileServices
+	memoUsed  bool
 	// world is the world the memo gave for worldKey, the key of the
 	// files' hosts, clusters and top level (when the compile has one):
 	// the config's CUE value (user) is not built then.

@@ -31,8 +31,9 @@ type partOf struct {
 //
 // With a memo (ho), each host whose services all have keys gets its
 // HostKey (returned, in the order of the managed hosts), and a host
-// other than ho.want that the memo knows is not built.
-func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (map[string]*hoststate.Host, []hoststate.Conflict, []HostKey) {
+// other than ho.want that the memo knows is not built (skipped counts
+// them).
+func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (hosts map[string]*hoststate.Host, conflicts []hoststate.Conflict, keys []HostKey, skipped int) {
 	in := hoststate.NewInputs(cfg, cc.directorViews(cfg.Services, ho.fromMemo))
 	names := in.Managed()
 	entries := make([]hostEntry, len(names))
@@ -75,11 +76,12 @@ func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (map[string]*host
 		i := todo[j]
 		entries[i].state, entries[i].errs = in.Host(names[i])
 	})
-	hosts := make(map[string]*hoststate.Host, len(names))
+	hosts = make(map[string]*hoststate.Host, len(names))
 	cc.hosts = make(map[string]hostEntry, len(names))
 	var all []hoststate.Conflict
 	for i, name := range names {
 		if skip[i] {
+			skipped++
 			continue
 		}
 		hosts[name] = entries[i].state
@@ -87,7 +89,7 @@ func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (map[string]*host
 		all = append(all, entries[i].errs...)
 	}
 	hoststate.SortConflicts(all)
-	return hosts, all, hkeys
+	return hosts, all, hkeys, skipped
 }
 
 // directorViews returns the view of every service, keeping them for the

@@ -2,8 +2,9 @@ package compiler
 
 import (
 	"crypto/sha256"
-	"cuelang.org/go/cue/ast"
 	"encoding/binary"
+
+	"cuelang.org/go/cue/ast"
 
 	"github.com/lvsgen/lvsgen/compiler/internal/plaindata"
 	"github.com/lvsgen/lvsgen/hoststate"
