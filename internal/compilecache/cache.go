@@ -83,7 +83,7 @@ func Open(dir string) (*Cache, error) {
 }
 
 // magic starts every entry; its number changes with the entry's layout.
-const magic = "lvsgen compile cache 2\n"
+const magic = "lvsgen compile cache 3\n"
 
 // entry is what an entry holds: the result of a valid compile and the
 // policy files it read, which the key does not cover.

@@ -200,11 +200,17 @@ func TestCodecEndsWithBytes(t *testing.T) {
 	type nested struct {
 		L [][]byte
 	}
+	type arrays struct {
+		I [2]int16
+		K [][3]byte
+		A [3]byte
+	}
 	for _, in := range []any{
 		&last{N: 1, B: []byte("abc")},
 		&last{B: []byte{}},
 		&nested{L: [][]byte{[]byte("x"), []byte("yz")}},
 		&nested{L: [][]byte{{}}},
+		&arrays{I: [2]int16{-1, 300}, K: [][3]byte{{1, 2, 3}, {255, 0, 128}}, A: [3]byte{9, 8, 7}},
 	} {
 		var e encoder
 		if err := e.encode(reflect.ValueOf(in).Elem()); err != nil {

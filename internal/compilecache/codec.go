@@ -124,6 +124,19 @@ func (e *encoder) encode(v reflect.Value) error {
 			}
 		}
 	case reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			// A SHA-256 sum, a memo's keys: its bytes as they are
+			// (a uvarint each, through reflect, was most of a
+			// memo's encode).
+			if v.CanAddr() {
+				e.buf = append(e.buf, v.Bytes()...)
+				return nil
+			}
+			for i := range v.Len() {
+				e.buf = append(e.buf, byte(v.Index(i).Uint()))
+			}
+			return nil
+		}
 		for i := range v.Len() {
 			if err := e.encode(v.Index(i)); err != nil {
 				return err
@@ -360,6 +373,14 @@ func (d *decoder) decode(v reflect.Value) error {
 		}
 		v.Set(s)
 	case reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			b, err := d.take(uint64(v.Len()))
+			if err != nil {
+				return err
+			}
+			reflect.Copy(v, reflect.ValueOf(b))
+			return nil
+		}
 		for i := range v.Len() {
 			if err := d.decode(v.Index(i)); err != nil {
 				return err
