@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -173,6 +174,20 @@ func TestServiceMemo(t *testing.T) {
 			write("hosts.cue", replaceOnce(hosts, `bind: "none"`, `bind: "dummy"`))
 		}, 0, 2, true},
 		{"the warning again after an edit", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 8}")) }, 0, 2, true},
+		{"clean again", func() {
+			write("hosts.cue", hosts)
+			write("services-0001.cue", orig)
+		}, 0, 0, true},
+		// Every service new, the hosts and clusters as they were (the
+		// world from the memo, no service from it), and a VIP that is
+		// lb1's address, whose diagnostic points at lb1's interface in
+		// hosts.cue: it is a fresh compile's, position included.
+		{"every service new, one wrong", func() {
+			for i, f := range []string{"services-0000.cue", "services-0001.cue", "services-0002.cue"} {
+				write(f, fmt.Sprintf("package lvs\n\nservices: new%d: {cluster: \"big\", vip: \"172.31.1.%d\", port: 80, reals: [{host: \"rs1\"}]}\n", i, i))
+			}
+			write("services-0002.cue", "package lvs\n\nservices: new2: {cluster: \"big\", vip: \"10.0.0.2\", port: 80, reals: [{host: \"rs1\"}]}\n")
+		}, 0, 0, false},
 	}
 	wantWorlds := map[string]int64{"first": 0, "unchanged": 1, "one weight": 1, "hosts changed": 0, "hosts back": 0, "same again": 1, "plain again": 0, "and again": 1}
 	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
