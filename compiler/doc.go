@@ -77,4 +77,15 @@
 // config's own caches are replaced by every compile, the verdicts are
 // forgotten together once they pass maxCached. Compile calls are
 // serialized by the Compiler's mutex.
+//
+// Across processes, Options.Memo (a ServiceMemo, servicememo.go; the
+// compile cache keeps one per config directory) does the same by
+// content rather than by pointer: a service by its text, name and world
+// (ServiceKey); a file that declares services alone by its bytes; a
+// host by its world and the services it carries (HostKey), known to
+// build without a conflict and so not built when another host is wanted
+// (Options.Host); and the hosts and clusters by the files that make
+// them (WorldKey). A compile that takes anything from it and has
+// something to report is made again without it, so diagnostics are
+// always a fresh compile's.
 package compiler

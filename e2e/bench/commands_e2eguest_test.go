@@ -65,7 +65,10 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 		b.Fatal(err)
 	}
 	var validate, validateOne, version, apply, restore, plan, planCold, save, change []time.Duration
-	for range rounds {
+	// Where the time of the last round's cached plan and of an apply
+	// after an edit goes (LVSGEN_TIMINGS, outside the timed runs).
+	var phasesPlan, phasesChange string
+	for round := range rounds {
 		d, err := onHost(lvsgen, "validate", dir)
 		if err != nil {
 			b.Fatal(err)
@@ -118,6 +121,15 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 			b.Fatal(err)
 		}
 		change = append(change, run("apply", dir))
+		if round == rounds-1 {
+			phasesPlan = phases(b, lb, lvsgen, "plan", dir, "--host", "lb1", "--state-dir", state)
+			old := fmt.Sprintf("%s%d}", first, weight)
+			weight++
+			if err := os.WriteFile(svcFile, []byte(strings.Replace(edited, old, fmt.Sprintf("%s%d}", first, weight), 1)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			phasesChange = phases(b, lb, lvsgen, "apply", dir, "--host", "lb1", "--state-dir", state, "--auto-approve", "--rules-file", "", "--sysctl-file", "")
+		}
 		drop()
 
 		other, drop := namespace(b, "ipvsadm", services)
@@ -138,7 +150,33 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 	tb.ratio("lvsgen plan (--no-cache) / ipvsadm -S -n", planCold, save, "")
 	tb.row("lvsgen apply of one weight change (compiles)", change...)
 	tb.ratio("lvsgen apply of one change / ipvsadm -S -n", change, save, "<= 1.5x")
+	tb.note("where the time goes, one run each after the rounds (LVSGEN_TIMINGS):")
+	tb.note("  plan, nothing to do: %s", phasesPlan)
+	tb.note("  apply of one weight change: %s", phasesChange)
 	tb.print(fmt.Sprintf("%d services x 10 destinations, whole processes in the e2e VM (qemu TCG, one vCPU), %d alternating rounds:", services, rounds))
+}
+
+// phases runs lvsgen with args in n's namespace with LVSGEN_TIMINGS=1
+// and returns the line where it says how long each phase took.
+func phases(b *testing.B, n *topo.Node, lvsgen string, args ...string) string {
+	b.Helper()
+	var stderr bytes.Buffer
+	err := n.Do(func() error {
+		cmd := exec.Command(lvsgen, args...)
+		cmd.Env = append(os.Environ(), "LVSGEN_TIMINGS=1")
+		cmd.Stderr = &stderr
+		return cmd.Run()
+	})
+	if err != nil {
+		b.Fatalf("%s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if t, ok := strings.CutPrefix(l, "lvsgen: timings: "); ok {
+			return t
+		}
+	}
+	b.Fatalf("%s: no timings on stderr: %s", strings.Join(args, " "), stderr.String())
+	return ""
 }
 
 // onHost runs a command in the VM's own namespace and returns how long
