@@ -15,6 +15,27 @@ import (
 	"github.com/lvsgen/lvsgen/internal/gen"
 )
 
+// sameResult reports, as errors of step, how got (compiled by how) differs
+// from want, a fresh compile of the same files: its diagnostics, model,
+// host states and policy rules.
+func sameResult(t *testing.T, step, how string, want, got *Result) {
+	t.Helper()
+	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
+	for _, part := range []struct {
+		name      string
+		want, got any
+	}{
+		{"diagnostics", want.Diagnostics, got.Diagnostics},
+		{"model", want.Config, got.Config},
+		{"host states", want.Hosts, got.Hosts},
+		{"rules", want.Rules, got.Rules},
+	} {
+		if diff := cmp.Diff(part.want, part.got, addrs); diff != "" {
+			t.Errorf("%s: %s (-fresh +%s):\n%s", step, part.name, how, diff)
+		}
+	}
+}
+
 // TestIncremental edits a config between compiles of one Compiler and
 // requires, after each edit, exactly what a fresh compile of the same
 // files gives — and that only what changed was compiled again.
@@ -81,7 +102,6 @@ func TestIncremental(t *testing.T) {
 		}, 0, true},
 		{"plain again", func() { os.Remove(filepath.Join(dir, "extra.cue")) }, 0, true},
 	}
-	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	for _, st := range steps {
 		st.edit()
 		got, err := cc.Compile(dir)
@@ -95,15 +115,7 @@ func TestIncremental(t *testing.T) {
 		if got.Valid() != st.valid || want.Valid() != st.valid {
 			t.Errorf("%s: valid %v (fresh %v), want %v: %v", st.name, got.Valid(), want.Valid(), st.valid, got.Diagnostics)
 		}
-		if diff := cmp.Diff(want.Diagnostics, got.Diagnostics); diff != "" {
-			t.Errorf("%s: diagnostics (-fresh +incremental):\n%s", st.name, diff)
-		}
-		if diff := cmp.Diff(want.Config, got.Config, addrs); diff != "" {
-			t.Errorf("%s: model (-fresh +incremental):\n%s", st.name, diff)
-		}
-		if diff := cmp.Diff(want.Hosts, got.Hosts, addrs); diff != "" {
-			t.Errorf("%s: host states (-fresh +incremental):\n%s", st.name, diff)
-		}
+		sameResult(t, st.name, "incremental", want, got)
 		n := st.compiled
 		if n < 0 {
 			n = want.compiled
@@ -128,7 +140,6 @@ func TestIncrementalExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := NewCompiler(Options{})
-	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	for i, content := range [][]byte{orig, orig, []byte(strings.Replace(string(orig), "weight:", "weight: 7 | *", 1)), append(slices.Clone(orig), "\n// a comment\n"...), orig} {
 		if err := os.WriteFile(file, content, 0o644); err != nil {
 			t.Fatal(err)
@@ -144,18 +155,7 @@ func TestIncrementalExamples(t *testing.T) {
 		if !want.Valid() || len(want.Rules) == 0 {
 			t.Fatalf("step %d: the example should be valid with policy rules: %v", i, want.Diagnostics)
 		}
-		if diff := cmp.Diff(want.Diagnostics, got.Diagnostics); diff != "" {
-			t.Errorf("step %d: diagnostics (-fresh +incremental):\n%s", i, diff)
-		}
-		if diff := cmp.Diff(want.Config, got.Config, addrs); diff != "" {
-			t.Errorf("step %d: model (-fresh +incremental):\n%s", i, diff)
-		}
-		if diff := cmp.Diff(want.Hosts, got.Hosts, addrs); diff != "" {
-			t.Errorf("step %d: host states (-fresh +incremental):\n%s", i, diff)
-		}
-		if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
-			t.Errorf("step %d: rules (-fresh +incremental):\n%s", i, diff)
-		}
+		sameResult(t, fmt.Sprintf("step %d", i), "incremental", want, got)
 	}
 }
 

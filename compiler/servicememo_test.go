@@ -207,18 +207,7 @@ func TestServiceMemo(t *testing.T) {
 		if got.Valid() != st.valid || want.Valid() != st.valid {
 			t.Errorf("%s: valid %v (without a memo %v), want %v: %v", st.name, got.Valid(), want.Valid(), st.valid, got.Diagnostics)
 		}
-		if diff := cmp.Diff(want.Diagnostics, got.Diagnostics); diff != "" {
-			t.Errorf("%s: diagnostics (-without +with a memo):\n%s", st.name, diff)
-		}
-		if diff := cmp.Diff(want.Config, got.Config, addrs); diff != "" {
-			t.Errorf("%s: model (-without +with a memo):\n%s", st.name, diff)
-		}
-		if diff := cmp.Diff(want.Hosts, got.Hosts, addrs); diff != "" {
-			t.Errorf("%s: host states (-without +with a memo):\n%s", st.name, diff)
-		}
-		if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
-			t.Errorf("%s: rules (-without +with a memo):\n%s", st.name, diff)
-		}
+		sameResult(t, st.name, "with a memo", want, got)
 		// An invalid config is compiled again without the memo: none.
 		if got.memoHits != st.hits {
 			t.Errorf("%s: %d services from the memo, want %d", st.name, got.memoHits, st.hits)
