@@ -301,7 +301,6 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	cfg := c.compile()
 	res.compiled, res.memoHits = c.compiled, c.memoHits
-	c.memoUsed = c.memoHits > 0 || c.world != nil || len(c.memoFiles) > 0
 	if c.memoMiss {
 		res.memoMiss = true
 		return res, nil
@@ -309,6 +308,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 
 	var hosts map[string]*hoststate.Host
 	var hostKeys []HostKey
+	var skipped int // hosts the memo knows, not built
 	if !c.diags.HasErrors() {
 		packs := c.loadPacks(dir, refs, opts.PolicyDirs)
 		res.Rules = c.checkPolicies(cfg, packs)
@@ -316,9 +316,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	if !c.diags.HasErrors() {
 		var conflicts []hoststate.Conflict
-		var skipped int
 		hosts, conflicts, hostKeys, skipped = cc.hostStates(cfg, c.hostOpts())
-		c.memoUsed = c.memoUsed || skipped > 0
 		// Every rule of the schema exists so that what validates loads;
 		// ipvs.Validate states what the kernel and ipvsadm -R accept. A
 		// service that passes one and fails the other is a bug here.
@@ -357,7 +355,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	res.Diagnostics = c.diags
 	res.Diagnostics.Sort()
-	res.memoUsed = c.memoUsed
+	res.memoUsed = c.memoHits > 0 || len(c.memoFiles) > 0 || c.world != nil || skipped > 0
 	if !res.Diagnostics.HasErrors() {
 		res.Config = cfg
 		res.Hosts = hosts
@@ -406,15 +404,17 @@ type compilation struct {
 	// memoFiles are what the memo holds of the files it gave (not
 	// read); digests the digest of each service's tree, by its node;
 	// memoMiss says that the compile must be done again reading every
-	// file (compileServices); memoUsed that anything came from the
-	// memo (Result.memoUsed).
+	// file (compileServices).
 	memoFiles []*FileServices
-	memoUsed  bool
 	// world is the world the memo gave for worldKey, the key of the
 	// files' hosts, clusters and top level (when the compile has one):
 	// the config's CUE value (user) is not built then.
 	world    *World
 	worldKey *WorldKey
+	// worldSum is the SHA-256 of the world services and hosts are
+	// checked against (Compiler.world), when there is a memo: part of
+	// every service's and host's key.
+	worldSum [sha256.Size]byte
 	// fromMemo are the services the memo gave, whose views a compile
 	// of this build found valid (directorViews).
 	fromMemo map[*model.Service]bool
@@ -581,6 +581,9 @@ func (c *compilation) compile() *model.Config {
 	}
 	// What was built against other hosts and clusters cannot be reused.
 	c.cc.memo.newWorld(worldKey(cfg, c.declared))
+	if c.opts.Memo != nil {
+		c.worldSum = sha256.Sum256([]byte(c.cc.world))
+	}
 
 	if c.tree != nil {
 		var fields []*plaindata.Field

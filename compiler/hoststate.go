@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"crypto/sha256"
 	"slices"
 
 	"github.com/lvsgen/lvsgen/hoststate"
@@ -40,9 +39,8 @@ func (cc *Compiler) hostStates(cfg *model.Config, ho hostOpts) (hosts map[string
 	var hkeys []HostKey
 	skip := make([]bool, len(names))
 	if ho.memo != nil {
-		world := sha256.Sum256([]byte(cc.world))
 		for i, name := range names {
-			k, ok := hostKeyOf(world, name, cfg, in.Parts(name), ho.keys)
+			k, ok := hostKeyOf(ho.world, name, cfg, in.Parts(name), ho.keys)
 			if !ok {
 				continue
 			}

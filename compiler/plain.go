@@ -182,12 +182,11 @@ func (c *compilation) compileServices(fields []*plaindata.Field, cfg *model.Conf
 		if digests == nil {
 			digests = make([][sha256.Size]byte, len(fields))
 		}
-		world := sha256.Sum256([]byte(cc.world))
 		parallel(len(fields), func(_, i int) {
 			if i < fromTree {
 				digests[i] = digestOf(fields[i].Val)
 			}
-			keys[i] = serviceKeyOf(world, fields[i].Name, digests[i])
+			keys[i] = serviceKeyOf(c.worldSum, fields[i].Name, digests[i])
 			if !kept[i] {
 				if svc := memo.Service(keys[i]); svc != nil {
 					out[i], hit[i] = serviceResult{svc: svc}, true

@@ -160,11 +160,12 @@ func hostKeyOf(world [sha256.Size]byte, name string, cfg *model.Config, parts []
 }
 
 // hostOpts is what hostStates needs of a compile with a memo: the memo,
-// the services' keys, and the host wanted (Options.Host).
+// the world's and the services' keys, and the host wanted (Options.Host).
 type hostOpts struct {
-	memo ServiceMemo
-	keys map[string]ServiceKey
-	want string
+	memo  ServiceMemo
+	world [sha256.Size]byte
+	keys  map[string]ServiceKey
+	want  string
 	// fromMemo are the services the memo gave.
 	fromMemo map[*model.Service]bool
 }
@@ -175,7 +176,7 @@ func (c *compilation) hostOpts() hostOpts {
 	if c.opts.Memo == nil || c.serviceKeys == nil {
 		return hostOpts{}
 	}
-	return hostOpts{memo: c.opts.Memo, keys: c.serviceKeys, want: c.opts.Host, fromMemo: c.fromMemo}
+	return hostOpts{memo: c.opts.Memo, world: c.worldSum, keys: c.serviceKeys, want: c.opts.Host, fromMemo: c.fromMemo}
 }
 
 // HostKeys are the keys of the managed hosts of a valid compile with a
@@ -273,7 +274,8 @@ func (c *compilation) servicesOnly(s source) *FileServices {
 	for _, f := range top[0].Val.Fields() {
 		m := merged.Val.Get(f.Name)
 		d, ok := c.digests[f.Val]
-		if m == nil || m.Val != f.Val || !ok || c.serviceKeys[f.Name] == (ServiceKey{}) {
+		_, keyed := c.serviceKeys[f.Name]
+		if m == nil || m.Val != f.Val || !ok || !keyed {
 			// Unified with another file's, or not valid alone.
 			return nil
 		}
