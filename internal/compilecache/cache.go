@@ -451,14 +451,7 @@ func decodeEntry(b []byte, key [sha256.Size]byte, v any) error {
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], b[len(magic)+sha256.Size:head]) {
 		return errors.New("checksum mismatch")
 	}
-	d := decoder{buf: payload}
-	if err := d.decode(reflect.ValueOf(v).Elem()); err != nil {
-		return err
-	}
-	if d.off != len(payload) {
-		return errors.New("bytes after the entry")
-	}
-	return nil
+	return decodeAll(payload, v)
 }
 
 // depsUnchanged reports whether every policy directory of an entry holds

@@ -228,6 +228,19 @@ func (e *encoder) encodeAny(v reflect.Value) error {
 	return e.encode(v.Elem())
 }
 
+// decodeAll decodes b into v, a pointer to a value of the type encoded,
+// and requires it to be exactly b.
+func decodeAll(b []byte, v any) error {
+	d := decoder{buf: b}
+	if err := d.decode(reflect.ValueOf(v).Elem()); err != nil {
+		return err
+	}
+	if d.off != len(b) {
+		return errors.New("bytes after the value")
+	}
+	return nil
+}
+
 // decoder reads buf from off.
 type decoder struct {
 	// buf is the payload, which nothing writes once it is read: the

@@ -127,8 +127,7 @@ func (m *serviceMemo) World(k compiler.WorldKey) *compiler.World {
 		return nil
 	}
 	w := new(compiler.World)
-	d := decoder{buf: m.world}
-	if d.decode(reflect.ValueOf(w).Elem()) != nil || d.off != len(m.world) {
+	if decodeAll(m.world, w) != nil {
 		return nil
 	}
 	m.worlds.Add(1)
@@ -151,19 +150,11 @@ func (m *serviceMemo) Service(k compiler.ServiceKey) *model.Service {
 	if !ok {
 		return nil
 	}
-	s := decodeService(m.raw[i])
-	if s != nil {
-		m.hits.Add(1)
-	}
-	return s
-}
-
-func decodeService(b []byte) *model.Service {
 	s := new(model.Service)
-	d := decoder{buf: b}
-	if d.decode(reflect.ValueOf(s).Elem()) != nil || d.off != len(b) {
+	if decodeAll(m.raw[i], s) != nil {
 		return nil
 	}
+	m.hits.Add(1)
 	return s
 }
 
