@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net/netip"
 	"reflect"
 	"sync"
 	"unsafe"
@@ -34,21 +35,10 @@ var (
 )
 
 // usesBinary reports whether t is written by its own MarshalBinary: the
-// netip types, whose fields are unexported. Kept by type: asking reflect
-// for every value took most of a decode's time.
+// netip types, whose fields are unexported.
 func usesBinary(t reflect.Type) bool {
-	if t.Kind() != reflect.Struct {
-		return false
-	}
-	if b, ok := binaryTypes.Load(t); ok {
-		return b.(bool)
-	}
-	b := t.Implements(binaryMarshaler) && reflect.PointerTo(t).Implements(binaryUnmarshaler)
-	binaryTypes.Store(t, b)
-	return b
+	return t.Kind() == reflect.Struct && t.Implements(binaryMarshaler) && reflect.PointerTo(t).Implements(binaryUnmarshaler)
 }
-
-var binaryTypes sync.Map
 
 // encoder appends to buf; scratch is memory of its own for a value's
 // binary form before it is appended.
@@ -63,122 +53,458 @@ func (e *encoder) bytes(b []byte) {
 
 // encode writes v, of a type decode reads back into the same type.
 func (e *encoder) encode(v reflect.Value) error {
-	t := v.Type()
-	if usesBinary(t) {
-		// Through a pointer when there is one (boxing the value would
-		// allocate), appended to scratch memory when the type can
-		// append (the netip types, whose AppendBinary writes what
-		// MarshalBinary returns): a host state holds thousands.
-		var x any
-		if v.CanAddr() {
-			x = v.Addr().Interface()
-		} else {
-			x = v.Interface()
+	if !v.CanAddr() {
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		v = c
+	}
+	return codecOf(v.Type()).enc(e, v.Addr().UnsafePointer())
+}
+
+// decode reads into v, which is settable and of the type encode wrote.
+func (d *decoder) decode(v reflect.Value) error {
+	return codecOf(v.Type()).dec(d, v.Addr().UnsafePointer())
+}
+
+// A codec writes and reads the values of one Go type, at a pointer to
+// one: made once per type (codecOf) from what reflect says of it, so
+// that the values are then walked without asking reflect again. Asking
+// it for every field and element was most of the time of storing a
+// host's state, which apply does after every edit.
+type codec struct {
+	enc func(e *encoder, p unsafe.Pointer) error
+	dec func(d *decoder, p unsafe.Pointer) error
+}
+
+var (
+	// codecs are the codecs made, read without a lock.
+	codecs sync.Map // reflect.Type -> *codec
+	// making holds codecMu and the codecs being made with the
+	// ones they need (a type may refer to itself): a codec is in
+	// codecs only when it and all it calls are whole.
+	codecMu sync.Mutex
+	making  = map[reflect.Type]*codec{}
+)
+
+// codecOf returns t's codec.
+func codecOf(t reflect.Type) *codec {
+	if c, ok := codecs.Load(t); ok {
+		return c.(*codec)
+	}
+	codecMu.Lock()
+	defer codecMu.Unlock()
+	c := makeCodec(t)
+	for t, c := range making {
+		codecs.Store(t, c)
+	}
+	clear(making)
+	return c
+}
+
+// makeCodec makes t's codec and those of the types within it; called
+// with codecMu held. A type the codec does not support gets a codec that
+// fails when a value of it is met, as reflect's walk did, so that a nil
+// pointer to one is still written.
+func makeCodec(t reflect.Type) *codec {
+	if c, ok := codecs.Load(t); ok {
+		return c.(*codec)
+	}
+	if c, ok := making[t]; ok {
+		return c // whole once the outer call returns
+	}
+	c := &codec{}
+	making[t] = c
+	switch {
+	case t == reflect.TypeFor[netip.Addr]():
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			b, err := (*netip.Addr)(p).AppendBinary(e.scratch[:0])
+			e.scratch = b
+			e.bytes(b)
+			return err
 		}
-		if a, ok := x.(encoding.BinaryAppender); ok {
-			b, err := a.AppendBinary(e.scratch[:0])
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			b, err := d.lenBytes()
 			if err != nil {
 				return err
 			}
-			e.scratch = b
+			return (*netip.Addr)(p).UnmarshalBinary(b)
+		}
+		return c
+	case usesBinary(t):
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			x := reflect.NewAt(t, p).Interface()
+			if a, ok := x.(encoding.BinaryAppender); ok {
+				b, err := a.AppendBinary(e.scratch[:0])
+				if err != nil {
+					return err
+				}
+				e.scratch = b
+				e.bytes(b)
+				return nil
+			}
+			b, err := x.(encoding.BinaryMarshaler).MarshalBinary()
+			if err != nil {
+				return err
+			}
 			e.bytes(b)
 			return nil
 		}
-		b, err := x.(encoding.BinaryMarshaler).MarshalBinary()
-		if err != nil {
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			b, err := d.lenBytes()
+			if err != nil {
+				return err
+			}
+			return reflect.NewAt(t, p).Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(b)
+		}
+		return c
+	}
+	switch k := t.Kind(); k {
+	case reflect.Bool:
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			if *(*bool)(p) {
+				e.uint(1)
+			} else {
+				e.uint(0)
+			}
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			u, err := d.uint()
+			*(*bool)(p) = u != 0
 			return err
 		}
-		e.bytes(b)
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		if v.Bool() {
-			e.uint(1)
-		} else {
-			e.uint(0)
-		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		e.int(v.Int())
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		e.uint(v.Uint())
-	case reflect.Float32, reflect.Float64:
-		e.uint(math.Float64bits(v.Float()))
-	case reflect.String:
-		e.uint(uint64(v.Len()))
-		e.buf = append(e.buf, v.String()...)
-	case reflect.Slice:
-		// 0 is nil; n+1 a slice of n.
-		if v.IsNil() {
-			e.uint(0)
+		bits := t.Size() * 8
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			e.int(loadInt(p, bits))
 			return nil
 		}
-		e.uint(uint64(v.Len()) + 1)
-		if t.Elem().Kind() == reflect.Uint8 {
-			e.buf = append(e.buf, v.Bytes()...)
-			return nil
-		}
-		for i := range v.Len() {
-			if err := e.encode(v.Index(i)); err != nil {
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			i, err := d.int()
+			if err != nil {
 				return err
 			}
+			if trunc := (i << (64 - bits)) >> (64 - bits); trunc != i {
+				return fmt.Errorf("%d overflows %s", i, t)
+			}
+			storeUint(p, bits, uint64(i))
+			return nil
 		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		bits := t.Size() * 8
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			e.uint(loadUint(p, bits))
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			u, err := d.uint()
+			if err != nil {
+				return err
+			}
+			if bits < 64 && u>>bits != 0 {
+				return fmt.Errorf("%d overflows %s", u, t)
+			}
+			storeUint(p, bits, u)
+			return nil
+		}
+	case reflect.Float32:
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			e.uint(math.Float64bits(float64(*(*float32)(p))))
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			u, err := d.uint()
+			*(*float32)(p) = float32(math.Float64frombits(u))
+			return err
+		}
+	case reflect.Float64:
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			e.uint(math.Float64bits(*(*float64)(p)))
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			u, err := d.uint()
+			*(*float64)(p) = math.Float64frombits(u)
+			return err
+		}
+	case reflect.String:
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			s := *(*string)(p)
+			e.uint(uint64(len(s)))
+			e.buf = append(e.buf, s...)
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			b, err := d.lenBytes()
+			if err != nil {
+				return err
+			}
+			*(*string)(p) = d.str(b)
+			return nil
+		}
+	case reflect.Slice:
+		makeSliceCodec(c, t)
 	case reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			// A SHA-256 sum, a memo's keys: its bytes as they are
-			// (a uvarint each, through reflect, was most of a
-			// memo's encode).
-			if v.CanAddr() {
-				e.buf = append(e.buf, v.Bytes()...)
+		makeArrayCodec(c, t)
+	case reflect.Map:
+		makeMapCodec(c, t)
+	case reflect.Pointer:
+		elem := makeCodec(t.Elem())
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			q := *(*unsafe.Pointer)(p)
+			if q == nil {
+				e.uint(0)
 				return nil
 			}
-			for i := range v.Len() {
-				e.buf = append(e.buf, byte(v.Index(i).Uint()))
-			}
-			return nil
+			e.uint(1)
+			return elem.enc(e, q)
 		}
-		for i := range v.Len() {
-			if err := e.encode(v.Index(i)); err != nil {
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			u, err := d.uint()
+			if err != nil || u == 0 {
 				return err
 			}
-		}
-	case reflect.Map:
-		if v.IsNil() {
-			e.uint(0)
-			return nil
-		}
-		e.uint(uint64(v.Len()) + 1)
-		for it := v.MapRange(); it.Next(); {
-			if err := e.encode(it.Key()); err != nil {
+			q := reflect.New(t.Elem()).UnsafePointer()
+			if err := elem.dec(d, q); err != nil {
 				return err
 			}
-			if err := e.encode(it.Value()); err != nil {
-				return err
-			}
-		}
-	case reflect.Pointer:
-		if v.IsNil() {
-			e.uint(0)
+			*(*unsafe.Pointer)(p) = q
 			return nil
 		}
-		e.uint(1)
-		return e.encode(v.Elem())
 	case reflect.Struct:
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() {
-				return fmt.Errorf("%s.%s: unexported field", t, f.Name)
+		makeStructCodec(c, t)
+	case reflect.Interface:
+		c.enc = func(e *encoder, p unsafe.Pointer) error { return e.encodeAny(reflect.NewAt(t, p).Elem()) }
+		c.dec = func(d *decoder, p unsafe.Pointer) error { return d.decodeAny(reflect.NewAt(t, p).Elem()) }
+	default:
+		fail(c, fmt.Errorf("%s: type not supported", t))
+	}
+	return c
+}
+
+// fail makes c a codec that returns err.
+func fail(c *codec, err error) {
+	c.enc = func(*encoder, unsafe.Pointer) error { return err }
+	c.dec = func(*decoder, unsafe.Pointer) error { return err }
+}
+
+func loadInt(p unsafe.Pointer, bits uintptr) int64 {
+	switch bits {
+	case 8:
+		return int64(*(*int8)(p))
+	case 16:
+		return int64(*(*int16)(p))
+	case 32:
+		return int64(*(*int32)(p))
+	}
+	return *(*int64)(p)
+}
+
+func loadUint(p unsafe.Pointer, bits uintptr) uint64 {
+	switch bits {
+	case 8:
+		return uint64(*(*uint8)(p))
+	case 16:
+		return uint64(*(*uint16)(p))
+	case 32:
+		return uint64(*(*uint32)(p))
+	}
+	return *(*uint64)(p)
+}
+
+// storeUint stores the low bits of u at p (signed integers too: their
+// bits are the same).
+func storeUint(p unsafe.Pointer, bits uintptr, u uint64) {
+	switch bits {
+	case 8:
+		*(*uint8)(p) = uint8(u)
+	case 16:
+		*(*uint16)(p) = uint16(u)
+	case 32:
+		*(*uint32)(p) = uint32(u)
+	default:
+		*(*uint64)(p) = u
+	}
+}
+
+// sliceHeader is the layout of a slice.
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+func makeSliceCodec(c *codec, t reflect.Type) {
+	if t.Elem().Kind() == reflect.Uint8 {
+		// 0 is nil; n+1 a slice of n.
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			b := *(*[]byte)(p)
+			if b == nil {
+				e.uint(0)
+				return nil
 			}
-			if err := e.encode(v.Field(i)); err != nil {
-				return fmt.Errorf("%s.%s: %w", t, f.Name, err)
+			e.uint(uint64(len(b)) + 1)
+			e.buf = append(e.buf, b...)
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			n, err := d.length()
+			if err != nil || n == 0 {
+				return err
+			}
+			b, err := d.take(uint64(n - 1))
+			if err != nil {
+				return err
+			}
+			// Shared with the payload, as strings are (str); the
+			// capacity ends with it, so an append copies.
+			*(*[]byte)(p) = b[: n-1 : n-1]
+			return nil
+		}
+		return
+	}
+	elem, size := makeCodec(t.Elem()), t.Elem().Size()
+	c.enc = func(e *encoder, p unsafe.Pointer) error {
+		h := (*sliceHeader)(p)
+		if h.data == nil {
+			e.uint(0)
+			return nil
+		}
+		e.uint(uint64(h.len) + 1)
+		for i := range h.len {
+			if err := elem.enc(e, unsafe.Add(h.data, uintptr(i)*size)); err != nil {
+				return err
 			}
 		}
-	case reflect.Interface:
-		return e.encodeAny(v)
-	default:
-		return fmt.Errorf("%s: type not supported", t)
+		return nil
 	}
-	return nil
+	c.dec = func(d *decoder, p unsafe.Pointer) error {
+		n, err := d.length()
+		if err != nil || n == 0 {
+			return err
+		}
+		n--
+		s := reflect.MakeSlice(t, n, n)
+		data := s.UnsafePointer()
+		for i := range n {
+			if err := elem.dec(d, unsafe.Add(data, uintptr(i)*size)); err != nil {
+				return err
+			}
+		}
+		reflect.NewAt(t, p).Elem().Set(s)
+		return nil
+	}
+}
+
+func makeArrayCodec(c *codec, t reflect.Type) {
+	n := t.Len()
+	if t.Elem().Kind() == reflect.Uint8 {
+		// A SHA-256 sum, a memo's keys: its bytes as they are.
+		c.enc = func(e *encoder, p unsafe.Pointer) error {
+			e.buf = append(e.buf, unsafe.Slice((*byte)(p), n)...)
+			return nil
+		}
+		c.dec = func(d *decoder, p unsafe.Pointer) error {
+			b, err := d.take(uint64(n))
+			copy(unsafe.Slice((*byte)(p), n), b)
+			return err
+		}
+		return
+	}
+	elem, size := makeCodec(t.Elem()), t.Elem().Size()
+	c.enc = func(e *encoder, p unsafe.Pointer) error {
+		for i := range n {
+			if err := elem.enc(e, unsafe.Add(p, uintptr(i)*size)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.dec = func(d *decoder, p unsafe.Pointer) error {
+		for i := range n {
+			if err := elem.dec(d, unsafe.Add(p, uintptr(i)*size)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func makeMapCodec(c *codec, t reflect.Type) {
+	key, val := makeCodec(t.Key()), makeCodec(t.Elem())
+	c.enc = func(e *encoder, p unsafe.Pointer) error {
+		m := reflect.NewAt(t, p).Elem()
+		if m.IsNil() {
+			e.uint(0)
+			return nil
+		}
+		e.uint(uint64(m.Len()) + 1)
+		// Each key and value copied where their codecs can point.
+		k, v := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
+		for it := m.MapRange(); it.Next(); {
+			k.SetIterKey(it)
+			v.SetIterValue(it)
+			if err := key.enc(e, k.Addr().UnsafePointer()); err != nil {
+				return err
+			}
+			if err := val.enc(e, v.Addr().UnsafePointer()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.dec = func(d *decoder, p unsafe.Pointer) error {
+		n, err := d.length()
+		if err != nil || n == 0 {
+			return err
+		}
+		n--
+		m := reflect.MakeMapWithSize(t, n)
+		for range n {
+			k, v := reflect.New(t.Key()), reflect.New(t.Elem())
+			if err := key.dec(d, k.UnsafePointer()); err != nil {
+				return err
+			}
+			if err := val.dec(d, v.UnsafePointer()); err != nil {
+				return err
+			}
+			m.SetMapIndex(k.Elem(), v.Elem())
+		}
+		reflect.NewAt(t, p).Elem().Set(m)
+		return nil
+	}
+}
+
+func makeStructCodec(c *codec, t reflect.Type) {
+	type field struct {
+		name   string
+		offset uintptr
+		codec  *codec
+	}
+	fields := make([]field, t.NumField())
+	for i := range fields {
+		f := t.Field(i)
+		if !f.IsExported() {
+			fail(c, fmt.Errorf("%s.%s: unexported field", t, f.Name))
+			return
+		}
+		fields[i] = field{f.Name, f.Offset, makeCodec(f.Type)}
+	}
+	c.enc = func(e *encoder, p unsafe.Pointer) error {
+		for _, f := range fields {
+			if err := f.codec.enc(e, unsafe.Add(p, f.offset)); err != nil {
+				return fmt.Errorf("%s.%s: %w", t, f.name, err)
+			}
+		}
+		return nil
+	}
+	c.dec = func(d *decoder, p unsafe.Pointer) error {
+		for _, f := range fields {
+			if err := f.codec.dec(d, unsafe.Add(p, f.offset)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // The kinds of value an `any` holds: what cue.Value.Decode makes of a
@@ -281,6 +607,15 @@ func (d *decoder) int() (int64, error) {
 	return i, nil
 }
 
+// lenBytes returns the next bytes, whose length comes first.
+func (d *decoder) lenBytes() ([]byte, error) {
+	n, err := d.uint()
+	if err != nil {
+		return nil, err
+	}
+	return d.take(n)
+}
+
 // take returns the next n bytes.
 func (d *decoder) take(n uint64) ([]byte, error) {
 	if n > uint64(len(d.buf)-d.off) {
@@ -305,141 +640,6 @@ func (d *decoder) length() (int, error) {
 		return 0, errShort
 	}
 	return int(n), nil
-}
-
-// decode reads into v, which is settable and of the type encode wrote.
-func (d *decoder) decode(v reflect.Value) error {
-	t := v.Type()
-	if usesBinary(t) {
-		n, err := d.uint()
-		if err != nil {
-			return err
-		}
-		b, err := d.take(n)
-		if err != nil {
-			return err
-		}
-		return v.Addr().Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(b)
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		u, err := d.uint()
-		if err != nil {
-			return err
-		}
-		v.SetBool(u != 0)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		i, err := d.int()
-		if err != nil {
-			return err
-		}
-		if v.OverflowInt(i) {
-			return fmt.Errorf("%d overflows %s", i, t)
-		}
-		v.SetInt(i)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u, err := d.uint()
-		if err != nil {
-			return err
-		}
-		if v.OverflowUint(u) {
-			return fmt.Errorf("%d overflows %s", u, t)
-		}
-		v.SetUint(u)
-	case reflect.Float32, reflect.Float64:
-		u, err := d.uint()
-		if err != nil {
-			return err
-		}
-		v.SetFloat(math.Float64frombits(u))
-	case reflect.String:
-		n, err := d.uint()
-		if err != nil {
-			return err
-		}
-		b, err := d.take(n)
-		if err != nil {
-			return err
-		}
-		v.SetString(d.str(b))
-	case reflect.Slice:
-		n, err := d.length()
-		if err != nil || n == 0 {
-			return err
-		}
-		n--
-		if t.Elem().Kind() == reflect.Uint8 {
-			b, err := d.take(uint64(n))
-			if err != nil {
-				return err
-			}
-			// Shared with the payload, as strings are (str); the
-			// capacity ends with it, so an append copies.
-			v.SetBytes(b[:n:n])
-			return nil
-		}
-		s := reflect.MakeSlice(t, n, n)
-		for i := range n {
-			if err := d.decode(s.Index(i)); err != nil {
-				return err
-			}
-		}
-		v.Set(s)
-	case reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			b, err := d.take(uint64(v.Len()))
-			if err != nil {
-				return err
-			}
-			reflect.Copy(v, reflect.ValueOf(b))
-			return nil
-		}
-		for i := range v.Len() {
-			if err := d.decode(v.Index(i)); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		n, err := d.length()
-		if err != nil || n == 0 {
-			return err
-		}
-		n--
-		m := reflect.MakeMapWithSize(t, n)
-		for range n {
-			k := reflect.New(t.Key()).Elem()
-			if err := d.decode(k); err != nil {
-				return err
-			}
-			e := reflect.New(t.Elem()).Elem()
-			if err := d.decode(e); err != nil {
-				return err
-			}
-			m.SetMapIndex(k, e)
-		}
-		v.Set(m)
-	case reflect.Pointer:
-		u, err := d.uint()
-		if err != nil || u == 0 {
-			return err
-		}
-		p := reflect.New(t.Elem())
-		if err := d.decode(p.Elem()); err != nil {
-			return err
-		}
-		v.Set(p)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if err := d.decode(v.Field(i)); err != nil {
-				return err
-			}
-		}
-	case reflect.Interface:
-		return d.decodeAny(v)
-	default:
-		return fmt.Errorf("%s: type not supported", t)
-	}
-	return nil
 }
 
 func (d *decoder) decodeAny(v reflect.Value) error {
