@@ -92,6 +92,11 @@ type Options struct {
 	// file changes during the compile. It is called from several
 	// goroutines at once.
 	ReadFile func(name string) ([]byte, error)
+	// Sums, with ReadFile, are the SHA-256 sums of the bytes ReadFile
+	// returns for the config files it names, which a compile with a
+	// Memo would otherwise hash again (the compile cache has hashed
+	// them for its key).
+	Sums map[string][sha256.Size]byte
 	// Memo, when set, holds services compiled before (ServiceMemo): a
 	// service whose key it holds is taken from it rather than compiled.
 	Memo ServiceMemo
@@ -190,8 +195,9 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		res.Diagnostics = diag.List{{Rule: "syntax", Pos: diag.Pos{File: dir}, Message: "no .cue files found", Hint: "point lvsgen at the directory that holds your .cue files"}}
 		return res, nil
 	}
-	read := opts.ReadFile
+	read, sums := opts.ReadFile, opts.Sums
 	if read == nil {
+		sums = nil // of another's reads
 		r, done, err := ReadConfigFiles(dir)
 		if err != nil {
 			return nil, err
@@ -199,7 +205,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		defer done()
 		read = r
 	}
-	srcs, diags := parseFiles(files, read, &cc.files, opts.Memo, !opts.noFileMemo)
+	srcs, diags := parseFiles(files, read, sums, &cc.files, opts.Memo, !opts.noFileMemo)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		res.Diagnostics.Sort()

@@ -59,11 +59,12 @@ func (s source) full() (*ast.File, error) {
 // diagnostic. Files that parse are returned even when others do not. A
 // file whose bytes are those cache holds for it is not parsed again.
 //
-// With a memo, each source has the SHA-256 of its bytes; with useFiles
+// With a memo, each source has the SHA-256 of its bytes (from sums when
+// it has the file's: the sums of the bytes read returns); with useFiles
 // too, a file the memo knows by them (ServiceMemo.File) is not read: its
 // source holds what the memo says of it, and rest is its package clause
 // alone.
-func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCache, memo ServiceMemo, useFiles bool) ([]source, diag.List) {
+func parseFiles(names []string, read func(string) ([]byte, error), sums map[string][sha256.Size]byte, cache *fileCache, memo ServiceMemo, useFiles bool) ([]source, diag.List) {
 	// Files parse independently: on all cores.
 	out := make([]parsed, len(names))
 	parallel(len(names), func(_, i int) {
@@ -75,7 +76,10 @@ func parseFiles(names []string, read func(string) ([]byte, error), cache *fileCa
 		}
 		var sum [sha256.Size]byte
 		if memo != nil {
-			sum = sha256.Sum256(b)
+			var ok bool
+			if sum, ok = sums[name]; !ok {
+				sum = sha256.Sum256(b)
+			}
 		}
 		if memo != nil && useFiles {
 			if fs := memo.File(sum); fs != nil {

@@ -250,6 +250,7 @@ func (c *Cache) lookup(dir string, opts compiler.Options) (*lookup, *compiler.Re
 		return nil, res, err
 	}
 	snap := make(map[string][]byte, len(files))
+	sums := make(map[string][sha256.Size]byte, len(files))
 	for _, f := range files {
 		b, err := rootRead(f)
 		if err != nil {
@@ -258,7 +259,7 @@ func (c *Cache) lookup(dir string, opts compiler.Options) (*lookup, *compiler.Re
 			res, err := compiler.CompileWith(dir, opts)
 			return nil, res, err
 		}
-		snap[f] = b
+		snap[f], sums[f] = b, sha256.Sum256(b)
 	}
 	build, err := BuildID()
 	if err != nil {
@@ -277,7 +278,7 @@ func (c *Cache) lookup(dir string, opts compiler.Options) (*lookup, *compiler.Re
 		}
 		return safefile.ReadFile(name, safefile.MaxConfigFile)
 	}
-	return &lookup{c: c, dir: dir, opts: opts, key: Key(build, dir, opts, files, snap), memoKey: memoKey(build, dir), snap: snap, read: read, done: done}, nil, nil
+	return &lookup{c: c, dir: dir, opts: opts, key: Key(build, dir, opts, files, sums), memoKey: memoKey(build, dir), snap: snap, sums: sums, read: read, done: done}, nil, nil
 }
 
 // lookup is one compile's way through the cache.
@@ -288,8 +289,11 @@ type lookup struct {
 	key  [sha256.Size]byte
 	// memoKey is the key of the directory's service memo (memo.go).
 	memoKey [sha256.Size]byte
-	// snap are the config files' bytes, hashed into key.
+	// snap are the config files' bytes, whose SHA-256 sums are hashed
+	// into key: each file is hashed once, and the compile is given the
+	// sums (compiler.Options.Sums).
 	snap map[string][]byte
+	sums map[string][sha256.Size]byte
 	// read reads a policy file (or returns a config file's snapshot).
 	read func(string) ([]byte, error)
 	// done closes the config directory's root, which read uses.
@@ -304,9 +308,14 @@ type lookup struct {
 // (CompileHost, which stores the host's part) stores nothing of the
 // whole, which may lack other hosts' states (compiler.Options.Host).
 func (l *lookup) compile(host string) (*compiler.Result, []dep, error) {
-	// Record what is read, for the policy files among it.
+	// Record what is read, for the policy files among it (hashed
+	// once the compile says which they are).
+	type read struct {
+		name string
+		data []byte
+	}
 	var mu sync.Mutex
-	var reads []dep
+	var reads []read
 	opts := l.opts
 	opts.ReadFile = func(name string) ([]byte, error) {
 		b, err := l.read(name)
@@ -314,10 +323,11 @@ func (l *lookup) compile(host string) (*compiler.Result, []dep, error) {
 			return nil, err
 		}
 		mu.Lock()
-		reads = append(reads, dep{Name: name, Sum: sha256.Sum256(b)})
+		reads = append(reads, read{name, b})
 		mu.Unlock()
 		return b, nil
 	}
+	opts.Sums = l.sums
 	memo := l.c.loadMemo(l.memoKey)
 	opts.Memo, opts.Host = memo, host
 	res, err := compiler.CompileWith(l.dir, opts)
@@ -326,11 +336,11 @@ func (l *lookup) compile(host string) (*compiler.Result, []dep, error) {
 		return res, nil, err
 	}
 	deps := []dep{}
-	for _, d := range reads {
+	for _, r := range reads {
 		switch {
-		case slices.Contains(res.PolicyDirs, filepath.Dir(d.Name)):
-			deps = append(deps, d)
-		case !inSnap(l.snap, d.Name):
+		case slices.Contains(res.PolicyDirs, filepath.Dir(r.name)):
+			deps = append(deps, dep{Name: r.name, Sum: sha256.Sum256(r.data)})
+		case !inSnap(l.snap, r.name):
 			// A config file that appeared during the compile: the
 			// result is not that of the files hashed.
 			return res, nil, nil
@@ -358,9 +368,10 @@ func within(dir, name string) bool {
 
 // Key is the cache key of a compile: the SHA-256 of the build, the
 // config directory as named, the options that change the result, and
-// every config file's name and bytes, each length-prefixed so that no two
-// inputs run together into the same stream.
-func Key(build, dir string, opts compiler.Options, files []string, data map[string][]byte) [sha256.Size]byte {
+// every config file's name and the SHA-256 of its bytes (sums), each
+// length-prefixed so that no two inputs run together into the same
+// stream.
+func Key(build, dir string, opts compiler.Options, files []string, sums map[string][sha256.Size]byte) [sha256.Size]byte {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	put := func(b []byte) {
@@ -380,8 +391,9 @@ func Key(build, dir string, opts compiler.Options, files []string, data map[stri
 	}
 	put([]byte(fmt.Sprint(len(files))))
 	for _, f := range files {
+		sum := sums[f]
 		put([]byte(f))
-		put(data[f])
+		put(sum[:])
 	}
 	var k [sha256.Size]byte
 	h.Sum(k[:0])

@@ -53,17 +53,19 @@ func keyOf(t *testing.T, dir string) [sha256.Size]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := map[string][]byte{}
+	sums := map[string][sha256.Size]byte{}
 	for _, f := range files {
-		if snap[f], err = os.ReadFile(f); err != nil {
+		b, err := os.ReadFile(f)
+		if err != nil {
 			t.Fatal(err)
 		}
+		sums[f] = sha256.Sum256(b)
 	}
 	build, err := BuildID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Key(build, dir, compiler.Options{}, files, snap)
+	return Key(build, dir, compiler.Options{}, files, sums)
 }
 
 func newCache(t *testing.T) *Cache {
