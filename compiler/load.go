@@ -311,7 +311,7 @@ func loadSchema(ctx *cue.Context) (cue.Value, error) {
 		if err != nil {
 			return cue.Value{}, fmt.Errorf("reading embedded schema: %w", err)
 		}
-		f, err := parser.ParseFile(schemaPrefix+e.Name(), b, parser.ParseComments)
+		f, err := parser.ParseFile(schemaPrefix+e.Name(), b)
 		if err != nil {
 			return cue.Value{}, fmt.Errorf("parsing embedded schema: %w", err)
 		}
