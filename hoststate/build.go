@@ -653,8 +653,13 @@ func IPVSService(s *model.Service) ipvs.Service {
 			svc.Flags |= ipvs.FlagSched3
 		}
 	}
-	for _, r := range s.Reals {
-		svc.Destinations = append(svc.Destinations, destination(s, r))
+	if len(s.Reals) > 0 {
+		// Sized at once (a service without real servers keeps nil):
+		// growing it was most of a view's cost.
+		svc.Destinations = make([]ipvs.Destination, len(s.Reals))
+		for i, r := range s.Reals {
+			svc.Destinations[i] = destination(s, r)
+		}
 	}
 	return svc
 }

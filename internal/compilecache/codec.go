@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -370,6 +371,12 @@ func makeSliceCodec(c *codec, t reflect.Type) {
 			return nil
 		}
 		e.uint(uint64(h.len) + 1)
+		// Room for the elements, at least doubling: append's own
+		// growth (a quarter at a time once large) copied a host's
+		// entry many times over as it grew.
+		if free := cap(e.buf) - len(e.buf); free < h.len {
+			e.buf = slices.Grow(e.buf, max(h.len, len(e.buf)))
+		}
 		for i := range h.len {
 			if err := elem.enc(e, unsafe.Add(h.data, uintptr(i)*size)); err != nil {
 				return err
