@@ -58,6 +58,37 @@ func NewIPVS() *IPVS {
 	}
 }
 
+// A pendingOp is a write being made, described (kernel.WriteError) only
+// when it fails or Fail asks: a capture read into the twin (plan
+// --observed) is a write per service and destination, and describing
+// each one up front was a twentieth of that command's allocations.
+type pendingOp struct {
+	w kernel.IPVSWrite
+	// fixed describes a write that is not an IPVS write.
+	fixed *kernel.OpError
+}
+
+// failed is the write's error, caused by err.
+func (o pendingOp) failed(err error) error {
+	if o.fixed != nil {
+		e := *o.fixed
+		e.Err = err
+		return &e
+	}
+	return kernel.WriteError(o.w, err)
+}
+
+// begin counts a write and consults Fail with its description.
+func (t *IPVS) begin(op pendingOp) error {
+	t.Writes++
+	if t.Fail != nil {
+		if err := t.Fail(op.failed(nil).Error()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // write counts a write and consults Fail with op's description.
 func (t *IPVS) write(op kernel.OpError) error {
 	t.Writes++
@@ -128,15 +159,15 @@ func (t *IPVS) checkService(s ipvs.Service) error {
 func (t *IPVS) AddService(ctx context.Context, s ipvs.Service) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: kernel.AddService, Service: s}, nil)
-	if err := t.write(op); err != nil {
+	op := pendingOp{w: kernel.IPVSWrite{Op: kernel.AddService, Service: s}}
+	if err := t.begin(op); err != nil {
 		return err
 	}
 	if t.find(s.ServiceKey) >= 0 {
-		return failed(op, syscall.EEXIST)
+		return op.failed(syscall.EEXIST)
 	}
 	if err := t.checkService(s); err != nil {
-		return failed(op, err)
+		return op.failed(err)
 	}
 	s.Destinations = nil
 	s.Flags &^= ipvs.FlagHashed
@@ -158,16 +189,16 @@ func normalise(s ipvs.Service) ipvs.Service {
 func (t *IPVS) UpdateService(ctx context.Context, s ipvs.Service) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: kernel.UpdateService, Service: s}, nil)
-	if err := t.write(op); err != nil {
+	op := pendingOp{w: kernel.IPVSWrite{Op: kernel.UpdateService, Service: s}}
+	if err := t.begin(op); err != nil {
 		return err
 	}
 	i := t.find(s.ServiceKey)
 	if i < 0 {
-		return failed(op, syscall.ESRCH)
+		return op.failed(syscall.ESRCH)
 	}
 	if err := t.checkService(s); err != nil {
-		return failed(op, err)
+		return op.failed(err)
 	}
 	cur := &t.services[i]
 	cur.Scheduler, cur.Flags, cur.Timeout, cur.NetmaskBits, cur.PE = s.Scheduler, s.Flags&^ipvs.FlagHashed, s.Timeout, s.NetmaskBits, s.PE
@@ -178,13 +209,13 @@ func (t *IPVS) UpdateService(ctx context.Context, s ipvs.Service) error {
 func (t *IPVS) DelService(ctx context.Context, key ipvs.ServiceKey) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: key}}, nil)
-	if err := t.write(op); err != nil {
+	op := pendingOp{w: kernel.IPVSWrite{Op: kernel.DelService, Service: ipvs.Service{ServiceKey: key}}}
+	if err := t.begin(op); err != nil {
 		return err
 	}
 	i := t.find(key)
 	if i < 0 {
-		return failed(op, syscall.ESRCH)
+		return op.failed(syscall.ESRCH)
 	}
 	t.services = slices.Delete(t.services, i, i+1)
 	delete(t.index, key.Canonical())
@@ -286,16 +317,16 @@ func destIndex(s *ipvs.Service, d ipvs.Destination) int {
 
 // destWrite begins a destination write, with t.mu held: it counts the
 // write, consults Fail and finds the destination's service, which every
-// destination write requires (ESRCH without it). It returns the write's
-// OpError for the caller's own checks and the service to change.
-func (t *IPVS) destWrite(o kernel.WriteOp, key ipvs.ServiceKey, d ipvs.Destination) (kernel.OpError, *ipvs.Service, error) {
-	op := *kernel.WriteError(kernel.IPVSWrite{Op: o, Service: ipvs.Service{ServiceKey: key}, Dest: d}, nil)
-	if err := t.write(op); err != nil {
+// destination write requires (ESRCH without it). It returns the write,
+// whose error the caller's own checks make, and the service to change.
+func (t *IPVS) destWrite(o kernel.WriteOp, key ipvs.ServiceKey, d ipvs.Destination) (pendingOp, *ipvs.Service, error) {
+	op := pendingOp{w: kernel.IPVSWrite{Op: o, Service: ipvs.Service{ServiceKey: key}, Dest: d}}
+	if err := t.begin(op); err != nil {
 		return op, nil, err
 	}
 	i := t.find(key)
 	if i < 0 {
-		return op, nil, failed(op, syscall.ESRCH)
+		return op, nil, op.failed(syscall.ESRCH)
 	}
 	return op, &t.services[i], nil
 }
@@ -309,13 +340,13 @@ func (t *IPVS) AddDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.D
 		return err
 	}
 	if err := checkDest(*svc, d); err != nil {
-		return failed(op, err)
+		return op.failed(err)
 	}
 	if destIndex(svc, d) >= 0 {
-		return failed(op, syscall.EEXIST)
+		return op.failed(syscall.EEXIST)
 	}
 	if !t.unicastDest(d.Addr) {
-		return failed(op, syscall.EINVAL)
+		return op.failed(syscall.EINVAL)
 	}
 	d.ActiveConns, d.InactiveConns = 0, 0
 	svc.Destinations = append(svc.Destinations, d)
@@ -331,11 +362,11 @@ func (t *IPVS) UpdateDestination(ctx context.Context, key ipvs.ServiceKey, d ipv
 		return err
 	}
 	if err := checkDest(*svc, d); err != nil {
-		return failed(op, err)
+		return op.failed(err)
 	}
 	j := destIndex(svc, d)
 	if j < 0 {
-		return failed(op, syscall.ENOENT)
+		return op.failed(syscall.ENOENT)
 	}
 	d.ActiveConns, d.InactiveConns = svc.Destinations[j].ActiveConns, svc.Destinations[j].InactiveConns
 	svc.Destinations[j] = d
@@ -352,7 +383,7 @@ func (t *IPVS) DelDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.D
 	}
 	j := destIndex(svc, d)
 	if j < 0 {
-		return failed(op, syscall.ENOENT)
+		return op.failed(syscall.ENOENT)
 	}
 	svc.Destinations = slices.Delete(svc.Destinations, j, j+1)
 	return nil
@@ -362,14 +393,14 @@ func (t *IPVS) DelDestination(ctx context.Context, key ipvs.ServiceKey, d ipvs.D
 func (t *IPVS) SetConns(key ipvs.ServiceKey, addr netip.AddrPort, active, inactive uint32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := kernel.OpError{Op: "setting", Object: "counters of destination " + addr.String() + " of " + key.String()}
+	op := pendingOp{fixed: &kernel.OpError{Op: "setting", Object: "counters of destination " + addr.String() + " of " + key.String()}}
 	i := t.find(key)
 	if i < 0 {
-		return failed(op, syscall.ESRCH)
+		return op.failed(syscall.ESRCH)
 	}
 	j := destIndex(&t.services[i], ipvs.Destination{Addr: addr.Addr(), Port: addr.Port()})
 	if j < 0 {
-		return failed(op, syscall.ENOENT)
+		return op.failed(syscall.ENOENT)
 	}
 	t.services[i].Destinations[j].ActiveConns = active
 	t.services[i].Destinations[j].InactiveConns = inactive
@@ -387,8 +418,8 @@ func (t *IPVS) Timeouts(ctx context.Context) (kernel.Timeouts, error) {
 func (t *IPVS) SetTimeouts(ctx context.Context, to kernel.Timeouts) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	op := kernel.OpError{Op: "setting", Object: "IPVS timeouts"}
-	if err := t.write(op); err != nil {
+	op := pendingOp{fixed: &kernel.OpError{Op: "setting", Object: "IPVS timeouts"}}
+	if err := t.begin(op); err != nil {
 		return err
 	}
 	// The kernel keeps timeouts in jiffies in an int: it refuses more
@@ -396,7 +427,7 @@ func (t *IPVS) SetTimeouts(ctx context.Context, to kernel.Timeouts) error {
 	const maxTimeout = math.MaxInt32 / 250
 	for _, v := range []int{to.TCP, to.TCPFin, to.UDP} {
 		if v < 0 || v > maxTimeout {
-			return failed(op, syscall.EINVAL)
+			return op.failed(syscall.EINVAL)
 		}
 	}
 	if to.TCP != 0 {
