@@ -17,13 +17,21 @@ import (
 	"github.com/lvsgen/lvsgen/internal/gen"
 )
 
-// rounds is how many times BenchmarkCommands runs each command.
-const rounds = 3
+// roundsOf is how many times BenchmarkCommands runs each command at a
+// size: five at 1,000 services, where a round takes a minute and the
+// VM's own speed moves a three-round minimum or median by 10-20 %; three
+// at 10,000, where a round takes two.
+func roundsOf(services int) int {
+	if services <= 1000 {
+		return 5
+	}
+	return 3
+}
 
 // BenchmarkCommands times whole processes, as an operator does: the
 // lvsgen binary from ./cmd/lvsgen on director lb1 of internal/gen's
 // config (compiled, not built by gen.Director), alternating with ipvsadm
-// on the same rules, rounds times at 1,000 and 10,000 services x 10 real
+// on the same rules, roundsOf times at 1,000 and 10,000 services x 10 real
 // servers. Each round: lvsgen validate (always a cold compile), of a
 // one-service config and lvsgen --version (the fixed costs); in a
 // fresh namespace holding lb1's interface, lvsgen apply to the empty
@@ -68,6 +76,7 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 	// Where the time of the last round's cached plan and of an apply
 	// after an edit goes (LVSGEN_TIMINGS, outside the timed runs).
 	var phasesPlan, phasesChange string
+	rounds := roundsOf(services)
 	for round := range rounds {
 		d, err := onHost(lvsgen, "validate", dir)
 		if err != nil {
