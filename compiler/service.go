@@ -483,7 +483,9 @@ func (c *compilation) checkUnique(cfg *model.Config) {
 		director string
 		svc      ipvs.ServiceKey
 	}
-	seen := map[key]string{}
+	// Sized at once: it holds every service of a one-director config,
+	// and is built on every compile, one from the memo too.
+	seen := make(map[key]string, len(cfg.Services))
 	for _, s := range cfg.Services {
 		cl := cfg.Clusters[s.Cluster]
 		if cl == nil {
