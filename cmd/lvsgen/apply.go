@@ -191,6 +191,7 @@ else), health is not read, no root is needed, and services in the capture count 
 unless --prune: CI in git can show what a change would do to a real host.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			oneShotGC()
 			tm := newTimings(cmd.ErrOrStderr())
 			defer tm.report()
 			want, err := f.compile(cmd.ErrOrStderr(), args[0])
@@ -263,6 +264,7 @@ each operation (ok, error with its errno, unknown, not-done) and the outcome;
 the prompt and progress go to stderr (docs/APPLY.md).`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			oneShotGC()
 			f.checkPerms = !allowUnsafePerms
 			if f.format != "json" {
 				_, err := f.apply(cmd, args[0], autoApprove, adopt, files)
