@@ -6,7 +6,8 @@
 //
 // An entry's key is the SHA-256 of the lvsgen build (BuildID), the config
 // directory, the options that change the result, and every config file's
-// name and bytes; the entry itself records the policy files the compile
+// name and the SHA-256 of its bytes (each file is hashed once: the compile
+// is given the sums); the entry itself records the policy files the compile
 // read, checked again at each load. An entry is trusted only whole: it
 // carries its key and a checksum, and one that does not match is ignored
 // and overwritten. Entries are written by rename, bounded in number and
