@@ -197,7 +197,7 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 	}
 	read, sums := opts.ReadFile, opts.Sums
 	if read == nil {
-		sums = nil // of another's reads
+		sums = nil // they are of ReadFile's bytes, not these
 		r, done, err := ReadConfigFiles(dir)
 		if err != nil {
 			return nil, err

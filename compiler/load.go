@@ -59,8 +59,8 @@ func (s source) full() (*ast.File, error) {
 // diagnostic. Files that parse are returned even when others do not. A
 // file whose bytes are those cache holds for it is not parsed again.
 //
-// With a memo, each source has the SHA-256 of its bytes (from sums when
-// it has the file's: the sums of the bytes read returns); with useFiles
+// With a memo, each source has the SHA-256 of its bytes (taken from sums,
+// the sums of what read returns, when it holds the file's); with useFiles
 // too, a file the memo knows by them (ServiceMemo.File) is not read: its
 // source holds what the memo says of it, and rest is its package clause
 // alone.

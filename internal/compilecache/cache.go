@@ -310,12 +310,12 @@ type lookup struct {
 func (l *lookup) compile(host string) (*compiler.Result, []dep, error) {
 	// Record what is read, for the policy files among it (hashed
 	// once the compile says which they are).
-	type read struct {
+	type fileRead struct {
 		name string
 		data []byte
 	}
 	var mu sync.Mutex
-	var reads []read
+	var reads []fileRead
 	opts := l.opts
 	opts.ReadFile = func(name string) ([]byte, error) {
 		b, err := l.read(name)
@@ -323,7 +323,7 @@ func (l *lookup) compile(host string) (*compiler.Result, []dep, error) {
 			return nil, err
 		}
 		mu.Lock()
-		reads = append(reads, read{name, b})
+		reads = append(reads, fileRead{name, b})
 		mu.Unlock()
 		return b, nil
 	}
