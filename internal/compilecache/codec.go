@@ -80,9 +80,9 @@ type codec struct {
 var (
 	// codecs are the codecs made, read without a lock.
 	codecs sync.Map // reflect.Type -> *codec
-	// making holds codecMu and the codecs being made with the
-	// ones they need (a type may refer to itself): a codec is in
-	// codecs only when it and all it calls are whole.
+	// making, under codecMu, holds the codecs being made and those
+	// they call (a type may refer to itself): a codec is in codecs
+	// only once it and all it calls are whole.
 	codecMu sync.Mutex
 	making  = map[reflect.Type]*codec{}
 )
