@@ -54,6 +54,8 @@ type Result struct {
 	memoHits    int
 	memoUsed    bool
 	serviceKeys map[string]ServiceKey
+	// memoGave are the files the memo gave (not read).
+	memoGave map[string]bool
 	// fileServices: FileServices; memoMiss: the compile stopped, as a
 	// file the memo gave cannot be used (compileServices).
 	fileServices map[[sha256.Size]byte]*FileServices
@@ -164,19 +166,51 @@ func (cc *Compiler) Compile(dir string) (*Result, error) {
 		opts.noFileMemo = true
 		res, err = cc.compile(dir, opts)
 	}
-	if err == nil && res.memoUsed && len(res.Diagnostics) > 0 {
-		// Something to report, and something was taken from the memo:
-		// everything is compiled, so that what is reported is exactly
-		// what a compile without the memo reports — with every
-		// position, which files and a world from the memo lack, and
-		// without resting on the memo's services being what their
-		// text compiles to.
+	if err == nil && res.memoUsed && len(res.Diagnostics) > 0 && !res.warnedInPlace() {
+		// An error, or a warning without its place, and something was
+		// taken from the memo: everything is compiled, so that what is
+		// reported is exactly what a compile without the memo reports
+		// — with every position, which files and a world from the
+		// memo lack, and without resting on the memo's services being
+		// what their text compiles to.
 		opts := cc.opts
 		opts.Memo = nil
 		cc.memo.services, cc.memo.hosts = nil, nil
 		res, err = cc.compile(dir, opts)
 	}
 	return res, err
+}
+
+// warnedInPlace reports whether a result that took something from the
+// memo and has something to report is what a compile without the memo
+// reports: it has warnings only (a valid config, which trusts the memo
+// as one with nothing to report does), and each of them, and each place
+// it relates to, has a position in a file this compile read. A service
+// the memo gave reported nothing in its world (services with anything
+// to report are not kept), and the checks across services run over the
+// same models either way; only the positions of what came from the
+// memo, which it lacks, could differ, and a warning that needs one is
+// made again by a compile without the memo. So a config that always
+// warns (a waiver of a rule no longer in force, say) keeps the memo's
+// speed after an edit.
+func (r *Result) warnedInPlace() bool {
+	if r.Diagnostics.HasErrors() {
+		return false
+	}
+	read := func(file string, line int) bool {
+		return file != "" && line > 0 && !r.memoGave[file] && slices.Contains(r.Files, file)
+	}
+	for _, d := range r.Diagnostics {
+		if !read(d.Pos.File, d.Pos.Line) {
+			return false
+		}
+		for _, rel := range d.Related {
+			if !read(rel.File, rel.Line) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
@@ -256,6 +290,10 @@ func (cc *Compiler) compile(dir string, opts Options) (*Result, error) {
 		for _, s := range srcs {
 			if s.memo != nil {
 				c.memoFiles = append(c.memoFiles, s.memo)
+				if res.memoGave == nil {
+					res.memoGave = map[string]bool{}
+				}
+				res.memoGave[s.name] = true
 			} else {
 				trees = append(trees, s.tree)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/lvsgen/lvsgen/diag"
 	"github.com/lvsgen/lvsgen/hoststate"
 	"github.com/lvsgen/lvsgen/internal/gen"
 	"github.com/lvsgen/lvsgen/model"
@@ -165,19 +166,41 @@ func TestServiceMemo(t *testing.T) {
 		// whose service is unified with another's is not kept.
 		{"one service in two files", func() { write("extra.cue", "package lvs\n\nservices: \"svc-5\": {cluster: \"big\"}\n") }, 300, 3, true},
 		{"and again, two files", func() {}, 300, 2, true},
+		// A service that warns is compiled each time (it is not
+		// kept), and its warning has its place in the file read: the
+		// memo gives the others, with the warning, as a compile
+		// without it would report it.
+		{"a service that warns", func() {
+			write("extra.cue", "package lvs\n\nservices: extra: {cluster: \"big\", vip: \"172.31.0.1\", port: 80, reals: [{host: \"rs1\", weight: 0}]}\n")
+		}, 300, 2, true},
+		{"still warning, after an edit", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 7}")) }, 299, 2, true},
+		{"the edit undone", func() { write("services-0001.cue", orig) }, 299, 2, true},
+		// A warning that relates to a place in hosts.cue, with the
+		// world from the memo, which has no position for it: made
+		// again without the memo, so that the place is given.
+		{"a path MTU", func() {
+			os.Remove(filepath.Join(dir, "extra.cue"))
+			write("hosts.cue", replaceOnce(hosts, "\tvip: bind: \"none\"\n", "\tvip: bind: \"none\"\n\tpathMTU: 1500\n"))
+		}, 0, 3, true},
+		{"the world with the MTU from the memo", func() {}, 300, 3, true},
+		{"a tunnel too wide for it", func() {
+			write("services-0001.cue", replaceOnce(orig, "\t\tcluster: \"big\"\n", "\t\tcluster: \"big\"\n\t\tforwarding: \"tun\"\n"))
+		}, 0, 2, true},
+		{"the MTU gone", func() { write("hosts.cue", hosts); write("services-0001.cue", orig) }, 0, 0, true},
 		// A world that warns (two directors binding the VIPs) is not
 		// kept: the warning is the world's checks', which a world
-		// taken from the memo skips. Every compile with a warning is
-		// made again without the memo.
+		// taken from the memo skips. Its warning has its place in
+		// hosts.cue, read each time: after an edit the memo gives the
+		// services.
 		{"a world warning", func() {
 			os.Remove(filepath.Join(dir, "extra.cue"))
 			write("hosts.cue", replaceOnce(hosts, `bind: "none"`, `bind: "dummy"`))
-		}, 0, 2, true},
-		{"the warning again after an edit", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 8}")) }, 0, 2, true},
+		}, 0, 3, true},
+		{"the warning again after an edit", func() { write("services-0001.cue", replaceOnce(orig, "weight: 1}", "weight: 8}")) }, 299, 2, true},
 		{"clean again", func() {
 			write("hosts.cue", hosts)
 			write("services-0001.cue", orig)
-		}, 0, 0, true},
+		}, 0, 2, true},
 		// Every service new, the hosts and clusters as they were (the
 		// world from the memo, no service from it), and a VIP that is
 		// lb1's address, whose diagnostic points at lb1's interface in
@@ -189,7 +212,8 @@ func TestServiceMemo(t *testing.T) {
 			write("services-0002.cue", "package lvs\n\nservices: new2: {cluster: \"big\", vip: \"10.0.0.2\", port: 80, reals: [{host: \"rs1\"}]}\n")
 		}, 0, 0, false},
 	}
-	wantWorlds := map[string]int64{"first": 0, "unchanged": 1, "one weight": 1, "hosts changed": 0, "hosts back": 0, "same again": 1, "plain again": 0, "and again": 1}
+	wantWorlds := map[string]int64{"first": 0, "unchanged": 1, "one weight": 1, "hosts changed": 0, "hosts back": 0, "same again": 1, "plain again": 0, "and again": 1,
+		"the world with the MTU from the memo": 1, "a tunnel too wide for it": 1}
 	addrs := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}, netip.AddrPort{})
 	memo := &mapMemo{}
 	for _, st := range steps {
@@ -237,8 +261,8 @@ func TestServiceMemo(t *testing.T) {
 				t.Errorf("%s: lb1's state (-without +with a memo):\n%s", st.name, diff)
 			}
 		}
-		// (A compile that reports something is made again without the
-		// memo, building every host.)
+		// (A compile that reports something may be made again without
+		// the memo, building every host.)
 		if want.Valid() && len(want.Diagnostics) == 0 {
 			if known := int(memo.hostsKnown.Load()); len(one.Hosts)+known != len(want.Hosts) {
 				t.Errorf("%s: %d hosts built and %d known, of %d", st.name, len(one.Hosts), known, len(want.Hosts))
@@ -324,5 +348,38 @@ func TestValidView(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("compared %d views; the configs have more", n)
+	}
+}
+
+// TestWarnedInPlace: a result that took from the memo is kept with what
+// it reports only when that is warnings, each placed (and each place it
+// relates to) in a file the compile read.
+func TestWarnedInPlace(t *testing.T) {
+	warn := func(file string, line int, related ...diag.Related) diag.Diagnostic {
+		return diag.Diagnostic{Severity: diag.Warning, Rule: "r", Pos: diag.Pos{File: file, Line: line, Column: 1}, Message: "m", Related: related}
+	}
+	rel := func(file string, line int) diag.Related {
+		return diag.Related{File: file, Line: line, Col: 1, Message: "here"}
+	}
+	files := []string{"a.cue", "b.cue", "c.cue"}
+	gave := map[string]bool{"c.cue": true}
+	for _, c := range []struct {
+		name  string
+		diags diag.List
+		want  bool
+	}{
+		{"placed in files read", diag.List{warn("a.cue", 3), warn("b.cue", 9, rel("a.cue", 1))}, true},
+		{"an error", diag.List{warn("a.cue", 3), {Severity: diag.Error, Rule: "r", Pos: diag.Pos{File: "a.cue", Line: 4}, Message: "m"}}, false},
+		{"no place", diag.List{warn("", 0)}, false},
+		{"a file but no line", diag.List{warn("a.cue", 0)}, false},
+		{"in a file the memo gave", diag.List{warn("c.cue", 2)}, false},
+		{"in a file not of the config", diag.List{warn("schema/config.cue", 2)}, false},
+		{"relating to no place", diag.List{warn("a.cue", 3, rel("", 0))}, false},
+		{"relating to a file the memo gave", diag.List{warn("a.cue", 3, rel("c.cue", 5))}, false},
+	} {
+		r := &Result{Files: files, Diagnostics: c.diags, memoGave: gave}
+		if got := r.warnedInPlace(); got != c.want {
+			t.Errorf("%s: warnedInPlace %v, want %v", c.name, got, c.want)
+		}
 	}
 }
