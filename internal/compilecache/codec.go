@@ -117,6 +117,9 @@ func makeCodec(t reflect.Type) *codec {
 	making[t] = c
 	switch {
 	case t == reflect.TypeFor[netip.Addr]():
+		// The general case below, called directly: a host's state
+		// holds thousands of addresses, and going through an
+		// interface for each made BenchmarkCodecHost 8-10 % slower.
 		c.enc = func(e *encoder, p unsafe.Pointer) error {
 			b, err := (*netip.Addr)(p).AppendBinary(e.scratch[:0])
 			e.scratch = b
@@ -289,16 +292,9 @@ func fail(c *codec, err error) {
 	c.dec = func(*decoder, unsafe.Pointer) error { return err }
 }
 
+// loadInt loads a signed integer of bits at p: its bits, sign-extended.
 func loadInt(p unsafe.Pointer, bits uintptr) int64 {
-	switch bits {
-	case 8:
-		return int64(*(*int8)(p))
-	case 16:
-		return int64(*(*int16)(p))
-	case 32:
-		return int64(*(*int32)(p))
-	}
-	return *(*int64)(p)
+	return int64(loadUint(p, bits)<<(64-bits)) >> (64 - bits)
 }
 
 func loadUint(p unsafe.Pointer, bits uintptr) uint64 {
