@@ -557,6 +557,14 @@ func (e *encoder) encodeAny(v reflect.Value) error {
 	return e.encode(v.Elem())
 }
 
+// encodeAll encodes v, a pointer to a value, into bytes of their own;
+// decodeAll reads them back.
+func encodeAll(v any) ([]byte, error) {
+	var e encoder
+	err := e.encode(reflect.ValueOf(v).Elem())
+	return e.buf, err
+}
+
 // decodeAll decodes b into v, a pointer to a value of the type encoded,
 // and requires it to be exactly b.
 func decodeAll(b []byte, v any) error {

@@ -3,7 +3,6 @@ package compilecache
 import (
 	"bytes"
 	"crypto/sha256"
-	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -187,14 +186,13 @@ func (c *Cache) storeMemo(key [sha256.Size]byte, old *serviceMemo, res *compiler
 					continue
 				}
 				fresh.Add(1)
-				enc := encoder{}
-				if enc.encode(reflect.ValueOf(svcs[i]).Elem()) != nil {
+				b, err := encodeAll(svcs[i])
+				if err != nil {
 					// Not kept: the entry is still whole and
 					// right, without this service.
-					e.Services[i] = nil
 					continue
 				}
-				e.Services[i] = enc.buf
+				e.Services[i] = b
 			}
 		})
 	}
@@ -213,9 +211,8 @@ func (c *Cache) storeMemo(key [sha256.Size]byte, old *serviceMemo, res *compiler
 	if wk, w := res.World(); w != nil {
 		if wk != old.worldKey || old.world == nil {
 			sameWorld = false
-			enc := encoder{}
-			if enc.encode(reflect.ValueOf(w).Elem()) == nil {
-				e.WorldKey, e.World = wk, enc.buf
+			if b, err := encodeAll(w); err == nil {
+				e.WorldKey, e.World = wk, b
 			}
 		} else {
 			e.WorldKey, e.World = old.worldKey, old.world
