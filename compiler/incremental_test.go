@@ -36,6 +36,22 @@ func sameResult(t *testing.T, step, how string, want, got *Result) {
 	}
 }
 
+// againstFresh compiles dir afresh (no history, no memo) and requires
+// got, the result of the compile under test (how), to be the same, and
+// both to be valid exactly when valid says; it returns the fresh result.
+func againstFresh(t *testing.T, step, how, dir string, got *Result, valid bool) *Result {
+	t.Helper()
+	want, err := Compile(dir)
+	if err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	if got.Valid() != valid || want.Valid() != valid {
+		t.Errorf("%s: valid %v (fresh %v), want %v: %v", step, got.Valid(), want.Valid(), valid, got.Diagnostics)
+	}
+	sameResult(t, step, how, want, got)
+	return want
+}
+
 // TestIncremental edits a config between compiles of one Compiler and
 // requires, after each edit, exactly what a fresh compile of the same
 // files gives — and that only what changed was compiled again.
@@ -108,14 +124,7 @@ func TestIncremental(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		want, err := Compile(dir)
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got.Valid() != st.valid || want.Valid() != st.valid {
-			t.Errorf("%s: valid %v (fresh %v), want %v: %v", st.name, got.Valid(), want.Valid(), st.valid, got.Diagnostics)
-		}
-		sameResult(t, st.name, "incremental", want, got)
+		want := againstFresh(t, st.name, "incremental", dir, got, st.valid)
 		n := st.compiled
 		if n < 0 {
 			n = want.compiled

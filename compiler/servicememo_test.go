@@ -224,14 +224,7 @@ func TestServiceMemo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		want, err := Compile(dir)
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got.Valid() != st.valid || want.Valid() != st.valid {
-			t.Errorf("%s: valid %v (without a memo %v), want %v: %v", st.name, got.Valid(), want.Valid(), st.valid, got.Diagnostics)
-		}
-		sameResult(t, st.name, "with a memo", want, got)
+		want := againstFresh(t, st.name, "with a memo", dir, got, st.valid)
 		// An invalid config is compiled again without the memo: none.
 		if got.memoHits != st.hits {
 			t.Errorf("%s: %d services from the memo, want %d", st.name, got.memoHits, st.hits)
