@@ -450,6 +450,8 @@ type compilation struct {
 	// memoMiss says that the compile must be done again reading every
 	// file (compileServices).
 	memoFiles []*FileServices
+	digests   map[*plaindata.Node][sha256.Size]byte
+	memoMiss  bool
 	// world is the world the memo gave for worldKey, the key of the
 	// files' hosts, clusters and top level (when the compile has one):
 	// the config's CUE value (user) is not built then.
@@ -462,8 +464,6 @@ type compilation struct {
 	// fromMemo are the services the memo gave, whose views a compile
 	// of this build found valid (directorViews).
 	fromMemo map[*model.Service]bool
-	digests  map[*plaindata.Node][sha256.Size]byte
-	memoMiss bool
 	// clusterFacts caches clusterFacts by cluster name, realFactsCache
 	// the facts of real servers by host and address.
 	clusterFacts, realFactsCache *factsMemo
