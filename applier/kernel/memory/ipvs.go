@@ -89,22 +89,12 @@ func (t *IPVS) begin(op pendingOp) error {
 	return nil
 }
 
-// write counts a write and consults Fail with op's description.
-func (t *IPVS) write(op kernel.OpError) error {
-	t.Writes++
-	if t.Fail != nil {
-		if err := t.Fail(op.Error()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// write is begin for a write described up front (links, addresses,
+// sysctls: few).
+func (t *IPVS) write(op kernel.OpError) error { return t.begin(pendingOp{fixed: &op}) }
 
 // failed is op's error, caused by err.
-func failed(op kernel.OpError, err error) error {
-	op.Err = err
-	return &op
-}
+func failed(op kernel.OpError, err error) error { return pendingOp{fixed: &op}.failed(err) }
 
 func (t *IPVS) find(key ipvs.ServiceKey) int {
 	if i, ok := t.index[key.Canonical()]; ok {
