@@ -62,6 +62,22 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 	svcFile := filepath.Join(dir, "services-0000.cue")
 	const first = `{host: "rs0", weight: `
 	weight := 1
+	// bump raises that weight by one in the file.
+	bump := func() {
+		b.Helper()
+		src, err := os.ReadFile(svcFile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		old := fmt.Sprintf("%s%d}", first, weight)
+		weight++
+		if !strings.Contains(string(src), old) {
+			b.Fatalf("%s has no %s", svcFile, old)
+		}
+		if err := os.WriteFile(svcFile, []byte(strings.Replace(string(src), old, fmt.Sprintf("%s%d}", first, weight), 1)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if _, err := onHost(lvsgen, "render", dir, "--host", "lb1", "--format", "sysctl"); err != nil {
 		b.Fatal(err) // fills the compile cache, as a plan before an apply does
 	}
@@ -116,27 +132,11 @@ func measureCommands(b *testing.B, lvsgen string, services int) {
 		}
 		save = append(save, d)
 
-		src, err := os.ReadFile(svcFile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		old := fmt.Sprintf("%s%d}", first, weight)
-		weight++
-		if !strings.Contains(string(src), old) {
-			b.Fatalf("%s has no %s", svcFile, old)
-		}
-		edited := strings.Replace(string(src), old, fmt.Sprintf("%s%d}", first, weight), 1)
-		if err := os.WriteFile(svcFile, []byte(edited), 0o644); err != nil {
-			b.Fatal(err)
-		}
+		bump()
 		change = append(change, run("apply", dir))
 		if round == rounds-1 {
 			phasesPlan = phases(b, lb, lvsgen, "plan", dir, "--host", "lb1", "--state-dir", state)
-			old := fmt.Sprintf("%s%d}", first, weight)
-			weight++
-			if err := os.WriteFile(svcFile, []byte(strings.Replace(edited, old, fmt.Sprintf("%s%d}", first, weight), 1)), 0o644); err != nil {
-				b.Fatal(err)
-			}
+			bump()
 			phasesChange = phases(b, lb, lvsgen, "apply", dir, "--host", "lb1", "--state-dir", state, "--auto-approve", "--rules-file", "", "--sysctl-file", "")
 		}
 		drop()
