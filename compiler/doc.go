@@ -85,7 +85,8 @@
 // host by its world and the services it carries (HostKey), known to
 // build without a conflict and so not built when another host is wanted
 // (Options.Host); and the hosts and clusters by the files that make
-// them (WorldKey). A compile that takes anything from it and has
-// something to report is made again without it, so diagnostics are
-// always a fresh compile's.
+// them (WorldKey). A compile that takes anything from it and finds an
+// error, or a warning without its place in a file it read, is made
+// again without it, so diagnostics are always a fresh compile's
+// (Result.warnedInPlace).
 package compiler

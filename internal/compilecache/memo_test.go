@@ -1,6 +1,7 @@
 package compilecache
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,8 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-
-	"net/netip"
 
 	"github.com/lvsgen/lvsgen/compiler"
 	"github.com/lvsgen/lvsgen/internal/gen"
